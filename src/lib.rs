@@ -1,0 +1,9 @@
+//! wsdash: a dashboard and toolkit for WebSocket push on AWS API Gateway, with a local emulator.
+
+pub mod aws_env;
+pub mod cli;
+pub mod emulator;
+pub mod gateway;
+pub mod model;
+pub mod ops;
+pub mod store;

@@ -1,0 +1,146 @@
+//! The command line: clap definitions and the server commands.
+
+use crate::aws_env::{load_sdk_config, AwsSettings};
+use crate::emulator::auth::TokenAuth;
+use crate::emulator::backend::{spawn_backend, BackendState, StoreKind};
+use crate::emulator::demo::{bind, random_token, start_demo, DemoArgs};
+use crate::emulator::gateway::{start_gateway, GatewayArgs};
+use crate::gateway::{AwsManagementApi, ManagementApi};
+use crate::store::{ConnectionStore, MemoryStore};
+use clap::{Parser, Subcommand};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(name = "wsdash", version, about = "Dashboard and toolkit for WebSocket push on AWS API Gateway")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run an API Gateway WebSocket emulator in front of an HTTP backend.
+    Gateway(GatewayArgs),
+    /// Run the guide's reference backend.
+    Backend(BackendArgs),
+    /// Run gateway, backend and a client swarm together.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BackendArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8000", env = "WSDASH_BACKEND_LISTEN")]
+    pub listen: String,
+    /// Management API endpoint (the stage URL), e.g. http://127.0.0.1:4510/production.
+    #[arg(long, env = "WSDASH_ENDPOINT")]
+    pub gateway: String,
+    /// Bearer token for the debug endpoints (random and printed when not given).
+    #[arg(long, env = "WSDASH_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+    /// Accept `dev:<user_id>` tokens (local development only).
+    #[arg(long)]
+    pub dev_tokens: bool,
+    /// Accept HS256 JWTs signed with this secret; `sub` is the user id.
+    #[arg(long, env = "WSDASH_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Where connection records live.
+    #[arg(long, value_enum, default_value = "memory")]
+    pub store: StoreKind,
+    /// AWS region for the Management API client.
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+}
+
+/// Wait for Ctrl-C or SIGTERM.
+pub async fn wait_for_shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Loopback endpoints are the emulator or moto: they need no real credentials.
+pub fn is_local_endpoint(url: &str) -> bool {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let listener = bind(&args.listen, "--listen").await?;
+    let handle = start_gateway(listener, &args.backend, &args.options, shutdown.clone()).await?;
+    println!("wsdash gateway (API Gateway WebSocket emulator)");
+    println!("websocket: {}", handle.websocket_url());
+    println!("management endpoint: {}", handle.management_url());
+    println!("admin API: {}/ (not part of AWS)", handle.admin_url());
+    println!("backend: {}", args.backend);
+    wait_for_shutdown_signal().await;
+    shutdown.cancel();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    Ok(())
+}
+
+pub async fn run_backend(args: BackendArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.dev_tokens || args.jwt_secret.is_some(),
+        "the backend accepts no token at all: pass --dev-tokens, --jwt-secret S, or both"
+    );
+    let shutdown = CancellationToken::new();
+    let listener = bind(&args.listen, "--listen").await?;
+    let sdk = load_sdk_config(&AwsSettings {
+        region: args.region.clone(),
+        dummy_credentials: is_local_endpoint(&args.gateway),
+        ..AwsSettings::default()
+    })
+    .await;
+    let gateway: Arc<dyn ManagementApi> = Arc::new(AwsManagementApi::new(&sdk, &args.gateway));
+    let store: Arc<dyn ConnectionStore> = match args.store {
+        StoreKind::Memory => Arc::new(MemoryStore::new()),
+    };
+    let admin_token = args.admin_token.clone().unwrap_or_else(random_token);
+    let addr = listener.local_addr()?;
+    spawn_backend(
+        listener,
+        Arc::new(BackendState {
+            store,
+            gateway,
+            auth: TokenAuth::new(args.jwt_secret.clone(), args.dev_tokens),
+            admin_token: admin_token.clone(),
+        }),
+        shutdown.clone(),
+    );
+    println!("wsdash reference backend");
+    println!("backend: http://{addr}");
+    println!("management endpoint: {}", args.gateway);
+    println!("admin token: {admin_token}");
+    wait_for_shutdown_signal().await;
+    shutdown.cancel();
+    Ok(())
+}
+
+pub async fn run_demo_headless(args: DemoArgs) -> anyhow::Result<()> {
+    let demo = start_demo(&args).await?;
+    println!("{}", demo.describe().replace(&format!("{} simulated", demo.swarm.view().connects), &format!("{} simulated", args.clients)));
+    println!("Ctrl-C to stop.");
+    wait_for_shutdown_signal().await;
+    demo.shutdown.cancel();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    Ok(())
+}

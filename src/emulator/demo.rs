@@ -1,0 +1,173 @@
+//! The whole push system on one machine: gateway emulator, reference backend (in-memory store),
+//! client swarm and a stream of notifications, all talking over real loopback sockets.
+
+use super::auth::TokenAuth;
+use super::backend::{spawn_backend, BackendState};
+use super::faults::Faults;
+use super::gateway::{start_gateway, GatewayHandle, GatewayOptions};
+use super::notifications::run_notification_stream;
+use super::swarm::{spawn_swarm, SwarmConfig, SwarmStats};
+use crate::aws_env::{load_sdk_config, AwsSettings};
+use crate::gateway::{AwsManagementApi, ManagementApi};
+use crate::store::{ConnectionStore, MemoryStore};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// Simulated browser clients.
+    #[arg(long, default_value_t = 40)]
+    pub clients: usize,
+    /// Gateway address (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub gateway_listen: String,
+    /// Backend address (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub backend_listen: String,
+    /// Fraction of $disconnect calls the gateway loses, leaving stale records behind.
+    #[arg(long, default_value_t = 0.3)]
+    pub drop_disconnect: f64,
+    /// Fraction of departing clients that vanish without a close frame.
+    #[arg(long, default_value_t = 0.3)]
+    pub vanish: f64,
+    /// Mean seconds a simulated client stays connected before leaving (0: never leave).
+    #[arg(long, default_value_t = 45)]
+    pub lifetime_secs: u64,
+    /// Milliseconds between the backend's notification pushes (0: none).
+    #[arg(long, default_value_t = 400)]
+    pub push_every_ms: u64,
+    /// Speed up every limit and timer (60: minutes become seconds).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Bearer token for the backend's debug endpoints (random when not given).
+    #[arg(long, env = "WSDASH_ADMIN_TOKEN")]
+    pub admin_token: Option<String>,
+    /// Run without the dashboard: print the URLs and serve until Ctrl-C.
+    #[arg(long)]
+    pub headless: bool,
+}
+
+impl Default for DemoArgs {
+    fn default() -> Self {
+        Self {
+            clients: 40,
+            gateway_listen: "127.0.0.1:0".into(),
+            backend_listen: "127.0.0.1:0".into(),
+            drop_disconnect: 0.3,
+            vanish: 0.3,
+            lifetime_secs: 45,
+            push_every_ms: 400,
+            time_scale: 1.0,
+            admin_token: None,
+            headless: false,
+        }
+    }
+}
+
+/// A running demo; everything stops when `shutdown` is cancelled.
+pub struct Demo {
+    pub gateway: GatewayHandle,
+    pub backend_url: String,
+    pub admin_token: String,
+    pub store: Arc<dyn ConnectionStore>,
+    pub management: Arc<dyn ManagementApi>,
+    pub swarm: Arc<SwarmStats>,
+    pub shutdown: CancellationToken,
+}
+
+impl Demo {
+    pub fn describe(&self) -> String {
+        format!(
+            "wsdash demo: API Gateway emulator, reference backend and {} simulated clients\n\
+             websocket:            {}?token=dev:<user>\n\
+             management endpoint:  {}\n\
+             backend:              {}\n\
+             backend admin token:  {}\n\
+             emulator admin API:   {}/ (not part of AWS)\n\
+             try: curl -H 'Authorization: Bearer {}' {}/debug/ws-connections",
+            self.swarm_size(),
+            self.gateway.websocket_url(),
+            self.gateway.management_url(),
+            self.backend_url,
+            self.admin_token,
+            self.gateway.admin_url(),
+            self.admin_token,
+            self.backend_url,
+        )
+    }
+
+    fn swarm_size(&self) -> u64 {
+        self.swarm.view().connects.max(self.swarm.connected_now.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
+    let shutdown = CancellationToken::new();
+    let gateway_listener = bind(&args.gateway_listen, "--gateway-listen").await?;
+    let backend_listener = bind(&args.backend_listen, "--backend-listen").await?;
+    let backend_url = format!("http://{}", backend_listener.local_addr()?);
+    let options = GatewayOptions {
+        time_scale: args.time_scale,
+        faults: Faults {
+            drop_disconnect: args.drop_disconnect,
+            ..Faults::default()
+        },
+        ..GatewayOptions::default()
+    };
+    let gateway = start_gateway(gateway_listener, &backend_url, &options, shutdown.clone()).await?;
+
+    let sdk = load_sdk_config(&AwsSettings {
+        dummy_credentials: true,
+        region: Some("us-east-1".into()),
+        call_timeout: Some(Duration::from_secs(5)),
+        ..AwsSettings::default()
+    })
+    .await;
+    let management: Arc<dyn ManagementApi> = Arc::new(AwsManagementApi::new(&sdk, &gateway.management_url()));
+    let store: Arc<dyn ConnectionStore> = Arc::new(MemoryStore::new());
+    let admin_token = args.admin_token.clone().unwrap_or_else(random_token);
+    let backend = Arc::new(BackendState {
+        store: store.clone(),
+        gateway: management.clone(),
+        auth: TokenAuth::new(None, true),
+        admin_token: admin_token.clone(),
+    });
+    spawn_backend(backend_listener, backend, shutdown.clone());
+
+    let mut swarm = SwarmConfig::new(gateway.websocket_url(), args.clients);
+    swarm.time_scale = args.time_scale;
+    swarm.vanish_fraction = args.vanish;
+    swarm.mean_lifetime = (args.lifetime_secs > 0).then(|| Duration::from_secs(args.lifetime_secs));
+    let swarm = spawn_swarm(swarm, shutdown.clone());
+    if args.push_every_ms > 0 {
+        tokio::spawn(run_notification_stream(
+            management.clone(),
+            store.clone(),
+            Duration::from_millis(args.push_every_ms),
+            shutdown.clone(),
+        ));
+    }
+    Ok(Demo {
+        gateway,
+        backend_url,
+        admin_token,
+        store,
+        management,
+        swarm,
+        shutdown,
+    })
+}
+
+pub async fn bind(addr: &str, flag: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} ({flag}): {e}"))
+}
+
+pub fn random_token() -> String {
+    use rand::Rng;
+    let bytes: [u8; 12] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,465 @@
+//! The API Gateway WebSocket emulator: one port serving the WebSocket endpoint, the Management API
+//! (`@connections`) that boto3 and the AWS SDKs talk to unchanged, and a non-AWS admin API.
+
+use super::faults::{FaultSwitch, Faults, FaultsPatch, InjectedFailure};
+use super::ids::new_connection_id;
+use super::integration::Integration;
+use super::registry::{LiveConnection, ManagementOp, Registry, SocketCommand, SocketEvent};
+use super::socket::{as_message, finish, run_socket};
+use crate::model::{iso_millis, DeliveryClass};
+use crate::ops::rate::RateLimiter;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// The Management API's message limit.
+pub const MAX_PAYLOAD_BYTES: usize = 131_072;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GatewayArgs {
+    /// Address to listen on (127.0.0.1 unless you mean otherwise).
+    #[arg(long, default_value = "127.0.0.1:4510", env = "WSDASH_GATEWAY_LISTEN")]
+    pub listen: String,
+    /// Base URL of the HTTP backend that receives $connect, $disconnect and $default.
+    #[arg(long, env = "WSDASH_BACKEND")]
+    pub backend: String,
+    #[command(flatten)]
+    pub options: GatewayOptions,
+}
+
+/// Stage, limits and faults; shared by `wsdash gateway` and the demo.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GatewayOptions {
+    /// Stage name: the WebSocket URL is ws://ADDR/STAGE and the management endpoint http://ADDR/STAGE.
+    #[arg(long, default_value = "production")]
+    pub stage: String,
+    /// Run the clock faster: 60 makes the 10 min idle timeout 10 s (for tests).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Idle timeout in seconds before time scaling (0 disables it).
+    #[arg(long, default_value_t = 600)]
+    pub idle_timeout_secs: u64,
+    /// Maximum connection duration in seconds before time scaling (0 disables it).
+    #[arg(long, default_value_t = 7200)]
+    pub max_duration_secs: u64,
+    /// Accept client messages above 128 KB instead of closing with 1009.
+    #[arg(long)]
+    pub no_message_limit: bool,
+    /// Limit @connections calls to this many per second (answers 429 above it); off by default.
+    #[arg(long)]
+    pub rate_limit: Option<f64>,
+    /// Burst allowed by --rate-limit.
+    #[arg(long, default_value_t = 5000)]
+    pub rate_burst: u32,
+    #[command(flatten)]
+    pub faults: Faults,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        Self {
+            stage: "production".into(),
+            time_scale: 1.0,
+            idle_timeout_secs: 600,
+            max_duration_secs: 7200,
+            no_message_limit: false,
+            rate_limit: None,
+            rate_burst: 5000,
+            faults: Faults::default(),
+        }
+    }
+}
+
+/// The limits in force, already scaled.
+#[derive(Debug, Clone)]
+pub struct GatewayLimits {
+    pub stage: String,
+    pub time_scale: f64,
+    pub idle_timeout: Option<Duration>,
+    pub max_duration: Option<Duration>,
+    pub max_message_bytes: Option<usize>,
+}
+
+impl GatewayOptions {
+    pub fn limits(&self) -> anyhow::Result<GatewayLimits> {
+        anyhow::ensure!(self.time_scale > 0.0, "--time-scale must be above 0, got {}", self.time_scale);
+        anyhow::ensure!(
+            !self.stage.is_empty() && !self.stage.contains('/'),
+            "--stage must be a single path segment, got {:?}",
+            self.stage
+        );
+        self.faults.validate().map_err(anyhow::Error::msg)?;
+        let scaled = |secs: u64| (secs > 0).then(|| Duration::from_secs_f64(secs as f64 / self.time_scale));
+        Ok(GatewayLimits {
+            stage: self.stage.clone(),
+            time_scale: self.time_scale,
+            idle_timeout: scaled(self.idle_timeout_secs),
+            max_duration: scaled(self.max_duration_secs),
+            max_message_bytes: (!self.no_message_limit).then_some(MAX_PAYLOAD_BYTES),
+        })
+    }
+}
+
+pub struct GatewayState {
+    pub config: GatewayLimits,
+    pub registry: Registry,
+    pub faults: FaultSwitch,
+    pub integration: Integration,
+    limiter: Option<RateLimiter>,
+    /// Once cancelled, ending sockets no longer call `$disconnect`: the backend is going away too.
+    pub shutdown: CancellationToken,
+}
+
+/// A running gateway.
+pub struct GatewayHandle {
+    pub addr: SocketAddr,
+    pub stage: String,
+    pub state: Arc<GatewayState>,
+}
+
+impl GatewayHandle {
+    pub fn websocket_url(&self) -> String {
+        format!("ws://{}/{}", self.addr, self.stage)
+    }
+    pub fn management_url(&self) -> String {
+        format!("http://{}/{}", self.addr, self.stage)
+    }
+    pub fn admin_url(&self) -> String {
+        format!("http://{}/_wsdash", self.addr)
+    }
+}
+
+/// Start the gateway on `listener`; it stops when `shutdown` is cancelled.
+pub async fn start_gateway(
+    listener: TcpListener,
+    backend: &str,
+    options: &GatewayOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<GatewayHandle> {
+    let config = options.limits()?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(GatewayState {
+        limiter: options.rate_limit.map(|rps| RateLimiter::new(rps, options.rate_burst)),
+        faults: FaultSwitch::new(options.faults.clone()),
+        integration: Integration::new(backend),
+        registry: Registry::default(),
+        config,
+        shutdown: shutdown.clone(),
+    });
+    let app = router(state.clone());
+    let closing = state.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                stop.cancelled().await;
+                // Upgraded sockets do not end with the listener: close them as a stage deletion would.
+                for connection in closing.registry.all() {
+                    connection.command(SocketCommand::Close(1001, "Going away".into()));
+                }
+            });
+        if let Err(e) = server.await {
+            tracing::error!("gateway stopped: {e}");
+        }
+    });
+    Ok(GatewayHandle {
+        addr,
+        stage: options.stage.clone(),
+        state,
+    })
+}
+
+fn router(state: Arc<GatewayState>) -> Router {
+    let connections = get(get_connection).post(post_to_connection).delete(delete_connection);
+    Router::new()
+        .route("/{stage}", get(websocket))
+        .route("/{stage}/@connections/{id}", connections.clone())
+        .route("/@connections/{id}", connections)
+        .nest("/_wsdash", admin_router())
+        .with_state(state)
+}
+
+// ---------- WebSocket endpoint ----------
+
+async fn websocket(
+    State(state): State<Arc<GatewayState>>,
+    Path(stage): Path<String>,
+    RawQuery(query): RawQuery,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if stage != state.config.stage {
+        return aws_error(StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden");
+    }
+    let Ok(upgrade) = upgrade else {
+        return (StatusCode::UPGRADE_REQUIRED, "this is a WebSocket endpoint: connect with ws://").into_response();
+    };
+    let id = new_connection_id();
+    // The query holds the token: it is forwarded, never logged.
+    if let Err(refused) = state.integration.connect(&id, query.as_deref()).await {
+        state.registry.stats.record(SocketEvent::ConnectRefused);
+        tracing::info!(connection_id = %id, status = refused.status.as_u16(), "$connect refused the handshake");
+        return (refused.status, refused.body).into_response();
+    }
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let (commands, inbox) = mpsc::unbounded_channel();
+    let connection = Arc::new(LiveConnection::new(id.clone(), peer.ip().to_string(), user_agent, commands));
+    state.registry.insert(connection.clone());
+    state.registry.stats.record(SocketEvent::Connected);
+    tracing::debug!(connection_id = %id, "connected");
+
+    let on_failure = state.clone();
+    let failed_id = id.clone();
+    // Room for a 128 KB message plus framing; larger ones are closed with 1009 by the socket task.
+    upgrade
+        .max_message_size(MAX_PAYLOAD_BYTES * 8)
+        .on_failed_upgrade(move |_| {
+            tokio::spawn(async move { finish(&on_failure, &failed_id, SocketEvent::DeadPeer).await });
+        })
+        .on_upgrade(move |socket| run_socket(state, connection, socket, inbox))
+}
+
+// ---------- Management API ----------
+
+#[derive(Deserialize)]
+struct StagePath {
+    stage: String,
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct BarePath {
+    id: String,
+}
+
+/// Both `/{stage}/@connections/{id}` and `/@connections/{id}` route here.
+struct ConnectionPath(String);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConnectionPath
+where
+    Arc<GatewayState>: axum::extract::FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Response> {
+        let gateway: Arc<GatewayState> = axum::extract::FromRef::from_ref(state);
+        if let Ok(Path(p)) = Path::<StagePath>::from_request_parts(parts, state).await {
+            if p.stage != gateway.config.stage {
+                return Err(aws_error(StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden"));
+            }
+            return Ok(ConnectionPath(p.id));
+        }
+        match Path::<BarePath>::from_request_parts(parts, state).await {
+            Ok(Path(p)) => Ok(ConnectionPath(p.id)),
+            Err(e) => Err(aws_error(StatusCode::BAD_REQUEST, "BadRequestException", &e.body_text())),
+        }
+    }
+}
+
+
+/// Latency, rate limit and injected failures, applied to every @connections call.
+async fn admit(state: &GatewayState, op: ManagementOp) -> Result<(), Response> {
+    let latency = state.faults.latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    if let Some(limiter) = &state.limiter {
+        if !limiter.try_acquire() {
+            state.registry.stats.record_call(op, DeliveryClass::Throttled);
+            return Err(aws_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException", "Rate exceeded"));
+        }
+    }
+    let injected = state.faults.roll_call_failure();
+    let response = match injected {
+        None => return Ok(()),
+        Some(InjectedFailure::Forbidden) => {
+            state.registry.stats.record_call(op, DeliveryClass::Forbidden);
+            aws_error(StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden (injected fault)")
+        }
+        Some(InjectedFailure::Throttled) => {
+            state.registry.stats.record_call(op, DeliveryClass::Throttled);
+            aws_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException", "Rate exceeded (injected fault)")
+        }
+        Some(InjectedFailure::ServerError) => {
+            state.registry.stats.record_call(op, DeliveryClass::Other);
+            aws_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerErrorException", "Internal server error (injected fault)")
+        }
+    };
+    Err(response)
+}
+
+fn gone(state: &GatewayState, op: ManagementOp) -> Response {
+    state.registry.stats.record_call(op, DeliveryClass::Gone);
+    aws_error(StatusCode::GONE, "GoneException", "Gone")
+}
+
+async fn post_to_connection(
+    State(state): State<Arc<GatewayState>>,
+    ConnectionPath(id): ConnectionPath,
+    body: Bytes,
+) -> Response {
+    let op = ManagementOp::Post;
+    if let Err(response) = admit(&state, op).await {
+        return response;
+    }
+    if body.len() > MAX_PAYLOAD_BYTES {
+        state.registry.stats.record_call(op, DeliveryClass::PayloadTooLarge);
+        return aws_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeException",
+            &format!("Payload of {} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes", body.len()),
+        );
+    }
+    match state.registry.get(&id) {
+        Some(connection) if connection.command(SocketCommand::Send(as_message(body))) => {
+            state.registry.stats.record_call(op, DeliveryClass::Delivered);
+            StatusCode::OK.into_response()
+        }
+        _ => gone(&state, op),
+    }
+}
+
+async fn get_connection(State(state): State<Arc<GatewayState>>, ConnectionPath(id): ConnectionPath) -> Response {
+    let op = ManagementOp::Get;
+    if let Err(response) = admit(&state, op).await {
+        return response;
+    }
+    let Some(connection) = state.registry.get(&id) else {
+        return gone(&state, op);
+    };
+    state.registry.stats.record_call(op, DeliveryClass::Delivered);
+    Json(serde_json::json!({
+        "connectedAt": iso_millis(connection.connected_at),
+        "lastActiveAt": iso_millis(connection.last_active_at()),
+        "identity": {
+            "sourceIp": connection.source_ip,
+            "userAgent": connection.user_agent,
+        }
+    }))
+    .into_response()
+}
+
+async fn delete_connection(State(state): State<Arc<GatewayState>>, ConnectionPath(id): ConnectionPath) -> Response {
+    let op = ManagementOp::Delete;
+    if let Err(response) = admit(&state, op).await {
+        return response;
+    }
+    match state.registry.get(&id) {
+        Some(connection) if connection.command(SocketCommand::Close(1000, "Connection deleted".into())) => {
+            // Gone at once for later calls, as with the real API.
+            state.registry.remove(&id);
+            state.registry.stats.record_call(op, DeliveryClass::Delivered);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        _ => gone(&state, op),
+    }
+}
+
+/// An error the AWS SDKs recognise: the type in `x-amzn-ErrorType` and a JSON body.
+pub fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Response {
+    let mut response = (status, Json(serde_json::json!({ "message": message }))).into_response();
+    if let Ok(value) = HeaderValue::from_str(error_type) {
+        response.headers_mut().insert("x-amzn-ErrorType", value);
+    }
+    response
+}
+
+// ---------- Admin API (wsdash only, not part of AWS) ----------
+
+fn admin_router() -> Router<Arc<GatewayState>> {
+    Router::new()
+        .route("/", get(admin_index))
+        .route("/connections", get(admin_connections))
+        .route("/stats", get(admin_stats))
+        .route("/faults", get(admin_faults).put(admin_update_faults))
+        .route("/kill", post(admin_kill))
+}
+
+async fn admin_index() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "note": "wsdash emulator admin API: not part of AWS API Gateway",
+        "endpoints": {
+            "GET /_wsdash/connections": "live connections",
+            "GET /_wsdash/stats": "counters of every @connections call by outcome, and socket events",
+            "GET /_wsdash/faults": "current fault injection",
+            "PUT /_wsdash/faults": "change faults: {forbidden, throttle, server_error, latency_ms, drop_disconnect, kill_socket}",
+            "POST /_wsdash/kill": "kill sockets without a close frame: {\"connection_ids\": [...]} or {\"fraction\": 0.5}",
+        }
+    }))
+}
+
+async fn admin_connections(State(state): State<Arc<GatewayState>>) -> Response {
+    Json(state.registry.views()).into_response()
+}
+
+async fn admin_stats(State(state): State<Arc<GatewayState>>) -> Response {
+    Json(state.registry.stats.view(state.registry.len())).into_response()
+}
+
+async fn admin_faults(State(state): State<Arc<GatewayState>>) -> Json<Faults> {
+    Json(state.faults.get())
+}
+
+async fn admin_update_faults(State(state): State<Arc<GatewayState>>, body: Bytes) -> Response {
+    let patch: FaultsPatch = match serde_json::from_slice(&body) {
+        Ok(patch) => patch,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("bad faults JSON: {e}")).into_response(),
+    };
+    match state.faults.update(patch) {
+        Ok(faults) => {
+            tracing::info!(?faults, "faults changed");
+            Json(faults).into_response()
+        }
+        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct KillRequest {
+    #[serde(default)]
+    connection_ids: Vec<String>,
+    fraction: Option<f64>,
+}
+
+async fn admin_kill(State(state): State<Arc<GatewayState>>, body: Bytes) -> Response {
+    let request: KillRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("bad kill JSON: {e}")).into_response(),
+    };
+    let mut victims = request.connection_ids.clone();
+    if let Some(fraction) = request.fraction {
+        use rand::Rng;
+        let mut rng = rand::rng();
+        victims.extend(
+            state
+                .registry
+                .all()
+                .iter()
+                .filter(|_| rng.random::<f64>() < fraction)
+                .map(|c| c.id.clone()),
+        );
+    }
+    let killed: Vec<String> = victims
+        .into_iter()
+        .filter(|id| state.registry.get(id).is_some_and(|c| c.command(SocketCommand::Kill)))
+        .collect();
+    Json(serde_json::json!({ "killed": killed })).into_response()
+}

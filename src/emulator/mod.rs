@@ -1,0 +1,15 @@
+//! Everything needed to run the guide's push system on a laptop with no AWS account:
+//! an API Gateway WebSocket emulator, the reference backend, a swarm of simulated clients,
+//! and the demo that wires them together over real sockets.
+
+pub mod auth;
+pub mod backend;
+pub mod demo;
+pub mod faults;
+pub mod gateway;
+pub mod ids;
+pub mod integration;
+pub mod notifications;
+pub mod registry;
+pub mod socket;
+pub mod swarm;

@@ -1,0 +1,95 @@
+//! The guide's message types (§3.3, §4.2) as templates, and the demo's stream of realistic pushes.
+
+use crate::gateway::ManagementApi;
+use crate::ops::push::{push_to_users, PushOptions};
+use crate::store::ConnectionStore;
+use bytes::Bytes;
+use rand::seq::IndexedRandom;
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// `assets/templates.json`: one example payload per message type.
+pub const TEMPLATES_JSON: &str = include_str!("../../assets/templates.json");
+
+/// The message types in the guide's order.
+pub const MESSAGE_TYPES: [&str; 6] = [
+    "new_content",
+    "new_comment",
+    "status_update",
+    "alert_triggered",
+    "unread_counts",
+    "heartbeat",
+];
+
+/// The template for a message type, with a fresh timestamp.
+pub fn template(message_type: &str) -> Option<serde_json::Value> {
+    let all: serde_json::Value = serde_json::from_str(TEMPLATES_JSON).ok()?;
+    let mut payload = all.get(message_type)?.clone();
+    if let Some(object) = payload.as_object_mut() {
+        object.insert("sent_at".into(), crate::model::iso_millis(crate::model::now_utc_millis()).into());
+    }
+    Some(payload)
+}
+
+/// Push a realistic mix of notifications to random connected users until cancelled,
+/// as an application using the guide's push service would.
+pub async fn run_notification_stream(
+    gateway: Arc<dyn ManagementApi>,
+    store: Arc<dyn ConnectionStore>,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    // Weights: most traffic is content and counts, alerts are rare.
+    const MIX: [(&str, u32); 6] = [
+        ("new_content", 30),
+        ("new_comment", 25),
+        ("status_update", 15),
+        ("alert_triggered", 5),
+        ("unread_counts", 20),
+        ("heartbeat", 5),
+    ];
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let Ok(snapshot) = store.scan().await else { continue };
+        if snapshot.records.is_empty() {
+            continue;
+        }
+        let (message_type, recipients) = {
+            let mut rng = rand::rng();
+            let message_type = MIX
+                .choose_weighted(&mut rng, |(_, w)| *w)
+                .map(|(t, _)| *t)
+                .unwrap_or("heartbeat");
+            let count = rng.random_range(1..=snapshot.records.len().clamp(1, 5));
+            let recipients: Vec<String> = snapshot
+                .records
+                .choose_multiple(&mut rng, count)
+                .map(|r| r.user_id.clone())
+                .collect();
+            (message_type, recipients)
+        };
+        let Some(payload) = template(message_type) else { continue };
+        let payload = Bytes::from(payload.to_string());
+        let _ = push_to_users(gateway.clone(), store.clone(), &recipients, payload, PushOptions::default()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_type_has_a_template_of_its_type() {
+        for t in MESSAGE_TYPES {
+            let payload = template(t).expect(t);
+            assert_eq!(payload["type"], t);
+        }
+        assert!(template("nope").is_none());
+    }
+}

@@ -1,0 +1,154 @@
+//! One client socket's life in the emulator: deliver pushes, forward messages to `$default`,
+//! enforce the idle, duration and size limits, and report `$disconnect` when it ends.
+
+use super::gateway::GatewayState;
+use super::registry::{LiveConnection, SocketCommand, SocketEvent};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+/// Close code for a message above the size limit, as API Gateway sends it.
+const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
+const CLOSE_GOING_AWAY: u16 = 1001;
+
+pub async fn run_socket(
+    state: Arc<GatewayState>,
+    connection: Arc<LiveConnection>,
+    socket: WebSocket,
+    mut commands: mpsc::UnboundedReceiver<SocketCommand>,
+) {
+    let (mut sink, mut stream) = socket.split();
+    let started = Instant::now();
+    let limits = &state.config;
+    let max_deadline = limits.max_duration.map(|d| started + d);
+    let kill_at = state.faults.roll_kill_socket().then(|| {
+        let lifetime = rand::rng().random_range(5.0..60.0) / state.config.time_scale;
+        started + Duration::from_secs_f64(lifetime)
+    });
+    let mut last_active = Instant::now();
+
+    let ended_by = loop {
+        let idle_deadline = limits.idle_timeout.map(|d| last_active + d);
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(SocketCommand::Send(message)) => {
+                    last_active = Instant::now();
+                    connection.touch();
+                    if sink.send(message).await.is_err() {
+                        break SocketEvent::DeadPeer;
+                    }
+                }
+                Some(SocketCommand::Close(code, reason)) => {
+                    let _ = sink.send(close_frame(code, &reason)).await;
+                    break SocketEvent::DeletedByApi;
+                }
+                Some(SocketCommand::Kill) | None => break SocketEvent::Killed,
+            },
+            incoming = stream.next() => match incoming {
+                Some(Ok(Message::Text(text))) => {
+                    if let Some(event) = on_client_message(&state, &connection, Bytes::from(text), &mut sink).await {
+                        break event;
+                    }
+                    last_active = Instant::now();
+                }
+                Some(Ok(Message::Binary(data))) => {
+                    if let Some(event) = on_client_message(&state, &connection, data, &mut sink).await {
+                        break event;
+                    }
+                    last_active = Instant::now();
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => {
+                    last_active = Instant::now();
+                    connection.touch();
+                }
+                Some(Ok(Message::Close(_))) => break SocketEvent::ClosedByClient,
+                Some(Err(_)) | None => break SocketEvent::DeadPeer,
+            },
+            _ = wait_for(idle_deadline) => {
+                let _ = sink.send(close_frame(CLOSE_GOING_AWAY, "Going away: idle timeout")).await;
+                break SocketEvent::IdleTimeout;
+            }
+            _ = wait_for(max_deadline) => {
+                let _ = sink.send(close_frame(CLOSE_GOING_AWAY, "Going away: maximum connection duration")).await;
+                break SocketEvent::MaxDuration;
+            }
+            _ = wait_for(kill_at) => break SocketEvent::Killed,
+        }
+    };
+    // Dropping both halves closes TCP; for Killed this happens without a close frame.
+    drop(sink);
+    drop(stream);
+    finish(&state, &connection.id, ended_by).await;
+}
+
+/// Remove a connection, count why it ended, and call `$disconnect` unless that call is to be lost.
+pub async fn finish(state: &GatewayState, connection_id: &str, ended_by: SocketEvent) {
+    state.registry.remove(connection_id);
+    state.registry.stats.record(ended_by);
+    tracing::debug!(connection_id, ?ended_by, "socket ended");
+    if state.shutdown.is_cancelled() {
+        return;
+    }
+    if state.faults.roll_drop_disconnect() {
+        state.registry.stats.record(SocketEvent::DisconnectsDropped);
+        return;
+    }
+    state.registry.stats.record(SocketEvent::DisconnectsSent);
+    state.integration.disconnect(connection_id).await;
+}
+
+/// Handle one client message; returns the reason to end the socket, if it must end.
+async fn on_client_message<S>(
+    state: &Arc<GatewayState>,
+    connection: &Arc<LiveConnection>,
+    data: Bytes,
+    sink: &mut S,
+) -> Option<SocketEvent>
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    if let Some(limit) = state.config.max_message_bytes {
+        if data.len() > limit {
+            let _ = sink.send(close_frame(CLOSE_MESSAGE_TOO_BIG, "Message too big")).await;
+            return Some(SocketEvent::MessageTooBig);
+        }
+    }
+    connection.touch();
+    state.registry.stats.record(SocketEvent::MessagesFromClients);
+    // The integration runs beside the socket so a slow backend never stalls pushes.
+    let state = state.clone();
+    let connection = connection.clone();
+    tokio::spawn(async move {
+        if let Some(reply) = state.integration.message(&connection.id, data).await {
+            connection.command(SocketCommand::Send(as_message(reply)));
+        }
+    });
+    None
+}
+
+/// A payload becomes a text frame when it is UTF-8, a binary frame otherwise, as API Gateway does.
+pub fn as_message(data: Bytes) -> Message {
+    match String::from_utf8(data.to_vec()) {
+        Ok(text) => Message::Text(text.into()),
+        Err(_) => Message::Binary(data),
+    }
+}
+
+fn close_frame(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.to_string().into(),
+    }))
+}
+
+async fn wait_for(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,144 @@
+//! The Management API (`@connections`) as wsdash sees it: one trait and one error classification.
+//!
+//! Everything above this module (ops, TUI, CLI, the reference backend) talks to [`ManagementApi`] and
+//! matches on [`GatewayError`]; nothing above it ever sees an SDK type.
+
+pub mod aws;
+
+use crate::model::{ConnectionInfo, DeliveryClass};
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub use aws::AwsManagementApi;
+
+/// A Management API endpoint: API Gateway itself, or the wsdash emulator.
+#[async_trait]
+pub trait ManagementApi: Send + Sync {
+    /// PostToConnection: deliver `data` as one message.
+    async fn post_to_connection(&self, connection_id: &str, data: Bytes)
+        -> Result<(), GatewayError>;
+    /// GetConnection: is it live, since when, from where.
+    async fn get_connection(&self, connection_id: &str) -> Result<ConnectionInfo, GatewayError>;
+    /// DeleteConnection: close the socket.
+    async fn delete_connection(&self, connection_id: &str) -> Result<(), GatewayError>;
+    /// Where calls go, for headers and messages.
+    fn endpoint(&self) -> &str;
+}
+
+/// Why a Management API call did not succeed, classified once, here, for every caller.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GatewayError {
+    #[error("gone (410): the client is no longer connected, so its record is stale")]
+    Gone,
+    #[error("forbidden (403): {0}; check the execute-api:ManageConnections permission, the credentials and that the endpoint includes the right stage")]
+    Forbidden(String),
+    #[error("payload too large (413): messages are limited to 131072 bytes")]
+    PayloadTooLarge,
+    #[error("throttled (429): {0}; lower the call rate or concurrency")]
+    Throttled(String),
+    #[error("timed out: {0}")]
+    Timeout(String),
+    #[error("network error: {0}; is the management endpoint reachable?")]
+    Network(String),
+    #[error("unexpected answer (HTTP {status}): {message}")]
+    Other { status: u16, message: String },
+}
+
+impl GatewayError {
+    pub fn class(&self) -> DeliveryClass {
+        match self {
+            GatewayError::Gone => DeliveryClass::Gone,
+            GatewayError::Forbidden(_) => DeliveryClass::Forbidden,
+            GatewayError::PayloadTooLarge => DeliveryClass::PayloadTooLarge,
+            GatewayError::Throttled(_) => DeliveryClass::Throttled,
+            GatewayError::Timeout(_) => DeliveryClass::Timeout,
+            GatewayError::Network(_) => DeliveryClass::Network,
+            GatewayError::Other { .. } => DeliveryClass::Other,
+        }
+    }
+
+    /// The HTTP status behind the error, when there was an answer at all.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            GatewayError::Gone => Some(410),
+            GatewayError::Forbidden(_) => Some(403),
+            GatewayError::PayloadTooLarge => Some(413),
+            GatewayError::Throttled(_) => Some(429),
+            GatewayError::Timeout(_) | GatewayError::Network(_) => None,
+            GatewayError::Other { status, .. } => (*status != 0).then_some(*status),
+        }
+    }
+
+    /// Worth another attempt later: throttling, server-side errors, timeouts and network blips.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            GatewayError::Throttled(_) | GatewayError::Timeout(_) | GatewayError::Network(_) => {
+                true
+            }
+            GatewayError::Other { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// Classify an error by its AWS error code (e.g. `GoneException`) and HTTP status.
+    /// The code wins; the status is the fallback for codes we do not know.
+    pub fn from_code_and_status(code: Option<&str>, status: u16, message: String) -> Self {
+        match code.unwrap_or_default() {
+            "GoneException" => return GatewayError::Gone,
+            "ForbiddenException" | "AccessDeniedException" | "UnrecognizedClientException"
+            | "InvalidSignatureException" | "MissingAuthenticationTokenException" => {
+                return GatewayError::Forbidden(message)
+            }
+            "ExpiredTokenException" | "ExpiredToken" => {
+                return GatewayError::Forbidden(format!(
+                    "credentials expired ({message}); refresh them (e.g. aws sso login)"
+                ))
+            }
+            "PayloadTooLargeException" => return GatewayError::PayloadTooLarge,
+            "LimitExceededException" | "ThrottlingException" | "TooManyRequestsException" => {
+                return GatewayError::Throttled(message)
+            }
+            _ => {}
+        }
+        match status {
+            410 => GatewayError::Gone,
+            403 => GatewayError::Forbidden(message),
+            413 => GatewayError::PayloadTooLarge,
+            429 => GatewayError::Throttled(message),
+            _ => GatewayError::Other { status, message },
+        }
+    }
+}
+
+/// The outcome class of any Management API result.
+pub fn classify<T>(result: &Result<T, GatewayError>) -> DeliveryClass {
+    match result {
+        Ok(_) => DeliveryClass::Delivered,
+        Err(e) => e.class(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_code_wins_over_the_status() {
+        let e = GatewayError::from_code_and_status(Some("GoneException"), 400, String::new());
+        assert_eq!(e, GatewayError::Gone);
+        let e = GatewayError::from_code_and_status(Some("LimitExceededException"), 400, "x".into());
+        assert_eq!(e.class(), DeliveryClass::Throttled);
+    }
+
+    #[test]
+    fn unknown_codes_fall_back_to_the_status() {
+        let e = GatewayError::from_code_and_status(None, 500, "boom".into());
+        assert_eq!(e, GatewayError::Other { status: 500, message: "boom".into() });
+        assert!(e.is_retryable());
+        assert!(!GatewayError::Gone.is_retryable());
+        assert_eq!(
+            GatewayError::from_code_and_status(None, 403, "no".into()).class(),
+            DeliveryClass::Forbidden
+        );
+    }
+}

@@ -1,0 +1,245 @@
+//! Push fan-out: deliver one payload to many connections, concurrently, classifying every result.
+//! Gone means the record is stale, so it is deleted, conditionally, never touching a newer record.
+
+use crate::gateway::{GatewayError, ManagementApi};
+use crate::model::{now_utc_millis, ConnectionRecord, DeliveryClass, DeliveryOutcome};
+use crate::ops::rate::RateLimiter;
+use crate::store::{ConnectionStore, DeleteOutcome};
+use bytes::Bytes;
+use futures_util::stream::{self, StreamExt};
+use rand::Rng;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// The Management API refuses messages above this size.
+pub const MAX_MESSAGE_BYTES: usize = 131_072;
+/// Above this, API Gateway splits the message into several frames.
+pub const FRAME_BYTES: usize = 32 * 1024;
+
+#[derive(Clone)]
+pub struct PushOptions {
+    pub concurrency: usize,
+    /// Delete the record (conditionally) when the connection is Gone.
+    pub delete_gone: bool,
+    /// Give up retrying throttled or failed calls after this long.
+    pub deadline: Duration,
+    pub max_attempts: u32,
+    pub limiter: Option<Arc<RateLimiter>>,
+    /// Receives every outcome as soon as it is known (the dashboard shows them live).
+    pub progress: Option<UnboundedSender<DeliveryOutcome>>,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 64,
+            delete_gone: true,
+            deadline: Duration::from_secs(10),
+            max_attempts: 4,
+            limiter: None,
+            progress: None,
+        }
+    }
+}
+
+/// One connection to push to, and what the operator asked for.
+#[derive(Debug, Clone)]
+pub struct PushTarget {
+    pub target: String,
+    pub record: Option<ConnectionRecord>,
+    pub connection_id: String,
+}
+
+impl PushTarget {
+    pub fn record(record: ConnectionRecord, target: impl Into<String>) -> Self {
+        Self {
+            target: target.into(),
+            connection_id: record.connection_id.clone(),
+            record: Some(record),
+        }
+    }
+
+    pub fn connection(connection_id: impl Into<String>) -> Self {
+        let connection_id = connection_id.into();
+        Self {
+            target: connection_id.clone(),
+            record: None,
+            connection_id,
+        }
+    }
+}
+
+/// What pushing to users found.
+#[derive(Debug, Clone, Default)]
+pub struct PushReport {
+    pub outcomes: Vec<DeliveryOutcome>,
+    /// Users with no record: not an error, they are simply offline.
+    pub not_connected: Vec<String>,
+}
+
+/// Push to users by looking their connection up in the store.
+pub async fn push_to_users(
+    gateway: Arc<dyn ManagementApi>,
+    store: Arc<dyn ConnectionStore>,
+    user_ids: &[String],
+    payload: Bytes,
+    options: PushOptions,
+) -> Result<PushReport, crate::store::StoreError> {
+    let mut targets = Vec::new();
+    let mut not_connected = Vec::new();
+    for user in user_ids {
+        match store.find_by_user(user).await? {
+            Some(record) => targets.push(PushTarget::record(record, user.clone())),
+            None => not_connected.push(user.clone()),
+        }
+    }
+    let outcomes = push_to_targets(gateway, Some(store), targets, payload, options).await;
+    Ok(PushReport {
+        outcomes,
+        not_connected,
+    })
+}
+
+/// Push to every target concurrently; the outcomes come back in completion order.
+pub async fn push_to_targets(
+    gateway: Arc<dyn ManagementApi>,
+    store: Option<Arc<dyn ConnectionStore>>,
+    targets: Vec<PushTarget>,
+    payload: Bytes,
+    options: PushOptions,
+) -> Vec<DeliveryOutcome> {
+    let concurrency = options.concurrency.max(1);
+    stream::iter(targets)
+        .map(|target| {
+            let gateway = gateway.clone();
+            let store = store.clone();
+            let payload = payload.clone();
+            let options = options.clone();
+            async move {
+                let outcome = push_one(gateway.as_ref(), store.as_deref(), target, payload, &options).await;
+                if let Some(progress) = &options.progress {
+                    let _ = progress.send(outcome.clone());
+                }
+                outcome
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
+async fn push_one(
+    gateway: &dyn ManagementApi,
+    store: Option<&dyn ConnectionStore>,
+    target: PushTarget,
+    payload: Bytes,
+    options: &PushOptions,
+) -> DeliveryOutcome {
+    let started = Instant::now();
+    let mut attempts = 0;
+    let result = loop {
+        if let Some(limiter) = &options.limiter {
+            limiter.acquire().await;
+        }
+        attempts += 1;
+        let result = gateway
+            .post_to_connection(&target.connection_id, payload.clone())
+            .await;
+        match &result {
+            Err(e) if e.is_retryable() && attempts < options.max_attempts.max(1) => {
+                let backoff = jittered_backoff(attempts);
+                if started.elapsed() + backoff > options.deadline {
+                    break result;
+                }
+                tokio::time::sleep(backoff).await;
+            }
+            _ => break result,
+        }
+    };
+    let latency = started.elapsed();
+    let mut record_deleted = false;
+    let mut error = result.as_ref().err().map(|e| e.to_string());
+    if matches!(result, Err(GatewayError::Gone)) && options.delete_gone {
+        if let (Some(store), Some(record)) = (store, &target.record) {
+            match store.delete_if_current(record).await {
+                Ok(DeleteOutcome::Deleted) => record_deleted = true,
+                Ok(_) => {}
+                Err(e) => error = Some(format!("gone, and deleting the stale record failed: {e}")),
+            }
+        }
+    }
+    DeliveryOutcome {
+        user_id: target.record.as_ref().map(|r| r.user_id.clone()),
+        target: target.target,
+        connection_id: target.connection_id,
+        class: match &result {
+            Ok(()) => DeliveryClass::Delivered,
+            Err(e) => e.class(),
+        },
+        status: match &result {
+            Ok(()) => Some(200),
+            Err(e) => e.status(),
+        },
+        latency_ms: latency.as_secs_f64() * 1000.0,
+        attempts,
+        at: now_utc_millis(),
+        error,
+        record_deleted,
+    }
+}
+
+/// Full jitter: a random wait up to 50 ms · 2^attempt, capped at 2 s.
+fn jittered_backoff(attempt: u32) -> Duration {
+    let cap = (50u64 << attempt.min(6)).min(2_000);
+    Duration::from_millis(rand::rng().random_range(cap / 4..=cap))
+}
+
+/// Problems with a payload found before anything is sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("payload is {0} bytes; API Gateway refuses messages above 131072 bytes")]
+    TooLarge(usize),
+    #[error("payload is not valid JSON: {0}")]
+    InvalidJson(String),
+}
+
+/// Check a payload before sending. Returns a warning for sizes that will be split into frames.
+pub fn check_payload(payload: &[u8], must_be_json: bool) -> Result<Option<String>, PayloadError> {
+    if payload.len() > MAX_MESSAGE_BYTES {
+        return Err(PayloadError::TooLarge(payload.len()));
+    }
+    if must_be_json {
+        serde_json::from_slice::<serde_json::Value>(payload)
+            .map_err(|e| PayloadError::InvalidJson(e.to_string()))?;
+    }
+    Ok((payload.len() > FRAME_BYTES).then(|| {
+        format!(
+            "payload is {} bytes: above 32 KB, API Gateway delivers it in several frames",
+            payload.len()
+        )
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_are_checked_before_sending() {
+        assert_eq!(check_payload(br#"{"type":"x"}"#, true), Ok(None));
+        assert!(matches!(check_payload(b"{nope", true), Err(PayloadError::InvalidJson(_))));
+        assert_eq!(check_payload(b"{nope", false), Ok(None));
+        let big = vec![b' '; MAX_MESSAGE_BYTES + 1];
+        assert_eq!(check_payload(&big, false), Err(PayloadError::TooLarge(MAX_MESSAGE_BYTES + 1)));
+        let framed = vec![b' '; FRAME_BYTES + 1];
+        assert!(check_payload(&framed, false).unwrap().is_some());
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for attempt in 1..20 {
+            assert!(jittered_backoff(attempt) <= Duration::from_secs(2));
+        }
+    }
+}

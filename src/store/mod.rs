@@ -1,0 +1,74 @@
+//! The connection store: wherever the backend keeps `{user_id, connection_id, connected_at}`.
+//!
+//! It is the only list of connections that exists (API Gateway has no "list connections" call), which
+//! is why stale records accumulate in it and why every delete here is conditional.
+
+pub mod memory;
+
+use crate::model::ConnectionRecord;
+use async_trait::async_trait;
+use serde::Serialize;
+
+pub use memory::MemoryStore;
+
+/// An item that exists in the store but is not a usable record; never dropped silently.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MalformedRecord {
+    /// The raw item, as JSON, for the operator to read.
+    pub raw: serde_json::Value,
+    pub user_id: Option<String>,
+    pub connection_id: Option<String>,
+    pub reason: String,
+}
+
+/// Everything a full read of the store found.
+#[derive(Debug, Clone, Default)]
+pub struct StoreSnapshot {
+    pub records: Vec<ConnectionRecord>,
+    pub malformed: Vec<MalformedRecord>,
+}
+
+/// What a conditional delete did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeleteOutcome {
+    Deleted,
+    /// The record now holds another connection (the user reconnected): left alone.
+    Changed,
+    /// There was nothing to delete.
+    Missing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("table not found: {0}; check the table name and region")]
+    TableNotFound(String),
+    #[error("access denied to the connection store: {0}")]
+    AccessDenied(String),
+    #[error("throttled by the connection store: {0}")]
+    Throttled(String),
+    #[error("connection store unreachable: {0}")]
+    Network(String),
+    #[error("connection store error: {0}")]
+    Other(String),
+}
+
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    /// Read every item.
+    async fn scan(&self) -> Result<StoreSnapshot, StoreError>;
+    async fn find_by_user(&self, user_id: &str) -> Result<Option<ConnectionRecord>, StoreError>;
+    async fn find_by_connection(
+        &self,
+        connection_id: &str,
+    ) -> Result<Option<ConnectionRecord>, StoreError>;
+    /// Store a record; one connection per user, so this replaces (and returns) the user's previous one.
+    async fn put(&self, record: ConnectionRecord) -> Result<Option<ConnectionRecord>, StoreError>;
+    /// Delete `record` only if the store still holds it with the same connection id.
+    async fn delete_if_current(&self, record: &ConnectionRecord)
+        -> Result<DeleteOutcome, StoreError>;
+    /// Put a record back only if the user has no record now (restores never overwrite newer data).
+    async fn put_if_absent(&self, record: ConnectionRecord) -> Result<bool, StoreError>;
+    /// A short description for headers and messages (table name, "memory").
+    fn describe(&self) -> String;
+}
