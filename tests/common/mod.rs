@@ -1,0 +1,127 @@
+//! Test harness: start the real `wsdash` binary on free loopback ports, read the URLs it prints,
+//! and kill it when the test ends (even when it fails).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_wsdash");
+
+/// A running `wsdash` process; killed on drop.
+pub struct Running {
+    child: Child,
+    pub lines: Vec<String>,
+}
+
+impl Running {
+    /// Start `wsdash args...` and wait until it printed a line starting with `ready_prefix`.
+    pub fn start(args: &[&str], ready_prefix: &str) -> Running {
+        Self::start_with_env(args, ready_prefix, &[])
+    }
+
+    pub fn start_with_env(args: &[&str], ready_prefix: &str, env: &[(&str, &str)]) -> Running {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env("WSDASH_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start wsdash");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lines = Vec::new();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    let ready = line.starts_with(ready_prefix);
+                    lines.push(line);
+                    if ready {
+                        break;
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("wsdash {args:?} never printed {ready_prefix:?}; it printed {lines:?}");
+                }
+            }
+        }
+        Running { child, lines }
+    }
+
+    /// The value printed after `prefix` (e.g. `management endpoint:`).
+    pub fn value(&self, prefix: &str) -> String {
+        self.lines
+            .iter()
+            .find_map(|l| l.strip_prefix(prefix))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_else(|| panic!("no line starting with {prefix:?} in {:?}", self.lines))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A free loopback port (released before use; good enough on a test machine).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The demo with no swarm and no notification stream: a quiet gateway + backend for wire tests.
+pub fn quiet_demo(extra: &[&str]) -> Running {
+    let mut args = vec![
+        "demo",
+        "--headless",
+        "--clients",
+        "0",
+        "--push-every-ms",
+        "0",
+        "--drop-disconnect",
+        "0",
+        "--admin-token",
+        "test-admin",
+    ];
+    args.extend_from_slice(extra);
+    Running::start(&args, "try:")
+}
+
+/// Python 3 with the modules a test needs, or a clear failure saying how to install them.
+pub fn python_with(modules: &[&str]) -> String {
+    let python = std::env::var("WSDASH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let check = format!("import {}", modules.join(", "));
+    let ok = Command::new(&python)
+        .args(["-c", &check])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "{python} cannot `{check}`: run `pip install 'moto[server]' boto3 websockets` (bash .ci/run does this)"
+    );
+    python
+}
