@@ -32,17 +32,21 @@ pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }
-    if let Some(region) = &settings.region {
-        loader = loader.region(Region::new(region.clone()));
+    match &settings.region {
+        Some(region) => loader = loader.region(Region::new(region.clone())),
+        // Local stand-ins ignore the region; naming one skips a slow lookup of the instance metadata service.
+        None if settings.dummy_credentials => loader = loader.region(Region::new("us-east-1")),
+        None => {}
     }
     if settings.dummy_credentials {
-        loader = loader.credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
-            "wsdash-local",
-            "wsdash-local",
-            None,
-            None,
-            "wsdash-dummy",
-        ));
+        loader =
+            loader.credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
+                "wsdash-local",
+                "wsdash-local",
+                None,
+                None,
+                "wsdash-dummy",
+            ));
     }
     let config = loader.load().await;
     if config.region().is_none() {

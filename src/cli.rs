@@ -12,7 +12,11 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
-#[command(name = "wsdash", version, about = "Dashboard and toolkit for WebSocket push on AWS API Gateway")]
+#[command(
+    name = "wsdash",
+    version,
+    about = "Dashboard and toolkit for WebSocket push on AWS API Gateway"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -57,13 +61,14 @@ pub struct BackendArgs {
 pub async fn wait_for_shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -137,7 +142,13 @@ pub async fn run_backend(args: BackendArgs) -> anyhow::Result<()> {
 
 pub async fn run_demo_headless(args: DemoArgs) -> anyhow::Result<()> {
     let demo = start_demo(&args).await?;
-    println!("{}", demo.describe().replace(&format!("{} simulated", demo.swarm.view().connects), &format!("{} simulated", args.clients)));
+    println!(
+        "{}",
+        demo.describe().replace(
+            &format!("{} simulated", demo.swarm.view().connects),
+            &format!("{} simulated", args.clients)
+        )
+    );
     println!("Ctrl-C to stop.");
     wait_for_shutdown_signal().await;
     demo.shutdown.cancel();

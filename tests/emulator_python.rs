@@ -11,9 +11,14 @@ fn run_python_suite(demo: &common::Running) {
     let management = demo.value("management endpoint:");
     let websocket = demo.value("websocket:").replace("?token=dev:<user>", "");
     let backend = demo.value("backend:");
-    let admin = demo.value("emulator admin API:").replace("/ (not part of AWS)", "");
+    let admin = demo
+        .value("emulator admin API:")
+        .replace("/ (not part of AWS)", "");
     let status = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/test_emulator_wire.py"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/python/test_emulator_wire.py"
+        ))
         .env("WSDASH_MGMT", management)
         .env("WSDASH_WS", websocket)
         .env("WSDASH_BACKEND", backend)
@@ -21,7 +26,10 @@ fn run_python_suite(demo: &common::Running) {
         .env("WSDASH_EMULATOR_ADMIN", admin)
         .status()
         .expect("run python");
-    assert!(status.success(), "the Python wire suite failed (see its output above)");
+    assert!(
+        status.success(),
+        "the Python wire suite failed (see its output above)"
+    );
 }
 
 #[test]

@@ -1,6 +1,9 @@
 //! The guide's §3 backend in Rust: `$connect`/`$disconnect`/`$default` handlers, the push
 //! service, and the debug endpoints, over any [`ConnectionStore`] and [`ManagementApi`].
 
+// Handlers return early with a ready axum Response; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use super::auth::TokenAuth;
 use crate::gateway::ManagementApi;
 use crate::model::ConnectionRecord;
@@ -42,7 +45,8 @@ pub fn router(state: Arc<BackendState>) -> Router {
 /// Serve the backend on `listener` until `shutdown` is cancelled.
 pub fn spawn_backend(listener: TcpListener, state: Arc<BackendState>, shutdown: CancellationToken) {
     tokio::spawn(async move {
-        let server = axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned());
+        let server =
+            axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned());
         if let Err(e) = server.await {
             tracing::error!("backend stopped: {e}");
         }
@@ -66,11 +70,19 @@ fn connection_id(headers: &HeaderMap) -> Result<String, Response> {
 
 fn store_failure(e: impl std::fmt::Display) -> Response {
     tracing::error!("connection store failed: {e}");
-    (StatusCode::SERVICE_UNAVAILABLE, format!("connection store failed: {e}")).into_response()
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("connection store failed: {e}"),
+    )
+        .into_response()
 }
 
 /// Store the new record; one connection per user, so an older connection is closed.
-async fn register(state: &BackendState, user_id: String, connection_id: String) -> Result<(), Response> {
+async fn register(
+    state: &BackendState,
+    user_id: String,
+    connection_id: String,
+) -> Result<(), Response> {
     let record = ConnectionRecord::new(user_id, connection_id.clone());
     let replaced = state.store.put(record).await.map_err(store_failure)?;
     if let Some(old) = replaced.filter(|old| old.connection_id != connection_id) {
@@ -92,7 +104,10 @@ async fn on_connect(
         Ok(id) => id,
         Err(response) => return response,
     };
-    let user_id = match state.auth.authenticate(query.get("token").map(String::as_str)) {
+    let user_id = match state
+        .auth
+        .authenticate(query.get("token").map(String::as_str))
+    {
         Ok(user) => user,
         Err(e) => {
             tracing::info!(%connection_id, "refused connect: {e}");
@@ -127,18 +142,23 @@ struct ClientMessage {
     token: Option<String>,
 }
 
-async fn on_message(State(state): State<Arc<BackendState>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn on_message(
+    State(state): State<Arc<BackendState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let connection_id = match connection_id(&headers) {
         Ok(id) => id,
         Err(response) => return response,
     };
-    let message: ClientMessage = match serde_json::from_slice(&body) {
-        Ok(m) => m,
-        Err(e) => {
-            return Json(json!({"type": "error", "error": format!("messages must be JSON objects: {e}")}))
-                .into_response()
-        }
-    };
+    let message: ClientMessage =
+        match serde_json::from_slice(&body) {
+            Ok(m) => m,
+            Err(e) => return Json(
+                json!({"type": "error", "error": format!("messages must be JSON objects: {e}")}),
+            )
+            .into_response(),
+        };
     let known = match state.store.find_by_connection(&connection_id).await {
         Ok(record) => record.is_some(),
         Err(e) => return store_failure(e),
@@ -151,7 +171,9 @@ async fn on_message(State(state): State<Arc<BackendState>>, headers: HeaderMap, 
         };
         let user_id = match state.auth.authenticate(Some(token)) {
             Ok(user) => user,
-            Err(e) => return Json(json!({"type": "error", "error": e.to_string()})).into_response(),
+            Err(e) => {
+                return Json(json!({"type": "error", "error": e.to_string()})).into_response()
+            }
         };
         if let Err(response) = register(&state, user_id, connection_id).await {
             return response;
@@ -170,7 +192,11 @@ fn authorized(state: &BackendState, headers: &HeaderMap) -> Result<(), Response>
     if given == Some(expected.as_str()) {
         Ok(())
     } else {
-        Err((StatusCode::UNAUTHORIZED, "debug endpoints need Authorization: Bearer <admin token>").into_response())
+        Err((
+            StatusCode::UNAUTHORIZED,
+            "debug endpoints need Authorization: Bearer <admin token>",
+        )
+            .into_response())
     }
 }
 
@@ -194,11 +220,14 @@ async fn debug_push_test(
         return response;
     }
     let payload = if body.iter().all(u8::is_ascii_whitespace) {
-        json!({"type": "status_update", "status": "test", "message": "wsdash test push"}).to_string()
+        json!({"type": "status_update", "status": "test", "message": "wsdash test push"})
+            .to_string()
     } else {
         match serde_json::from_slice::<serde_json::Value>(&body) {
             Ok(v) => v.to_string(),
-            Err(e) => return (StatusCode::BAD_REQUEST, format!("body must be JSON: {e}")).into_response(),
+            Err(e) => {
+                return (StatusCode::BAD_REQUEST, format!("body must be JSON: {e}")).into_response()
+            }
         }
     };
     let report = match push_to_users(
@@ -215,7 +244,11 @@ async fn debug_push_test(
     };
     match report.outcomes.into_iter().next() {
         Some(outcome) => Json(outcome).into_response(),
-        None => (StatusCode::NOT_FOUND, Json(json!({"user_id": user_id, "class": "not_connected"}))).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"user_id": user_id, "class": "not_connected"})),
+        )
+            .into_response(),
     }
 }
 

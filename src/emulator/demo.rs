@@ -99,7 +99,11 @@ impl Demo {
     }
 
     fn swarm_size(&self) -> u64 {
-        self.swarm.view().connects.max(self.swarm.connected_now.load(std::sync::atomic::Ordering::Relaxed))
+        self.swarm.view().connects.max(
+            self.swarm
+                .connected_now
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 }
 
@@ -125,7 +129,8 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
         ..AwsSettings::default()
     })
     .await;
-    let management: Arc<dyn ManagementApi> = Arc::new(AwsManagementApi::new(&sdk, &gateway.management_url()));
+    let management: Arc<dyn ManagementApi> =
+        Arc::new(AwsManagementApi::new(&sdk, &gateway.management_url()));
     let store: Arc<dyn ConnectionStore> = Arc::new(MemoryStore::new());
     let admin_token = args.admin_token.clone().unwrap_or_else(random_token);
     let backend = Arc::new(BackendState {

@@ -64,7 +64,9 @@ impl Faults {
             ("kill_socket", self.kill_socket),
         ] {
             if !(0.0..=1.0).contains(&value) {
-                return Err(format!("fault {name} must be a fraction between 0 and 1, got {value}"));
+                return Err(format!(
+                    "fault {name} must be a fraction between 0 and 1, got {value}"
+                ));
             }
         }
         if self.forbidden + self.throttle + self.server_error > 1.0 {
@@ -74,7 +76,14 @@ impl Faults {
     }
 
     pub fn apply(&mut self, patch: FaultsPatch) {
-        let FaultsPatch { forbidden, throttle, server_error, latency_ms, drop_disconnect, kill_socket } = patch;
+        let FaultsPatch {
+            forbidden,
+            throttle,
+            server_error,
+            latency_ms,
+            drop_disconnect,
+            kill_socket,
+        } = patch;
         self.forbidden = forbidden.unwrap_or(self.forbidden);
         self.throttle = throttle.unwrap_or(self.throttle);
         self.server_error = server_error.unwrap_or(self.server_error);
@@ -92,11 +101,16 @@ pub struct FaultSwitch {
 
 impl FaultSwitch {
     pub fn new(faults: Faults) -> Self {
-        Self { current: RwLock::new(faults) }
+        Self {
+            current: RwLock::new(faults),
+        }
     }
 
     pub fn get(&self) -> Faults {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn update(&self, patch: FaultsPatch) -> Result<Faults, String> {
@@ -140,19 +154,33 @@ mod tests {
 
     #[test]
     fn patches_change_only_what_they_name_and_are_validated() {
-        let switch = FaultSwitch::new(Faults { latency_ms: 5, ..Faults::default() });
+        let switch = FaultSwitch::new(Faults {
+            latency_ms: 5,
+            ..Faults::default()
+        });
         let next = switch
-            .update(FaultsPatch { throttle: Some(0.5), ..FaultsPatch::default() })
+            .update(FaultsPatch {
+                throttle: Some(0.5),
+                ..FaultsPatch::default()
+            })
             .unwrap();
         assert_eq!(next.latency_ms, 5);
         assert_eq!(next.throttle, 0.5);
-        assert!(switch.update(FaultsPatch { forbidden: Some(0.7), ..FaultsPatch::default() }).is_err());
+        assert!(switch
+            .update(FaultsPatch {
+                forbidden: Some(0.7),
+                ..FaultsPatch::default()
+            })
+            .is_err());
         assert_eq!(switch.get().forbidden, 0.0);
     }
 
     #[test]
     fn a_certain_fault_always_fires() {
-        let switch = FaultSwitch::new(Faults { throttle: 1.0, ..Faults::default() });
+        let switch = FaultSwitch::new(Faults {
+            throttle: 1.0,
+            ..Faults::default()
+        });
         assert_eq!(switch.roll_call_failure(), Some(InjectedFailure::Throttled));
         assert!(!switch.roll_drop_disconnect());
     }

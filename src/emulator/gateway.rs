@@ -1,6 +1,9 @@
 //! The API Gateway WebSocket emulator: one port serving the WebSocket endpoint, the Management API
 //! (`@connections`) that boto3 and the AWS SDKs talk to unchanged, and a non-AWS admin API.
 
+// Handlers return early with a ready axum Response; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use super::faults::{FaultSwitch, Faults, FaultsPatch, InjectedFailure};
 use super::ids::new_connection_id;
 use super::integration::Integration;
@@ -94,14 +97,19 @@ pub struct GatewayLimits {
 
 impl GatewayOptions {
     pub fn limits(&self) -> anyhow::Result<GatewayLimits> {
-        anyhow::ensure!(self.time_scale > 0.0, "--time-scale must be above 0, got {}", self.time_scale);
+        anyhow::ensure!(
+            self.time_scale > 0.0,
+            "--time-scale must be above 0, got {}",
+            self.time_scale
+        );
         anyhow::ensure!(
             !self.stage.is_empty() && !self.stage.contains('/'),
             "--stage must be a single path segment, got {:?}",
             self.stage
         );
         self.faults.validate().map_err(anyhow::Error::msg)?;
-        let scaled = |secs: u64| (secs > 0).then(|| Duration::from_secs_f64(secs as f64 / self.time_scale));
+        let scaled =
+            |secs: u64| (secs > 0).then(|| Duration::from_secs_f64(secs as f64 / self.time_scale));
         Ok(GatewayLimits {
             stage: self.stage.clone(),
             time_scale: self.time_scale,
@@ -151,7 +159,9 @@ pub async fn start_gateway(
     let config = options.limits()?;
     let addr = listener.local_addr()?;
     let state = Arc::new(GatewayState {
-        limiter: options.rate_limit.map(|rps| RateLimiter::new(rps, options.rate_burst)),
+        limiter: options
+            .rate_limit
+            .map(|rps| RateLimiter::new(rps, options.rate_burst)),
         faults: FaultSwitch::new(options.faults.clone()),
         integration: Integration::new(backend),
         registry: Registry::default(),
@@ -162,14 +172,17 @@ pub async fn start_gateway(
     let closing = state.clone();
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                stop.cancelled().await;
-                // Upgraded sockets do not end with the listener: close them as a stage deletion would.
-                for connection in closing.registry.all() {
-                    connection.command(SocketCommand::Close(1001, "Going away".into()));
-                }
-            });
+        let server = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stop.cancelled().await;
+            // Upgraded sockets do not end with the listener: close them as a stage deletion would.
+            for connection in closing.registry.all() {
+                connection.command(SocketCommand::Close(1001, "Going away".into()));
+            }
+        });
         if let Err(e) = server.await {
             tracing::error!("gateway stopped: {e}");
         }
@@ -182,7 +195,9 @@ pub async fn start_gateway(
 }
 
 fn router(state: Arc<GatewayState>) -> Router {
-    let connections = get(get_connection).post(post_to_connection).delete(delete_connection);
+    let connections = get(get_connection)
+        .post(post_to_connection)
+        .delete(delete_connection);
     Router::new()
         .route("/{stage}", get(websocket))
         .route("/{stage}/@connections/{id}", connections.clone())
@@ -205,7 +220,11 @@ async fn websocket(
         return aws_error(StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden");
     }
     let Ok(upgrade) = upgrade else {
-        return (StatusCode::UPGRADE_REQUIRED, "this is a WebSocket endpoint: connect with ws://").into_response();
+        return (
+            StatusCode::UPGRADE_REQUIRED,
+            "this is a WebSocket endpoint: connect with ws://",
+        )
+            .into_response();
     };
     let id = new_connection_id();
     // The query holds the token: it is forwarded, never logged.
@@ -220,7 +239,12 @@ async fn websocket(
         .unwrap_or_default()
         .to_string();
     let (commands, inbox) = mpsc::unbounded_channel();
-    let connection = Arc::new(LiveConnection::new(id.clone(), peer.ip().to_string(), user_agent, commands));
+    let connection = Arc::new(LiveConnection::new(
+        id.clone(),
+        peer.ip().to_string(),
+        user_agent,
+        commands,
+    ));
     state.registry.insert(connection.clone());
     state.registry.stats.record(SocketEvent::Connected);
     tracing::debug!(connection_id = %id, "connected");
@@ -231,7 +255,9 @@ async fn websocket(
     upgrade
         .max_message_size(MAX_PAYLOAD_BYTES * 8)
         .on_failed_upgrade(move |_| {
-            tokio::spawn(async move { finish(&on_failure, &failed_id, SocketEvent::DeadPeer).await });
+            tokio::spawn(
+                async move { finish(&on_failure, &failed_id, SocketEvent::DeadPeer).await },
+            );
         })
         .on_upgrade(move |socket| run_socket(state, connection, socket, inbox))
 }
@@ -258,21 +284,31 @@ where
 {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Response> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Response> {
         let gateway: Arc<GatewayState> = axum::extract::FromRef::from_ref(state);
         if let Ok(Path(p)) = Path::<StagePath>::from_request_parts(parts, state).await {
             if p.stage != gateway.config.stage {
-                return Err(aws_error(StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden"));
+                return Err(aws_error(
+                    StatusCode::FORBIDDEN,
+                    "ForbiddenException",
+                    "Forbidden",
+                ));
             }
             return Ok(ConnectionPath(p.id));
         }
         match Path::<BarePath>::from_request_parts(parts, state).await {
             Ok(Path(p)) => Ok(ConnectionPath(p.id)),
-            Err(e) => Err(aws_error(StatusCode::BAD_REQUEST, "BadRequestException", &e.body_text())),
+            Err(e) => Err(aws_error(
+                StatusCode::BAD_REQUEST,
+                "BadRequestException",
+                &e.body_text(),
+            )),
         }
     }
 }
-
 
 /// Latency, rate limit and injected failures, applied to every @connections call.
 async fn admit(state: &GatewayState, op: ManagementOp) -> Result<(), Response> {
@@ -282,24 +318,49 @@ async fn admit(state: &GatewayState, op: ManagementOp) -> Result<(), Response> {
     }
     if let Some(limiter) = &state.limiter {
         if !limiter.try_acquire() {
-            state.registry.stats.record_call(op, DeliveryClass::Throttled);
-            return Err(aws_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException", "Rate exceeded"));
+            state
+                .registry
+                .stats
+                .record_call(op, DeliveryClass::Throttled);
+            return Err(aws_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "LimitExceededException",
+                "Rate exceeded",
+            ));
         }
     }
     let injected = state.faults.roll_call_failure();
     let response = match injected {
         None => return Ok(()),
         Some(InjectedFailure::Forbidden) => {
-            state.registry.stats.record_call(op, DeliveryClass::Forbidden);
-            aws_error(StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden (injected fault)")
+            state
+                .registry
+                .stats
+                .record_call(op, DeliveryClass::Forbidden);
+            aws_error(
+                StatusCode::FORBIDDEN,
+                "ForbiddenException",
+                "Forbidden (injected fault)",
+            )
         }
         Some(InjectedFailure::Throttled) => {
-            state.registry.stats.record_call(op, DeliveryClass::Throttled);
-            aws_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException", "Rate exceeded (injected fault)")
+            state
+                .registry
+                .stats
+                .record_call(op, DeliveryClass::Throttled);
+            aws_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "LimitExceededException",
+                "Rate exceeded (injected fault)",
+            )
         }
         Some(InjectedFailure::ServerError) => {
             state.registry.stats.record_call(op, DeliveryClass::Other);
-            aws_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerErrorException", "Internal server error (injected fault)")
+            aws_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerErrorException",
+                "Internal server error (injected fault)",
+            )
         }
     };
     Err(response)
@@ -320,23 +381,35 @@ async fn post_to_connection(
         return response;
     }
     if body.len() > MAX_PAYLOAD_BYTES {
-        state.registry.stats.record_call(op, DeliveryClass::PayloadTooLarge);
+        state
+            .registry
+            .stats
+            .record_call(op, DeliveryClass::PayloadTooLarge);
         return aws_error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PayloadTooLargeException",
-            &format!("Payload of {} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes", body.len()),
+            &format!(
+                "Payload of {} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes",
+                body.len()
+            ),
         );
     }
     match state.registry.get(&id) {
         Some(connection) if connection.command(SocketCommand::Send(as_message(body))) => {
-            state.registry.stats.record_call(op, DeliveryClass::Delivered);
+            state
+                .registry
+                .stats
+                .record_call(op, DeliveryClass::Delivered);
             StatusCode::OK.into_response()
         }
         _ => gone(&state, op),
     }
 }
 
-async fn get_connection(State(state): State<Arc<GatewayState>>, ConnectionPath(id): ConnectionPath) -> Response {
+async fn get_connection(
+    State(state): State<Arc<GatewayState>>,
+    ConnectionPath(id): ConnectionPath,
+) -> Response {
     let op = ManagementOp::Get;
     if let Err(response) = admit(&state, op).await {
         return response;
@@ -344,7 +417,10 @@ async fn get_connection(State(state): State<Arc<GatewayState>>, ConnectionPath(i
     let Some(connection) = state.registry.get(&id) else {
         return gone(&state, op);
     };
-    state.registry.stats.record_call(op, DeliveryClass::Delivered);
+    state
+        .registry
+        .stats
+        .record_call(op, DeliveryClass::Delivered);
     Json(serde_json::json!({
         "connectedAt": iso_millis(connection.connected_at),
         "lastActiveAt": iso_millis(connection.last_active_at()),
@@ -356,16 +432,24 @@ async fn get_connection(State(state): State<Arc<GatewayState>>, ConnectionPath(i
     .into_response()
 }
 
-async fn delete_connection(State(state): State<Arc<GatewayState>>, ConnectionPath(id): ConnectionPath) -> Response {
+async fn delete_connection(
+    State(state): State<Arc<GatewayState>>,
+    ConnectionPath(id): ConnectionPath,
+) -> Response {
     let op = ManagementOp::Delete;
     if let Err(response) = admit(&state, op).await {
         return response;
     }
     match state.registry.get(&id) {
-        Some(connection) if connection.command(SocketCommand::Close(1000, "Connection deleted".into())) => {
+        Some(connection)
+            if connection.command(SocketCommand::Close(1000, "Connection deleted".into())) =>
+        {
             // Gone at once for later calls, as with the real API.
             state.registry.remove(&id);
-            state.registry.stats.record_call(op, DeliveryClass::Delivered);
+            state
+                .registry
+                .stats
+                .record_call(op, DeliveryClass::Delivered);
             StatusCode::NO_CONTENT.into_response()
         }
         _ => gone(&state, op),
@@ -420,7 +504,9 @@ async fn admin_faults(State(state): State<Arc<GatewayState>>) -> Json<Faults> {
 async fn admin_update_faults(State(state): State<Arc<GatewayState>>, body: Bytes) -> Response {
     let patch: FaultsPatch = match serde_json::from_slice(&body) {
         Ok(patch) => patch,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("bad faults JSON: {e}")).into_response(),
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("bad faults JSON: {e}")).into_response()
+        }
     };
     match state.faults.update(patch) {
         Ok(faults) => {
@@ -459,7 +545,12 @@ async fn admin_kill(State(state): State<Arc<GatewayState>>, body: Bytes) -> Resp
     }
     let killed: Vec<String> = victims
         .into_iter()
-        .filter(|id| state.registry.get(id).is_some_and(|c| c.command(SocketCommand::Kill)))
+        .filter(|id| {
+            state
+                .registry
+                .get(id)
+                .is_some_and(|c| c.command(SocketCommand::Kill))
+        })
         .collect();
     Json(serde_json::json!({ "killed": killed })).into_response()
 }

@@ -39,7 +39,11 @@ impl Integration {
     }
 
     /// `$connect`: no body, the client's query string passed through; any non-2xx refuses.
-    pub async fn connect(&self, connection_id: &str, raw_query: Option<&str>) -> Result<(), ConnectRefused> {
+    pub async fn connect(
+        &self,
+        connection_id: &str,
+        raw_query: Option<&str>,
+    ) -> Result<(), ConnectRefused> {
         let mut url = format!("{}/ws/connect", self.backend);
         if let Some(q) = raw_query.filter(|q| !q.is_empty()) {
             url.push('?');
@@ -54,7 +58,11 @@ impl Integration {
             .map_err(|e| ConnectRefused {
                 status: StatusCode::BAD_GATEWAY,
                 // reqwest's message includes the URL, and with it the token: say only what failed.
-                body: format!("backend unreachable for $connect at {}: {}", self.backend, short_reason(&e)),
+                body: format!(
+                    "backend unreachable for $connect at {}: {}",
+                    self.backend,
+                    short_reason(&e)
+                ),
             })?;
         let status = response.status();
         if status.is_success() {
@@ -79,7 +87,11 @@ impl Integration {
         match response {
             Ok(r) => r.bytes().await.ok().filter(|b| !b.is_empty()),
             Err(e) => {
-                tracing::warn!(connection_id, "backend unreachable for $default: {}", short_reason(&e));
+                tracing::warn!(
+                    connection_id,
+                    "backend unreachable for $default: {}",
+                    short_reason(&e)
+                );
                 None
             }
         }
@@ -94,7 +106,11 @@ impl Integration {
             .send()
             .await;
         if let Err(e) = result {
-            tracing::warn!(connection_id, "backend unreachable for $disconnect: {}", short_reason(&e));
+            tracing::warn!(
+                connection_id,
+                "backend unreachable for $disconnect: {}",
+                short_reason(&e)
+            );
         }
     }
 }

@@ -28,7 +28,10 @@ pub fn template(message_type: &str) -> Option<serde_json::Value> {
     let all: serde_json::Value = serde_json::from_str(TEMPLATES_JSON).ok()?;
     let mut payload = all.get(message_type)?.clone();
     if let Some(object) = payload.as_object_mut() {
-        object.insert("sent_at".into(), crate::model::iso_millis(crate::model::now_utc_millis()).into());
+        object.insert(
+            "sent_at".into(),
+            crate::model::iso_millis(crate::model::now_utc_millis()).into(),
+        );
     }
     Some(payload)
 }
@@ -56,7 +59,9 @@ pub async fn run_notification_stream(
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let Ok(snapshot) = store.scan().await else { continue };
+        let Ok(snapshot) = store.scan().await else {
+            continue;
+        };
         if snapshot.records.is_empty() {
             continue;
         }
@@ -74,9 +79,18 @@ pub async fn run_notification_stream(
                 .collect();
             (message_type, recipients)
         };
-        let Some(payload) = template(message_type) else { continue };
+        let Some(payload) = template(message_type) else {
+            continue;
+        };
         let payload = Bytes::from(payload.to_string());
-        let _ = push_to_users(gateway.clone(), store.clone(), &recipients, payload, PushOptions::default()).await;
+        let _ = push_to_users(
+            gateway.clone(),
+            store.clone(),
+            &recipients,
+            payload,
+            PushOptions::default(),
+        )
+        .await;
     }
 }
 

@@ -93,11 +93,20 @@ impl Registry {
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<LiveConnection>> {
-        self.live.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
     }
 
     pub fn all(&self) -> Vec<Arc<LiveConnection>> {
-        self.live.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.live
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn len(&self) -> usize {
@@ -219,7 +228,9 @@ impl Stats {
     }
 
     pub fn view(&self, live_connections: usize) -> StatsView {
-        let owned = |m: BTreeMap<&'static str, u64>| m.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        let owned = |m: BTreeMap<&'static str, u64>| {
+            m.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+        };
         StatsView {
             live_connections,
             post_to_connection: owned(self.post.snapshot()),

@@ -114,12 +114,17 @@ where
 {
     if let Some(limit) = state.config.max_message_bytes {
         if data.len() > limit {
-            let _ = sink.send(close_frame(CLOSE_MESSAGE_TOO_BIG, "Message too big")).await;
+            let _ = sink
+                .send(close_frame(CLOSE_MESSAGE_TOO_BIG, "Message too big"))
+                .await;
             return Some(SocketEvent::MessageTooBig);
         }
     }
     connection.touch();
-    state.registry.stats.record(SocketEvent::MessagesFromClients);
+    state
+        .registry
+        .stats
+        .record(SocketEvent::MessagesFromClients);
     // The integration runs beside the socket so a slow backend never stalls pushes.
     let state = state.clone();
     let connection = connection.clone();

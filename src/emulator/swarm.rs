@@ -83,7 +83,12 @@ impl SwarmStats {
             .ok()
             .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_string))
             .unwrap_or_else(|| "unknown".into());
-        *self.by_type.lock().unwrap_or_else(|p| p.into_inner()).entry(kind).or_default() += 1;
+        *self
+            .by_type
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(kind)
+            .or_default() += 1;
     }
 
     pub fn view(&self) -> SwarmStatsView {
@@ -96,7 +101,11 @@ impl SwarmStats {
             left_cleanly: load(&self.left_cleanly),
             vanished: load(&self.vanished),
             watchdog_pings: load(&self.watchdog_pings),
-            messages_by_type: self.by_type.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            messages_by_type: self
+                .by_type
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
         }
     }
 }
@@ -106,8 +115,16 @@ pub fn spawn_swarm(config: SwarmConfig, shutdown: CancellationToken) -> Arc<Swar
     let stats = Arc::new(SwarmStats::default());
     let config = Arc::new(config);
     for n in 0..config.clients {
-        let start_delay = config.ramp_up.mul_f64(n as f64 / config.clients.max(1) as f64);
-        tokio::spawn(run_client(config.clone(), n, start_delay, stats.clone(), shutdown.clone()));
+        let start_delay = config
+            .ramp_up
+            .mul_f64(n as f64 / config.clients.max(1) as f64);
+        tokio::spawn(run_client(
+            config.clone(),
+            n,
+            start_delay,
+            stats.clone(),
+            shutdown.clone(),
+        ));
     }
     stats
 }
@@ -128,7 +145,11 @@ async fn run_client(
 ) {
     let scale = |d: Duration| d.div_f64(config.time_scale);
     let token = format!("dev:{}{n}", config.user_prefix);
-    let url = format!("{}?token={}", config.websocket_url, percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC));
+    let url = format!(
+        "{}?token={}",
+        config.websocket_url,
+        percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC)
+    );
     let mut backoff = FIRST_BACKOFF;
     if !pause(start_delay, &shutdown).await {
         return;

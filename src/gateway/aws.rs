@@ -3,11 +3,11 @@
 use super::{GatewayError, ManagementApi};
 use crate::model::ConnectionInfo;
 use async_trait::async_trait;
+use aws_config::SdkConfig;
 use aws_sdk_apigatewaymanagement::config::http::HttpResponse;
 use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_apigatewaymanagement::primitives::{Blob, DateTime};
 use aws_sdk_apigatewaymanagement::Client;
-use aws_config::SdkConfig;
 use bytes::Bytes;
 use time::OffsetDateTime;
 
@@ -97,8 +97,14 @@ impl ManagementApi for AwsManagementApi {
         Ok(ConnectionInfo {
             connected_at: to_time(out.connected_at()),
             last_active_at: to_time(out.last_active_at()),
-            source_ip: out.identity().and_then(|i| i.source_ip()).map(str::to_string),
-            user_agent: out.identity().and_then(|i| i.user_agent()).map(str::to_string),
+            source_ip: out
+                .identity()
+                .and_then(|i| i.source_ip())
+                .map(str::to_string),
+            user_agent: out
+                .identity()
+                .and_then(|i| i.user_agent())
+                .map(str::to_string),
         })
     }
 

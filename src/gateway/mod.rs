@@ -15,8 +15,11 @@ pub use aws::AwsManagementApi;
 #[async_trait]
 pub trait ManagementApi: Send + Sync {
     /// PostToConnection: deliver `data` as one message.
-    async fn post_to_connection(&self, connection_id: &str, data: Bytes)
-        -> Result<(), GatewayError>;
+    async fn post_to_connection(
+        &self,
+        connection_id: &str,
+        data: Bytes,
+    ) -> Result<(), GatewayError>;
     /// GetConnection: is it live, since when, from where.
     async fn get_connection(&self, connection_id: &str) -> Result<ConnectionInfo, GatewayError>;
     /// DeleteConnection: close the socket.
@@ -85,10 +88,11 @@ impl GatewayError {
     pub fn from_code_and_status(code: Option<&str>, status: u16, message: String) -> Self {
         match code.unwrap_or_default() {
             "GoneException" => return GatewayError::Gone,
-            "ForbiddenException" | "AccessDeniedException" | "UnrecognizedClientException"
-            | "InvalidSignatureException" | "MissingAuthenticationTokenException" => {
-                return GatewayError::Forbidden(message)
-            }
+            "ForbiddenException"
+            | "AccessDeniedException"
+            | "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "MissingAuthenticationTokenException" => return GatewayError::Forbidden(message),
             "ExpiredTokenException" | "ExpiredToken" => {
                 return GatewayError::Forbidden(format!(
                     "credentials expired ({message}); refresh them (e.g. aws sso login)"
@@ -133,7 +137,13 @@ mod tests {
     #[test]
     fn unknown_codes_fall_back_to_the_status() {
         let e = GatewayError::from_code_and_status(None, 500, "boom".into());
-        assert_eq!(e, GatewayError::Other { status: 500, message: "boom".into() });
+        assert_eq!(
+            e,
+            GatewayError::Other {
+                status: 500,
+                message: "boom".into()
+            }
+        );
         assert!(e.is_retryable());
         assert!(!GatewayError::Gone.is_retryable());
         assert_eq!(

@@ -117,7 +117,14 @@ pub async fn push_to_targets(
             let payload = payload.clone();
             let options = options.clone();
             async move {
-                let outcome = push_one(gateway.as_ref(), store.as_deref(), target, payload, &options).await;
+                let outcome = push_one(
+                    gateway.as_ref(),
+                    store.as_deref(),
+                    target,
+                    payload,
+                    &options,
+                )
+                .await;
                 if let Some(progress) = &options.progress {
                     let _ = progress.send(outcome.clone());
                 }
@@ -228,10 +235,16 @@ mod tests {
     #[test]
     fn payloads_are_checked_before_sending() {
         assert_eq!(check_payload(br#"{"type":"x"}"#, true), Ok(None));
-        assert!(matches!(check_payload(b"{nope", true), Err(PayloadError::InvalidJson(_))));
+        assert!(matches!(
+            check_payload(b"{nope", true),
+            Err(PayloadError::InvalidJson(_))
+        ));
         assert_eq!(check_payload(b"{nope", false), Ok(None));
         let big = vec![b' '; MAX_MESSAGE_BYTES + 1];
-        assert_eq!(check_payload(&big, false), Err(PayloadError::TooLarge(MAX_MESSAGE_BYTES + 1)));
+        assert_eq!(
+            check_payload(&big, false),
+            Err(PayloadError::TooLarge(MAX_MESSAGE_BYTES + 1))
+        );
         let framed = vec![b' '; FRAME_BYTES + 1];
         assert!(check_payload(&framed, false).unwrap().is_some());
     }

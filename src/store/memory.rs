@@ -94,9 +94,21 @@ mod tests {
         store.put(old.clone()).await.unwrap();
         let new = ConnectionRecord::new("alice", "NEW0000000000A=");
         assert_eq!(store.put(new.clone()).await.unwrap(), Some(old.clone()));
-        assert_eq!(store.delete_if_current(&old).await.unwrap(), DeleteOutcome::Changed);
-        assert_eq!(store.find_by_user("alice").await.unwrap(), Some(new.clone()));
-        assert_eq!(store.delete_if_current(&new).await.unwrap(), DeleteOutcome::Deleted);
-        assert_eq!(store.delete_if_current(&new).await.unwrap(), DeleteOutcome::Missing);
+        assert_eq!(
+            store.delete_if_current(&old).await.unwrap(),
+            DeleteOutcome::Changed
+        );
+        assert_eq!(
+            store.find_by_user("alice").await.unwrap(),
+            Some(new.clone())
+        );
+        assert_eq!(
+            store.delete_if_current(&new).await.unwrap(),
+            DeleteOutcome::Deleted
+        );
+        assert_eq!(
+            store.delete_if_current(&new).await.unwrap(),
+            DeleteOutcome::Missing
+        );
     }
 }

@@ -65,8 +65,10 @@ pub trait ConnectionStore: Send + Sync {
     /// Store a record; one connection per user, so this replaces (and returns) the user's previous one.
     async fn put(&self, record: ConnectionRecord) -> Result<Option<ConnectionRecord>, StoreError>;
     /// Delete `record` only if the store still holds it with the same connection id.
-    async fn delete_if_current(&self, record: &ConnectionRecord)
-        -> Result<DeleteOutcome, StoreError>;
+    async fn delete_if_current(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<DeleteOutcome, StoreError>;
     /// Put a record back only if the user has no record now (restores never overwrite newer data).
     async fn put_if_absent(&self, record: ConnectionRecord) -> Result<bool, StoreError>;
     /// A short description for headers and messages (table name, "memory").

@@ -1,0 +1,229 @@
+//! The Rust SDK through `gateway/` against the emulator, with gateway and backend as separate
+//! processes like a user runs them, plus the limits and faults the SDK must classify.
+
+mod common;
+
+use bytes::Bytes;
+use common::{free_port, Running};
+use futures_util::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use wsdash::aws_env::{load_sdk_config, AwsSettings};
+use wsdash::gateway::{AwsManagementApi, GatewayError, ManagementApi};
+use wsdash::model::DeliveryClass;
+
+struct System {
+    _gateway: Running,
+    _backend: Running,
+    websocket: String,
+    management: String,
+    backend: String,
+}
+
+fn start_system(gateway_flags: &[&str]) -> System {
+    let (gw_port, be_port) = (free_port(), free_port());
+    let gw_addr = format!("127.0.0.1:{gw_port}");
+    let be_url = format!("http://127.0.0.1:{be_port}");
+    let mut args = vec!["gateway", "--listen", &gw_addr, "--backend", &be_url];
+    args.extend_from_slice(gateway_flags);
+    let gateway = Running::start(&args, "backend:");
+    let management = gateway.value("management endpoint:");
+    let be_addr = format!("127.0.0.1:{be_port}");
+    let backend = Running::start(
+        &[
+            "backend",
+            "--listen",
+            &be_addr,
+            "--gateway",
+            &management,
+            "--dev-tokens",
+            "--jwt-secret",
+            "test-secret",
+            "--admin-token",
+            "t",
+        ],
+        "admin token:",
+    );
+    System {
+        websocket: gateway.value("websocket:"),
+        management,
+        backend: be_url,
+        _gateway: gateway,
+        _backend: backend,
+    }
+}
+
+async fn management_api(endpoint: &str) -> Arc<dyn ManagementApi> {
+    let sdk = load_sdk_config(&AwsSettings {
+        dummy_credentials: true,
+        region: Some("eu-west-1".into()),
+        call_timeout: Some(Duration::from_secs(3)),
+        ..AwsSettings::default()
+    })
+    .await;
+    Arc::new(AwsManagementApi::new(&sdk, endpoint))
+}
+
+/// The connection id of `user`, from the backend's debug endpoint.
+async fn connection_of(system: &System, user: &str) -> String {
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        let records: serde_json::Value = client
+            .get(format!("{}/debug/ws-connections", system.backend))
+            .bearer_auth("t")
+            .send()
+            .await
+            .expect("backend")
+            .json()
+            .await
+            .expect("json");
+        if let Some(r) = records
+            .as_array()
+            .and_then(|a| a.iter().find(|r| r["user_id"] == user))
+        {
+            return r["connection_id"].as_str().expect("id").to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{user} never appeared in the backend's records");
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(system: &System, token: &str) -> Socket {
+    let (socket, _) =
+        tokio_tungstenite::connect_async(format!("{}?token={token}", system.websocket))
+            .await
+            .expect("connect");
+    socket
+}
+
+async fn next_text(socket: &mut Socket) -> String {
+    match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => t.to_string(),
+        other => panic!("expected a text message, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_rust_sdk_pushes_probes_and_deletes_through_the_emulator() {
+    let system = start_system(&[]);
+    let api = management_api(&system.management).await;
+    let mut socket = connect(&system, "dev:alice").await;
+    let id = connection_of(&system, "alice").await;
+
+    api.post_to_connection(&id, Bytes::from_static(br#"{"type":"heartbeat"}"#))
+        .await
+        .expect("post");
+    assert_eq!(next_text(&mut socket).await, r#"{"type":"heartbeat"}"#);
+
+    let info = api.get_connection(&id).await.expect("get");
+    assert_eq!(info.source_ip.as_deref(), Some("127.0.0.1"));
+    assert!(info.connected_at.is_some() && info.last_active_at.is_some());
+
+    let too_big = Bytes::from(vec![b'x'; 131_073]);
+    assert_eq!(
+        api.post_to_connection(&id, too_big).await,
+        Err(GatewayError::PayloadTooLarge)
+    );
+
+    api.delete_connection(&id).await.expect("delete");
+    assert_eq!(
+        api.get_connection(&id).await.unwrap_err(),
+        GatewayError::Gone
+    );
+    assert_eq!(
+        api.post_to_connection(&id, Bytes::from_static(b"{}"))
+            .await
+            .unwrap_err()
+            .class(),
+        DeliveryClass::Gone
+    );
+}
+
+#[tokio::test]
+async fn a_jwt_signed_with_the_secret_identifies_the_user() {
+    let system = start_system(&[]);
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({"sub": "jwt-user", "exp": 4_000_000_000u64}),
+        &jsonwebtoken::EncodingKey::from_secret(b"test-secret"),
+    )
+    .expect("token");
+    let _socket = connect(&system, &token).await;
+    assert_eq!(connection_of(&system, "jwt-user").await.len(), 16);
+}
+
+#[tokio::test]
+async fn a_wrong_stage_is_forbidden_and_a_closed_port_is_a_network_error() {
+    let system = start_system(&[]);
+    let wrong_stage = system.management.replace("/production", "/staging");
+    let api = management_api(&wrong_stage).await;
+    assert!(matches!(
+        api.get_connection("AAAAAAAAAAAAAAA=").await,
+        Err(GatewayError::Forbidden(_))
+    ));
+
+    let nowhere = management_api(&format!("http://127.0.0.1:{}/production", free_port())).await;
+    let err = nowhere
+        .get_connection("AAAAAAAAAAAAAAA=")
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), DeliveryClass::Network, "{err}");
+}
+
+#[tokio::test]
+async fn the_rate_limit_answers_429_which_classifies_as_throttled() {
+    let system = start_system(&["--rate-limit", "5", "--rate-burst", "2"]);
+    let api = management_api(&system.management).await;
+    let mut classes = Vec::new();
+    for _ in 0..6 {
+        classes.push(
+            api.get_connection("AAAAAAAAAAAAAAA=")
+                .await
+                .unwrap_err()
+                .class(),
+        );
+    }
+    assert!(classes.contains(&DeliveryClass::Throttled), "{classes:?}");
+    assert!(classes.contains(&DeliveryClass::Gone), "{classes:?}");
+}
+
+#[tokio::test]
+async fn idle_sockets_are_closed_and_reported_to_disconnect() {
+    // 600 s idle at time scale 300 is 2 s.
+    let system = start_system(&["--time-scale", "300"]);
+    let mut socket = connect(&system, "dev:sleepy").await;
+    let id = connection_of(&system, "sleepy").await;
+    let close = tokio::time::timeout(Duration::from_secs(6), socket.next())
+        .await
+        .expect("closed in time");
+    match close {
+        Some(Ok(Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected a 1001 close, got {other:?}"),
+    }
+    let api = management_api(&system.management).await;
+    assert_eq!(
+        api.get_connection(&id).await.unwrap_err(),
+        GatewayError::Gone
+    );
+}
+
+#[tokio::test]
+async fn the_backend_explains_a_missing_connection_id_header() {
+    let system = start_system(&[]);
+    let response = reqwest::Client::new()
+        .post(format!("{}/ws/connect?token=dev:x", system.backend))
+        .send()
+        .await
+        .expect("backend");
+    assert_eq!(response.status(), 400);
+    let text = response.text().await.expect("body");
+    assert!(text.contains("connectionId header missing"), "{text}");
+    assert!(
+        text.contains("integration.request.header.connectionId"),
+        "{text}"
+    );
+}
