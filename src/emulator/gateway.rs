@@ -252,8 +252,12 @@ async fn websocket(
     let on_failure = state.clone();
     let failed_id = id.clone();
     // Room for a 128 KB message plus framing; larger ones are closed with 1009 by the socket task.
+    // Small buffers: tungstenite's default 128 KiB read buffer per socket would make 10,000 idle
+    // clients cost over a gigabyte; they grow on demand for large messages.
     upgrade
         .max_message_size(MAX_PAYLOAD_BYTES * 8)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
         .on_failed_upgrade(move |_| {
             tokio::spawn(
                 async move { finish(&on_failure, &failed_id, SocketEvent::DeadPeer).await },

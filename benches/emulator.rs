@@ -1,0 +1,225 @@
+//! Emulator benchmarks: push/probe throughput on loopback, the guide's boto3 loop as anchor,
+//! and the gateway's memory while holding many idle WebSocket clients.
+//!
+//! `cargo bench --bench emulator` (set WSDASH_BENCH_CLIENTS to change the 10,000 clients).
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use wsdash::aws_env::{load_sdk_config, AwsSettings};
+use wsdash::gateway::{AwsManagementApi, ManagementApi};
+use wsdash::model::{ConnectionRecord, DeliveryClass};
+use wsdash::ops::probe::probe_records;
+use wsdash::ops::push::{push_to_targets, PushOptions, PushTarget};
+
+struct Process(Child);
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn start(args: &[&str], ready: &str) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wsdash"))
+        .args(args)
+        .env("WSDASH_LOG", "error")
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("start wsdash");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with(ready) => break,
+            Some(Ok(_)) => {}
+            _ => panic!("wsdash {args:?} exited before printing {ready:?}"),
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    Process(child)
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn set_latency(admin: &str, ms: u64) {
+    reqwest::Client::new()
+        .put(format!("{admin}/faults"))
+        .body(format!("{{\"latency_ms\": {ms}}}"))
+        .send()
+        .await
+        .expect("set faults");
+}
+
+async fn connection_ids(admin: &str) -> Vec<String> {
+    let list: Vec<serde_json::Value> = reqwest::get(format!("{admin}/connections"))
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    list.iter().filter_map(|c| c["connection_id"].as_str().map(str::to_string)).collect()
+}
+
+struct Run {
+    calls: usize,
+    seconds: f64,
+    p50: f64,
+    p99: f64,
+    failures: usize,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.calls as f64 / self.seconds
+    }
+    fn print(&self, name: &str) {
+        let latency = if self.p50.is_nan() {
+            String::new()
+        } else {
+            format!("  p50 {:>6.2} ms  p99 {:>6.2} ms", self.p50, self.p99)
+        };
+        println!(
+            "{name:<46} {:>7} calls {:>8.0} calls/s{latency}  failures {}",
+            self.calls,
+            self.rate(),
+            self.failures
+        );
+    }
+}
+
+async fn push_run(api: &Arc<dyn ManagementApi>, ids: &[String], calls: usize, concurrency: usize) -> Run {
+    let targets: Vec<PushTarget> = (0..calls).map(|i| PushTarget::connection(ids[i % ids.len()].clone())).collect();
+    let options = PushOptions { concurrency, delete_gone: false, max_attempts: 1, ..PushOptions::default() };
+    let started = Instant::now();
+    let outcomes = push_to_targets(api.clone(), None, targets, Bytes::from_static(br#"{"type":"heartbeat"}"#), options).await;
+    let seconds = started.elapsed().as_secs_f64();
+    let mut latencies: Vec<f64> = outcomes.iter().map(|o| o.latency_ms).collect();
+    latencies.sort_by(f64::total_cmp);
+    Run {
+        calls,
+        seconds,
+        p50: percentile(&latencies, 0.5),
+        p99: percentile(&latencies, 0.99),
+        failures: outcomes.iter().filter(|o| o.class != DeliveryClass::Delivered).count(),
+    }
+}
+
+async fn probe_run(api: &Arc<dyn ManagementApi>, ids: &[String], calls: usize, concurrency: usize) -> Run {
+    let records: Vec<ConnectionRecord> = (0..calls).map(|i| ConnectionRecord::new(format!("u{i}"), ids[i % ids.len()].clone())).collect();
+    let started = Instant::now();
+    let results = probe_records(api.clone(), records, concurrency, None).await;
+    let seconds = started.elapsed().as_secs_f64();
+    Run { calls, seconds, p50: f64::NAN, p99: f64::NAN, failures: results.iter().filter(|r| r.answer.is_err()).count() }
+}
+
+fn guide_loop(endpoint: &str, id: &str, calls: usize) -> f64 {
+    let out = Command::new("python3")
+        .args([concat!(env!("CARGO_MANIFEST_DIR"), "/benches/guide_loop.py"), endpoint, id, &calls.to_string()])
+        .output()
+        .expect("python3 with boto3");
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!("guide loop failed: {}", String::from_utf8_lossy(&out.stderr))
+    });
+    parsed["calls_per_second"].as_f64().unwrap_or(f64::NAN)
+}
+
+#[tokio::main]
+async fn main() {
+    let clients: usize = std::env::var("WSDASH_BENCH_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let (gw_port, be_port) = (free_port(), free_port());
+    let gw_addr = format!("127.0.0.1:{gw_port}");
+    let be_url = format!("http://127.0.0.1:{be_port}");
+    let management = format!("http://127.0.0.1:{gw_port}/production");
+    let admin = format!("http://127.0.0.1:{gw_port}/_wsdash");
+    let gateway = start(&["gateway", "--listen", &gw_addr, "--backend", &be_url], "backend:");
+    let be_addr = format!("127.0.0.1:{be_port}");
+    let _backend = start(&["backend", "--listen", &be_addr, "--gateway", &management, "--dev-tokens", "--admin-token", "b"], "admin token:");
+    let rss_empty = rss_mb(gateway.0.id());
+
+    // Connect the idle clients; each counts what it receives.
+    let received = Arc::new(AtomicU64::new(0));
+    let connect_started = Instant::now();
+    let ws = format!("ws://{gw_addr}/production");
+    let mut connecting = futures_util::stream::iter(0..clients)
+        .map(|i| {
+            let url = format!("{ws}?token=dev:bench-{i}");
+            async move { tokio_tungstenite::connect_async(url).await }
+        })
+        .buffer_unordered(200);
+    let mut sockets = 0;
+    while let Some(result) = connecting.next().await {
+        let (socket, _) = result.expect("connect");
+        let received = received.clone();
+        tokio::spawn(async move {
+            let (_sink, mut stream) = socket.split();
+            while let Some(Ok(_)) = stream.next().await {
+                received.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        sockets += 1;
+    }
+    let connect_seconds = connect_started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_loaded = rss_mb(gateway.0.id());
+    println!("== emulator benchmark ({} cores) ==", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!("connected {sockets} idle clients in {connect_seconds:.2} s ({:.0}/s)", sockets as f64 / connect_seconds);
+    println!("gateway RSS: {rss_empty:.1} MB empty, {rss_loaded:.1} MB with {sockets} clients (budget < 300 MB)");
+
+    let sdk = load_sdk_config(&AwsSettings { dummy_credentials: true, call_timeout: Some(Duration::from_secs(30)), ..AwsSettings::default() }).await;
+    let api: Arc<dyn ManagementApi> = Arc::new(AwsManagementApi::new(&sdk, &management));
+    let ids = connection_ids(&admin).await;
+    assert_eq!(ids.len(), sockets, "every client is live");
+
+    // Push to all: one message per client, until every client has it.
+    let before = received.load(Ordering::Relaxed);
+    let started = Instant::now();
+    let all = push_run(&api, &ids, ids.len(), 256).await;
+    while received.load(Ordering::Relaxed) - before < ids.len() as u64 && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let delivered_in = started.elapsed().as_secs_f64();
+    all.print("push to all clients (concurrency 256)");
+    println!("  every client had its message after {delivered_in:.2} s (budget <= 2 s)");
+
+    let sustained = push_run(&api, &ids, 20_000, 64).await;
+    sustained.print("push throughput, loopback (concurrency 64)");
+    let probes = probe_run(&api, &ids, 20_000, 64).await;
+    probes.print("probe (GetConnection) throughput, loopback");
+    let guide_plain = guide_loop(&management, &ids[0], 2_000);
+    println!("{:<46} {:>8.0} calls/s  -> wsdash push is {:.1}x", "guide's boto3 loop, loopback", guide_plain, sustained.rate() / guide_plain);
+
+    set_latency(&admin, 10).await;
+    let slow = push_run(&api, &ids, 20_000, 512).await;
+    slow.print("push with 10 ms injected latency (conc. 512)");
+    let guide_slow = guide_loop(&management, &ids[0], 200);
+    println!("{:<46} {:>8.0} calls/s  -> wsdash push is {:.1}x (budget >= 20x)", "guide's boto3 loop, 10 ms latency", guide_slow, slow.rate() / guide_slow);
+    set_latency(&admin, 0).await;
+}
