@@ -1,7 +1,12 @@
 //! Operations shared by the dashboard, the headless commands and the reference backend.
 //! They talk only to the [`crate::gateway::ManagementApi`] and [`crate::store::ConnectionStore`] traits.
 
+pub mod audit;
+pub mod delete;
+pub mod disconnect;
 pub mod probe;
 pub mod purge;
 pub mod push;
 pub mod rate;
+pub mod refresh;
+pub mod restore;

@@ -1,14 +1,19 @@
-//! Purging stale records: a plan (probe every record, keep the Gone ones) and its execution
-//! (conditional deletes, so a user who reconnected meanwhile keeps the new record).
+//! Purging stale records: a plan (probe every record, keep the Gone and expired ones) and its
+//! execution (audited, conditional deletes, so a user who reconnected meanwhile keeps the new record).
 
-use crate::gateway::{GatewayError, ManagementApi};
+use crate::gateway::ManagementApi;
 use crate::model::ConnectionRecord;
-use crate::ops::probe::probe_records;
+use crate::ops::audit::AuditLog;
+use crate::ops::delete::delete_record_audited;
 use crate::ops::rate::RateLimiter;
+use crate::ops::refresh::{classify_records, ConnectionState};
 use crate::store::{ConnectionStore, DeleteOutcome, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
 use time::OffsetDateTime;
+
+/// A plan older than this is probed again before anything is deleted.
+pub const PLAN_MAX_AGE: time::Duration = time::Duration::minutes(3);
 
 /// Why a record is in the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -16,10 +21,13 @@ use time::OffsetDateTime;
 pub enum StaleReason {
     /// GetConnection answered 410.
     Gone,
+    /// Older than API Gateway's 2 h maximum connection duration.
+    Expired,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StaleRecord {
+    #[serde(flatten)]
     pub record: ConnectionRecord,
     pub reason: StaleReason,
 }
@@ -42,6 +50,8 @@ pub struct PurgeReport {
     /// The record changed since the plan (the user reconnected): left alone.
     pub changed: Vec<ConnectionRecord>,
     pub missing: Vec<ConnectionRecord>,
+    /// Alive again when the old plan was re-checked.
+    pub alive_on_recheck: Vec<ConnectionRecord>,
     pub failed: Vec<(ConnectionRecord, String)>,
 }
 
@@ -55,35 +65,48 @@ pub async fn plan_purge(
     let checked = records.len();
     let mut stale = Vec::new();
     let mut undecided = Vec::new();
-    for result in probe_records(gateway, records, concurrency, limiter).await {
-        match result.answer {
-            Ok(_) => {}
-            Err(GatewayError::Gone) => stale.push(StaleRecord {
-                record: result.record,
-                reason: StaleReason::Gone,
-            }),
-            Err(e) => undecided.push((result.record, e.to_string())),
+    for probed in classify_records(gateway, records, concurrency, limiter).await {
+        match probed.state {
+            ConnectionState::Stale => stale.push(StaleRecord { record: probed.record, reason: StaleReason::Gone }),
+            ConnectionState::Expired => stale.push(StaleRecord { record: probed.record, reason: StaleReason::Expired }),
+            ConnectionState::Unknown => undecided.push((probed.record, probed.error.unwrap_or_default())),
+            _ => {}
         }
     }
     stale.sort_by(|a, b| a.record.user_id.cmp(&b.record.user_id));
-    PurgePlan {
-        made_at: OffsetDateTime::now_utc(),
-        checked,
-        stale,
-        undecided,
-    }
+    PurgePlan { made_at: OffsetDateTime::now_utc(), checked, stale, undecided }
 }
 
-/// Delete the plan's records, each only if it still holds the same connection id.
-pub async fn execute_purge(store: &dyn ConnectionStore, plan: &PurgePlan) -> PurgeReport {
+/// Delete the plan's records, each audited first and only if it still holds the same connection id.
+/// A plan older than [`PLAN_MAX_AGE`] is re-probed first.
+pub async fn execute_purge(
+    gateway: Arc<dyn ManagementApi>,
+    store: &dyn ConnectionStore,
+    plan: &PurgePlan,
+    audit: Option<&AuditLog>,
+) -> PurgeReport {
     let mut report = PurgeReport::default();
-    for stale in &plan.stale {
-        let record = stale.record.clone();
-        match store.delete_if_current(&record).await {
+    let mut stale = plan.stale.clone();
+    if OffsetDateTime::now_utc() - plan.made_at > PLAN_MAX_AGE {
+        let records: Vec<_> = stale.iter().map(|s| s.record.clone()).collect();
+        let fresh = plan_purge(gateway, records.clone(), 8, None).await;
+        report.alive_on_recheck = records
+            .into_iter()
+            .filter(|r| !fresh.stale.iter().any(|s| &s.record == r))
+            .collect();
+        stale = fresh.stale;
+    }
+    for entry in &stale {
+        let record = entry.record.clone();
+        let reason = match entry.reason {
+            StaleReason::Gone => "gone",
+            StaleReason::Expired => "expired",
+        };
+        match delete_record_audited(store, &record, audit, reason).await {
             Ok(DeleteOutcome::Deleted) => report.deleted.push(record),
             Ok(DeleteOutcome::Changed) => report.changed.push(record),
             Ok(DeleteOutcome::Missing) => report.missing.push(record),
-            Err(e) => report.failed.push((record, e.to_string())),
+            Err(e) => report.failed.push((record, e)),
         }
     }
     report
@@ -96,7 +119,7 @@ pub async fn purge_stale(
     concurrency: usize,
 ) -> Result<(PurgePlan, PurgeReport), StoreError> {
     let snapshot = store.scan().await?;
-    let plan = plan_purge(gateway, snapshot.records, concurrency, None).await;
-    let report = execute_purge(store.as_ref(), &plan).await;
+    let plan = plan_purge(gateway.clone(), snapshot.records, concurrency, None).await;
+    let report = execute_purge(gateway, store.as_ref(), &plan, None).await;
     Ok((plan, report))
 }

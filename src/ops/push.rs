@@ -4,6 +4,8 @@
 use crate::gateway::{GatewayError, ManagementApi};
 use crate::model::{now_utc_millis, ConnectionRecord, DeliveryClass, DeliveryOutcome};
 use crate::ops::rate::RateLimiter;
+use crate::ops::audit::AuditLog;
+use crate::ops::delete::delete_record_audited;
 use crate::store::{ConnectionStore, DeleteOutcome};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
@@ -28,6 +30,8 @@ pub struct PushOptions {
     pub limiter: Option<Arc<RateLimiter>>,
     /// Receives every outcome as soon as it is known (the dashboard shows them live).
     pub progress: Option<UnboundedSender<DeliveryOutcome>>,
+    /// Every push and every Gone delete is recorded here before it happens.
+    pub audit: Option<Arc<AuditLog>>,
 }
 
 impl Default for PushOptions {
@@ -39,6 +43,7 @@ impl Default for PushOptions {
             max_attempts: 4,
             limiter: None,
             progress: None,
+            audit: None,
         }
     }
 }
@@ -110,7 +115,22 @@ pub async fn push_to_targets(
     options: PushOptions,
 ) -> Vec<DeliveryOutcome> {
     let concurrency = options.concurrency.max(1);
-    stream::iter(targets)
+    if let Some(audit) = &options.audit {
+        let mut intent = audit.entry("push", "intent");
+        intent.detail = Some(serde_json::json!({
+            "connections": targets.iter().map(|t| &t.connection_id).collect::<Vec<_>>(),
+            "bytes": payload.len(),
+            "payload": String::from_utf8_lossy(&payload[..payload.len().min(512)]),
+        }));
+        if let Err(e) = audit.append(&intent) {
+            // Nothing is sent when the push cannot be recorded.
+            return targets
+                .into_iter()
+                .map(|t| refused(t, format!("{e}")))
+                .collect();
+        }
+    }
+    let outcomes: Vec<DeliveryOutcome> = stream::iter(targets)
         .map(|target| {
             let gateway = gateway.clone();
             let store = store.clone();
@@ -133,7 +153,33 @@ pub async fn push_to_targets(
         })
         .buffer_unordered(concurrency)
         .collect()
-        .await
+        .await;
+    if let Some(audit) = &options.audit {
+        let mut result = audit.entry("push", "result");
+        let mut counts = std::collections::BTreeMap::new();
+        for o in &outcomes {
+            *counts.entry(o.class.as_str()).or_insert(0u64) += 1;
+        }
+        result.detail = Some(serde_json::json!({ "outcomes": counts }));
+        let _ = audit.append(&result);
+    }
+    outcomes
+}
+
+/// An outcome for a push that was never attempted.
+fn refused(target: PushTarget, error: String) -> DeliveryOutcome {
+    DeliveryOutcome {
+        user_id: target.record.as_ref().map(|r| r.user_id.clone()),
+        target: target.target,
+        connection_id: target.connection_id,
+        class: DeliveryClass::Other,
+        status: None,
+        latency_ms: 0.0,
+        attempts: 0,
+        at: now_utc_millis(),
+        error: Some(error),
+        record_deleted: false,
+    }
 }
 
 async fn push_one(
@@ -169,7 +215,7 @@ async fn push_one(
     let mut error = result.as_ref().err().map(|e| e.to_string());
     if matches!(result, Err(GatewayError::Gone)) && options.delete_gone {
         if let (Some(store), Some(record)) = (store, &target.record) {
-            match store.delete_if_current(record).await {
+            match delete_record_audited(store, record, options.audit.as_deref(), "gone on push").await {
                 Ok(DeleteOutcome::Deleted) => record_deleted = true,
                 Ok(_) => {}
                 Err(e) => error = Some(format!("gone, and deleting the stale record failed: {e}")),

@@ -69,12 +69,20 @@ impl ConnectionStore for MemoryStore {
         }
     }
 
-    async fn put_if_absent(&self, record: ConnectionRecord) -> Result<bool, StoreError> {
+    async fn raw_item(&self, record: &ConnectionRecord) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self
+            .lock()
+            .get(&record.user_id)
+            .filter(|r| r.connection_id == record.connection_id)
+            .and_then(|r| serde_json::to_value(r).ok()))
+    }
+
+    async fn restore(&self, record: &ConnectionRecord, _raw: Option<&serde_json::Value>) -> Result<bool, StoreError> {
         let mut map = self.lock();
         if map.contains_key(&record.user_id) {
             return Ok(false);
         }
-        map.insert(record.user_id.clone(), record);
+        map.insert(record.user_id.clone(), record.clone());
         Ok(true)
     }
 

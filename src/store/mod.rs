@@ -3,12 +3,15 @@
 //! It is the only list of connections that exists (API Gateway has no "list connections" call), which
 //! is why stale records accumulate in it and why every delete here is conditional.
 
+pub mod dynamo;
 pub mod memory;
+pub mod schema;
 
 use crate::model::ConnectionRecord;
 use async_trait::async_trait;
 use serde::Serialize;
 
+pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
 /// An item that exists in the store but is not a usable record; never dropped silently.
@@ -69,8 +72,11 @@ pub trait ConnectionStore: Send + Sync {
         &self,
         record: &ConnectionRecord,
     ) -> Result<DeleteOutcome, StoreError>;
-    /// Put a record back only if the user has no record now (restores never overwrite newer data).
-    async fn put_if_absent(&self, record: ConnectionRecord) -> Result<bool, StoreError>;
+    /// The item as stored (DynamoDB JSON for DynamoDB), for the audit log before a delete.
+    async fn raw_item(&self, record: &ConnectionRecord) -> Result<Option<serde_json::Value>, StoreError>;
+    /// Put a deleted record back (`raw` is the item from the audit log) unless the user has a record
+    /// as new or newer now: restores never overwrite newer data. True when it was put back.
+    async fn restore(&self, record: &ConnectionRecord, raw: Option<&serde_json::Value>) -> Result<bool, StoreError>;
     /// A short description for headers and messages (table name, "memory").
     fn describe(&self) -> String;
 }

@@ -1,0 +1,205 @@
+//! Named environments: a TOML file, overridden by `WSDASH_*` environment variables and flags.
+//!
+//! ```toml
+//! default_env = "prod"
+//! [env.prod]
+//! region = "eu-west-1"
+//! table = "ws_connections"
+//! endpoint = "https://abc123.execute-api.eu-west-1.amazonaws.com/production"
+//! ```
+
+use crate::store::schema::SchemaOverrides;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// One environment as written in the file; every key is optional.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentFile {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub table: Option<String>,
+    /// Management API endpoint (the stage URL).
+    pub endpoint: Option<String>,
+    pub dynamodb_endpoint: Option<String>,
+    pub readonly: Option<bool>,
+    pub color: Option<String>,
+    pub probe_rate: Option<f64>,
+    pub probe_concurrency: Option<usize>,
+    pub scan_segments: Option<u32>,
+    pub schema: Option<SchemaOverrides>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub default_env: Option<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, EnvironmentFile>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("config file {path} is not valid: {message}\n  fix the key named above; see assets/wsdash.example.toml for every key")]
+    Invalid { path: PathBuf, message: String },
+    #[error("environment {name:?} is not in {path} (known: {known}); add an [env.{name}] section or pick another with --env")]
+    UnknownEnvironment { name: String, path: PathBuf, known: String },
+    #[error("{0}")]
+    Missing(String),
+}
+
+/// Where the config file lives unless `--config` says otherwise.
+pub fn default_config_path() -> PathBuf {
+    dirs::config_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("wsdash")
+        .join("config.toml")
+}
+
+/// Where the audit log goes unless `--audit-log` says otherwise.
+pub fn default_audit_path() -> PathBuf {
+    dirs::state_dir()
+        .or_else(dirs::data_local_dir)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("wsdash")
+        .join("audit.jsonl")
+}
+
+/// Read the config file; a missing file at the default location is an empty config.
+pub fn load_config(path: &Path, explicit: bool) -> Result<ConfigFile, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(ConfigFile::default()),
+        Err(source) => return Err(ConfigError::Unreadable { path: path.to_path_buf(), source }),
+    };
+    parse_config(&text, path)
+}
+
+pub fn parse_config(text: &str, path: &Path) -> Result<ConfigFile, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message: e.to_string().trim().replace('\n', "\n  "),
+    })
+}
+
+/// Values given on the command line or in `WSDASH_*` variables (they win over the file).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub table: Option<String>,
+    pub endpoint: Option<String>,
+    pub dynamodb_endpoint: Option<String>,
+    pub readonly: bool,
+}
+
+/// Everything an operation needs to know about where it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Environment {
+    pub name: String,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub table: Option<String>,
+    pub endpoint: Option<String>,
+    pub dynamodb_endpoint: Option<String>,
+    pub readonly: bool,
+    pub color: String,
+    pub probe_rate: f64,
+    pub probe_concurrency: usize,
+    pub scan_segments: u32,
+    pub schema: SchemaOverrides,
+}
+
+impl Environment {
+    pub fn table(&self) -> Result<&str, ConfigError> {
+        self.table.as_deref().ok_or_else(|| {
+            ConfigError::Missing(format!(
+                "no connection table for environment {:?}: pass --table NAME, set WSDASH_TABLE, or add table = \"...\" to its [env] section",
+                self.name
+            ))
+        })
+    }
+
+    pub fn endpoint(&self) -> Result<&str, ConfigError> {
+        self.endpoint.as_deref().ok_or_else(|| {
+            ConfigError::Missing(format!(
+                "no management endpoint for environment {:?}: pass --endpoint https://API_ID.execute-api.REGION.amazonaws.com/STAGE, set WSDASH_ENDPOINT, or add endpoint = \"...\" to its [env] section",
+                self.name
+            ))
+        })
+    }
+}
+
+/// Safe defaults for a shared production account.
+pub const DEFAULT_PROBE_RATE: f64 = 50.0;
+pub const DEFAULT_PROBE_CONCURRENCY: usize = 16;
+
+/// Pick the environment (`--env`, else the file's default, else the flags alone) and apply overrides.
+pub fn resolve(file: &ConfigFile, path: &Path, name: Option<&str>, overrides: &Overrides) -> Result<Environment, ConfigError> {
+    let chosen = name.map(str::to_string).or_else(|| file.default_env.clone());
+    let (name, base) = match chosen {
+        Some(name) => match file.env.get(&name) {
+            Some(env) => (name, env.clone()),
+            None => {
+                return Err(ConfigError::UnknownEnvironment {
+                    known: if file.env.is_empty() { "none".into() } else { file.env.keys().cloned().collect::<Vec<_>>().join(", ") },
+                    name,
+                    path: path.to_path_buf(),
+                })
+            }
+        },
+        None => ("default".to_string(), EnvironmentFile::default()),
+    };
+    if let Some(rate) = base.probe_rate {
+        if rate <= 0.0 {
+            return Err(ConfigError::Invalid { path: path.to_path_buf(), message: format!("env.{name}.probe_rate must be above 0, got {rate}") });
+        }
+    }
+    Ok(Environment {
+        region: overrides.region.clone().or(base.region),
+        profile: overrides.profile.clone().or(base.profile),
+        table: overrides.table.clone().or(base.table),
+        endpoint: overrides.endpoint.clone().or(base.endpoint),
+        dynamodb_endpoint: overrides.dynamodb_endpoint.clone().or(base.dynamodb_endpoint),
+        readonly: overrides.readonly || base.readonly.unwrap_or(false),
+        color: base.color.unwrap_or_else(|| if name.contains("prod") { "red".into() } else { "cyan".into() }),
+        probe_rate: base.probe_rate.unwrap_or(DEFAULT_PROBE_RATE),
+        probe_concurrency: base.probe_concurrency.unwrap_or(DEFAULT_PROBE_CONCURRENCY).max(1),
+        scan_segments: base.scan_segments.unwrap_or(4).max(1),
+        schema: base.schema.unwrap_or_default(),
+        name,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../assets/wsdash.example.toml");
+
+    #[test]
+    fn the_example_config_parses_and_flags_win() {
+        let file = parse_config(EXAMPLE, Path::new("example.toml")).unwrap();
+        let env = resolve(&file, Path::new("x"), Some("prod"), &Overrides { table: Some("other".into()), ..Overrides::default() }).unwrap();
+        assert_eq!(env.table.as_deref(), Some("other"));
+        assert!(env.readonly);
+        assert_eq!(env.color, "red");
+    }
+
+    #[test]
+    fn bad_config_names_the_file_and_the_key() {
+        let err = parse_config("[env.prod]\ntabel = \"x\"\n", Path::new("/etc/w.toml")).unwrap_err().to_string();
+        assert!(err.contains("/etc/w.toml") && err.contains("tabel"), "{err}");
+        let err = resolve(&ConfigFile::default(), Path::new("/etc/w.toml"), Some("prod"), &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("prod") && err.contains("[env.prod]"), "{err}");
+    }
+
+    #[test]
+    fn missing_table_says_how_to_set_it() {
+        let env = resolve(&ConfigFile::default(), Path::new("x"), None, &Overrides::default()).unwrap();
+        assert!(env.table().unwrap_err().to_string().contains("--table"));
+    }
+}

@@ -1,0 +1,357 @@
+//! [`ConnectionStore`] on DynamoDB: schema discovered with DescribeTable, parallel paginated scans,
+//! and conditional writes so that a user who reconnected is never deleted or overwritten.
+
+use super::schema::{detect_time_format, item_from_json, item_to_json, KeyedBy, SchemaOverrides, TableSchema, TimeFormat};
+use super::{ConnectionStore, DeleteOutcome, StoreError, StoreSnapshot};
+use crate::model::ConnectionRecord;
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeyType, ReturnValue};
+use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
+use std::time::Duration;
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    schema: TableSchema,
+    segments: u32,
+}
+
+/// The one place a DynamoDB SDK error becomes a [`StoreError`].
+fn store_error<E>(err: SdkError<E, HttpResponse>, table: &str) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = err.code().unwrap_or_default().to_string();
+    let message = err.message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+    match code.as_str() {
+        "ResourceNotFoundException" => StoreError::TableNotFound(table.to_string()),
+        "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" => {
+            StoreError::Throttled(message)
+        }
+        "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException" => {
+            StoreError::AccessDenied(message)
+        }
+        "ExpiredTokenException" | "ExpiredToken" => {
+            StoreError::AccessDenied(format!("credentials expired ({message}); refresh them (e.g. aws sso login)"))
+        }
+        _ => match err {
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+                StoreError::Network(DisplayErrorContext(&err).to_string())
+            }
+            _ => StoreError::Other(if code.is_empty() { message } else { format!("{code}: {message}") }),
+        },
+    }
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    err.code() == Some("ConditionalCheckFailedException")
+}
+
+impl DynamoStore {
+    /// Describe the table, work out its schema and sample its items.
+    pub async fn connect(
+        sdk: &SdkConfig,
+        endpoint: Option<&str>,
+        table: &str,
+        names: SchemaOverrides,
+        segments: u32,
+    ) -> Result<Self, StoreError> {
+        let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        let client = Client::from_conf(config.build());
+        let described = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| store_error(e, table))?;
+        let description = described
+            .table()
+            .ok_or_else(|| StoreError::Other(format!("DescribeTable returned nothing for {table}")))?;
+        let key = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement], kind: KeyType| {
+            schema.iter().find(|k| k.key_type() == &kind).map(|k| k.attribute_name().to_string())
+        };
+        let hash = key(description.key_schema(), KeyType::Hash).unwrap_or_default();
+        let range = key(description.key_schema(), KeyType::Range);
+        let keyed_by = match (hash.as_str(), range.as_deref()) {
+            (h, None) if h == names.user_id => KeyedBy::User,
+            (h, Some(r)) if h == names.user_id && r == names.connection_id => KeyedBy::UserThenConnection,
+            (h, None) if h == names.connection_id => KeyedBy::Connection,
+            _ => {
+                return Err(StoreError::Other(format!(
+                    "table {table} is keyed on {hash}{} which matches neither the user id attribute ({}) nor the connection id attribute ({}); set schema.user_id / schema.connection_id in the config",
+                    range.map(|r| format!(" + {r}")).unwrap_or_default(),
+                    names.user_id,
+                    names.connection_id
+                )))
+            }
+        };
+        let index_on = |attribute: &str| {
+            description
+                .global_secondary_indexes()
+                .iter()
+                .find(|i| key(i.key_schema(), KeyType::Hash).as_deref() == Some(attribute))
+                .and_then(|i| i.index_name().map(str::to_string))
+        };
+        let user_index = index_on(&names.user_id);
+        let connection_index = index_on(&names.connection_id);
+        let time_format = match names.connected_at_format {
+            Some(format) => format,
+            None => {
+                let sample = client
+                    .scan()
+                    .table_name(table)
+                    .limit(20)
+                    .send()
+                    .await
+                    .map_err(|e| store_error(e, table))?;
+                detect_time_format(sample.items(), &names.connected_at)
+            }
+        };
+        Ok(Self {
+            client,
+            table: table.to_string(),
+            schema: TableSchema { names, keyed_by, user_index, connection_index, time_format },
+            segments: segments.max(1),
+        })
+    }
+
+    pub fn schema(&self) -> &TableSchema {
+        &self.schema
+    }
+
+    /// Read one scan segment to the end, backing off when throttled.
+    async fn scan_segment(&self, segment: u32, filter: Option<(&str, &str)>) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut attempt = 0;
+            let page = loop {
+                let mut request = self
+                    .client
+                    .scan()
+                    .table_name(&self.table)
+                    .segment(segment as i32)
+                    .total_segments(self.segments as i32)
+                    .set_exclusive_start_key(start.clone());
+                if let Some((attribute, value)) = filter {
+                    request = request
+                        .filter_expression("#a = :v")
+                        .expression_attribute_names("#a", attribute)
+                        .expression_attribute_values(":v", AttributeValue::S(value.to_string()));
+                }
+                match request.send().await.map_err(|e| store_error(e, &self.table)) {
+                    Ok(page) => break page,
+                    Err(StoreError::Throttled(_)) if attempt < 8 => {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(50u64 << attempt.min(6))).await;
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            items.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    async fn scan_items(&self, filter: Option<(&str, &str)>) -> Result<Vec<Item>, StoreError> {
+        let segments = (0..self.segments).map(|segment| self.scan_segment(segment, filter));
+        let pages = futures_util::future::try_join_all(segments).await?;
+        Ok(pages.into_iter().flatten().collect())
+    }
+
+    async fn query_index(&self, index: &str, attribute: &str, value: &str) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#a = :v")
+                .expression_attribute_names("#a", attribute)
+                .expression_attribute_values(":v", AttributeValue::S(value.to_string()))
+                .set_exclusive_start_key(start.clone())
+                .send()
+                .await
+                .map_err(|e| store_error(e, &self.table))?;
+            items.extend(page.items().iter().cloned());
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
+    async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error(e, &self.table))?;
+        Ok(out.item().cloned())
+    }
+
+    /// Items that carry `attribute = value`, through the table key, an index, or a scan.
+    async fn items_where(&self, attribute: &str, value: &str) -> Result<Vec<Item>, StoreError> {
+        let names = &self.schema.names;
+        let by_key = |k: &str| HashMap::from([(k.to_string(), AttributeValue::S(value.to_string()))]);
+        match self.schema.keyed_by {
+            KeyedBy::User if attribute == names.user_id => Ok(self.get_item(by_key(attribute)).await?.into_iter().collect()),
+            KeyedBy::Connection if attribute == names.connection_id => {
+                Ok(self.get_item(by_key(attribute)).await?.into_iter().collect())
+            }
+            _ => {
+                let index = if attribute == names.user_id { &self.schema.user_index } else { &self.schema.connection_index };
+                match index {
+                    Some(index) => self.query_index(index, attribute, value).await,
+                    None => self.scan_items(Some((attribute, value))).await,
+                }
+            }
+        }
+    }
+
+    /// The newest well-formed record among `items`.
+    fn newest(&self, items: &[Item]) -> Option<ConnectionRecord> {
+        items.iter().filter_map(|i| self.schema.parse(i).ok()).max_by_key(|r| r.connected_at)
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoStore {
+    async fn scan(&self) -> Result<StoreSnapshot, StoreError> {
+        let items = self.scan_items(None).await?;
+        let mut snapshot = StoreSnapshot::default();
+        for item in &items {
+            match self.schema.parse(item) {
+                Ok(record) => snapshot.records.push(record),
+                Err(malformed) => snapshot.malformed.push(malformed),
+            }
+        }
+        Ok(snapshot)
+    }
+
+    async fn find_by_user(&self, user_id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
+        let items = self.items_where(&self.schema.names.user_id.clone(), user_id).await?;
+        Ok(self.newest(&items))
+    }
+
+    async fn find_by_connection(&self, connection_id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
+        let items = self.items_where(&self.schema.names.connection_id.clone(), connection_id).await?;
+        Ok(self.newest(&items))
+    }
+
+    async fn put(&self, record: ConnectionRecord) -> Result<Option<ConnectionRecord>, StoreError> {
+        let previous = match self.schema.keyed_by {
+            KeyedBy::User => None,
+            _ => self.find_by_user(&record.user_id).await?,
+        };
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.schema.item_of(&record)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| store_error(e, &self.table))?;
+        if let Some(previous) = previous.filter(|p| p.connection_id != record.connection_id) {
+            self.delete_if_current(&previous).await?;
+            return Ok(Some(previous));
+        }
+        Ok(out.attributes().and_then(|old| self.schema.parse(old).ok()))
+    }
+
+    async fn delete_if_current(&self, record: &ConnectionRecord) -> Result<DeleteOutcome, StoreError> {
+        let key = self.schema.key_of(record);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key.clone()))
+            .condition_expression("#c = :expected")
+            .expression_attribute_names("#c", &self.schema.names.connection_id)
+            .expression_attribute_values(":expected", AttributeValue::S(record.connection_id.clone()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(DeleteOutcome::Deleted),
+            Err(e) if is_condition_failure(&e) => Ok(match self.get_item(key).await? {
+                Some(_) => DeleteOutcome::Changed,
+                None => DeleteOutcome::Missing,
+            }),
+            Err(e) => Err(store_error(e, &self.table)),
+        }
+    }
+
+    async fn raw_item(&self, record: &ConnectionRecord) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self.get_item(self.schema.key_of(record)).await?.map(|item| item_to_json(&item)))
+    }
+
+    async fn restore(&self, record: &ConnectionRecord, raw: Option<&serde_json::Value>) -> Result<bool, StoreError> {
+        if let Some(current) = self.find_by_user(&record.user_id).await? {
+            if current.connected_at >= record.connected_at || self.schema.keyed_by == KeyedBy::User {
+                return Ok(false);
+            }
+        }
+        let item = match raw.map(item_from_json) {
+            Some(Ok(item)) => item,
+            Some(Err(e)) => return Err(StoreError::Other(format!("the audit log's item is unreadable: {e}"))),
+            None => self.schema.item_of(record),
+        };
+        // Guarded by the key: a record written since the check above is never overwritten.
+        let key_attribute = match self.schema.keyed_by {
+            KeyedBy::Connection => &self.schema.names.connection_id,
+            _ => &self.schema.names.user_id,
+        };
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#k)")
+            .expression_attribute_names("#k", key_attribute)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(store_error(e, &self.table)),
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("dynamodb:{}", self.table)
+    }
+}
+
+/// Used by the CLI to explain what was discovered.
+pub fn describe_schema(schema: &TableSchema) -> String {
+    let keyed = match schema.keyed_by {
+        KeyedBy::User => format!("keyed by {}", schema.names.user_id),
+        KeyedBy::Connection => format!("keyed by {}", schema.names.connection_id),
+        KeyedBy::UserThenConnection => format!("keyed by {} + {}", schema.names.user_id, schema.names.connection_id),
+    };
+    let format = match schema.time_format {
+        TimeFormat::Iso8601 => "ISO-8601",
+        TimeFormat::EpochSeconds => "epoch seconds",
+        TimeFormat::EpochMillis => "epoch milliseconds",
+    };
+    format!("{keyed}, {} as {format}", schema.names.connected_at)
+}
