@@ -85,7 +85,9 @@ async fn connection_ids(admin: &str) -> Vec<String> {
         .json()
         .await
         .expect("json");
-    list.iter().filter_map(|c| c["connection_id"].as_str().map(str::to_string)).collect()
+    list.iter()
+        .filter_map(|c| c["connection_id"].as_str().map(str::to_string))
+        .collect()
 }
 
 struct Run {
@@ -115,11 +117,30 @@ impl Run {
     }
 }
 
-async fn push_run(api: &Arc<dyn ManagementApi>, ids: &[String], calls: usize, concurrency: usize) -> Run {
-    let targets: Vec<PushTarget> = (0..calls).map(|i| PushTarget::connection(ids[i % ids.len()].clone())).collect();
-    let options = PushOptions { concurrency, delete_gone: false, max_attempts: 1, ..PushOptions::default() };
+async fn push_run(
+    api: &Arc<dyn ManagementApi>,
+    ids: &[String],
+    calls: usize,
+    concurrency: usize,
+) -> Run {
+    let targets: Vec<PushTarget> = (0..calls)
+        .map(|i| PushTarget::connection(ids[i % ids.len()].clone()))
+        .collect();
+    let options = PushOptions {
+        concurrency,
+        delete_gone: false,
+        max_attempts: 1,
+        ..PushOptions::default()
+    };
     let started = Instant::now();
-    let outcomes = push_to_targets(api.clone(), None, targets, Bytes::from_static(br#"{"type":"heartbeat"}"#), options).await;
+    let outcomes = push_to_targets(
+        api.clone(),
+        None,
+        targets,
+        Bytes::from_static(br#"{"type":"heartbeat"}"#),
+        options,
+    )
+    .await;
     let seconds = started.elapsed().as_secs_f64();
     let mut latencies: Vec<f64> = outcomes.iter().map(|o| o.latency_ms).collect();
     latencies.sort_by(f64::total_cmp);
@@ -128,40 +149,82 @@ async fn push_run(api: &Arc<dyn ManagementApi>, ids: &[String], calls: usize, co
         seconds,
         p50: percentile(&latencies, 0.5),
         p99: percentile(&latencies, 0.99),
-        failures: outcomes.iter().filter(|o| o.class != DeliveryClass::Delivered).count(),
+        failures: outcomes
+            .iter()
+            .filter(|o| o.class != DeliveryClass::Delivered)
+            .count(),
     }
 }
 
-async fn probe_run(api: &Arc<dyn ManagementApi>, ids: &[String], calls: usize, concurrency: usize) -> Run {
-    let records: Vec<ConnectionRecord> = (0..calls).map(|i| ConnectionRecord::new(format!("u{i}"), ids[i % ids.len()].clone())).collect();
+async fn probe_run(
+    api: &Arc<dyn ManagementApi>,
+    ids: &[String],
+    calls: usize,
+    concurrency: usize,
+) -> Run {
+    let records: Vec<ConnectionRecord> = (0..calls)
+        .map(|i| ConnectionRecord::new(format!("u{i}"), ids[i % ids.len()].clone()))
+        .collect();
     let started = Instant::now();
     let results = probe_records(api.clone(), records, concurrency, None).await;
     let seconds = started.elapsed().as_secs_f64();
-    Run { calls, seconds, p50: f64::NAN, p99: f64::NAN, failures: results.iter().filter(|r| r.answer.is_err()).count() }
+    Run {
+        calls,
+        seconds,
+        p50: f64::NAN,
+        p99: f64::NAN,
+        failures: results.iter().filter(|r| r.answer.is_err()).count(),
+    }
 }
 
 fn guide_loop(endpoint: &str, id: &str, calls: usize) -> f64 {
     let out = Command::new("python3")
-        .args([concat!(env!("CARGO_MANIFEST_DIR"), "/benches/guide_loop.py"), endpoint, id, &calls.to_string()])
+        .args([
+            concat!(env!("CARGO_MANIFEST_DIR"), "/benches/guide_loop.py"),
+            endpoint,
+            id,
+            &calls.to_string(),
+        ])
         .output()
         .expect("python3 with boto3");
     let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
-        panic!("guide loop failed: {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "guide loop failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     parsed["calls_per_second"].as_f64().unwrap_or(f64::NAN)
 }
 
 #[tokio::main]
 async fn main() {
-    let clients: usize = std::env::var("WSDASH_BENCH_CLIENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let clients: usize = std::env::var("WSDASH_BENCH_CLIENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let (gw_port, be_port) = (free_port(), free_port());
     let gw_addr = format!("127.0.0.1:{gw_port}");
     let be_url = format!("http://127.0.0.1:{be_port}");
     let management = format!("http://127.0.0.1:{gw_port}/production");
     let admin = format!("http://127.0.0.1:{gw_port}/_wsdash");
-    let gateway = start(&["gateway", "--listen", &gw_addr, "--backend", &be_url], "backend:");
+    let gateway = start(
+        &["gateway", "--listen", &gw_addr, "--backend", &be_url],
+        "backend:",
+    );
     let be_addr = format!("127.0.0.1:{be_port}");
-    let _backend = start(&["backend", "--listen", &be_addr, "--gateway", &management, "--dev-tokens", "--admin-token", "b"], "admin token:");
+    let _backend = start(
+        &[
+            "backend",
+            "--listen",
+            &be_addr,
+            "--gateway",
+            &management,
+            "--dev-tokens",
+            "--admin-token",
+            "b",
+        ],
+        "admin token:",
+    );
     let rss_empty = rss_mb(gateway.0.id());
 
     // Connect the idle clients; each counts what it receives.
@@ -189,11 +252,24 @@ async fn main() {
     let connect_seconds = connect_started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_loaded = rss_mb(gateway.0.id());
-    println!("== emulator benchmark ({} cores) ==", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    println!("connected {sockets} idle clients in {connect_seconds:.2} s ({:.0}/s)", sockets as f64 / connect_seconds);
+    println!(
+        "== emulator benchmark ({} cores) ==",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!(
+        "connected {sockets} idle clients in {connect_seconds:.2} s ({:.0}/s)",
+        sockets as f64 / connect_seconds
+    );
     println!("gateway RSS: {rss_empty:.1} MB empty, {rss_loaded:.1} MB with {sockets} clients (budget < 300 MB)");
 
-    let sdk = load_sdk_config(&AwsSettings { dummy_credentials: true, call_timeout: Some(Duration::from_secs(30)), ..AwsSettings::default() }).await;
+    let sdk = load_sdk_config(&AwsSettings {
+        dummy_credentials: true,
+        call_timeout: Some(Duration::from_secs(30)),
+        ..AwsSettings::default()
+    })
+    .await;
     let api: Arc<dyn ManagementApi> = Arc::new(AwsManagementApi::new(&sdk, &management));
     let ids = connection_ids(&admin).await;
     assert_eq!(ids.len(), sockets, "every client is live");
@@ -202,7 +278,9 @@ async fn main() {
     let before = received.load(Ordering::Relaxed);
     let started = Instant::now();
     let all = push_run(&api, &ids, ids.len(), 256).await;
-    while received.load(Ordering::Relaxed) - before < ids.len() as u64 && started.elapsed() < Duration::from_secs(30) {
+    while received.load(Ordering::Relaxed) - before < ids.len() as u64
+        && started.elapsed() < Duration::from_secs(30)
+    {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let delivered_in = started.elapsed().as_secs_f64();
@@ -214,12 +292,22 @@ async fn main() {
     let probes = probe_run(&api, &ids, 20_000, 64).await;
     probes.print("probe (GetConnection) throughput, loopback");
     let guide_plain = guide_loop(&management, &ids[0], 2_000);
-    println!("{:<46} {:>8.0} calls/s  -> wsdash push is {:.1}x", "guide's boto3 loop, loopback", guide_plain, sustained.rate() / guide_plain);
+    println!(
+        "{:<46} {:>8.0} calls/s  -> wsdash push is {:.1}x",
+        "guide's boto3 loop, loopback",
+        guide_plain,
+        sustained.rate() / guide_plain
+    );
 
     set_latency(&admin, 10).await;
     let slow = push_run(&api, &ids, 20_000, 512).await;
     slow.print("push with 10 ms injected latency (conc. 512)");
     let guide_slow = guide_loop(&management, &ids[0], 200);
-    println!("{:<46} {:>8.0} calls/s  -> wsdash push is {:.1}x (budget >= 20x)", "guide's boto3 loop, 10 ms latency", guide_slow, slow.rate() / guide_slow);
+    println!(
+        "{:<46} {:>8.0} calls/s  -> wsdash push is {:.1}x (budget >= 20x)",
+        "guide's boto3 loop, 10 ms latency",
+        guide_slow,
+        slow.rate() / guide_slow
+    );
     set_latency(&admin, 0).await;
 }

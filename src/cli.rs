@@ -1,6 +1,11 @@
 //! The command line: clap definitions and the server commands.
 
 use crate::aws_env::{load_sdk_config, AwsSettings};
+use crate::commands::disconnect::DisconnectArgs;
+use crate::commands::purge::PurgeArgs;
+use crate::commands::push::PushArgs;
+use crate::commands::restore::RestoreArgs;
+use crate::commands::{Context, GlobalArgs};
 use crate::emulator::auth::TokenAuth;
 use crate::emulator::backend::{spawn_backend, BackendState, StoreKind};
 use crate::emulator::demo::{bind, random_token, start_demo, DemoArgs};
@@ -20,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -30,6 +37,18 @@ pub enum Command {
     Backend(BackendArgs),
     /// Run gateway, backend and a client swarm together.
     Demo(DemoArgs),
+    /// List the records in the connection table.
+    List,
+    /// Probe every record with GetConnection: live, stale, expired, unknown, malformed.
+    Probe,
+    /// Push a message to users, connections or every matching record.
+    Push(PushArgs),
+    /// Close connections (DeleteConnection).
+    Disconnect(DisconnectArgs),
+    /// Delete stale records (Gone or expired), after showing the plan.
+    Purge(PurgeArgs),
+    /// Put deleted records back from the audit log.
+    Restore(RestoreArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -49,12 +68,9 @@ pub struct BackendArgs {
     /// Accept HS256 JWTs signed with this secret; `sub` is the user id.
     #[arg(long, env = "WSDASH_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
-    /// Where connection records live.
+    /// Where connection records live (dynamodb uses --table and --dynamodb-endpoint).
     #[arg(long, value_enum, default_value = "memory")]
     pub store: StoreKind,
-    /// AWS region for the Management API client.
-    #[arg(long, env = "AWS_REGION")]
-    pub region: Option<String>,
 }
 
 /// Wait for Ctrl-C or SIGTERM.
@@ -102,7 +118,7 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn run_backend(args: BackendArgs) -> anyhow::Result<()> {
+pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         args.dev_tokens || args.jwt_secret.is_some(),
         "the backend accepts no token at all: pass --dev-tokens, --jwt-secret S, or both"
@@ -110,14 +126,22 @@ pub async fn run_backend(args: BackendArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let listener = bind(&args.listen, "--listen").await?;
     let sdk = load_sdk_config(&AwsSettings {
-        region: args.region.clone(),
-        dummy_credentials: is_local_endpoint(&args.gateway),
+        region: global.region.clone(),
+        profile: global.profile.clone(),
+        dummy_credentials: is_local_endpoint(&args.gateway)
+            && std::env::var("AWS_ACCESS_KEY_ID").is_err(),
         ..AwsSettings::default()
     })
     .await;
     let gateway: Arc<dyn ManagementApi> = Arc::new(AwsManagementApi::new(&sdk, &args.gateway));
     let store: Arc<dyn ConnectionStore> = match args.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
+        StoreKind::Dynamodb => {
+            let context = Context::new(global)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Context::store_dyn(&context.store().await.map_err(|e| anyhow::anyhow!("{e}"))?)
+        }
     };
     let admin_token = args.admin_token.clone().unwrap_or_else(random_token);
     let addr = listener.local_addr()?;

@@ -42,11 +42,18 @@ pub struct ConfigFile {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config file {path} is not valid: {message}\n  fix the key named above; see assets/wsdash.example.toml for every key")]
     Invalid { path: PathBuf, message: String },
     #[error("environment {name:?} is not in {path} (known: {known}); add an [env.{name}] section or pick another with --env")]
-    UnknownEnvironment { name: String, path: PathBuf, known: String },
+    UnknownEnvironment {
+        name: String,
+        path: PathBuf,
+        known: String,
+    },
     #[error("{0}")]
     Missing(String),
 }
@@ -72,8 +79,15 @@ pub fn default_audit_path() -> PathBuf {
 pub fn load_config(path: &Path, explicit: bool) -> Result<ConfigFile, ConfigError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(ConfigFile::default()),
-        Err(source) => return Err(ConfigError::Unreadable { path: path.to_path_buf(), source }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok(ConfigFile::default())
+        }
+        Err(source) => {
+            return Err(ConfigError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
     };
     parse_config(&text, path)
 }
@@ -138,14 +152,25 @@ pub const DEFAULT_PROBE_RATE: f64 = 50.0;
 pub const DEFAULT_PROBE_CONCURRENCY: usize = 16;
 
 /// Pick the environment (`--env`, else the file's default, else the flags alone) and apply overrides.
-pub fn resolve(file: &ConfigFile, path: &Path, name: Option<&str>, overrides: &Overrides) -> Result<Environment, ConfigError> {
-    let chosen = name.map(str::to_string).or_else(|| file.default_env.clone());
+pub fn resolve(
+    file: &ConfigFile,
+    path: &Path,
+    name: Option<&str>,
+    overrides: &Overrides,
+) -> Result<Environment, ConfigError> {
+    let chosen = name
+        .map(str::to_string)
+        .or_else(|| file.default_env.clone());
     let (name, base) = match chosen {
         Some(name) => match file.env.get(&name) {
             Some(env) => (name, env.clone()),
             None => {
                 return Err(ConfigError::UnknownEnvironment {
-                    known: if file.env.is_empty() { "none".into() } else { file.env.keys().cloned().collect::<Vec<_>>().join(", ") },
+                    known: if file.env.is_empty() {
+                        "none".into()
+                    } else {
+                        file.env.keys().cloned().collect::<Vec<_>>().join(", ")
+                    },
                     name,
                     path: path.to_path_buf(),
                 })
@@ -155,7 +180,10 @@ pub fn resolve(file: &ConfigFile, path: &Path, name: Option<&str>, overrides: &O
     };
     if let Some(rate) = base.probe_rate {
         if rate <= 0.0 {
-            return Err(ConfigError::Invalid { path: path.to_path_buf(), message: format!("env.{name}.probe_rate must be above 0, got {rate}") });
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!("env.{name}.probe_rate must be above 0, got {rate}"),
+            });
         }
     }
     Ok(Environment {
@@ -163,11 +191,23 @@ pub fn resolve(file: &ConfigFile, path: &Path, name: Option<&str>, overrides: &O
         profile: overrides.profile.clone().or(base.profile),
         table: overrides.table.clone().or(base.table),
         endpoint: overrides.endpoint.clone().or(base.endpoint),
-        dynamodb_endpoint: overrides.dynamodb_endpoint.clone().or(base.dynamodb_endpoint),
+        dynamodb_endpoint: overrides
+            .dynamodb_endpoint
+            .clone()
+            .or(base.dynamodb_endpoint),
         readonly: overrides.readonly || base.readonly.unwrap_or(false),
-        color: base.color.unwrap_or_else(|| if name.contains("prod") { "red".into() } else { "cyan".into() }),
+        color: base.color.unwrap_or_else(|| {
+            if name.contains("prod") {
+                "red".into()
+            } else {
+                "cyan".into()
+            }
+        }),
         probe_rate: base.probe_rate.unwrap_or(DEFAULT_PROBE_RATE),
-        probe_concurrency: base.probe_concurrency.unwrap_or(DEFAULT_PROBE_CONCURRENCY).max(1),
+        probe_concurrency: base
+            .probe_concurrency
+            .unwrap_or(DEFAULT_PROBE_CONCURRENCY)
+            .max(1),
         scan_segments: base.scan_segments.unwrap_or(4).max(1),
         schema: base.schema.unwrap_or_default(),
         name,
@@ -183,7 +223,16 @@ mod tests {
     #[test]
     fn the_example_config_parses_and_flags_win() {
         let file = parse_config(EXAMPLE, Path::new("example.toml")).unwrap();
-        let env = resolve(&file, Path::new("x"), Some("prod"), &Overrides { table: Some("other".into()), ..Overrides::default() }).unwrap();
+        let env = resolve(
+            &file,
+            Path::new("x"),
+            Some("prod"),
+            &Overrides {
+                table: Some("other".into()),
+                ..Overrides::default()
+            },
+        )
+        .unwrap();
         assert_eq!(env.table.as_deref(), Some("other"));
         assert!(env.readonly);
         assert_eq!(env.color, "red");
@@ -191,15 +240,33 @@ mod tests {
 
     #[test]
     fn bad_config_names_the_file_and_the_key() {
-        let err = parse_config("[env.prod]\ntabel = \"x\"\n", Path::new("/etc/w.toml")).unwrap_err().to_string();
-        assert!(err.contains("/etc/w.toml") && err.contains("tabel"), "{err}");
-        let err = resolve(&ConfigFile::default(), Path::new("/etc/w.toml"), Some("prod"), &Overrides::default()).unwrap_err().to_string();
+        let err = parse_config("[env.prod]\ntabel = \"x\"\n", Path::new("/etc/w.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/etc/w.toml") && err.contains("tabel"),
+            "{err}"
+        );
+        let err = resolve(
+            &ConfigFile::default(),
+            Path::new("/etc/w.toml"),
+            Some("prod"),
+            &Overrides::default(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("prod") && err.contains("[env.prod]"), "{err}");
     }
 
     #[test]
     fn missing_table_says_how_to_set_it() {
-        let env = resolve(&ConfigFile::default(), Path::new("x"), None, &Overrides::default()).unwrap();
+        let env = resolve(
+            &ConfigFile::default(),
+            Path::new("x"),
+            None,
+            &Overrides::default(),
+        )
+        .unwrap();
         assert!(env.table().unwrap_err().to_string().contains("--table"));
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod aws_env;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod emulator;
 pub mod gateway;

@@ -1,6 +1,7 @@
 use clap::Parser;
 use std::process::ExitCode;
 use wsdash::cli::{self, Cli, Command};
+use wsdash::commands::{self, CommandError};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,19 +19,27 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(async move {
+    let global = cli.global.clone();
+    let result: Result<(), CommandError> = runtime.block_on(async move {
+        let server = |r: anyhow::Result<()>| r.map_err(|e| CommandError::Failed(format!("{e:#}")));
         match cli.command {
-            Some(Command::Gateway(args)) => cli::run_gateway(args).await,
-            Some(Command::Backend(args)) => cli::run_backend(args).await,
-            Some(Command::Demo(args)) => cli::run_demo_headless(args).await,
-            None => cli::run_demo_headless(Default::default()).await,
+            Some(Command::Gateway(args)) => server(cli::run_gateway(args).await),
+            Some(Command::Backend(args)) => server(cli::run_backend(&global, args).await),
+            Some(Command::Demo(args)) => server(cli::run_demo_headless(args).await),
+            Some(Command::List) => commands::list::run(&global).await,
+            Some(Command::Probe) => commands::probe::run(&global).await,
+            Some(Command::Push(args)) => commands::push::run(&global, &args).await,
+            Some(Command::Disconnect(args)) => commands::disconnect::run(&global, &args).await,
+            Some(Command::Purge(args)) => commands::purge::run(&global, &args).await,
+            Some(Command::Restore(args)) => commands::restore::run(&global, &args).await,
+            None => server(cli::run_demo_headless(Default::default()).await),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -7,13 +7,22 @@ use common::Running;
 use std::time::Duration;
 
 fn get_json(url: &str, token: Option<&str>) -> serde_json::Value {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let mut request = reqwest::Client::new().get(url);
         if let Some(token) = token {
             request = request.bearer_auth(token);
         }
-        request.send().await.expect("request").json().await.expect("json")
+        request
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
     })
 }
 
@@ -21,31 +30,52 @@ fn get_json(url: &str, token: Option<&str>) -> serde_json::Value {
 fn the_demo_swarm_receives_pushes_and_leaves_stale_records_when_disconnects_are_lost() {
     let demo = Running::start(
         &[
-            "demo", "--headless", "--clients", "20", "--time-scale", "20", "--lifetime-secs", "20",
-            "--drop-disconnect", "1", "--vanish", "0.5", "--push-every-ms", "50", "--admin-token", "t",
+            "demo",
+            "--headless",
+            "--clients",
+            "20",
+            "--time-scale",
+            "20",
+            "--lifetime-secs",
+            "20",
+            "--drop-disconnect",
+            "1",
+            "--vanish",
+            "0.5",
+            "--push-every-ms",
+            "50",
+            "--admin-token",
+            "t",
         ],
         "try:",
     );
     let backend = demo.value("backend:");
-    let admin = demo.value("emulator admin API:").replace("/ (not part of AWS)", "");
+    let admin = demo
+        .value("emulator admin API:")
+        .replace("/ (not part of AWS)", "");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let records = get_json(&format!("{backend}/debug/ws-connections"), Some("t"));
         let stats = get_json(&format!("{admin}/stats"), None);
-        let live: std::collections::HashSet<String> = get_json(&format!("{admin}/connections"), None)
-            .as_array()
-            .expect("list")
-            .iter()
-            .filter_map(|c| c["connection_id"].as_str().map(str::to_string))
-            .collect();
+        let live: std::collections::HashSet<String> =
+            get_json(&format!("{admin}/connections"), None)
+                .as_array()
+                .expect("list")
+                .iter()
+                .filter_map(|c| c["connection_id"].as_str().map(str::to_string))
+                .collect();
         let stale = records
             .as_array()
             .expect("records")
             .iter()
             .filter(|r| !live.contains(r["connection_id"].as_str().unwrap_or_default()))
             .count();
-        let delivered = stats["post_to_connection"]["delivered"].as_u64().unwrap_or(0);
-        let dropped = stats["sockets"]["disconnects_dropped"].as_u64().unwrap_or(0);
+        let delivered = stats["post_to_connection"]["delivered"]
+            .as_u64()
+            .unwrap_or(0);
+        let dropped = stats["sockets"]["disconnects_dropped"]
+            .as_u64()
+            .unwrap_or(0);
         if stale > 0 && delivered > 0 && dropped > 0 {
             break;
         }

@@ -273,4 +273,5 @@ async fn debug_purge_stale(State(state): State<Arc<BackendState>>, headers: Head
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StoreKind {
     Memory,
+    Dynamodb,
 }

@@ -34,9 +34,15 @@ pub struct AuditEntry {
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     #[error("cannot write the audit log {path}: {source}; nothing was changed")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read the audit log {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 pub struct AuditLog {
@@ -48,11 +54,18 @@ pub struct AuditLog {
 
 impl AuditLog {
     pub fn open(path: &Path, environment: &str) -> Result<Self, AuditError> {
-        let write_error = |source| AuditError::Write { path: path.to_path_buf(), source };
+        let write_error = |source| AuditError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(write_error)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(write_error)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(write_error)?;
         Ok(Self {
             path: path.to_path_buf(),
             file: Mutex::new(file),
@@ -83,8 +96,12 @@ impl AuditLog {
 
     /// Append and fsync one entry; the caller must not mutate anything if this fails.
     pub fn append(&self, entry: &AuditEntry) -> Result<(), AuditError> {
-        let write_error = |source| AuditError::Write { path: self.path.clone(), source };
-        let mut line = serde_json::to_vec(entry).map_err(|e| write_error(std::io::Error::other(e)))?;
+        let write_error = |source| AuditError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let mut line =
+            serde_json::to_vec(entry).map_err(|e| write_error(std::io::Error::other(e)))?;
         line.push(b'\n');
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
         file.write_all(&line).map_err(write_error)?;
@@ -94,11 +111,17 @@ impl AuditLog {
 
 /// Read every entry; lines that do not parse are returned as errors with their line number.
 pub fn read_audit_log(path: &Path) -> Result<(Vec<AuditEntry>, Vec<String>), AuditError> {
-    let file = File::open(path).map_err(|source| AuditError::Read { path: path.to_path_buf(), source })?;
+    let file = File::open(path).map_err(|source| AuditError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut entries = Vec::new();
     let mut bad = Vec::new();
     for (n, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(|source| AuditError::Read { path: path.to_path_buf(), source })?;
+        let line = line.map_err(|source| AuditError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         if line.trim().is_empty() {
             continue;
         }
@@ -122,7 +145,12 @@ mod tests {
         let mut entry = log.entry("delete", "intent");
         entry.record = Some(ConnectionRecord::new("u", "c"));
         log.append(&entry).unwrap();
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"not json\n").unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"not json\n")
+            .unwrap();
         let (entries, bad) = read_audit_log(&path).unwrap();
         assert_eq!(entries, vec![entry]);
         assert_eq!(bad.len(), 1);

@@ -27,7 +27,10 @@ pub async fn delete_record_audited(
         intent.detail = Some(serde_json::json!({ "reason": reason }));
         audit.append(&intent).map_err(|e| e.to_string())?;
     }
-    let outcome = store.delete_if_current(record).await.map_err(|e| e.to_string());
+    let outcome = store
+        .delete_if_current(record)
+        .await
+        .map_err(|e| e.to_string());
     if let Some(audit) = audit {
         let mut result = audit.entry("delete", "result");
         result.record = Some(record.clone());

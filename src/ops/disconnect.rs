@@ -20,7 +20,10 @@ impl DisconnectOutcome {
     /// Gone counts as done: the client is not connected either way.
     pub fn succeeded(&self) -> bool {
         matches!(self.class, DeliveryClass::Delivered | DeliveryClass::Gone)
-            && self.record.as_deref().is_none_or(|r| !r.starts_with("failed"))
+            && self
+                .record
+                .as_deref()
+                .is_none_or(|r| !r.starts_with("failed"))
     }
 }
 
@@ -37,7 +40,12 @@ pub async fn disconnect_connections(
             let mut intent = audit.entry("disconnect", "intent");
             intent.connection_id = Some(id.clone());
             if let Err(e) = audit.append(&intent) {
-                outcomes.push(DisconnectOutcome { connection_id: id.clone(), class: DeliveryClass::Other, error: Some(e.to_string()), record: None });
+                outcomes.push(DisconnectOutcome {
+                    connection_id: id.clone(),
+                    class: DeliveryClass::Other,
+                    error: Some(e.to_string()),
+                    record: None,
+                });
                 continue;
             }
         }
@@ -46,12 +54,14 @@ pub async fn disconnect_connections(
         if delete_record {
             if let Some(store) = store {
                 record = Some(match store.find_by_connection(id).await {
-                    Ok(Some(found)) => match delete_record_audited(store, &found, audit, "disconnect").await {
-                        Ok(DeleteOutcome::Deleted) => "deleted".to_string(),
-                        Ok(DeleteOutcome::Changed) => "changed".to_string(),
-                        Ok(DeleteOutcome::Missing) => "missing".to_string(),
-                        Err(e) => format!("failed: {e}"),
-                    },
+                    Ok(Some(found)) => {
+                        match delete_record_audited(store, &found, audit, "disconnect").await {
+                            Ok(DeleteOutcome::Deleted) => "deleted".to_string(),
+                            Ok(DeleteOutcome::Changed) => "changed".to_string(),
+                            Ok(DeleteOutcome::Missing) => "missing".to_string(),
+                            Err(e) => format!("failed: {e}"),
+                        }
+                    }
                     Ok(None) => "missing".to_string(),
                     Err(e) => format!("failed: {e}"),
                 });

@@ -67,14 +67,27 @@ pub async fn plan_purge(
     let mut undecided = Vec::new();
     for probed in classify_records(gateway, records, concurrency, limiter).await {
         match probed.state {
-            ConnectionState::Stale => stale.push(StaleRecord { record: probed.record, reason: StaleReason::Gone }),
-            ConnectionState::Expired => stale.push(StaleRecord { record: probed.record, reason: StaleReason::Expired }),
-            ConnectionState::Unknown => undecided.push((probed.record, probed.error.unwrap_or_default())),
+            ConnectionState::Stale => stale.push(StaleRecord {
+                record: probed.record,
+                reason: StaleReason::Gone,
+            }),
+            ConnectionState::Expired => stale.push(StaleRecord {
+                record: probed.record,
+                reason: StaleReason::Expired,
+            }),
+            ConnectionState::Unknown => {
+                undecided.push((probed.record, probed.error.unwrap_or_default()))
+            }
             _ => {}
         }
     }
     stale.sort_by(|a, b| a.record.user_id.cmp(&b.record.user_id));
-    PurgePlan { made_at: OffsetDateTime::now_utc(), checked, stale, undecided }
+    PurgePlan {
+        made_at: OffsetDateTime::now_utc(),
+        checked,
+        stale,
+        undecided,
+    }
 }
 
 /// Delete the plan's records, each audited first and only if it still holds the same connection id.

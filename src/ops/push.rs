@@ -3,9 +3,9 @@
 
 use crate::gateway::{GatewayError, ManagementApi};
 use crate::model::{now_utc_millis, ConnectionRecord, DeliveryClass, DeliveryOutcome};
-use crate::ops::rate::RateLimiter;
 use crate::ops::audit::AuditLog;
 use crate::ops::delete::delete_record_audited;
+use crate::ops::rate::RateLimiter;
 use crate::store::{ConnectionStore, DeleteOutcome};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
@@ -215,7 +215,9 @@ async fn push_one(
     let mut error = result.as_ref().err().map(|e| e.to_string());
     if matches!(result, Err(GatewayError::Gone)) && options.delete_gone {
         if let (Some(store), Some(record)) = (store, &target.record) {
-            match delete_record_audited(store, record, options.audit.as_deref(), "gone on push").await {
+            match delete_record_audited(store, record, options.audit.as_deref(), "gone on push")
+                .await
+            {
                 Ok(DeleteOutcome::Deleted) => record_deleted = true,
                 Ok(_) => {}
                 Err(e) => error = Some(format!("gone, and deleting the stale record failed: {e}")),

@@ -74,15 +74,26 @@ pub async fn classify_records(
     limiter: Option<Arc<RateLimiter>>,
 ) -> Vec<ProbedRecord> {
     let now = OffsetDateTime::now_utc();
-    let (expired, to_probe): (Vec<_>, Vec<_>) = records.into_iter().partition(|r| is_expired(r, now));
+    let (expired, to_probe): (Vec<_>, Vec<_>) =
+        records.into_iter().partition(|r| is_expired(r, now));
     let mut out: Vec<ProbedRecord> = expired
         .into_iter()
-        .map(|record| ProbedRecord { record, state: ConnectionState::Expired, info: None, error: None })
+        .map(|record| ProbedRecord {
+            record,
+            state: ConnectionState::Expired,
+            info: None,
+            error: None,
+        })
         .collect();
     for result in probe_records(gateway, to_probe, concurrency, limiter).await {
         out.push(ProbedRecord {
             state: state_of(&result.answer),
-            error: result.answer.as_ref().err().filter(|e| **e != GatewayError::Gone).map(|e| e.to_string()),
+            error: result
+                .answer
+                .as_ref()
+                .err()
+                .filter(|e| **e != GatewayError::Gone)
+                .map(|e| e.to_string()),
             info: result.answer.ok(),
             record: result.record,
         });

@@ -19,13 +19,19 @@ pub struct RestoreReport {
 pub fn deleted_entries(entries: &[AuditEntry], since: Option<OffsetDateTime>) -> Vec<AuditEntry> {
     let confirmed = |intent: &AuditEntry| {
         entries.iter().any(|e| {
-            e.op == "delete" && e.phase == "result" && e.outcome.as_deref() == Some("deleted") && e.record == intent.record && e.at >= intent.at
+            e.op == "delete"
+                && e.phase == "result"
+                && e.outcome.as_deref() == Some("deleted")
+                && e.record == intent.record
+                && e.at >= intent.at
         })
     };
     entries
         .iter()
         .filter(|e| e.op == "delete" && e.phase == "intent" && e.record.is_some())
-        .filter(|e| since.is_none_or(|since| crate::model::parse_iso(&e.at).is_some_and(|at| at >= since)))
+        .filter(|e| {
+            since.is_none_or(|since| crate::model::parse_iso(&e.at).is_some_and(|at| at >= since))
+        })
         .filter(|e| confirmed(e))
         .cloned()
         .collect()
@@ -38,9 +44,14 @@ pub async fn restore_from_audit(
     audit: Option<&AuditLog>,
 ) -> Result<RestoreReport, AuditError> {
     let (entries, unreadable_lines) = read_audit_log(path)?;
-    let mut report = RestoreReport { unreadable_lines, ..RestoreReport::default() };
+    let mut report = RestoreReport {
+        unreadable_lines,
+        ..RestoreReport::default()
+    };
     for entry in deleted_entries(&entries, since) {
-        let Some(record) = entry.record.clone() else { continue };
+        let Some(record) = entry.record.clone() else {
+            continue;
+        };
         match store.restore(&record, entry.item.as_ref()).await {
             Ok(true) => {
                 if let Some(audit) = audit {

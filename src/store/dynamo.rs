@@ -1,7 +1,10 @@
 //! [`ConnectionStore`] on DynamoDB: schema discovered with DescribeTable, parallel paginated scans,
 //! and conditional writes so that a user who reconnected is never deleted or overwritten.
 
-use super::schema::{detect_time_format, item_from_json, item_to_json, KeyedBy, SchemaOverrides, TableSchema, TimeFormat};
+use super::schema::{
+    detect_time_format, item_from_json, item_to_json, KeyedBy, SchemaOverrides, TableSchema,
+    TimeFormat,
+};
 use super::{ConnectionStore, DeleteOutcome, StoreError, StoreSnapshot};
 use crate::model::ConnectionRecord;
 use async_trait::async_trait;
@@ -28,23 +31,30 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let code = err.code().unwrap_or_default().to_string();
-    let message = err.message().map(str::to_string).unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+    let message = err
+        .message()
+        .map(str::to_string)
+        .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
     match code.as_str() {
         "ResourceNotFoundException" => StoreError::TableNotFound(table.to_string()),
-        "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" => {
-            StoreError::Throttled(message)
-        }
+        "ProvisionedThroughputExceededException"
+        | "ThrottlingException"
+        | "RequestLimitExceeded" => StoreError::Throttled(message),
         "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException" => {
             StoreError::AccessDenied(message)
         }
-        "ExpiredTokenException" | "ExpiredToken" => {
-            StoreError::AccessDenied(format!("credentials expired ({message}); refresh them (e.g. aws sso login)"))
-        }
+        "ExpiredTokenException" | "ExpiredToken" => StoreError::AccessDenied(format!(
+            "credentials expired ({message}); refresh them (e.g. aws sso login)"
+        )),
         _ => match err {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
                 StoreError::Network(DisplayErrorContext(&err).to_string())
             }
-            _ => StoreError::Other(if code.is_empty() { message } else { format!("{code}: {message}") }),
+            _ => StoreError::Other(if code.is_empty() {
+                message
+            } else {
+                format!("{code}: {message}")
+            }),
         },
     }
 }
@@ -73,11 +83,14 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| store_error(e, table))?;
-        let description = described
-            .table()
-            .ok_or_else(|| StoreError::Other(format!("DescribeTable returned nothing for {table}")))?;
+        let description = described.table().ok_or_else(|| {
+            StoreError::Other(format!("DescribeTable returned nothing for {table}"))
+        })?;
         let key = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement], kind: KeyType| {
-            schema.iter().find(|k| k.key_type() == &kind).map(|k| k.attribute_name().to_string())
+            schema
+                .iter()
+                .find(|k| k.key_type() == &kind)
+                .map(|k| k.attribute_name().to_string())
         };
         let hash = key(description.key_schema(), KeyType::Hash).unwrap_or_default();
         let range = key(description.key_schema(), KeyType::Range);
@@ -119,7 +132,13 @@ impl DynamoStore {
         Ok(Self {
             client,
             table: table.to_string(),
-            schema: TableSchema { names, keyed_by, user_index, connection_index, time_format },
+            schema: TableSchema {
+                names,
+                keyed_by,
+                user_index,
+                connection_index,
+                time_format,
+            },
             segments: segments.max(1),
         })
     }
@@ -129,7 +148,11 @@ impl DynamoStore {
     }
 
     /// Read one scan segment to the end, backing off when throttled.
-    async fn scan_segment(&self, segment: u32, filter: Option<(&str, &str)>) -> Result<Vec<Item>, StoreError> {
+    async fn scan_segment(
+        &self,
+        segment: u32,
+        filter: Option<(&str, &str)>,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -148,7 +171,11 @@ impl DynamoStore {
                         .expression_attribute_names("#a", attribute)
                         .expression_attribute_values(":v", AttributeValue::S(value.to_string()));
                 }
-                match request.send().await.map_err(|e| store_error(e, &self.table)) {
+                match request
+                    .send()
+                    .await
+                    .map_err(|e| store_error(e, &self.table))
+                {
                     Ok(page) => break page,
                     Err(StoreError::Throttled(_)) if attempt < 8 => {
                         attempt += 1;
@@ -171,7 +198,12 @@ impl DynamoStore {
         Ok(pages.into_iter().flatten().collect())
     }
 
-    async fn query_index(&self, index: &str, attribute: &str, value: &str) -> Result<Vec<Item>, StoreError> {
+    async fn query_index(
+        &self,
+        index: &str,
+        attribute: &str,
+        value: &str,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -211,14 +243,25 @@ impl DynamoStore {
     /// Items that carry `attribute = value`, through the table key, an index, or a scan.
     async fn items_where(&self, attribute: &str, value: &str) -> Result<Vec<Item>, StoreError> {
         let names = &self.schema.names;
-        let by_key = |k: &str| HashMap::from([(k.to_string(), AttributeValue::S(value.to_string()))]);
+        let by_key =
+            |k: &str| HashMap::from([(k.to_string(), AttributeValue::S(value.to_string()))]);
         match self.schema.keyed_by {
-            KeyedBy::User if attribute == names.user_id => Ok(self.get_item(by_key(attribute)).await?.into_iter().collect()),
-            KeyedBy::Connection if attribute == names.connection_id => {
-                Ok(self.get_item(by_key(attribute)).await?.into_iter().collect())
-            }
+            KeyedBy::User if attribute == names.user_id => Ok(self
+                .get_item(by_key(attribute))
+                .await?
+                .into_iter()
+                .collect()),
+            KeyedBy::Connection if attribute == names.connection_id => Ok(self
+                .get_item(by_key(attribute))
+                .await?
+                .into_iter()
+                .collect()),
             _ => {
-                let index = if attribute == names.user_id { &self.schema.user_index } else { &self.schema.connection_index };
+                let index = if attribute == names.user_id {
+                    &self.schema.user_index
+                } else {
+                    &self.schema.connection_index
+                };
                 match index {
                     Some(index) => self.query_index(index, attribute, value).await,
                     None => self.scan_items(Some((attribute, value))).await,
@@ -229,7 +272,10 @@ impl DynamoStore {
 
     /// The newest well-formed record among `items`.
     fn newest(&self, items: &[Item]) -> Option<ConnectionRecord> {
-        items.iter().filter_map(|i| self.schema.parse(i).ok()).max_by_key(|r| r.connected_at)
+        items
+            .iter()
+            .filter_map(|i| self.schema.parse(i).ok())
+            .max_by_key(|r| r.connected_at)
     }
 }
 
@@ -248,12 +294,19 @@ impl ConnectionStore for DynamoStore {
     }
 
     async fn find_by_user(&self, user_id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
-        let items = self.items_where(&self.schema.names.user_id.clone(), user_id).await?;
+        let items = self
+            .items_where(&self.schema.names.user_id.clone(), user_id)
+            .await?;
         Ok(self.newest(&items))
     }
 
-    async fn find_by_connection(&self, connection_id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
-        let items = self.items_where(&self.schema.names.connection_id.clone(), connection_id).await?;
+    async fn find_by_connection(
+        &self,
+        connection_id: &str,
+    ) -> Result<Option<ConnectionRecord>, StoreError> {
+        let items = self
+            .items_where(&self.schema.names.connection_id.clone(), connection_id)
+            .await?;
         Ok(self.newest(&items))
     }
 
@@ -278,7 +331,10 @@ impl ConnectionStore for DynamoStore {
         Ok(out.attributes().and_then(|old| self.schema.parse(old).ok()))
     }
 
-    async fn delete_if_current(&self, record: &ConnectionRecord) -> Result<DeleteOutcome, StoreError> {
+    async fn delete_if_current(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<DeleteOutcome, StoreError> {
         let key = self.schema.key_of(record);
         let result = self
             .client
@@ -287,7 +343,10 @@ impl ConnectionStore for DynamoStore {
             .set_key(Some(key.clone()))
             .condition_expression("#c = :expected")
             .expression_attribute_names("#c", &self.schema.names.connection_id)
-            .expression_attribute_values(":expected", AttributeValue::S(record.connection_id.clone()))
+            .expression_attribute_values(
+                ":expected",
+                AttributeValue::S(record.connection_id.clone()),
+            )
             .send()
             .await;
         match result {
@@ -300,19 +359,34 @@ impl ConnectionStore for DynamoStore {
         }
     }
 
-    async fn raw_item(&self, record: &ConnectionRecord) -> Result<Option<serde_json::Value>, StoreError> {
-        Ok(self.get_item(self.schema.key_of(record)).await?.map(|item| item_to_json(&item)))
+    async fn raw_item(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self
+            .get_item(self.schema.key_of(record))
+            .await?
+            .map(|item| item_to_json(&item)))
     }
 
-    async fn restore(&self, record: &ConnectionRecord, raw: Option<&serde_json::Value>) -> Result<bool, StoreError> {
+    async fn restore(
+        &self,
+        record: &ConnectionRecord,
+        raw: Option<&serde_json::Value>,
+    ) -> Result<bool, StoreError> {
         if let Some(current) = self.find_by_user(&record.user_id).await? {
-            if current.connected_at >= record.connected_at || self.schema.keyed_by == KeyedBy::User {
+            if current.connected_at >= record.connected_at || self.schema.keyed_by == KeyedBy::User
+            {
                 return Ok(false);
             }
         }
         let item = match raw.map(item_from_json) {
             Some(Ok(item)) => item,
-            Some(Err(e)) => return Err(StoreError::Other(format!("the audit log's item is unreadable: {e}"))),
+            Some(Err(e)) => {
+                return Err(StoreError::Other(format!(
+                    "the audit log's item is unreadable: {e}"
+                )))
+            }
             None => self.schema.item_of(record),
         };
         // Guarded by the key: a record written since the check above is never overwritten.
@@ -346,7 +420,10 @@ pub fn describe_schema(schema: &TableSchema) -> String {
     let keyed = match schema.keyed_by {
         KeyedBy::User => format!("keyed by {}", schema.names.user_id),
         KeyedBy::Connection => format!("keyed by {}", schema.names.connection_id),
-        KeyedBy::UserThenConnection => format!("keyed by {} + {}", schema.names.user_id, schema.names.connection_id),
+        KeyedBy::UserThenConnection => format!(
+            "keyed by {} + {}",
+            schema.names.user_id, schema.names.connection_id
+        ),
     };
     let format = match schema.time_format {
         TimeFormat::Iso8601 => "ISO-8601",

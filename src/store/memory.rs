@@ -69,7 +69,10 @@ impl ConnectionStore for MemoryStore {
         }
     }
 
-    async fn raw_item(&self, record: &ConnectionRecord) -> Result<Option<serde_json::Value>, StoreError> {
+    async fn raw_item(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
         Ok(self
             .lock()
             .get(&record.user_id)
@@ -77,7 +80,11 @@ impl ConnectionStore for MemoryStore {
             .and_then(|r| serde_json::to_value(r).ok()))
     }
 
-    async fn restore(&self, record: &ConnectionRecord, _raw: Option<&serde_json::Value>) -> Result<bool, StoreError> {
+    async fn restore(
+        &self,
+        record: &ConnectionRecord,
+        _raw: Option<&serde_json::Value>,
+    ) -> Result<bool, StoreError> {
         let mut map = self.lock();
         if map.contains_key(&record.user_id) {
             return Ok(false);

@@ -73,10 +73,17 @@ pub trait ConnectionStore: Send + Sync {
         record: &ConnectionRecord,
     ) -> Result<DeleteOutcome, StoreError>;
     /// The item as stored (DynamoDB JSON for DynamoDB), for the audit log before a delete.
-    async fn raw_item(&self, record: &ConnectionRecord) -> Result<Option<serde_json::Value>, StoreError>;
+    async fn raw_item(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<Option<serde_json::Value>, StoreError>;
     /// Put a deleted record back (`raw` is the item from the audit log) unless the user has a record
     /// as new or newer now: restores never overwrite newer data. True when it was put back.
-    async fn restore(&self, record: &ConnectionRecord, raw: Option<&serde_json::Value>) -> Result<bool, StoreError>;
+    async fn restore(
+        &self,
+        record: &ConnectionRecord,
+        raw: Option<&serde_json::Value>,
+    ) -> Result<bool, StoreError>;
     /// A short description for headers and messages (table name, "memory").
     fn describe(&self) -> String;
 }

@@ -66,8 +66,14 @@ pub struct TableSchema {
 impl TableSchema {
     /// The primary key of a record, for GetItem / DeleteItem.
     pub fn key_of(&self, record: &ConnectionRecord) -> HashMap<String, AttributeValue> {
-        let user = (self.names.user_id.clone(), AttributeValue::S(record.user_id.clone()));
-        let connection = (self.names.connection_id.clone(), AttributeValue::S(record.connection_id.clone()));
+        let user = (
+            self.names.user_id.clone(),
+            AttributeValue::S(record.user_id.clone()),
+        );
+        let connection = (
+            self.names.connection_id.clone(),
+            AttributeValue::S(record.connection_id.clone()),
+        );
         match self.keyed_by {
             KeyedBy::User => HashMap::from([user]),
             KeyedBy::Connection => HashMap::from([connection]),
@@ -79,20 +85,31 @@ impl TableSchema {
     pub fn item_of(&self, record: &ConnectionRecord) -> HashMap<String, AttributeValue> {
         let connected_at = match self.time_format {
             TimeFormat::Iso8601 => AttributeValue::S(crate::model::iso_millis(record.connected_at)),
-            TimeFormat::EpochSeconds => AttributeValue::N(record.connected_at.unix_timestamp().to_string()),
-            TimeFormat::EpochMillis => {
-                AttributeValue::N((record.connected_at.unix_timestamp_nanos() / 1_000_000).to_string())
+            TimeFormat::EpochSeconds => {
+                AttributeValue::N(record.connected_at.unix_timestamp().to_string())
             }
+            TimeFormat::EpochMillis => AttributeValue::N(
+                (record.connected_at.unix_timestamp_nanos() / 1_000_000).to_string(),
+            ),
         };
         HashMap::from([
-            (self.names.user_id.clone(), AttributeValue::S(record.user_id.clone())),
-            (self.names.connection_id.clone(), AttributeValue::S(record.connection_id.clone())),
+            (
+                self.names.user_id.clone(),
+                AttributeValue::S(record.user_id.clone()),
+            ),
+            (
+                self.names.connection_id.clone(),
+                AttributeValue::S(record.connection_id.clone()),
+            ),
             (self.names.connected_at.clone(), connected_at),
         ])
     }
 
     /// Parse an item; anything that does not fit comes back as malformed with the reason.
-    pub fn parse(&self, item: &HashMap<String, AttributeValue>) -> Result<ConnectionRecord, MalformedRecord> {
+    pub fn parse(
+        &self,
+        item: &HashMap<String, AttributeValue>,
+    ) -> Result<ConnectionRecord, MalformedRecord> {
         let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
         let user_id = text(&self.names.user_id);
         let connection_id = text(&self.names.connection_id);
@@ -114,7 +131,8 @@ impl TableSchema {
         };
         let connected_at = match item.get(&self.names.connected_at) {
             None => return Err(malformed(format!("missing {}", self.names.connected_at))),
-            Some(value) => parse_time(value).map_err(|why| malformed(format!("{}: {why}", self.names.connected_at)))?,
+            Some(value) => parse_time(value)
+                .map_err(|why| malformed(format!("{}: {why}", self.names.connected_at)))?,
         };
         Ok(ConnectionRecord {
             user_id: user,
@@ -135,7 +153,10 @@ pub fn parse_time(value: &AttributeValue) -> Result<OffsetDateTime, String> {
             .ok()
             .and_then(epoch_to_time)
             .ok_or_else(|| format!("unparseable epoch {n:?}")),
-        other => Err(format!("is {} (expected a string or number)", type_name(other))),
+        other => Err(format!(
+            "is {} (expected a string or number)",
+            type_name(other)
+        )),
     }
 }
 
@@ -184,12 +205,18 @@ fn type_name(value: &AttributeValue) -> &'static str {
 
 /// An item as DynamoDB JSON (`{"S": "..."}`), for the audit log and for operators to read.
 pub fn item_to_json(item: &HashMap<String, AttributeValue>) -> serde_json::Value {
-    serde_json::Value::Object(item.iter().map(|(k, v)| (k.clone(), value_to_json(v))).collect())
+    serde_json::Value::Object(
+        item.iter()
+            .map(|(k, v)| (k.clone(), value_to_json(v)))
+            .collect(),
+    )
 }
 
 fn value_to_json(value: &AttributeValue) -> serde_json::Value {
     use serde_json::json;
-    let b64 = |b: &aws_sdk_dynamodb::primitives::Blob| base64::engine::general_purpose::STANDARD.encode(b.as_ref());
+    let b64 = |b: &aws_sdk_dynamodb::primitives::Blob| {
+        base64::engine::general_purpose::STANDARD.encode(b.as_ref())
+    };
     match value {
         AttributeValue::S(s) => json!({ "S": s }),
         AttributeValue::N(n) => json!({ "N": n }),
@@ -210,20 +237,36 @@ pub fn item_from_json(json: &serde_json::Value) -> Result<HashMap<String, Attrib
     let object = json.as_object().ok_or("an item must be a JSON object")?;
     object
         .iter()
-        .map(|(k, v)| value_from_json(v).map(|v| (k.clone(), v)).map_err(|e| format!("{k}: {e}")))
+        .map(|(k, v)| {
+            value_from_json(v)
+                .map(|v| (k.clone(), v))
+                .map_err(|e| format!("{k}: {e}"))
+        })
         .collect()
 }
 
 fn value_from_json(json: &serde_json::Value) -> Result<AttributeValue, String> {
-    let object = json.as_object().filter(|o| o.len() == 1).ok_or("each value must be {\"TYPE\": value}")?;
+    let object = json
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .ok_or("each value must be {\"TYPE\": value}")?;
     let (kind, value) = object.iter().next().ok_or("empty value")?;
-    let string = || value.as_str().map(str::to_string).ok_or(format!("{kind} needs a string"));
+    let string = || {
+        value
+            .as_str()
+            .map(str::to_string)
+            .ok_or(format!("{kind} needs a string"))
+    };
     let strings = || -> Result<Vec<String>, String> {
         value
             .as_array()
             .ok_or(format!("{kind} needs a list"))?
             .iter()
-            .map(|v| v.as_str().map(str::to_string).ok_or(format!("{kind} needs strings")))
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .ok_or(format!("{kind} needs strings"))
+            })
             .collect()
     };
     let blob = |s: &str| {
@@ -240,9 +283,19 @@ fn value_from_json(json: &serde_json::Value) -> Result<AttributeValue, String> {
         "B" => AttributeValue::B(blob(&string()?)?),
         "SS" => AttributeValue::Ss(strings()?),
         "NS" => AttributeValue::Ns(strings()?),
-        "BS" => AttributeValue::Bs(strings()?.iter().map(|s| blob(s)).collect::<Result<_, _>>()?),
+        "BS" => AttributeValue::Bs(
+            strings()?
+                .iter()
+                .map(|s| blob(s))
+                .collect::<Result<_, _>>()?,
+        ),
         "L" => AttributeValue::L(
-            value.as_array().ok_or("L needs a list")?.iter().map(value_from_json).collect::<Result<_, _>>()?,
+            value
+                .as_array()
+                .ok_or("L needs a list")?
+                .iter()
+                .map(value_from_json)
+                .collect::<Result<_, _>>()?,
         ),
         "M" => AttributeValue::M(item_from_json(value)?),
         other => return Err(format!("unknown DynamoDB type {other}")),
@@ -264,7 +317,10 @@ mod tests {
     }
 
     fn item(pairs: &[(&str, AttributeValue)]) -> HashMap<String, AttributeValue> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
     }
 
     #[test]
@@ -289,7 +345,9 @@ mod tests {
     #[test]
     fn malformed_items_say_why() {
         let s = schema(KeyedBy::User);
-        let missing = s.parse(&item(&[("user_id", AttributeValue::S("u".into()))])).unwrap_err();
+        let missing = s
+            .parse(&item(&[("user_id", AttributeValue::S("u".into()))]))
+            .unwrap_err();
         assert_eq!(missing.reason, "missing connection_id");
         let wrong_type = s
             .parse(&item(&[
@@ -297,7 +355,10 @@ mod tests {
                 ("connection_id", AttributeValue::N("5".into())),
             ]))
             .unwrap_err();
-        assert_eq!(wrong_type.reason, "connection_id is a number (expected a string)");
+        assert_eq!(
+            wrong_type.reason,
+            "connection_id is a number (expected a string)"
+        );
         let bad_time = s
             .parse(&item(&[
                 ("user_id", AttributeValue::S("u".into())),
@@ -305,7 +366,11 @@ mod tests {
                 ("connected_at", AttributeValue::S("yesterday".into())),
             ]))
             .unwrap_err();
-        assert!(bad_time.reason.contains("unparseable time"), "{}", bad_time.reason);
+        assert!(
+            bad_time.reason.contains("unparseable time"),
+            "{}",
+            bad_time.reason
+        );
         assert_eq!(bad_time.user_id.as_deref(), Some("u"));
     }
 
@@ -315,7 +380,10 @@ mod tests {
             ("user_id", AttributeValue::S("u".into())),
             ("ttl", AttributeValue::N("5".into())),
             ("tags", AttributeValue::Ss(vec!["a".into()])),
-            ("meta", AttributeValue::M(item(&[("ok", AttributeValue::Bool(true))]))),
+            (
+                "meta",
+                AttributeValue::M(item(&[("ok", AttributeValue::Bool(true))])),
+            ),
         ]);
         assert_eq!(item_from_json(&item_to_json(&original)).unwrap(), original);
     }
@@ -324,8 +392,14 @@ mod tests {
     fn the_time_format_is_detected_from_samples() {
         let seconds = item(&[("connected_at", AttributeValue::N("1795516245".into()))]);
         let millis = item(&[("connected_at", AttributeValue::N("1795516245000".into()))]);
-        assert_eq!(detect_time_format([&seconds], "connected_at"), TimeFormat::EpochSeconds);
-        assert_eq!(detect_time_format([&millis], "connected_at"), TimeFormat::EpochMillis);
+        assert_eq!(
+            detect_time_format([&seconds], "connected_at"),
+            TimeFormat::EpochSeconds
+        );
+        assert_eq!(
+            detect_time_format([&millis], "connected_at"),
+            TimeFormat::EpochMillis
+        );
         assert_eq!(detect_time_format([], "connected_at"), TimeFormat::Iso8601);
     }
 }

@@ -125,3 +125,73 @@ pub fn python_with(modules: &[&str]) -> String {
     );
     python
 }
+
+/// A `moto_server` on a free loopback port (DynamoDB, apigatewayv2, sts); killed on drop.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        python_with(&["moto", "flask"]);
+        let port = free_port();
+        let child = Command::new(
+            std::env::var("WSDASH_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into()),
+        )
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start moto_server (pip install 'moto[server]')");
+        let moto = Moto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return moto;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("moto_server did not start on port {port}");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Run `wsdash args...` to completion against moto (AWS_* variables set like a user would).
+pub fn wsdash(args: &[&str], moto: &Moto, stdin_data: Option<&str>) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &moto.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("XDG_CONFIG_HOME", "/nonexistent/wsdash-test-config")
+        .env_remove("WSDASH_CONFIG")
+        .env_remove("WSDASH_ENV")
+        .env("WSDASH_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wsdash");
+    if let Some(mut stdin) = child.stdin.take() {
+        if let Some(data) = stdin_data {
+            let _ = stdin.write_all(data.as_bytes());
+        }
+    }
+    let out = child.wait_with_output().expect("wsdash output");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}

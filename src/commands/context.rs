@@ -1,0 +1,226 @@
+//! What every headless command needs: the resolved environment and clients built from it.
+
+use crate::aws_env::{load_sdk_config, AwsSettings};
+use crate::config::{
+    default_audit_path, default_config_path, load_config, resolve, Environment, Overrides,
+};
+use crate::gateway::{AwsManagementApi, ManagementApi};
+use crate::ops::audit::AuditLog;
+use crate::ops::rate::RateLimiter;
+use crate::store::{ConnectionStore, DynamoStore};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Flags every command accepts; each also reads `WSDASH_<FLAG>`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GlobalArgs {
+    /// Named environment from the config file.
+    #[arg(long, global = true, env = "WSDASH_ENV")]
+    pub env: Option<String>,
+    /// Config file (default: ~/.config/wsdash/config.toml).
+    #[arg(long, global = true, env = "WSDASH_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[arg(long, global = true, env = "WSDASH_REGION")]
+    pub region: Option<String>,
+    #[arg(long, global = true, env = "WSDASH_PROFILE")]
+    pub profile: Option<String>,
+    /// DynamoDB connection table.
+    #[arg(long, global = true, env = "WSDASH_TABLE")]
+    pub table: Option<String>,
+    /// Management API endpoint (stage URL), e.g. https://abc.execute-api.us-east-1.amazonaws.com/production
+    #[arg(long, global = true, env = "WSDASH_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// DynamoDB endpoint (moto_server, DynamoDB Local); AWS_ENDPOINT_URL_DYNAMODB works too.
+    #[arg(long, global = true, env = "WSDASH_DYNAMODB_ENDPOINT")]
+    pub dynamodb_endpoint: Option<String>,
+    /// Disable every mutation.
+    #[arg(long, global = true, env = "WSDASH_READONLY")]
+    pub readonly: bool,
+    /// table (for people) or json (for scripts).
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "table",
+        env = "WSDASH_OUTPUT"
+    )]
+    pub output: OutputFormat,
+    /// Audit log of every mutation (JSON lines).
+    #[arg(long, global = true, env = "WSDASH_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Table,
+    Json,
+}
+
+/// Why a command failed, and so its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// Exit 2: the command line or the configuration is wrong.
+    #[error("{0}")]
+    Usage(String),
+    /// Exit 1: the operation ran and failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CommandError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Usage(_) => 2,
+            CommandError::Failed(_) => 1,
+        }
+    }
+}
+
+pub fn usage(e: impl std::fmt::Display) -> CommandError {
+    CommandError::Usage(e.to_string())
+}
+
+pub fn failed(e: impl std::fmt::Display) -> CommandError {
+    CommandError::Failed(e.to_string())
+}
+
+impl GlobalArgs {
+    pub fn environment(&self) -> Result<Environment, CommandError> {
+        let (path, explicit) = match &self.config {
+            Some(p) => (p.clone(), true),
+            None => (default_config_path(), false),
+        };
+        let file = load_config(&path, explicit).map_err(usage)?;
+        resolve(
+            &file,
+            &path,
+            self.env.as_deref(),
+            &Overrides {
+                region: self.region.clone(),
+                profile: self.profile.clone(),
+                table: self.table.clone(),
+                endpoint: self.endpoint.clone(),
+                dynamodb_endpoint: self.dynamodb_endpoint.clone(),
+                readonly: self.readonly,
+            },
+        )
+        .map_err(usage)
+    }
+
+    pub fn audit_path(&self) -> PathBuf {
+        self.audit_log.clone().unwrap_or_else(default_audit_path)
+    }
+}
+
+/// Clients for one environment.
+pub struct Context {
+    pub env: Environment,
+    pub sdk: aws_config::SdkConfig,
+    pub audit_path: PathBuf,
+}
+
+fn is_loopback(url: &str) -> bool {
+    crate::cli::is_local_endpoint(url)
+}
+
+impl Context {
+    pub async fn new(args: &GlobalArgs) -> Result<Self, CommandError> {
+        let env = args.environment()?;
+        let dynamo_endpoint = env
+            .dynamodb_endpoint
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok());
+        // Against the emulator and moto, any credentials do; never invent them for real AWS.
+        let all_local = env.endpoint.as_deref().is_none_or(is_loopback)
+            && dynamo_endpoint.as_deref().is_some_and(is_loopback)
+            || env.endpoint.as_deref().is_some_and(is_loopback) && env.table.is_none();
+        let dummy =
+            all_local && std::env::var("AWS_ACCESS_KEY_ID").is_err() && env.profile.is_none();
+        let sdk = load_sdk_config(&AwsSettings {
+            region: env.region.clone(),
+            profile: env.profile.clone(),
+            dummy_credentials: dummy,
+            call_timeout: None,
+        })
+        .await;
+        Ok(Self {
+            env,
+            sdk,
+            audit_path: args.audit_path(),
+        })
+    }
+
+    pub fn management(&self) -> Result<Arc<dyn ManagementApi>, CommandError> {
+        let endpoint = self.env.endpoint().map_err(usage)?;
+        Ok(Arc::new(AwsManagementApi::new(&self.sdk, endpoint)))
+    }
+
+    pub async fn store(&self) -> Result<Arc<DynamoStore>, CommandError> {
+        let table = self.env.table().map_err(usage)?;
+        DynamoStore::connect(
+            &self.sdk,
+            self.env.dynamodb_endpoint.as_deref(),
+            table,
+            self.env.schema.clone(),
+            self.env.scan_segments,
+        )
+        .await
+        .map(Arc::new)
+        .map_err(|e| match e {
+            // A table that is not there is a configuration mistake, not a failed operation.
+            crate::store::StoreError::TableNotFound(_) => usage(e),
+            other => failed(other),
+        })
+    }
+
+    pub fn store_dyn(store: &Arc<DynamoStore>) -> Arc<dyn ConnectionStore> {
+        store.clone()
+    }
+
+    pub fn limiter(&self) -> Arc<RateLimiter> {
+        Arc::new(RateLimiter::new(
+            self.env.probe_rate,
+            self.env.probe_concurrency as u32,
+        ))
+    }
+
+    pub fn audit(&self) -> Result<AuditLog, CommandError> {
+        AuditLog::open(&self.audit_path, &self.env.name).map_err(failed)
+    }
+
+    pub fn refuse_if_readonly(&self, what: &str) -> Result<(), CommandError> {
+        if self.env.readonly {
+            return Err(usage(format!(
+                "{what} is disabled: environment {:?} is read-only",
+                self.env.name
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Ask on a terminal; refuse without one.
+pub fn confirm(question: &str, yes: bool) -> Result<(), CommandError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(usage(format!(
+            "{question}: refusing without --yes because stdin is not a terminal"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(failed)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(failed("cancelled; nothing was changed"))
+    }
+}

@@ -1,0 +1,74 @@
+//! `wsdash disconnect ID...`: close connections (DeleteConnection), optionally deleting their records.
+
+use super::context::{failed, CommandError, Context, GlobalArgs, OutputFormat};
+use super::output::{print_json, print_table};
+use crate::ops::disconnect::disconnect_connections;
+use crate::store::ConnectionStore;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DisconnectArgs {
+    /// Connection ids to close.
+    #[arg(required = true)]
+    pub connection_ids: Vec<String>,
+    /// Also delete the records (audited, conditional).
+    #[arg(long)]
+    pub delete_record: bool,
+    /// Do not ask.
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+pub async fn run(global: &GlobalArgs, args: &DisconnectArgs) -> Result<(), CommandError> {
+    let context = Context::new(global).await?;
+    context.refuse_if_readonly("disconnect")?;
+    let gateway = context.management()?;
+    let store: Option<Arc<dyn ConnectionStore>> = if args.delete_record {
+        Some(Context::store_dyn(&context.store().await?))
+    } else {
+        None
+    };
+    super::context::confirm(
+        &format!(
+            "Close {} connection(s){} in {}?",
+            args.connection_ids.len(),
+            if args.delete_record {
+                " and delete their records"
+            } else {
+                ""
+            },
+            context.env.name
+        ),
+        args.yes,
+    )?;
+    let audit = context.audit()?;
+    let outcomes = disconnect_connections(
+        gateway.as_ref(),
+        store.as_deref(),
+        &args.connection_ids,
+        args.delete_record,
+        Some(&audit),
+    )
+    .await;
+    if global.output == OutputFormat::Json {
+        print_json(&serde_json::json!({ "outcomes": outcomes }));
+    } else {
+        let rows: Vec<Vec<String>> = outcomes
+            .iter()
+            .map(|o| {
+                vec![
+                    o.connection_id.clone(),
+                    o.class.as_str().into(),
+                    o.record.clone().unwrap_or_default(),
+                    o.error.clone().unwrap_or_default(),
+                ]
+            })
+            .collect();
+        print_table(&["CONNECTION", "RESULT", "RECORD", "DETAIL"], &rows);
+    }
+    let failures = outcomes.iter().filter(|o| !o.succeeded()).count();
+    if failures > 0 {
+        return Err(failed(format!("{failures} disconnect(s) failed")));
+    }
+    Ok(())
+}

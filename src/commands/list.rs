@@ -1,0 +1,17 @@
+//! `wsdash list`: every record in the table, without calling the Management API.
+
+use super::context::{failed, CommandError, Context, GlobalArgs, OutputFormat};
+use super::output::{print_records, unprobed};
+use crate::store::ConnectionStore;
+
+pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
+    let context = Context::new(args).await?;
+    let store = context.store().await?;
+    let snapshot = store.scan().await.map_err(failed)?;
+    print_records(
+        &unprobed(snapshot.records),
+        &snapshot.malformed,
+        args.output == OutputFormat::Json,
+    );
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! Headless commands: one file per operation, all calling the same `ops` as the dashboard.
+
+pub mod context;
+pub mod disconnect;
+pub mod list;
+pub mod output;
+pub mod probe;
+pub mod purge;
+pub mod push;
+pub mod restore;
+
+pub use context::{CommandError, Context, GlobalArgs, OutputFormat};

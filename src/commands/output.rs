@@ -1,0 +1,133 @@
+//! Printing results: aligned tables for people, one stable JSON document for scripts.
+
+use crate::model::{format_age, iso_millis};
+use crate::ops::refresh::{is_expired, ConnectionState, ProbedRecord};
+use crate::store::MalformedRecord;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+/// Print rows as left-aligned columns.
+pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<width$}", width = widths.get(i).copied().unwrap_or(0)))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    println!("{}", line(headers.iter().map(|h| h.to_string()).collect()));
+    for row in rows {
+        println!("{}", line(row.clone()));
+    }
+}
+
+pub fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| "null".into())
+    );
+}
+
+/// The documented record object of `--output json`.
+pub fn record_json(probed: &ProbedRecord) -> Value {
+    let info = probed.info.as_ref();
+    json!({
+        "user_id": probed.record.user_id,
+        "connection_id": probed.record.connection_id,
+        "connected_at": iso_millis(probed.record.connected_at),
+        "state": probed.state.as_str(),
+        "last_active_at": info.and_then(|i| i.last_active_at).map(iso_millis),
+        "source_ip": info.and_then(|i| i.source_ip.clone()),
+        "user_agent": info.and_then(|i| i.user_agent.clone()),
+        "error": probed.error,
+    })
+}
+
+pub fn malformed_json(m: &MalformedRecord) -> Value {
+    json!({
+        "user_id": m.user_id,
+        "connection_id": m.connection_id,
+        "connected_at": null,
+        "state": "malformed",
+        "reason": m.reason,
+        "item": m.raw,
+    })
+}
+
+/// Records not probed: expired ones are known dead, the rest unprobed.
+pub fn unprobed(records: Vec<crate::model::ConnectionRecord>) -> Vec<ProbedRecord> {
+    let now = OffsetDateTime::now_utc();
+    records
+        .into_iter()
+        .map(|record| ProbedRecord {
+            state: if is_expired(&record, now) {
+                ConnectionState::Expired
+            } else {
+                ConnectionState::Unprobed
+            },
+            record,
+            info: None,
+            error: None,
+        })
+        .collect()
+}
+
+pub fn print_records(records: &[ProbedRecord], malformed: &[MalformedRecord], json_output: bool) {
+    if json_output {
+        let mut all: Vec<Value> = records.iter().map(record_json).collect();
+        all.extend(malformed.iter().map(malformed_json));
+        print_json(&Value::Array(all));
+        return;
+    }
+    let now = OffsetDateTime::now_utc();
+    let mut rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|p| {
+            vec![
+                p.record.user_id.clone(),
+                p.record.connection_id.clone(),
+                iso_millis(p.record.connected_at),
+                format_age(now - p.record.connected_at),
+                p.state.as_str().to_string(),
+                p.info
+                    .as_ref()
+                    .and_then(|i| i.source_ip.clone())
+                    .or_else(|| p.error.clone())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    rows.extend(malformed.iter().map(|m| {
+        vec![
+            m.user_id.clone().unwrap_or_else(|| "?".into()),
+            m.connection_id.clone().unwrap_or_else(|| "?".into()),
+            String::new(),
+            String::new(),
+            "malformed".into(),
+            m.reason.clone(),
+        ]
+    }));
+    print_table(
+        &[
+            "USER",
+            "CONNECTION",
+            "CONNECTED_AT",
+            "AGE",
+            "STATE",
+            "DETAIL",
+        ],
+        &rows,
+    );
+    eprintln!("{} record(s), {} malformed", records.len(), malformed.len());
+}

@@ -1,0 +1,26 @@
+//! `wsdash probe`: every record, classified with GetConnection (rate-limited).
+
+use super::context::{failed, CommandError, Context, GlobalArgs, OutputFormat};
+use super::output::print_records;
+use crate::ops::refresh::classify_records;
+use crate::store::ConnectionStore;
+
+pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
+    let context = Context::new(args).await?;
+    let gateway = context.management()?;
+    let store = context.store().await?;
+    let snapshot = store.scan().await.map_err(failed)?;
+    let probed = classify_records(
+        gateway,
+        snapshot.records,
+        context.env.probe_concurrency,
+        Some(context.limiter()),
+    )
+    .await;
+    print_records(
+        &probed,
+        &snapshot.malformed,
+        args.output == OutputFormat::Json,
+    );
+    Ok(())
+}

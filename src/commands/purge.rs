@@ -1,0 +1,93 @@
+//! `wsdash purge`: probe every record, show the stale ones, and delete them (audited, conditional).
+
+use super::context::{confirm, failed, CommandError, Context, GlobalArgs, OutputFormat};
+use super::output::{print_json, print_table};
+use crate::model::iso_millis;
+use crate::ops::purge::{execute_purge, plan_purge, StaleReason};
+use crate::store::ConnectionStore;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PurgeArgs {
+    /// Show the plan and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask.
+    #[arg(long, short)]
+    pub yes: bool,
+}
+
+pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandError> {
+    let context = Context::new(global).await?;
+    if !args.dry_run {
+        context.refuse_if_readonly("purge")?;
+    }
+    let gateway = context.management()?;
+    let store = context.store().await?;
+    let snapshot = store.scan().await.map_err(failed)?;
+    let plan = plan_purge(
+        gateway.clone(),
+        snapshot.records,
+        context.env.probe_concurrency,
+        Some(context.limiter()),
+    )
+    .await;
+    let json_output = global.output == OutputFormat::Json;
+    if args.dry_run || !json_output {
+        if json_output {
+            print_json(&serde_json::json!({ "dry_run": true, "plan": plan }));
+        } else {
+            let rows: Vec<Vec<String>> = plan
+                .stale
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.record.user_id.clone(),
+                        s.record.connection_id.clone(),
+                        iso_millis(s.record.connected_at),
+                        match s.reason {
+                            StaleReason::Gone => "gone (410)".into(),
+                            StaleReason::Expired => "expired (> 2 h)".into(),
+                        },
+                    ]
+                })
+                .collect();
+            print_table(&["USER", "CONNECTION", "CONNECTED_AT", "WHY"], &rows);
+            eprintln!(
+                "{} of {} record(s) are stale; {} could not be decided and will be kept",
+                plan.stale.len(),
+                plan.checked,
+                plan.undecided.len()
+            );
+        }
+    }
+    if args.dry_run || plan.stale.is_empty() {
+        return Ok(());
+    }
+    confirm(
+        &format!(
+            "Delete {} stale record(s) from {} ({})?",
+            plan.stale.len(),
+            store.describe(),
+            context.env.name
+        ),
+        args.yes,
+    )?;
+    let audit = context.audit()?;
+    let report = execute_purge(gateway, store.as_ref(), &plan, Some(&audit)).await;
+    if json_output {
+        print_json(&serde_json::json!({ "plan": plan, "report": report }));
+    } else {
+        eprintln!(
+            "deleted {}, kept {} (user reconnected), already gone {}, failed {}; audit log: {}",
+            report.deleted.len(),
+            report.changed.len() + report.alive_on_recheck.len(),
+            report.missing.len(),
+            report.failed.len(),
+            audit.path().display()
+        );
+    }
+    if !report.failed.is_empty() {
+        return Err(failed(format!("{} delete(s) failed", report.failed.len())));
+    }
+    Ok(())
+}

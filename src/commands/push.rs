@@ -1,0 +1,216 @@
+//! `wsdash push`: one payload to users, connections, or every record matching a filter.
+
+use super::context::{failed, usage, CommandError, Context, GlobalArgs, OutputFormat};
+use super::output::{print_json, print_table};
+use crate::emulator::notifications::template;
+use crate::model::DeliveryOutcome;
+use crate::ops::push::{check_payload, push_to_targets, PushOptions, PushTarget};
+use crate::store::ConnectionStore;
+use bytes::Bytes;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PushArgs {
+    /// Push to these users (looked up in the table).
+    #[arg(long = "user", value_name = "USER", group = "target")]
+    pub users: Vec<String>,
+    /// Push to these connection ids directly.
+    #[arg(long = "connection", value_name = "ID", group = "target")]
+    pub connections: Vec<String>,
+    /// Push to every record (narrow it with --filter).
+    #[arg(long, group = "target")]
+    pub all: bool,
+    /// With --all: only records whose user or connection id contains this text.
+    #[arg(long, requires = "all")]
+    pub filter: Option<String>,
+    /// Message type: new_content, new_comment, status_update, alert_triggered, unread_counts, heartbeat.
+    #[arg(long = "type", value_name = "TYPE", group = "payload")]
+    pub message_type: Option<String>,
+    /// JSON object merged into the --type template (or sent as is without --type).
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Send this file's bytes as the payload.
+    #[arg(long, group = "payload")]
+    pub file: Option<PathBuf>,
+    /// Send standard input as the payload.
+    #[arg(long, group = "payload")]
+    pub stdin: bool,
+    /// Keep records whose connection is Gone (by default they are deleted, conditionally).
+    #[arg(long)]
+    pub keep_gone: bool,
+}
+
+/// The payload bytes, and whether it must be JSON.
+fn payload(args: &PushArgs) -> Result<(Vec<u8>, bool), CommandError> {
+    let data = match &args.data {
+        Some(text) => Some(
+            serde_json::from_str::<serde_json::Value>(text)
+                .map_err(|e| usage(format!("--data is not valid JSON: {e}")))?,
+        ),
+        None => None,
+    };
+    if let Some(kind) = &args.message_type {
+        let mut payload = template(kind).ok_or_else(|| {
+            usage(format!(
+                "unknown --type {kind:?}: use one of {}",
+                crate::emulator::notifications::MESSAGE_TYPES.join(", ")
+            ))
+        })?;
+        if let Some(serde_json::Value::Object(extra)) = data {
+            if let Some(object) = payload.as_object_mut() {
+                object.extend(extra);
+            }
+        } else if data.is_some() {
+            return Err(usage(
+                "--data must be a JSON object to merge into the template",
+            ));
+        }
+        return Ok((payload.to_string().into_bytes(), true));
+    }
+    if let Some(data) = data {
+        return Ok((data.to_string().into_bytes(), true));
+    }
+    if let Some(file) = &args.file {
+        return std::fs::read(file)
+            .map(|b| (b, false))
+            .map_err(|e| usage(format!("cannot read {}: {e}", file.display())));
+    }
+    if args.stdin {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut bytes)
+            .map_err(|e| usage(format!("cannot read stdin: {e}")))?;
+        return Ok((bytes, false));
+    }
+    Err(usage(
+        "say what to send: --type T [--data JSON], --data JSON, --file F or --stdin",
+    ))
+}
+
+pub async fn run(global: &GlobalArgs, args: &PushArgs) -> Result<(), CommandError> {
+    let (bytes, must_be_json) = payload(args)?;
+    match check_payload(&bytes, must_be_json) {
+        Ok(Some(warning)) => eprintln!("warning: {warning}"),
+        Ok(None) => {}
+        Err(e) => return Err(usage(e)),
+    }
+    let context = Context::new(global).await?;
+    context.refuse_if_readonly("push")?;
+    let gateway = context.management()?;
+    let needs_store = !args.users.is_empty() || args.all || !args.keep_gone;
+    let store: Option<Arc<dyn ConnectionStore>> =
+        if needs_store && (context.env.table.is_some() || !args.users.is_empty() || args.all) {
+            Some(Context::store_dyn(&context.store().await?))
+        } else {
+            None
+        };
+    let mut not_connected = Vec::new();
+    let mut targets = Vec::new();
+    if let Some(store) = &store {
+        for user in &args.users {
+            match store.find_by_user(user).await.map_err(failed)? {
+                Some(record) => targets.push(PushTarget::record(record, user.clone())),
+                None => not_connected.push(user.clone()),
+            }
+        }
+        if args.all {
+            let snapshot = store.scan().await.map_err(failed)?;
+            let filter = args.filter.clone().unwrap_or_default();
+            targets.extend(
+                snapshot
+                    .records
+                    .into_iter()
+                    .filter(|r| r.user_id.contains(&filter) || r.connection_id.contains(&filter))
+                    .map(|r| PushTarget::record(r.clone(), r.user_id)),
+            );
+        }
+    }
+    for id in &args.connections {
+        let record = match &store {
+            Some(store) => store.find_by_connection(id).await.map_err(failed)?,
+            None => None,
+        };
+        targets.push(match record {
+            Some(record) => PushTarget::record(record, id.clone()),
+            None => PushTarget::connection(id.clone()),
+        });
+    }
+    if targets.is_empty() && not_connected.is_empty() {
+        return Err(usage(
+            "no target: give --user, --connection or --all (and check --filter)",
+        ));
+    }
+    let audit = Arc::new(context.audit()?);
+    let options = PushOptions {
+        delete_gone: !args.keep_gone,
+        concurrency: context.env.probe_concurrency.max(16),
+        limiter: Some(context.limiter()),
+        audit: Some(audit),
+        ..PushOptions::default()
+    };
+    let outcomes = push_to_targets(gateway, store, targets, Bytes::from(bytes), options).await;
+    print_outcomes(
+        &outcomes,
+        &not_connected,
+        global.output == OutputFormat::Json,
+    );
+    let failures = outcomes
+        .iter()
+        .filter(|o| o.class != crate::model::DeliveryClass::Delivered)
+        .count();
+    if failures > 0 || !not_connected.is_empty() {
+        return Err(failed(format!(
+            "{failures} of {} push(es) not delivered, {} user(s) not connected",
+            outcomes.len(),
+            not_connected.len()
+        )));
+    }
+    Ok(())
+}
+
+fn print_outcomes(outcomes: &[DeliveryOutcome], not_connected: &[String], json_output: bool) {
+    if json_output {
+        print_json(&serde_json::json!({ "outcomes": outcomes, "not_connected": not_connected }));
+        return;
+    }
+    let mut rows: Vec<Vec<String>> = outcomes
+        .iter()
+        .map(|o| {
+            vec![
+                o.target.clone(),
+                o.connection_id.clone(),
+                o.class.as_str().to_string(),
+                o.status.map(|s| s.to_string()).unwrap_or_default(),
+                format!("{:.1} ms", o.latency_ms),
+                if o.record_deleted {
+                    "stale record deleted".into()
+                } else {
+                    o.error.clone().unwrap_or_default()
+                },
+            ]
+        })
+        .collect();
+    rows.extend(not_connected.iter().map(|u| {
+        vec![
+            u.clone(),
+            String::new(),
+            "not_connected".into(),
+            String::new(),
+            String::new(),
+            "no record for this user".into(),
+        ]
+    }));
+    print_table(
+        &[
+            "TARGET",
+            "CONNECTION",
+            "RESULT",
+            "STATUS",
+            "LATENCY",
+            "DETAIL",
+        ],
+        &rows,
+    );
+}

@@ -1,0 +1,49 @@
+//! `wsdash restore AUDIT_FILE`: put deleted records back, never over a newer one.
+
+use super::context::{failed, usage, CommandError, Context, GlobalArgs, OutputFormat};
+use super::output::print_json;
+use crate::ops::restore::restore_from_audit;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RestoreArgs {
+    /// The audit log to read deletes from.
+    pub audit_file: PathBuf,
+    /// Only deletes at or after this time (ISO-8601, e.g. 2026-11-24T10:00:00Z).
+    #[arg(long)]
+    pub since: Option<String>,
+}
+
+pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<(), CommandError> {
+    let since = match &args.since {
+        Some(s) => Some(
+            crate::model::parse_iso(s)
+                .ok_or_else(|| usage(format!("--since {s:?} is not an ISO-8601 time")))?,
+        ),
+        None => None,
+    };
+    let context = Context::new(global).await?;
+    context.refuse_if_readonly("restore")?;
+    let store = context.store().await?;
+    let audit = context.audit()?;
+    let report = restore_from_audit(store.as_ref(), &args.audit_file, since, Some(&audit))
+        .await
+        .map_err(failed)?;
+    if global.output == OutputFormat::Json {
+        print_json(&serde_json::json!(report));
+    } else {
+        for line in &report.unreadable_lines {
+            eprintln!("warning: unreadable audit line: {line}");
+        }
+        eprintln!(
+            "restored {}, skipped {} (a newer record exists), failed {}",
+            report.restored.len(),
+            report.skipped_newer_exists.len(),
+            report.failed.len()
+        );
+    }
+    if !report.failed.is_empty() {
+        return Err(failed(format!("{} restore(s) failed", report.failed.len())));
+    }
+    Ok(())
+}

@@ -1,0 +1,562 @@
+//! The data plane against real peers: moto_server's DynamoDB and the emulator, driven through the
+//! headless commands exactly as an operator would run them.
+
+mod common;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
+};
+use common::{quiet_demo, wsdash, Moto};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::time::Duration;
+
+async fn dynamo(moto: &Moto) -> aws_sdk_dynamodb::Client {
+    let sdk = wsdash::aws_env::load_sdk_config(&wsdash::aws_env::AwsSettings {
+        dummy_credentials: true,
+        ..Default::default()
+    })
+    .await;
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(&moto.url)
+            .build(),
+    )
+}
+
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+    key: &str,
+    index_on: Option<&str>,
+) {
+    let attribute = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attr")
+    };
+    let hash = |n: &str| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(KeyType::Hash)
+            .build()
+            .expect("key")
+    };
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(hash(key))
+        .attribute_definitions(attribute(key));
+    if let Some(other) = index_on {
+        request = request
+            .attribute_definitions(attribute(other))
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(format!("by_{other}"))
+                    .key_schema(hash(other))
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build()
+                    .expect("gsi"),
+            );
+    }
+    request.send().await.expect("create table");
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_string())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+async fn put(client: &aws_sdk_dynamodb::Client, table: &str, item: &[(&str, AttributeValue)]) {
+    client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(
+            item.iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+        ))
+        .send()
+        .await
+        .expect("put item");
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+fn json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
+}
+
+fn by_user(list: &Value) -> HashMap<String, Value> {
+    list.as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["user_id"].as_str().map(|u| (u.to_string(), r.clone())))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tables_keyed_either_way_with_any_time_format_just_work_and_malformed_items_are_listed() {
+    let moto = Moto::start();
+    let client = dynamo(&moto).await;
+    create_table(&client, "by_connection", "connection_id", Some("user_id")).await;
+    create_table(&client, "by_user", "user_id", None).await;
+    put(
+        &client,
+        "by_connection",
+        &[
+            ("connection_id", s("AAAAAAAAAAAAAAA=")),
+            ("user_id", s("alice")),
+            ("connected_at", n(now() - 60)),
+            ("ttl", n(now() + 999)),
+        ],
+    )
+    .await;
+    put(
+        &client,
+        "by_connection",
+        &[
+            ("connection_id", s("BBBBBBBBBBBBBBB=")),
+            ("user_id", s("bob")),
+            ("connected_at", n((now() - 60) * 1000)),
+        ],
+    )
+    .await;
+    put(
+        &client,
+        "by_connection",
+        &[
+            ("connection_id", s("CCCCCCCCCCCCCCC=")),
+            ("connected_at", n(now())),
+        ],
+    )
+    .await;
+    put(
+        &client,
+        "by_user",
+        &[
+            ("user_id", s("carol")),
+            ("connection_id", s("DDDDDDDDDDDDDDD=")),
+            ("connected_at", s("2026-11-24T10:30:45Z")),
+        ],
+    )
+    .await;
+    put(
+        &client,
+        "by_user",
+        &[
+            ("user_id", s("dave")),
+            ("connection_id", n(5)),
+            ("connected_at", s("2026-11-24T10:30:45Z")),
+        ],
+    )
+    .await;
+    put(
+        &client,
+        "by_user",
+        &[
+            ("user_id", s("erin")),
+            ("connection_id", s("EEEEEEEEEEEEEEE=")),
+            ("connected_at", s("last tuesday")),
+        ],
+    )
+    .await;
+
+    let (code, out, err) = wsdash(
+        &["list", "--table", "by_connection", "--output", "json"],
+        &moto,
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let list = json(&out);
+    let users = by_user(&list);
+    assert_eq!(users["alice"]["state"], "unprobed");
+    assert_eq!(
+        users["bob"]["state"], "unprobed",
+        "epoch millis parse as a recent time"
+    );
+    let malformed: Vec<&Value> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter(|r| r["state"] == "malformed")
+        .collect();
+    assert_eq!(malformed.len(), 1, "{list}");
+    assert_eq!(malformed[0]["reason"], "missing user_id");
+    assert_eq!(malformed[0]["connection_id"], "CCCCCCCCCCCCCCC=");
+
+    let (code, out, err) = wsdash(
+        &["list", "--table", "by_user", "--output", "json"],
+        &moto,
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let list = json(&out);
+    assert_eq!(
+        by_user(&list)["carol"]["connected_at"],
+        "2026-11-24T10:30:45.000Z"
+    );
+    let reasons: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|r| r["reason"].as_str())
+        .collect();
+    assert!(
+        reasons.contains(&"connection_id is a number (expected a string)"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("unparseable time")),
+        "{reasons:?}"
+    );
+
+    let (code, _, err) = wsdash(&["list", "--table", "missing_table"], &moto, None);
+    assert_eq!(code, 2, "a missing table is a configuration error");
+    assert!(err.contains("table not found: missing_table"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twenty_thousand_items_list_correctly_across_pages() {
+    let moto = Moto::start();
+    let client = dynamo(&moto).await;
+    create_table(&client, "big", "user_id", None).await;
+    let mut writes = Vec::new();
+    for chunk in (0..20_000).collect::<Vec<_>>().chunks(25) {
+        let requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|i| {
+                let item = HashMap::from([
+                    ("user_id".to_string(), s(&format!("user-{i:05}"))),
+                    ("connection_id".to_string(), s(&format!("{i:015}="))),
+                    ("connected_at".to_string(), n(now() - 30)),
+                ]);
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .expect("put"),
+                    )
+                    .build()
+            })
+            .collect();
+        let client = client.clone();
+        writes.push(tokio::spawn(async move {
+            client
+                .batch_write_item()
+                .request_items("big", requests)
+                .send()
+                .await
+                .expect("batch write");
+        }));
+        if writes.len() >= 8 {
+            for w in writes.drain(..) {
+                w.await.expect("join");
+            }
+        }
+    }
+    for w in writes {
+        w.await.expect("join");
+    }
+    let (code, out, err) = wsdash(&["list", "--table", "big", "--output", "json"], &moto, None);
+    assert_eq!(code, 0, "{err}");
+    let list = json(&out);
+    let users = by_user(&list);
+    assert_eq!(users.len(), 20_000);
+    assert!(users.contains_key("user-00000") && users.contains_key("user-19999"));
+}
+
+/// Live connection ids on the emulator.
+async fn live_ids(admin: &str) -> Vec<String> {
+    let list: Vec<Value> = reqwest::get(format!("{admin}/connections"))
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    list.iter()
+        .filter_map(|c| c["connection_id"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_classifies_purge_deletes_exactly_the_dead_and_restore_brings_them_back() {
+    let moto = Moto::start();
+    let client = dynamo(&moto).await;
+    create_table(&client, "conns", "user_id", None).await;
+    let demo = quiet_demo(&[]);
+    let websocket = demo.value("websocket:").replace("?token=dev:<user>", "");
+    let management = demo.value("management endpoint:");
+    let admin = demo
+        .value("emulator admin API:")
+        .replace("/ (not part of AWS)", "");
+
+    // Two live clients, whose ids we store as a backend would.
+    let mut sockets = Vec::new();
+    for user in ["live-1", "live-2"] {
+        let (socket, _) = tokio_tungstenite::connect_async(format!("{websocket}?token=dev:{user}"))
+            .await
+            .expect("connect");
+        sockets.push(socket);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let live = live_ids(&admin).await;
+    assert_eq!(live.len(), 2);
+    for (user, id) in ["live-1", "live-2"].iter().zip(&live) {
+        put(
+            &client,
+            "conns",
+            &[
+                ("user_id", s(user)),
+                ("connection_id", s(id)),
+                (
+                    "connected_at",
+                    s(&wsdash::model::iso_millis(time::OffsetDateTime::now_utc())),
+                ),
+            ],
+        )
+        .await;
+    }
+    put(
+        &client,
+        "conns",
+        &[
+            ("user_id", s("dead-1")),
+            ("connection_id", s("DEAD00000000001=")),
+            ("connected_at", s("2026-11-24T17:00:00Z")),
+            ("domain", s("example.com")),
+        ],
+    )
+    .await;
+    put(
+        &client,
+        "conns",
+        &[
+            ("user_id", s("dead-2")),
+            ("connection_id", s("DEAD00000000002=")),
+            (
+                "connected_at",
+                s(&wsdash::model::iso_millis(time::OffsetDateTime::now_utc())),
+            ),
+        ],
+    )
+    .await;
+    put(
+        &client,
+        "conns",
+        &[
+            ("user_id", s("old")),
+            ("connection_id", s("OLD000000000001=")),
+            ("connected_at", s("2020-01-01T00:00:00Z")),
+        ],
+    )
+    .await;
+
+    let common_args = [
+        "--table",
+        "conns",
+        "--endpoint",
+        management.as_str(),
+        "--output",
+        "json",
+    ];
+    let run = |extra: &[&str], audit: &str| {
+        let mut args: Vec<&str> = extra.to_vec();
+        args.extend_from_slice(&common_args);
+        args.extend_from_slice(&["--audit-log", audit]);
+        wsdash(&args, &moto, None)
+    };
+    let dir = std::env::temp_dir().join(format!("wsdash-purge-{}", std::process::id()));
+    let audit = dir.join("audit.jsonl");
+    let audit = audit.to_str().expect("path");
+
+    let (code, out, err) = run(&["probe"], audit);
+    assert_eq!(code, 0, "{err}");
+    let states: HashMap<String, String> = by_user(&json(&out))
+        .into_iter()
+        .map(|(u, r)| (u, r["state"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    assert_eq!(states["live-1"], "live");
+    assert_eq!(states["live-2"], "live");
+    assert_eq!(states["dead-1"], "stale");
+    assert_eq!(states["dead-2"], "stale");
+    assert_eq!(states["old"], "expired");
+
+    let (code, out, err) = run(&["purge", "--dry-run"], audit);
+    assert_eq!(code, 0, "{err}");
+    let plan = json(&out);
+    let mut planned: Vec<&str> = plan["plan"]["stale"]
+        .as_array()
+        .expect("stale")
+        .iter()
+        .filter_map(|r| r["user_id"].as_str())
+        .collect();
+    planned.sort();
+    assert_eq!(planned, ["dead-1", "dead-2", "old"]);
+
+    let (code, _, err) = run(&["purge"], audit);
+    assert_eq!(
+        code, 2,
+        "purge without --yes and without a terminal must refuse"
+    );
+    assert!(err.contains("--yes"), "{err}");
+
+    let (code, out, err) = run(&["purge", "--yes"], audit);
+    assert_eq!(code, 0, "{err}");
+    let purged = json(&out);
+    let mut deleted: Vec<&str> = purged["report"]["deleted"]
+        .as_array()
+        .expect("deleted")
+        .iter()
+        .filter_map(|r| r["user_id"].as_str())
+        .collect();
+    deleted.sort();
+    assert_eq!(deleted, ["dead-1", "dead-2", "old"]);
+    let (_, out, _) = run(&["list"], audit);
+    let mut left: Vec<String> = by_user(&json(&out)).into_keys().collect();
+    left.sort();
+    assert_eq!(left, ["live-1", "live-2"]);
+
+    // dead-2 reconnects before the restore: its newer record must survive.
+    put(
+        &client,
+        "conns",
+        &[
+            ("user_id", s("dead-2")),
+            ("connection_id", s("NEW000000000002=")),
+            (
+                "connected_at",
+                s(&wsdash::model::iso_millis(time::OffsetDateTime::now_utc())),
+            ),
+        ],
+    )
+    .await;
+    let (code, out, err) = run(&["restore", audit], audit);
+    assert_eq!(code, 0, "{err}");
+    let report = json(&out);
+    assert_eq!(
+        report["restored"].as_array().map(Vec::len),
+        Some(2),
+        "{report}"
+    );
+    assert_eq!(report["skipped_newer_exists"][0]["user_id"], "dead-2");
+    let item = client
+        .get_item()
+        .table_name("conns")
+        .key("user_id", s("dead-1"))
+        .send()
+        .await
+        .expect("get")
+        .item()
+        .cloned()
+        .expect("dead-1 restored");
+    assert_eq!(
+        item.get("domain"),
+        Some(&s("example.com")),
+        "the full item comes back, extra attributes included"
+    );
+    let (_, out, _) = run(&["list"], audit);
+    assert_eq!(
+        by_user(&json(&out))["dead-2"]["connection_id"],
+        "NEW000000000002="
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_never_deletes_a_record_whose_user_reconnected_between_plan_and_execute() {
+    use std::sync::Arc;
+    use wsdash::ops::purge::{execute_purge, plan_purge};
+    use wsdash::store::{ConnectionStore, DynamoStore};
+    let moto = Moto::start();
+    let client = dynamo(&moto).await;
+    create_table(&client, "race", "user_id", None).await;
+    let demo = quiet_demo(&[]);
+    let management = demo.value("management endpoint:");
+    put(
+        &client,
+        "race",
+        &[
+            ("connection_id", s("GONE0000000001=")),
+            ("user_id", s("zoe")),
+            ("connected_at", n(now())),
+        ],
+    )
+    .await;
+    put(
+        &client,
+        "race",
+        &[
+            ("connection_id", s("GONE0000000002=")),
+            ("user_id", s("yan")),
+            ("connected_at", n(now())),
+        ],
+    )
+    .await;
+
+    let sdk = wsdash::aws_env::load_sdk_config(&wsdash::aws_env::AwsSettings {
+        dummy_credentials: true,
+        ..Default::default()
+    })
+    .await;
+    let store = DynamoStore::connect(&sdk, Some(&moto.url), "race", Default::default(), 2)
+        .await
+        .expect("store");
+    let gateway: Arc<dyn wsdash::gateway::ManagementApi> =
+        Arc::new(wsdash::gateway::AwsManagementApi::new(&sdk, &management));
+    let snapshot = store.scan().await.expect("scan");
+    let plan = plan_purge(gateway.clone(), snapshot.records, 4, None).await;
+    assert_eq!(plan.stale.len(), 2);
+
+    // zoe reconnects after the plan was made: her record (same key) now holds a new connection id.
+    let replaced = store
+        .put(wsdash::model::ConnectionRecord::new(
+            "zoe",
+            "ZOE0000000NEW0=",
+        ))
+        .await
+        .expect("put");
+    assert_eq!(
+        replaced.map(|r| r.connection_id),
+        Some("GONE0000000001=".to_string())
+    );
+    let report = execute_purge(gateway, &store, &plan, None).await;
+    assert_eq!(
+        report
+            .deleted
+            .iter()
+            .map(|r| r.user_id.as_str())
+            .collect::<Vec<_>>(),
+        ["yan"]
+    );
+    assert_eq!(
+        report
+            .changed
+            .iter()
+            .map(|r| r.user_id.as_str())
+            .collect::<Vec<_>>(),
+        ["zoe"]
+    );
+    assert_eq!(
+        store
+            .find_by_user("zoe")
+            .await
+            .expect("find")
+            .map(|r| r.connection_id),
+        Some("ZOE0000000NEW0=".to_string())
+    );
+}
