@@ -396,6 +396,50 @@ async fn probe_classifies_purge_deletes_exactly_the_dead_and_restore_brings_them
     assert_eq!(states["dead-2"], "stale");
     assert_eq!(states["old"], "expired");
 
+    // A push reaches a live user's socket; a dead user's push is Gone (record kept with --keep-gone).
+    let (code, out, err) = run(
+        &[
+            "push",
+            "--user",
+            "live-1",
+            "--type",
+            "new_content",
+            "--data",
+            r#"{"title":"hello"}"#,
+        ],
+        audit,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["outcomes"][0]["class"], "delivered");
+    use futures_util::StreamExt;
+    let message = tokio::time::timeout(Duration::from_secs(5), sockets[0].next())
+        .await
+        .expect("in time");
+    let text = match message {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => t.to_string(),
+        other => panic!("expected the push, got {other:?}"),
+    };
+    let pushed: Value = serde_json::from_str(&text).expect("json push");
+    assert_eq!(
+        (pushed["type"].as_str(), pushed["title"].as_str()),
+        (Some("new_content"), Some("hello"))
+    );
+    let (code, out, _) = run(
+        &[
+            "push",
+            "--user",
+            "dead-2",
+            "--type",
+            "heartbeat",
+            "--keep-gone",
+        ],
+        audit,
+    );
+    assert_eq!(code, 1, "an undelivered push is a failed operation");
+    assert_eq!(json(&out)["outcomes"][0]["class"], "gone");
+    let (code, _, err) = run(&["push", "--user", "live-1", "--data", "{not json"], audit);
+    assert_eq!(code, 2, "{err}");
+
     let (code, out, err) = run(&["purge", "--dry-run"], audit);
     assert_eq!(code, 0, "{err}");
     let plan = json(&out);

@@ -2,7 +2,9 @@
 //! operator allows against a shared production account.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock, so that tests with paused time see the waits.
+use tokio::time::Instant;
 
 pub struct RateLimiter {
     interval: Duration,
@@ -14,10 +16,13 @@ impl RateLimiter {
     /// `per_second` calls a second on average, up to `burst` at once after a quiet spell.
     pub fn new(per_second: f64, burst: u32) -> Self {
         let interval = Duration::from_secs_f64(1.0 / per_second.max(0.001));
+        let burst_window = interval * burst.max(1).saturating_sub(1);
+        // Start with a full bucket: the first `burst` calls go at once.
+        let now = Instant::now();
         Self {
             interval,
-            burst_window: interval * burst.max(1).saturating_sub(1),
-            next_slot: Mutex::new(Instant::now()),
+            burst_window,
+            next_slot: Mutex::new(now.checked_sub(burst_window).unwrap_or(now)),
         }
     }
 
