@@ -179,3 +179,93 @@ pub async fn run_demo_headless(args: DemoArgs) -> anyhow::Result<()> {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     Ok(())
 }
+
+/// True when nothing names an environment: `wsdash` then opens the built-in demo.
+pub fn wants_demo(global: &GlobalArgs) -> bool {
+    if global.env.is_some() || global.table.is_some() || global.endpoint.is_some() {
+        return false;
+    }
+    match global.environment() {
+        Ok(env) => env.name == "default" && env.table.is_none(),
+        Err(_) => false,
+    }
+}
+
+/// The dashboard on the built-in demo.
+pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
+    use crate::tui::app::EnvironmentInfo;
+    use crate::tui::runtime::{run_dashboard, Backend};
+    let initial = EnvironmentInfo {
+        name: "demo".into(),
+        color: "green".into(),
+        endpoint: "starting the emulator…".into(),
+        table: "-".into(),
+        ..EnvironmentInfo::default()
+    };
+    let audit_path = global.audit_path();
+    let shutdown = Arc::new(std::sync::Mutex::new(None::<CancellationToken>));
+    let keep = shutdown.clone();
+    let result = run_dashboard(initial, async move {
+        let demo = start_demo(&args).await?;
+        if let Ok(mut slot) = keep.lock() {
+            *slot = Some(demo.shutdown.clone());
+        }
+        let probe_rate = 200.0;
+        let env = EnvironmentInfo {
+            name: "demo".into(),
+            color: "green".into(),
+            endpoint: demo.gateway.management_url(),
+            table: format!("in-memory store of the demo backend {}", demo.backend_url),
+            readonly: global_readonly_flag(),
+            probe_rate_limit: probe_rate,
+            emulator_admin: Some(demo.gateway.admin_url()),
+        };
+        let backend = Backend {
+            store: demo.store.clone(),
+            gateway: demo.management.clone(),
+            limiter: Arc::new(crate::ops::rate::RateLimiter::new(probe_rate, 50)),
+            concurrency: 16,
+            audit: Some(Arc::new(crate::ops::audit::AuditLog::open(&audit_path, "demo")?)),
+            emulator_admin: Some(demo.gateway.admin_url()),
+        };
+        Ok((env, backend, None))
+    })
+    .await;
+    if let Some(token) = shutdown.lock().ok().and_then(|s| s.clone()) {
+        token.cancel();
+    }
+    result
+}
+
+fn global_readonly_flag() -> bool {
+    std::env::var("WSDASH_READONLY").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The dashboard on a configured environment.
+pub async fn run_env_dashboard(global: &GlobalArgs) -> Result<(), crate::commands::CommandError> {
+    use crate::commands::context::failed;
+    use crate::tui::app::EnvironmentInfo;
+    use crate::tui::runtime::{run_dashboard, Backend};
+    let context = Context::new(global).await?;
+    let gateway = context.management()?;
+    let store = context.store().await?;
+    let audit = Arc::new(context.audit()?);
+    let env = EnvironmentInfo {
+        name: context.env.name.clone(),
+        color: context.env.color.clone(),
+        endpoint: context.env.endpoint().map(str::to_string).unwrap_or_default(),
+        table: format!("{} ({})", context.env.table().unwrap_or_default(), crate::store::dynamo::describe_schema(store.schema())),
+        readonly: context.env.readonly,
+        probe_rate_limit: context.env.probe_rate,
+        emulator_admin: None,
+    };
+    let backend = Backend {
+        store: Context::store_dyn(&store),
+        gateway,
+        limiter: context.limiter(),
+        concurrency: context.env.probe_concurrency,
+        audit: Some(audit),
+        emulator_admin: None,
+    };
+    run_dashboard(env.clone(), async move { Ok((env, backend, None)) }).await.map_err(failed)
+}

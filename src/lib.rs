@@ -9,3 +9,4 @@ pub mod gateway;
 pub mod model;
 pub mod ops;
 pub mod store;
+pub mod tui;

@@ -5,13 +5,12 @@ use wsdash::commands::{self, CommandError};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("WSDASH_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let dashboard = match &cli.command {
+        None => true,
+        Some(Command::Demo(args)) => !args.headless,
+        _ => false,
+    };
+    init_logging(dashboard);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -25,14 +24,16 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Gateway(args)) => server(cli::run_gateway(args).await),
             Some(Command::Backend(args)) => server(cli::run_backend(&global, args).await),
-            Some(Command::Demo(args)) => server(cli::run_demo_headless(args).await),
+            Some(Command::Demo(args)) if args.headless => server(cli::run_demo_headless(args).await),
+            Some(Command::Demo(args)) => server(cli::run_demo_dashboard(&global, args).await),
             Some(Command::List) => commands::list::run(&global).await,
             Some(Command::Probe) => commands::probe::run(&global).await,
             Some(Command::Push(args)) => commands::push::run(&global, &args).await,
             Some(Command::Disconnect(args)) => commands::disconnect::run(&global, &args).await,
             Some(Command::Purge(args)) => commands::purge::run(&global, &args).await,
             Some(Command::Restore(args)) => commands::restore::run(&global, &args).await,
-            None => server(cli::run_demo_headless(Default::default()).await),
+            None if cli::wants_demo(&global) => server(cli::run_demo_dashboard(&global, Default::default()).await),
+            None => cli::run_env_dashboard(&global).await,
         }
     });
     match result {
@@ -42,4 +43,27 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// Servers log to stderr; the dashboard owns the screen, so it logs to a file.
+fn init_logging(dashboard: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WSDASH_LOG").unwrap_or_else(|_| "info".into());
+    if dashboard {
+        let path = wsdash::config::default_audit_path().with_file_name("wsdash.log");
+        let file = path
+            .parent()
+            .map(std::fs::create_dir_all)
+            .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&path).ok());
+        match file {
+            Some(file) => tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init(),
+            // No log file is better than log lines over the dashboard.
+            None => {}
+        }
+        return;
+    }
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

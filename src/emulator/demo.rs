@@ -35,6 +35,9 @@ pub struct DemoArgs {
     /// Mean seconds a simulated client stays connected before leaving (0: never leave).
     #[arg(long, default_value_t = 45)]
     pub lifetime_secs: u64,
+    /// Mean seconds a client that left stays away (its stale record stays visible meanwhile).
+    #[arg(long, default_value_t = 60)]
+    pub offline_secs: u64,
     /// Milliseconds between the backend's notification pushes (0: none).
     #[arg(long, default_value_t = 400)]
     pub push_every_ms: u64,
@@ -58,6 +61,7 @@ impl Default for DemoArgs {
             drop_disconnect: 0.3,
             vanish: 0.3,
             lifetime_secs: 45,
+            offline_secs: 60,
             push_every_ms: 400,
             time_scale: 1.0,
             admin_token: None,
@@ -144,6 +148,7 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
     let mut swarm = SwarmConfig::new(gateway.websocket_url(), args.clients);
     swarm.time_scale = args.time_scale;
     swarm.vanish_fraction = args.vanish;
+    swarm.mean_offline = Duration::from_secs(args.offline_secs.max(1));
     swarm.mean_lifetime = (args.lifetime_secs > 0).then(|| Duration::from_secs(args.lifetime_secs));
     let swarm = spawn_swarm(swarm, shutdown.clone());
     if args.push_every_ms > 0 {

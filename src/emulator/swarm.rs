@@ -157,10 +157,10 @@ async fn run_client(
     loop {
         let socket = tokio::select! {
             _ = shutdown.cancelled() => return,
-            result = tokio_tungstenite::connect_async(url.as_str()) => result,
+            result = connect(&url, n) => result,
         };
         let end = match socket {
-            Ok((socket, _)) => {
+            Ok(socket) => {
                 backoff = FIRST_BACKOFF;
                 stats.connects.fetch_add(1, Ordering::Relaxed);
                 stats.connected_now.fetch_add(1, Ordering::Relaxed);
@@ -249,6 +249,27 @@ where
             }
         }
     }
+}
+
+/// Open a socket with a browser-like User-Agent, so GetConnection's Identity has one to show.
+async fn connect(
+    url: &str,
+    n: usize,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    tokio_tungstenite::tungstenite::Error,
+> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request()?;
+    const AGENTS: [&str; 3] = [
+        "Mozilla/5.0 (wsdash swarm; Chrome-like)",
+        "Mozilla/5.0 (wsdash swarm; Firefox-like)",
+        "Mozilla/5.0 (wsdash swarm; Safari-like)",
+    ];
+    if let Ok(agent) = AGENTS[n % AGENTS.len()].parse() {
+        request.headers_mut().insert("user-agent", agent);
+    }
+    tokio_tungstenite::connect_async(request).await.map(|(socket, _)| socket)
 }
 
 /// Sleep unless shut down first; false means stop.

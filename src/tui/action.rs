@@ -1,0 +1,85 @@
+//! Everything that can happen to the dashboard: keys turned into intents, and results of work.
+
+use crate::emulator::registry::StatsView;
+use crate::model::{ConnectionRecord, DeliveryOutcome};
+use crate::ops::disconnect::DisconnectOutcome;
+use crate::ops::probe::ProbeResult;
+use crate::ops::purge::{PurgePlan, PurgeReport};
+use crate::store::StoreSnapshot;
+use crossterm::event::KeyEvent;
+use time::OffsetDateTime;
+
+#[derive(Debug, Clone)]
+pub enum Action {
+    // Navigation and view.
+    Quit,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    ToggleMark,
+    OpenDetails,
+    Back,
+    ToggleHelp,
+    CycleSort,
+    ReverseSort,
+    RefreshNow,
+    StartFilter,
+    StartCommand,
+    /// A key typed into the filter or command line.
+    PromptKey(KeyEvent),
+    SubmitPrompt,
+    // Mutations (each refused in read-only mode).
+    OpenComposer,
+    OpenDisconnect,
+    OpenPurge,
+    /// A key for the push composer.
+    ComposerKey(KeyEvent),
+    Confirm,
+    ToggleDeleteRecord,
+    // Time and results of background work.
+    Tick(OffsetDateTime),
+    Resize(u16),
+    Scanned(Result<StoreSnapshot, String>),
+    Probed(Vec<ProbeResult>),
+    Delivered(DeliveryOutcome),
+    PushFinished(usize),
+    Disconnected(Vec<DisconnectOutcome>),
+    PurgePlanned(PurgePlan),
+    Purged(PurgeReport),
+    EmulatorStats(Result<StatsView, String>),
+    /// A background operation could not run at all.
+    OperationFailed(String),
+}
+
+/// Work for the runtime: each effect runs as a task and reports back with an [`Action`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Scan,
+    Probe(Vec<ConnectionRecord>),
+    Push { targets: Vec<PushTarget>, payload: String },
+    Disconnect { connection_ids: Vec<String>, delete_record: bool },
+    PlanPurge,
+    ExecutePurge(Box<PurgePlanRef>),
+    FetchEmulatorStats,
+}
+
+/// A push target as the dashboard knows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushTarget {
+    pub record: Option<ConnectionRecord>,
+    pub connection_id: String,
+    pub label: String,
+}
+
+/// Plans compare by identity of their content for effect tests.
+#[derive(Debug, Clone)]
+pub struct PurgePlanRef(pub PurgePlan);
+
+impl PartialEq for PurgePlanRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.made_at == other.0.made_at && self.0.stale.len() == other.0.stale.len()
+    }
+}

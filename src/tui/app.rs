@@ -1,0 +1,262 @@
+//! The dashboard's state: plain data, changed only by `update`, read by the views.
+
+use crate::emulator::registry::StatsView;
+use crate::model::{ConnectionInfo, ConnectionRecord, DeliveryClass, DeliveryOutcome};
+use crate::ops::purge::PurgePlan;
+use crate::ops::refresh::ConnectionState;
+use crate::store::MalformedRecord;
+use std::collections::{HashMap, HashSet, VecDeque};
+use time::OffsetDateTime;
+use tui_input::Input;
+
+/// What the header says about where we are.
+#[derive(Debug, Clone, Default)]
+pub struct EnvironmentInfo {
+    pub name: String,
+    pub color: String,
+    pub endpoint: String,
+    pub table: String,
+    pub readonly: bool,
+    pub probe_rate_limit: f64,
+    /// Set in the demo: where to fetch the emulator's counters and the client page.
+    pub emulator_admin: Option<String>,
+}
+
+/// One line of the connections table.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub record: ConnectionRecord,
+    pub state: ConnectionState,
+    pub info: Option<ConnectionInfo>,
+    pub probe_error: Option<String>,
+    pub probed_at: Option<OffsetDateTime>,
+    pub last_outcome: Option<DeliveryOutcome>,
+    pub history: VecDeque<DeliveryOutcome>,
+    /// Highlighted until then, because it just changed.
+    pub flash_until: Option<OffsetDateTime>,
+    /// Set for malformed items: why they do not parse.
+    pub malformed: Option<MalformedRecord>,
+}
+
+impl Row {
+    pub fn new(record: ConnectionRecord) -> Self {
+        Self {
+            record,
+            state: ConnectionState::Unprobed,
+            info: None,
+            probe_error: None,
+            probed_at: None,
+            last_outcome: None,
+            history: VecDeque::new(),
+            flash_until: None,
+            malformed: None,
+        }
+    }
+
+    pub fn key(&self) -> &str {
+        &self.record.connection_id
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortColumn {
+    User,
+    Connection,
+    #[default]
+    Age,
+    Idle,
+    SourceIp,
+    State,
+    Outcome,
+}
+
+impl SortColumn {
+    pub const ALL: [SortColumn; 7] = [
+        SortColumn::User,
+        SortColumn::Connection,
+        SortColumn::Age,
+        SortColumn::Idle,
+        SortColumn::SourceIp,
+        SortColumn::State,
+        SortColumn::Outcome,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SortColumn::User => "user",
+            SortColumn::Connection => "connection",
+            SortColumn::Age => "age",
+            SortColumn::Idle => "idle",
+            SortColumn::SourceIp => "ip",
+            SortColumn::State => "state",
+            SortColumn::Outcome => "outcome",
+        }
+    }
+
+    pub fn next(self) -> SortColumn {
+        let i = Self::ALL.iter().position(|c| *c == self).unwrap_or(0);
+        Self::ALL[(i + 1) % Self::ALL.len()]
+    }
+}
+
+/// Who a push goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushTargetKind {
+    Selected,
+    User,
+    Marked,
+    Filtered,
+}
+
+impl PushTargetKind {
+    pub fn next(self) -> Self {
+        match self {
+            PushTargetKind::Selected => PushTargetKind::User,
+            PushTargetKind::User => PushTargetKind::Marked,
+            PushTargetKind::Marked => PushTargetKind::Filtered,
+            PushTargetKind::Filtered => PushTargetKind::Selected,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComposerField {
+    Target,
+    Type,
+    Payload,
+}
+
+#[derive(Debug, Clone)]
+pub struct Composer {
+    pub target: PushTargetKind,
+    pub user: Input,
+    pub message_type: usize,
+    pub payload: Input,
+    pub focus: ComposerField,
+    /// Index into the history while recalling.
+    pub recall: Option<usize>,
+}
+
+/// A confirmation waiting for `y`.
+#[derive(Debug, Clone)]
+pub enum Confirm {
+    Disconnect { connection_ids: Vec<String>, delete_record: bool },
+    Purge(PurgePlan),
+}
+
+/// What is on top of the table.
+#[derive(Debug, Clone)]
+pub enum Overlay {
+    None,
+    Help,
+    Details(String),
+    Composer(Box<Composer>),
+    Confirm(Confirm),
+    /// Work under way (planning or executing a purge, disconnecting).
+    Progress(String),
+    /// A summary to read before going back.
+    Summary(String, Vec<String>),
+}
+
+/// What the bottom line is being used for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prompt {
+    None,
+    Filter,
+    Command,
+}
+
+/// Running totals of delivery outcomes.
+#[derive(Debug, Clone, Default)]
+pub struct OutcomePanel {
+    pub counts: HashMap<DeliveryClass, u64>,
+    pub recent: VecDeque<DeliveryOutcome>,
+    /// Deliveries per second, newest last.
+    pub per_second: VecDeque<u64>,
+    pub current_second: Option<i64>,
+}
+
+pub const RECENT_OUTCOMES: usize = 50;
+pub const SPARKLINE_SECONDS: usize = 60;
+pub const HISTORY_PER_CONNECTION: usize = 20;
+
+pub struct App {
+    pub env: EnvironmentInfo,
+    pub now: OffsetDateTime,
+    pub rows: Vec<Row>,
+    pub index: HashMap<String, usize>,
+    /// Indices into `rows`, filtered and sorted: what the table shows.
+    pub visible: Vec<usize>,
+    pub selected: usize,
+    pub offset: usize,
+    pub marked: HashSet<String>,
+    pub sort: SortColumn,
+    pub sort_descending: bool,
+    pub filter: String,
+    pub prompt: Prompt,
+    pub input: Input,
+    pub overlay: Overlay,
+    pub outcomes: OutcomePanel,
+    pub emulator: Option<StatsView>,
+    pub last_refresh: Option<OffsetDateTime>,
+    pub error: Option<String>,
+    pub status: Option<String>,
+    pub scanning: bool,
+    pub probing: bool,
+    pub probe_calls: VecDeque<(OffsetDateTime, usize)>,
+    pub sent_history: Vec<String>,
+    pub table_height: usize,
+    pub client_page: Option<String>,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(env: EnvironmentInfo, now: OffsetDateTime) -> Self {
+        Self {
+            env,
+            now,
+            rows: Vec::new(),
+            index: HashMap::new(),
+            visible: Vec::new(),
+            selected: 0,
+            offset: 0,
+            marked: HashSet::new(),
+            sort: SortColumn::Age,
+            sort_descending: false,
+            filter: String::new(),
+            prompt: Prompt::None,
+            input: Input::default(),
+            overlay: Overlay::None,
+            outcomes: OutcomePanel::default(),
+            emulator: None,
+            last_refresh: None,
+            error: None,
+            status: None,
+            scanning: false,
+            probing: false,
+            probe_calls: VecDeque::new(),
+            sent_history: Vec::new(),
+            table_height: 20,
+            client_page: None,
+            quit: false,
+        }
+    }
+
+    pub fn selected_row(&self) -> Option<&Row> {
+        self.visible.get(self.selected).and_then(|i| self.rows.get(*i))
+    }
+
+    pub fn row(&self, connection_id: &str) -> Option<&Row> {
+        self.index.get(connection_id).and_then(|i| self.rows.get(*i))
+    }
+
+    pub fn count(&self, state: ConnectionState) -> usize {
+        self.rows.iter().filter(|r| r.state == state).count()
+    }
+
+    /// GetConnection calls in the last second.
+    pub fn probe_rate(&self) -> usize {
+        let since = self.now - time::Duration::seconds(1);
+        self.probe_calls.iter().filter(|(t, _)| *t >= since).map(|(_, n)| n).sum()
+    }
+}

@@ -1,0 +1,71 @@
+//! The `/` filter: words that must all match; `state:stale`, `user:`, `id:`, `ip:` qualify a word.
+
+use super::app::Row;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Term {
+    Any(String),
+    State(String),
+    User(String),
+    Id(String),
+    Ip(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter(Vec<Term>);
+
+impl Filter {
+    pub fn parse(text: &str) -> Self {
+        Filter(
+            text.split_whitespace()
+                .map(|word| {
+                    let lower = word.to_lowercase();
+                    match lower.split_once(':') {
+                        Some(("state", v)) => Term::State(v.into()),
+                        Some(("user", v)) => Term::User(v.into()),
+                        Some(("id", v)) => Term::Id(v.into()),
+                        Some(("ip", v)) => Term::Ip(v.into()),
+                        _ => Term::Any(lower),
+                    }
+                })
+                .collect(),
+        )
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn matches(&self, row: &Row) -> bool {
+        let ip = row.info.as_ref().and_then(|i| i.source_ip.as_deref()).unwrap_or_default();
+        let has = |haystack: &str, needle: &str| haystack.to_lowercase().contains(needle);
+        self.0.iter().all(|term| match term {
+            Term::State(s) => row.state.as_str().starts_with(s.as_str()),
+            Term::User(u) => has(&row.record.user_id, u),
+            Term::Id(i) => has(&row.record.connection_id, i),
+            Term::Ip(i) => ip.contains(i.as_str()),
+            Term::Any(a) => {
+                has(&row.record.user_id, a) || has(&row.record.connection_id, a) || ip.contains(a.as_str()) || row.state.as_str() == a
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ConnectionRecord;
+    use crate::ops::refresh::ConnectionState;
+
+    #[test]
+    fn words_and_qualifiers_all_have_to_match() {
+        let mut row = Row::new(ConnectionRecord::new("alice", "AbC123456789012="));
+        row.state = ConnectionState::Stale;
+        assert!(Filter::parse("ali").matches(&row));
+        assert!(Filter::parse("state:stale abc").matches(&row));
+        assert!(!Filter::parse("state:live").matches(&row));
+        assert!(!Filter::parse("alice bob").matches(&row));
+        assert!(Filter::parse("").matches(&row));
+        assert!(Filter::parse("stale").matches(&row));
+    }
+}

@@ -1,0 +1,9 @@
+//! The dashboard: state + actions + pure views, driven by one event loop.
+
+pub mod action;
+pub mod app;
+pub mod filter;
+pub mod keymap;
+pub mod runtime;
+pub mod update;
+pub mod views;

@@ -1,0 +1,172 @@
+//! The event loop: terminal input, ticks and results of background work merged in one `select!`;
+//! effects run as tasks and report back as actions. Drawing never waits on the network.
+
+use super::action::{Action, Effect};
+use super::app::{App, EnvironmentInfo};
+use super::keymap::action_for;
+use super::update::update;
+use super::views;
+use crate::gateway::ManagementApi;
+use crate::ops::audit::AuditLog;
+use crate::ops::disconnect::disconnect_connections;
+use crate::ops::probe::probe_records;
+use crate::ops::purge::{execute_purge, plan_purge};
+use crate::ops::push::{push_to_targets, PushOptions, PushTarget};
+use crate::ops::rate::RateLimiter;
+use crate::store::ConnectionStore;
+use bytes::Bytes;
+use crossterm::event::{Event, EventStream, KeyEventKind};
+use futures_util::StreamExt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::{self, UnboundedSender};
+
+/// What the dashboard operates on.
+#[derive(Clone)]
+pub struct Backend {
+    pub store: Arc<dyn ConnectionStore>,
+    pub gateway: Arc<dyn ManagementApi>,
+    pub limiter: Arc<RateLimiter>,
+    pub concurrency: usize,
+    pub audit: Option<Arc<AuditLog>>,
+    pub emulator_admin: Option<String>,
+}
+
+/// Every call to the store or the API gets at most this long.
+const CALL_DEADLINE: Duration = Duration::from_secs(15);
+
+/// Open the terminal, draw at once, then wait for `setup` (which may start the demo) and run.
+pub async fn run_dashboard<F>(initial: EnvironmentInfo, setup: F) -> anyhow::Result<()>
+where
+    F: Future<Output = anyhow::Result<(EnvironmentInfo, Backend, Option<String>)>>,
+{
+    let mut terminal = ratatui::init();
+    let result = event_loop(&mut terminal, initial, setup).await;
+    ratatui::restore();
+    result
+}
+
+async fn event_loop<F>(terminal: &mut ratatui::DefaultTerminal, initial: EnvironmentInfo, setup: F) -> anyhow::Result<()>
+where
+    F: Future<Output = anyhow::Result<(EnvironmentInfo, Backend, Option<String>)>>,
+{
+    let mut app = App::new(initial, time::OffsetDateTime::now_utc());
+    app.status = Some("starting…".into());
+    let size = terminal.size()?;
+    update(&mut app, Action::Resize(size.height));
+    terminal.draw(|f| views::render(&app, f))?;
+    let (env, backend, client_page) = setup.await?;
+    app.env = env;
+    app.client_page = client_page;
+    app.status = app.client_page.as_ref().map(|url| format!("browser client: {url}   (? for keys)"));
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
+    let mut events = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    #[cfg(unix)]
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        terminal.draw(|f| views::render(&app, f))?;
+        #[cfg(unix)]
+        let terminated = term.recv();
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<Option<()>>();
+        let action = tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => action_for(&app, key),
+                Some(Ok(Event::Resize(_, height))) => Some(Action::Resize(height)),
+                Some(Ok(_)) => None,
+                Some(Err(e)) => return Err(anyhow::anyhow!("terminal input failed: {e}")),
+                None => Some(Action::Quit),
+            },
+            Some(action) = rx.recv() => Some(action),
+            _ = tick.tick() => Some(Action::Tick(time::OffsetDateTime::now_utc())),
+            _ = terminated => Some(Action::Quit),
+        };
+        let mut pending: Vec<Action> = action.into_iter().collect();
+        // Take everything that arrived meanwhile, so a burst of outcomes costs one frame.
+        while let Ok(more) = rx.try_recv() {
+            pending.push(more);
+            if pending.len() > 10_000 {
+                break;
+            }
+        }
+        for action in pending {
+            for effect in update(&mut app, action) {
+                spawn_effect(effect, &backend, tx.clone());
+            }
+        }
+        if app.quit {
+            return Ok(());
+        }
+    }
+}
+
+async fn within<T>(what: &str, future: impl Future<Output = T>) -> Result<T, String> {
+    tokio::time::timeout(CALL_DEADLINE, future).await.map_err(|_| format!("{what} timed out after {}s", CALL_DEADLINE.as_secs()))
+}
+
+fn spawn_effect(effect: Effect, backend: &Backend, tx: UnboundedSender<Action>) {
+    let backend = backend.clone();
+    tokio::spawn(async move {
+        let action = match effect {
+            Effect::Scan => {
+                let result = within("scan", backend.store.scan()).await.and_then(|r| r.map_err(|e| e.to_string()));
+                Action::Scanned(result)
+            }
+            Effect::Probe(records) => {
+                Action::Probed(probe_records(backend.gateway.clone(), records, backend.concurrency, Some(backend.limiter.clone())).await)
+            }
+            Effect::Push { targets, payload } => {
+                let (outcomes_tx, mut outcomes_rx) = mpsc::unbounded_channel();
+                let forward = tx.clone();
+                let forwarder = tokio::spawn(async move {
+                    while let Some(outcome) = outcomes_rx.recv().await {
+                        let _ = forward.send(Action::Delivered(outcome));
+                    }
+                });
+                let targets = targets
+                    .into_iter()
+                    .map(|t| match t.record {
+                        Some(record) => PushTarget::record(record, t.label),
+                        None => PushTarget::connection(t.connection_id),
+                    })
+                    .collect();
+                let options = PushOptions {
+                    concurrency: backend.concurrency.max(16),
+                    progress: Some(outcomes_tx),
+                    audit: backend.audit.clone(),
+                    ..PushOptions::default()
+                };
+                let outcomes = push_to_targets(backend.gateway.clone(), Some(backend.store.clone()), targets, Bytes::from(payload), options).await;
+                let _ = forwarder.await;
+                Action::PushFinished(outcomes.len())
+            }
+            Effect::Disconnect { connection_ids, delete_record } => Action::Disconnected(
+                disconnect_connections(backend.gateway.as_ref(), Some(backend.store.as_ref()), &connection_ids, delete_record, backend.audit.as_deref()).await,
+            ),
+            Effect::PlanPurge => match within("scan", backend.store.scan()).await {
+                Ok(Ok(snapshot)) => Action::PurgePlanned(
+                    plan_purge(backend.gateway.clone(), snapshot.records, backend.concurrency, Some(backend.limiter.clone())).await,
+                ),
+                Ok(Err(e)) => Action::OperationFailed(format!("cannot plan the purge: {e}")),
+                Err(e) => Action::OperationFailed(format!("cannot plan the purge: {e}")),
+            },
+            Effect::ExecutePurge(plan) => {
+                Action::Purged(execute_purge(backend.gateway.clone(), backend.store.as_ref(), &plan.0, backend.audit.as_deref()).await)
+            }
+            Effect::FetchEmulatorStats => {
+                let Some(admin) = &backend.emulator_admin else { return };
+                let result = async {
+                    reqwest::get(format!("{admin}/stats")).await?.error_for_status()?.json().await
+                }
+                .await
+                .map_err(|e: reqwest::Error| e.to_string());
+                Action::EmulatorStats(result)
+            }
+        };
+        let _ = tx.send(action);
+    });
+}

@@ -1,0 +1,673 @@
+//! State transitions: `update(app, action)` changes the state and says what work to start.
+//! No I/O happens here, so every transition is unit-tested without a terminal.
+
+use super::action::{Action, Effect, PurgePlanRef, PushTarget};
+use super::app::*;
+use super::filter::Filter;
+use crate::emulator::notifications::{template, MESSAGE_TYPES};
+use crate::model::{DeliveryClass, DeliveryOutcome};
+use crate::ops::push::check_payload;
+use crate::ops::refresh::{is_expired, state_of, ConnectionState};
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use std::collections::HashMap;
+use time::Duration;
+use tui_input::backend::crossterm::EventHandler;
+use tui_input::Input;
+
+/// How often the table is re-read from the store.
+pub const SCAN_EVERY: Duration = Duration::seconds(2);
+const FLASH_FOR: Duration = Duration::milliseconds(1500);
+/// Rows the header, panels and prompt take besides the table.
+const CHROME_ROWS: usize = 16;
+
+pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
+    match action {
+        Action::Quit => {
+            app.quit = true;
+            vec![]
+        }
+        Action::Tick(now) => on_tick(app, now),
+        Action::Resize(height) => {
+            app.table_height = (height as usize).saturating_sub(CHROME_ROWS).max(3);
+            keep_selection_visible(app);
+            vec![]
+        }
+        Action::Up => move_by(app, -1),
+        Action::Down => move_by(app, 1),
+        Action::PageUp => move_by(app, -(app.table_height as isize)),
+        Action::PageDown => move_by(app, app.table_height as isize),
+        Action::Top => move_by(app, isize::MIN / 2),
+        Action::Bottom => move_by(app, isize::MAX / 2),
+        Action::ToggleMark => {
+            if let Some(id) = app.selected_row().map(|r| r.key().to_string()) {
+                if !app.marked.remove(&id) {
+                    app.marked.insert(id);
+                }
+                move_by(app, 1);
+            }
+            vec![]
+        }
+        Action::OpenDetails => {
+            if let Some(id) = app.selected_row().map(|r| r.key().to_string()) {
+                app.overlay = Overlay::Details(id);
+            }
+            vec![]
+        }
+        Action::ToggleHelp => {
+            app.overlay = match app.overlay {
+                Overlay::Help => Overlay::None,
+                _ => Overlay::Help,
+            };
+            vec![]
+        }
+        Action::Back => {
+            if app.prompt != Prompt::None {
+                app.prompt = Prompt::None;
+            } else if matches!(app.overlay, Overlay::None) {
+                if !app.filter.is_empty() {
+                    app.filter.clear();
+                    recompute_visible(app);
+                }
+            } else {
+                app.overlay = Overlay::None;
+            }
+            vec![]
+        }
+        Action::CycleSort => {
+            app.sort = app.sort.next();
+            recompute_visible(app);
+            app.status = Some(format!("sorted by {}", app.sort.name()));
+            vec![]
+        }
+        Action::ReverseSort => {
+            app.sort_descending = !app.sort_descending;
+            recompute_visible(app);
+            vec![]
+        }
+        Action::RefreshNow => {
+            app.last_refresh = None;
+            let mut effects = request_scan(app);
+            effects.extend(request_probe(app, true));
+            effects
+        }
+        Action::StartFilter => {
+            app.prompt = Prompt::Filter;
+            app.input = Input::new(app.filter.clone());
+            vec![]
+        }
+        Action::StartCommand => {
+            app.prompt = Prompt::Command;
+            app.input = Input::default();
+            vec![]
+        }
+        Action::PromptKey(key) => {
+            app.input.handle_event(&Event::Key(key));
+            if app.prompt == Prompt::Filter {
+                app.filter = app.input.value().to_string();
+                recompute_visible(app);
+            }
+            vec![]
+        }
+        Action::SubmitPrompt => {
+            let prompt = std::mem::replace(&mut app.prompt, Prompt::None);
+            if prompt == Prompt::Command {
+                let line = app.input.value().trim().to_string();
+                return run_command(app, &line);
+            }
+            vec![]
+        }
+        Action::OpenComposer => {
+            if refuse_readonly(app, "push") {
+                return vec![];
+            }
+            app.overlay = Overlay::Composer(Box::new(new_composer(app)));
+            vec![]
+        }
+        Action::ComposerKey(key) => composer_key(app, key),
+        Action::OpenDisconnect => {
+            if refuse_readonly(app, "disconnect") {
+                return vec![];
+            }
+            let ids = targets_marked_or_selected(app);
+            if ids.is_empty() {
+                app.status = Some("nothing to disconnect: select or mark a connection".into());
+                return vec![];
+            }
+            app.overlay = Overlay::Confirm(Confirm::Disconnect { connection_ids: ids, delete_record: false });
+            vec![]
+        }
+        Action::ToggleDeleteRecord => {
+            if let Overlay::Confirm(Confirm::Disconnect { delete_record, .. }) = &mut app.overlay {
+                *delete_record = !*delete_record;
+            }
+            vec![]
+        }
+        Action::OpenPurge => {
+            if refuse_readonly(app, "purge") {
+                return vec![];
+            }
+            app.overlay = Overlay::Progress(format!("Planning the purge: probing {} record(s)…", app.rows.len()));
+            vec![Effect::PlanPurge]
+        }
+        Action::Confirm => confirm(app),
+        Action::Scanned(result) => {
+            app.scanning = false;
+            match result {
+                Ok(snapshot) => {
+                    merge_snapshot(app, snapshot);
+                    app.last_refresh = Some(app.now);
+                    app.error = None;
+                    request_probe(app, false)
+                }
+                Err(e) => {
+                    app.last_refresh = Some(app.now);
+                    app.error = Some(format!("scan failed: {e} (showing the last good data)"));
+                    vec![]
+                }
+            }
+        }
+        Action::Probed(results) => {
+            app.probing = false;
+            app.probe_calls.push_back((app.now, results.len()));
+            let mut failures: HashMap<String, usize> = HashMap::new();
+            for result in &results {
+                if let Err(e) = &result.answer {
+                    if e.class() != DeliveryClass::Gone {
+                        *failures.entry(e.to_string()).or_default() += 1;
+                    }
+                }
+                let Some(&i) = app.index.get(&result.record.connection_id) else { continue };
+                let now = app.now;
+                let row = &mut app.rows[i];
+                let state = state_of(&result.answer);
+                if row.state != state {
+                    row.flash_until = Some(now + FLASH_FOR);
+                }
+                row.state = state;
+                row.probed_at = Some(now);
+                row.probe_error = result.answer.as_ref().err().filter(|e| e.class() != DeliveryClass::Gone).map(|e| e.to_string());
+                if let Ok(info) = &result.answer {
+                    row.info = Some(info.clone());
+                }
+            }
+            if let Some((message, n)) = failures.into_iter().max_by_key(|(_, n)| *n) {
+                app.error = Some(format!("probe: {n} call(s) failed: {message}"));
+            }
+            recompute_visible(app);
+            vec![]
+        }
+        Action::Delivered(outcome) => {
+            record_outcome(app, outcome);
+            vec![]
+        }
+        Action::PushFinished(n) => {
+            app.status = Some(format!("push finished: {n} outcome(s), see the outcomes panel"));
+            vec![]
+        }
+        Action::Disconnected(outcomes) => {
+            let ok = outcomes.iter().filter(|o| o.succeeded()).count();
+            let lines = outcomes
+                .iter()
+                .map(|o| {
+                    format!(
+                        "{}  {}{}{}",
+                        o.connection_id,
+                        match o.class {
+                            DeliveryClass::Delivered => "closed",
+                            DeliveryClass::Gone => "already gone",
+                            other => other.as_str(),
+                        },
+                        o.record.as_ref().map(|r| format!(", record {r}")).unwrap_or_default(),
+                        o.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+                    )
+                })
+                .collect();
+            app.overlay = Overlay::Summary(format!("Disconnect: {ok} of {} done", outcomes.len()), lines);
+            app.last_refresh = None;
+            vec![]
+        }
+        Action::PurgePlanned(plan) => {
+            if plan.stale.is_empty() {
+                app.overlay = Overlay::Summary(
+                    "Purge: nothing to delete".into(),
+                    vec![format!("checked {} record(s); none is stale or expired", plan.checked)],
+                );
+            } else {
+                app.overlay = Overlay::Confirm(Confirm::Purge(plan));
+            }
+            vec![]
+        }
+        Action::Purged(report) => {
+            let mut lines: Vec<String> = report.deleted.iter().map(|r| format!("deleted   {}  {}", r.user_id, r.connection_id)).collect();
+            lines.extend(report.changed.iter().map(|r| format!("kept      {}  {} (reconnected meanwhile)", r.user_id, r.connection_id)));
+            lines.extend(report.alive_on_recheck.iter().map(|r| format!("kept      {}  {} (alive on re-check)", r.user_id, r.connection_id)));
+            lines.extend(report.missing.iter().map(|r| format!("gone      {}  {} (already deleted)", r.user_id, r.connection_id)));
+            lines.extend(report.failed.iter().map(|(r, e)| format!("FAILED    {}  {}: {e}", r.user_id, r.connection_id)));
+            app.overlay = Overlay::Summary(
+                format!(
+                    "Purge: deleted {}, kept {}, failed {} (deleted items are in the audit log)",
+                    report.deleted.len(),
+                    report.changed.len() + report.alive_on_recheck.len(),
+                    report.failed.len()
+                ),
+                lines,
+            );
+            app.last_refresh = None;
+            vec![]
+        }
+        Action::OperationFailed(message) => {
+            app.overlay = Overlay::Summary("Operation failed; nothing was changed".into(), vec![message]);
+            vec![]
+        }
+        Action::EmulatorStats(result) => {
+            match result {
+                Ok(stats) => app.emulator = Some(stats),
+                Err(e) => app.status = Some(format!("emulator stats unavailable: {e}")),
+            }
+            vec![]
+        }
+    }
+}
+
+fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
+    app.now = now;
+    let second = now.unix_timestamp();
+    if app.outcomes.current_second != Some(second) {
+        let gap = app.outcomes.current_second.map(|s| (second - s).clamp(1, SPARKLINE_SECONDS as i64)).unwrap_or(1);
+        for _ in 0..gap {
+            app.outcomes.per_second.push_back(0);
+        }
+        while app.outcomes.per_second.len() > SPARKLINE_SECONDS {
+            app.outcomes.per_second.pop_front();
+        }
+        app.outcomes.current_second = Some(second);
+    }
+    while app.probe_calls.front().is_some_and(|(t, _)| now - *t > Duration::seconds(5)) {
+        app.probe_calls.pop_front();
+    }
+    let mut effects = Vec::new();
+    if app.last_refresh.is_none_or(|t| now - t >= SCAN_EVERY) {
+        effects.extend(request_scan(app));
+        if app.env.emulator_admin.is_some() {
+            effects.push(Effect::FetchEmulatorStats);
+        }
+    }
+    effects.extend(request_probe(app, false));
+    effects
+}
+
+fn request_scan(app: &mut App) -> Vec<Effect> {
+    if app.scanning {
+        return vec![];
+    }
+    app.scanning = true;
+    vec![Effect::Scan]
+}
+
+/// Pick the next records to probe: never-probed first (newest first), then the longest unprobed.
+fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
+    if app.probing || app.rows.is_empty() {
+        return vec![];
+    }
+    let now = app.now;
+    // Re-probe a record at most every few seconds; a scan every 2 s would otherwise drown the API.
+    let due = |r: &Row| r.probed_at.is_none_or(|t| everything || now - t >= Duration::seconds(5));
+    let mut candidates: Vec<&Row> = app
+        .rows
+        .iter()
+        .filter(|r| !matches!(r.state, ConnectionState::Malformed | ConnectionState::Expired) && due(r))
+        .collect();
+    if candidates.is_empty() {
+        return vec![];
+    }
+    candidates.sort_by_key(|r| (r.probed_at.is_some(), r.probed_at, std::cmp::Reverse(r.record.connected_at)));
+    let batch = (app.env.probe_rate_limit.max(1.0) as usize * 2).max(1);
+    let records = candidates.into_iter().take(batch).map(|r| r.record.clone()).collect();
+    app.probing = true;
+    vec![Effect::Probe(records)]
+}
+
+fn merge_snapshot(app: &mut App, snapshot: crate::store::StoreSnapshot) {
+    let now = app.now;
+    let mut old: HashMap<String, Row> = app.rows.drain(..).map(|r| (r.key().to_string(), r)).collect();
+    let mut rows = Vec::with_capacity(snapshot.records.len() + snapshot.malformed.len());
+    for record in snapshot.records {
+        let mut row = match old.remove(&record.connection_id) {
+            Some(mut row) => {
+                row.record = record;
+                row
+            }
+            None => {
+                let mut row = Row::new(record);
+                row.flash_until = Some(now + FLASH_FOR);
+                row
+            }
+        };
+        if is_expired(&row.record, now) {
+            row.state = ConnectionState::Expired;
+        }
+        rows.push(row);
+    }
+    for (n, malformed) in snapshot.malformed.into_iter().enumerate() {
+        let id = malformed.connection_id.clone().unwrap_or_else(|| format!("(malformed #{n})"));
+        let mut row = Row::new(crate::model::ConnectionRecord {
+            user_id: malformed.user_id.clone().unwrap_or_else(|| "?".into()),
+            connection_id: id,
+            connected_at: time::OffsetDateTime::UNIX_EPOCH,
+        });
+        row.state = ConnectionState::Malformed;
+        row.malformed = Some(malformed);
+        rows.push(row);
+    }
+    app.rows = rows;
+    app.index = app.rows.iter().enumerate().map(|(i, r)| (r.key().to_string(), i)).collect();
+    app.marked.retain(|id| app.index.contains_key(id));
+    recompute_visible(app);
+}
+
+/// Filter and sort; the selection stays on the same connection when it is still shown.
+pub fn recompute_visible(app: &mut App) {
+    let keep = app.selected_row().map(|r| r.key().to_string());
+    let filter = Filter::parse(&app.filter);
+    let mut visible: Vec<usize> = (0..app.rows.len()).filter(|i| filter.is_empty() || filter.matches(&app.rows[*i])).collect();
+    let rows = &app.rows;
+    let now = app.now;
+    let idle = |r: &Row| r.info.as_ref().and_then(|i| i.last_active_at).map(|t| now - t);
+    match app.sort {
+        // Age ascending = newest first.
+        SortColumn::Age => visible.sort_by(|a, b| rows[*b].record.connected_at.cmp(&rows[*a].record.connected_at)),
+        SortColumn::User => visible.sort_by(|a, b| rows[*a].record.user_id.cmp(&rows[*b].record.user_id)),
+        SortColumn::Connection => visible.sort_by(|a, b| rows[*a].record.connection_id.cmp(&rows[*b].record.connection_id)),
+        SortColumn::Idle => visible.sort_by_key(|i| idle(&rows[*i])),
+        SortColumn::SourceIp => visible.sort_by(|a, b| {
+            let ip = |r: &Row| r.info.as_ref().and_then(|i| i.source_ip.clone());
+            ip(&rows[*a]).cmp(&ip(&rows[*b]))
+        }),
+        SortColumn::State => visible.sort_by_key(|i| rows[*i].state),
+        SortColumn::Outcome => visible.sort_by_key(|i| rows[*i].last_outcome.as_ref().map(|o| o.class)),
+    }
+    if app.sort_descending {
+        visible.reverse();
+    }
+    app.visible = visible;
+    app.selected = keep
+        .and_then(|id| app.visible.iter().position(|i| app.rows[*i].key() == id))
+        .unwrap_or(app.selected)
+        .min(app.visible.len().saturating_sub(1));
+    keep_selection_visible(app);
+}
+
+fn move_by(app: &mut App, delta: isize) -> Vec<Effect> {
+    if let Overlay::Details(_) | Overlay::Help | Overlay::Summary(..) = app.overlay {
+        return vec![];
+    }
+    let last = app.visible.len().saturating_sub(1) as isize;
+    app.selected = (app.selected as isize).saturating_add(delta).clamp(0, last.max(0)) as usize;
+    keep_selection_visible(app);
+    vec![]
+}
+
+fn keep_selection_visible(app: &mut App) {
+    let height = app.table_height.max(1);
+    if app.selected < app.offset {
+        app.offset = app.selected;
+    } else if app.selected >= app.offset + height {
+        app.offset = app.selected + 1 - height;
+    }
+    app.offset = app.offset.min(app.visible.len().saturating_sub(1));
+}
+
+fn refuse_readonly(app: &mut App, what: &str) -> bool {
+    if app.env.readonly {
+        app.status = Some(format!("read-only: {what} is disabled in environment {} (:readonly toggles it)", app.env.name));
+    }
+    app.env.readonly
+}
+
+fn targets_marked_or_selected(app: &App) -> Vec<String> {
+    let mut ids: Vec<String> = if app.marked.is_empty() {
+        app.selected_row().map(|r| vec![r.key().to_string()]).unwrap_or_default()
+    } else {
+        app.marked.iter().cloned().collect()
+    };
+    ids.retain(|id| app.row(id).is_some_and(|r| r.state != ConnectionState::Malformed));
+    ids.sort();
+    ids
+}
+
+fn compact_template(index: usize) -> String {
+    MESSAGE_TYPES.get(index).and_then(|t| template(t)).map(|mut v| {
+        if let Some(o) = v.as_object_mut() {
+            o.remove("sent_at");
+        }
+        v.to_string()
+    }).unwrap_or_else(|| "{}".into())
+}
+
+fn new_composer(app: &App) -> Composer {
+    Composer {
+        target: if app.marked.is_empty() { PushTargetKind::Selected } else { PushTargetKind::Marked },
+        user: Input::new(app.selected_row().map(|r| r.record.user_id.clone()).unwrap_or_default()),
+        message_type: 0,
+        payload: Input::new(compact_template(0)),
+        focus: ComposerField::Payload,
+        recall: None,
+    }
+}
+
+/// The rows a push would reach, and a label for each.
+pub fn composer_targets(app: &App, composer: &Composer) -> Vec<PushTarget> {
+    let row_target = |row: &Row| PushTarget {
+        record: Some(row.record.clone()),
+        connection_id: row.record.connection_id.clone(),
+        label: row.record.user_id.clone(),
+    };
+    let usable = |row: &&Row| row.state != ConnectionState::Malformed;
+    match composer.target {
+        PushTargetKind::Selected => app.selected_row().filter(usable).map(row_target).into_iter().collect(),
+        PushTargetKind::User => {
+            let user = composer.user.value().trim();
+            app.rows.iter().filter(usable).filter(|r| r.record.user_id == user).map(row_target).collect()
+        }
+        PushTargetKind::Marked => app.marked.iter().filter_map(|id| app.row(id)).filter(usable).map(row_target).collect(),
+        PushTargetKind::Filtered => app.visible.iter().map(|i| &app.rows[*i]).filter(usable).map(row_target).collect(),
+    }
+}
+
+fn composer_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    let Overlay::Composer(composer) = &mut app.overlay else { return vec![] };
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    match key.code {
+        KeyCode::Tab => {
+            composer.focus = match composer.focus {
+                ComposerField::Target => ComposerField::Type,
+                ComposerField::Type => ComposerField::Payload,
+                ComposerField::Payload => ComposerField::Target,
+            };
+        }
+        KeyCode::BackTab => {
+            composer.focus = match composer.focus {
+                ComposerField::Target => ComposerField::Payload,
+                ComposerField::Type => ComposerField::Target,
+                ComposerField::Payload => ComposerField::Type,
+            };
+        }
+        KeyCode::Enter => return send_composer(app),
+        KeyCode::Char('p') | KeyCode::Char('n') if ctrl => {
+            if app.sent_history.is_empty() {
+                return vec![];
+            }
+            let last = app.sent_history.len() - 1;
+            let next = match (composer.recall, key.code) {
+                (None, _) => last,
+                (Some(i), KeyCode::Char('p')) => i.saturating_sub(1),
+                (Some(i), _) => (i + 1).min(last),
+            };
+            composer.recall = Some(next);
+            composer.payload = Input::new(app.sent_history[next].clone());
+        }
+        KeyCode::Left | KeyCode::Right if composer.focus != ComposerField::Payload => {
+            let forward = key.code == KeyCode::Right;
+            match composer.focus {
+                ComposerField::Target => {
+                    composer.target = if forward { composer.target.next() } else { composer.target.next().next().next() };
+                }
+                _ => {
+                    let n = MESSAGE_TYPES.len();
+                    composer.message_type = if forward { (composer.message_type + 1) % n } else { (composer.message_type + n - 1) % n };
+                    composer.payload = Input::new(compact_template(composer.message_type));
+                }
+            }
+        }
+        _ => match composer.focus {
+            ComposerField::Payload => {
+                composer.payload.handle_event(&Event::Key(key));
+            }
+            ComposerField::Target if composer.target == PushTargetKind::User => {
+                composer.user.handle_event(&Event::Key(key));
+            }
+            _ => {}
+        },
+    }
+    vec![]
+}
+
+fn send_composer(app: &mut App) -> Vec<Effect> {
+    let Overlay::Composer(composer) = &app.overlay else { return vec![] };
+    let payload = composer.payload.value().to_string();
+    if let Err(e) = check_payload(payload.as_bytes(), true) {
+        app.status = Some(format!("not sent: {e}"));
+        return vec![];
+    }
+    let targets = composer_targets(app, composer);
+    if targets.is_empty() {
+        app.status = Some("not sent: no target (select a row, type a user id, or mark rows)".into());
+        return vec![];
+    }
+    remember_payload(app, &payload);
+    app.status = Some(format!("pushing to {} connection(s)…", targets.len()));
+    app.overlay = Overlay::None;
+    vec![Effect::Push { targets, payload }]
+}
+
+fn remember_payload(app: &mut App, payload: &str) {
+    app.sent_history.retain(|p| p != payload);
+    app.sent_history.push(payload.to_string());
+    if app.sent_history.len() > 20 {
+        app.sent_history.remove(0);
+    }
+}
+
+fn confirm(app: &mut App) -> Vec<Effect> {
+    if refuse_readonly(app, "this change") {
+        app.overlay = Overlay::None;
+        return vec![];
+    }
+    match std::mem::replace(&mut app.overlay, Overlay::None) {
+        Overlay::Confirm(Confirm::Disconnect { connection_ids, delete_record }) => {
+            app.overlay = Overlay::Progress(format!("Disconnecting {} connection(s)…", connection_ids.len()));
+            app.marked.clear();
+            vec![Effect::Disconnect { connection_ids, delete_record }]
+        }
+        Overlay::Confirm(Confirm::Purge(plan)) => {
+            app.overlay = Overlay::Progress(format!("Purging {} stale record(s)…", plan.stale.len()));
+            vec![Effect::ExecutePurge(Box::new(PurgePlanRef(plan)))]
+        }
+        other => {
+            app.overlay = other;
+            vec![]
+        }
+    }
+}
+
+fn record_outcome(app: &mut App, outcome: DeliveryOutcome) {
+    *app.outcomes.counts.entry(outcome.class).or_default() += 1;
+    if outcome.class == DeliveryClass::Delivered {
+        if let Some(last) = app.outcomes.per_second.back_mut() {
+            *last += 1;
+        } else {
+            app.outcomes.per_second.push_back(1);
+        }
+    }
+    app.outcomes.recent.push_front(outcome.clone());
+    app.outcomes.recent.truncate(RECENT_OUTCOMES);
+    let now = app.now;
+    if let Some(&i) = app.index.get(&outcome.connection_id) {
+        let row = &mut app.rows[i];
+        if outcome.class == DeliveryClass::Gone {
+            row.state = ConnectionState::Stale;
+        }
+        row.flash_until = Some(now + FLASH_FOR);
+        row.history.push_front(outcome.clone());
+        row.history.truncate(HISTORY_PER_CONNECTION);
+        row.last_outcome = Some(outcome);
+    }
+}
+
+fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
+    let (command, rest) = line.split_once(' ').map(|(c, r)| (c, r.trim())).unwrap_or((line, ""));
+    match command {
+        "" => vec![],
+        "q" | "quit" => update(app, Action::Quit),
+        "purge" => update(app, Action::OpenPurge),
+        "help" => update(app, Action::ToggleHelp),
+        "refresh" => update(app, Action::RefreshNow),
+        "readonly" => {
+            app.env.readonly = !app.env.readonly;
+            app.status = Some(format!("read-only {}", if app.env.readonly { "on: mutations disabled" } else { "off" }));
+            vec![]
+        }
+        "filter" => {
+            app.filter = rest.to_string();
+            recompute_visible(app);
+            vec![]
+        }
+        "sort" => {
+            match SortColumn::ALL.iter().find(|c| c.name() == rest) {
+                Some(column) => {
+                    app.sort = *column;
+                    recompute_visible(app);
+                }
+                None => {
+                    app.status = Some(format!(
+                        "unknown column {rest:?}: {}",
+                        SortColumn::ALL.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+                    ))
+                }
+            }
+            vec![]
+        }
+        "push" => {
+            if refuse_readonly(app, "push") {
+                return vec![];
+            }
+            let (user, json) = rest.split_once(' ').map(|(u, j)| (u, j.trim())).unwrap_or((rest, ""));
+            let json = if json.is_empty() { compact_template(0) } else { json.to_string() };
+            if let Err(e) = check_payload(json.as_bytes(), true) {
+                app.status = Some(format!(":push not sent: {e}"));
+                return vec![];
+            }
+            let targets: Vec<PushTarget> = app
+                .rows
+                .iter()
+                .filter(|r| r.record.user_id == user && r.state != ConnectionState::Malformed)
+                .map(|r| PushTarget { record: Some(r.record.clone()), connection_id: r.record.connection_id.clone(), label: user.to_string() })
+                .collect();
+            if targets.is_empty() {
+                app.status = Some(format!(":push: no record for user {user:?}"));
+                return vec![];
+            }
+            remember_payload(app, &json);
+            app.status = Some(format!("pushing to {user}…"));
+            vec![Effect::Push { targets, payload: json }]
+        }
+        "env" => {
+            app.status = Some(format!("to open environment {rest:?}, quit and run: wsdash --env {rest}"));
+            vec![]
+        }
+        other => {
+            app.status = Some(format!("unknown command :{other} (try :push USER JSON, :purge, :readonly, :sort COL, :filter TEXT, :q)"));
+            vec![]
+        }
+    }
+}

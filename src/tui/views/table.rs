@@ -1,0 +1,103 @@
+//! The connections table; only the rows on screen are built into widgets.
+
+use crate::model::format_age;
+use crate::ops::refresh::{ConnectionState, IDLE_TIMEOUT, MAX_CONNECTION_AGE};
+use crate::tui::app::{App, Row as AppRow};
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::widgets::{Block, Borders, Cell, Row, Table};
+use ratatui::Frame;
+
+pub fn state_color(state: ConnectionState) -> Color {
+    match state {
+        ConnectionState::Live => Color::Green,
+        ConnectionState::Stale => Color::Red,
+        ConnectionState::Expired => Color::Magenta,
+        ConnectionState::Unknown => Color::Yellow,
+        ConnectionState::Malformed => Color::LightRed,
+        ConnectionState::Unprobed => Color::Gray,
+    }
+}
+
+fn cells(app: &App, row: &AppRow) -> Vec<Cell<'static>> {
+    let marked = if app.marked.contains(row.key()) { "●" } else { " " };
+    let (age, idle) = if row.state == ConnectionState::Malformed {
+        (String::new(), String::new())
+    } else {
+        let age = app.now - row.record.connected_at;
+        let pct = (age.as_seconds_f64() / MAX_CONNECTION_AGE.as_seconds_f64() * 100.0).clamp(0.0, 999.0);
+        let idle = row.info.as_ref().and_then(|i| i.last_active_at).map(|t| {
+            let idle = app.now - t;
+            let warn = if idle > IDLE_TIMEOUT * 0.8 { "!" } else { "" };
+            format!("{}{warn}", format_age(idle))
+        });
+        (format!("{} {pct:>3.0}%", format_age(age)), idle.unwrap_or_default())
+    };
+    let info = row.info.as_ref();
+    let outcome = match (&row.last_outcome, &row.malformed) {
+        (_, Some(m)) => m.reason.clone(),
+        (Some(o), _) => format!("{} {:.0}ms", o.class.as_str(), o.latency_ms),
+        (None, _) => row.probe_error.clone().unwrap_or_default(),
+    };
+    vec![
+        Cell::from(format!("{marked}{}", row.record.user_id)),
+        Cell::from(row.record.connection_id.clone()),
+        Cell::from(age),
+        Cell::from(idle),
+        Cell::from(info.and_then(|i| i.source_ip.clone()).unwrap_or_default()),
+        Cell::from(info.and_then(|i| i.user_agent.clone()).unwrap_or_default()),
+        Cell::from(row.state.as_str()).style(Style::default().fg(state_color(row.state))),
+        Cell::from(outcome),
+    ]
+}
+
+pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let height = area.height.saturating_sub(3) as usize;
+    let start = app.offset.min(app.visible.len());
+    let end = (start + height.max(1)).min(app.visible.len());
+    let rows: Vec<Row> = app.visible[start..end]
+        .iter()
+        .enumerate()
+        .map(|(n, i)| {
+            let row = &app.rows[*i];
+            let mut style = Style::default();
+            if row.flash_until.is_some_and(|t| t > app.now) {
+                style = style.add_modifier(Modifier::BOLD).bg(Color::DarkGray);
+            }
+            if start + n == app.selected {
+                style = style.add_modifier(Modifier::REVERSED);
+            }
+            Row::new(cells(app, row)).style(style)
+        })
+        .collect();
+    let arrow = if app.sort_descending { "▲" } else { "▼" };
+    let header_names = ["USER", "CONNECTION", "AGE /2h", "IDLE", "SOURCE IP", "USER AGENT", "STATE", "LAST OUTCOME"];
+    let sort_column = app.sort as usize;
+    let header = Row::new(header_names.iter().enumerate().map(|(i, h)| {
+        if i == sort_column {
+            Cell::from(format!("{h}{arrow}")).style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED))
+        } else {
+            Cell::from(*h).style(Style::default().add_modifier(Modifier::BOLD))
+        }
+    }));
+    let filter = if app.filter.is_empty() { String::new() } else { format!(" filter: {} ", app.filter) };
+    let title = format!(
+        " connections {}/{}{}{} ",
+        app.visible.len(),
+        app.rows.len(),
+        if app.marked.is_empty() { String::new() } else { format!(" · {} marked", app.marked.len()) },
+        filter
+    );
+    let widths = [
+        Constraint::Length(14),
+        Constraint::Length(17),
+        Constraint::Length(11),
+        Constraint::Length(7),
+        Constraint::Length(15),
+        Constraint::Min(10),
+        Constraint::Length(9),
+        Constraint::Length(18),
+    ];
+    let table = Table::new(rows, widths).header(header).block(Block::default().borders(Borders::ALL).title(title));
+    frame.render_widget(table, area);
+}
