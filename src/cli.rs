@@ -225,7 +225,10 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
             gateway: demo.management.clone(),
             limiter: Arc::new(crate::ops::rate::RateLimiter::new(probe_rate, 50)),
             concurrency: 16,
-            audit: Some(Arc::new(crate::ops::audit::AuditLog::open(&audit_path, "demo")?)),
+            audit: Some(Arc::new(crate::ops::audit::AuditLog::open(
+                &audit_path,
+                "demo",
+            )?)),
             emulator_admin: Some(demo.gateway.admin_url()),
         };
         Ok((env, backend, None))
@@ -253,8 +256,16 @@ pub async fn run_env_dashboard(global: &GlobalArgs) -> Result<(), crate::command
     let env = EnvironmentInfo {
         name: context.env.name.clone(),
         color: context.env.color.clone(),
-        endpoint: context.env.endpoint().map(str::to_string).unwrap_or_default(),
-        table: format!("{} ({})", context.env.table().unwrap_or_default(), crate::store::dynamo::describe_schema(store.schema())),
+        endpoint: context
+            .env
+            .endpoint()
+            .map(str::to_string)
+            .unwrap_or_default(),
+        table: format!(
+            "{} ({})",
+            context.env.table().unwrap_or_default(),
+            crate::store::dynamo::describe_schema(store.schema())
+        ),
         readonly: context.env.readonly,
         probe_rate_limit: context.env.probe_rate,
         emulator_admin: None,
@@ -267,5 +278,7 @@ pub async fn run_env_dashboard(global: &GlobalArgs) -> Result<(), crate::command
         audit: Some(audit),
         emulator_admin: None,
     };
-    run_dashboard(env.clone(), async move { Ok((env, backend, None)) }).await.map_err(failed)
+    run_dashboard(env.clone(), async move { Ok((env, backend, None)) })
+        .await
+        .map_err(failed)
 }

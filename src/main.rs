@@ -24,7 +24,9 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Gateway(args)) => server(cli::run_gateway(args).await),
             Some(Command::Backend(args)) => server(cli::run_backend(&global, args).await),
-            Some(Command::Demo(args)) if args.headless => server(cli::run_demo_headless(args).await),
+            Some(Command::Demo(args)) if args.headless => {
+                server(cli::run_demo_headless(args).await)
+            }
             Some(Command::Demo(args)) => server(cli::run_demo_dashboard(&global, args).await),
             Some(Command::List) => commands::list::run(&global).await,
             Some(Command::Probe) => commands::probe::run(&global).await,
@@ -32,7 +34,9 @@ fn main() -> ExitCode {
             Some(Command::Disconnect(args)) => commands::disconnect::run(&global, &args).await,
             Some(Command::Purge(args)) => commands::purge::run(&global, &args).await,
             Some(Command::Restore(args)) => commands::restore::run(&global, &args).await,
-            None if cli::wants_demo(&global) => server(cli::run_demo_dashboard(&global, Default::default()).await),
+            None if cli::wants_demo(&global) => {
+                server(cli::run_demo_dashboard(&global, Default::default()).await)
+            }
             None => cli::run_env_dashboard(&global).await,
         }
     });
@@ -47,23 +51,29 @@ fn main() -> ExitCode {
 
 /// Servers log to stderr; the dashboard owns the screen, so it logs to a file.
 fn init_logging(dashboard: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WSDASH_LOG").unwrap_or_else(|_| "info".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("WSDASH_LOG").unwrap_or_else(|_| "info".into());
     if dashboard {
         let path = wsdash::config::default_audit_path().with_file_name("wsdash.log");
-        let file = path
-            .parent()
-            .map(std::fs::create_dir_all)
-            .and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&path).ok());
-        match file {
-            Some(file) => tracing_subscriber::fmt()
+        let file = path.parent().map(std::fs::create_dir_all).and_then(|_| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .ok()
+        });
+        // No log file is better than log lines over the dashboard.
+        if let Some(file) = file {
+            tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_ansi(false)
                 .with_writer(std::sync::Mutex::new(file))
-                .init(),
-            // No log file is better than log lines over the dashboard.
-            None => {}
+                .init();
         }
         return;
     }
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

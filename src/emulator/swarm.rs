@@ -269,7 +269,9 @@ async fn connect(
     if let Ok(agent) = AGENTS[n % AGENTS.len()].parse() {
         request.headers_mut().insert("user-agent", agent);
     }
-    tokio_tungstenite::connect_async(request).await.map(|(socket, _)| socket)
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(socket, _)| socket)
 }
 
 /// Sleep unless shut down first; false means stop.

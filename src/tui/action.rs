@@ -59,8 +59,14 @@ pub enum Action {
 pub enum Effect {
     Scan,
     Probe(Vec<ConnectionRecord>),
-    Push { targets: Vec<PushTarget>, payload: String },
-    Disconnect { connection_ids: Vec<String>, delete_record: bool },
+    Push {
+        targets: Vec<PushTarget>,
+        payload: String,
+    },
+    Disconnect {
+        connection_ids: Vec<String>,
+        delete_record: bool,
+    },
     PlanPurge,
     ExecutePurge(Box<PurgePlanRef>),
     FetchEmulatorStats,

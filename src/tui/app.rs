@@ -140,7 +140,10 @@ pub struct Composer {
 /// A confirmation waiting for `y`.
 #[derive(Debug, Clone)]
 pub enum Confirm {
-    Disconnect { connection_ids: Vec<String>, delete_record: bool },
+    Disconnect {
+        connection_ids: Vec<String>,
+        delete_record: bool,
+    },
     Purge(PurgePlan),
 }
 
@@ -243,11 +246,15 @@ impl App {
     }
 
     pub fn selected_row(&self) -> Option<&Row> {
-        self.visible.get(self.selected).and_then(|i| self.rows.get(*i))
+        self.visible
+            .get(self.selected)
+            .and_then(|i| self.rows.get(*i))
     }
 
     pub fn row(&self, connection_id: &str) -> Option<&Row> {
-        self.index.get(connection_id).and_then(|i| self.rows.get(*i))
+        self.index
+            .get(connection_id)
+            .and_then(|i| self.rows.get(*i))
     }
 
     pub fn count(&self, state: ConnectionState) -> usize {
@@ -257,6 +264,10 @@ impl App {
     /// GetConnection calls in the last second.
     pub fn probe_rate(&self) -> usize {
         let since = self.now - time::Duration::seconds(1);
-        self.probe_calls.iter().filter(|(t, _)| *t >= since).map(|(_, n)| n).sum()
+        self.probe_calls
+            .iter()
+            .filter(|(t, _)| *t >= since)
+            .map(|(_, n)| n)
+            .sum()
     }
 }

@@ -37,7 +37,11 @@ impl Filter {
     }
 
     pub fn matches(&self, row: &Row) -> bool {
-        let ip = row.info.as_ref().and_then(|i| i.source_ip.as_deref()).unwrap_or_default();
+        let ip = row
+            .info
+            .as_ref()
+            .and_then(|i| i.source_ip.as_deref())
+            .unwrap_or_default();
         let has = |haystack: &str, needle: &str| haystack.to_lowercase().contains(needle);
         self.0.iter().all(|term| match term {
             Term::State(s) => row.state.as_str().starts_with(s.as_str()),
@@ -45,7 +49,10 @@ impl Filter {
             Term::Id(i) => has(&row.record.connection_id, i),
             Term::Ip(i) => ip.contains(i.as_str()),
             Term::Any(a) => {
-                has(&row.record.user_id, a) || has(&row.record.connection_id, a) || ip.contains(a.as_str()) || row.state.as_str() == a
+                has(&row.record.user_id, a)
+                    || has(&row.record.connection_id, a)
+                    || ip.contains(a.as_str())
+                    || row.state.as_str() == a
             }
         })
     }

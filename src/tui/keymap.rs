@@ -22,25 +22,120 @@ fn ctrl(key: &KeyEvent, c: char) -> bool {
 
 /// The connections table.
 pub const TABLE_KEYS: &[Binding] = &[
-    Binding { keys: "↑/k ↓/j", help: "move", matches: |k| plain(k, KeyCode::Up) || plain(k, KeyCode::Char('k')), action: || Action::Up },
-    Binding { keys: "", help: "", matches: |k| plain(k, KeyCode::Down) || plain(k, KeyCode::Char('j')), action: || Action::Down },
-    Binding { keys: "PgUp PgDn", help: "page", matches: |k| plain(k, KeyCode::PageUp), action: || Action::PageUp },
-    Binding { keys: "", help: "", matches: |k| plain(k, KeyCode::PageDown), action: || Action::PageDown },
-    Binding { keys: "g G", help: "first / last row", matches: |k| plain(k, KeyCode::Char('g')) || plain(k, KeyCode::Home), action: || Action::Top },
-    Binding { keys: "", help: "", matches: |k| plain(k, KeyCode::Char('G')) || plain(k, KeyCode::End), action: || Action::Bottom },
-    Binding { keys: "Space", help: "mark / unmark the row", matches: |k| plain(k, KeyCode::Char(' ')), action: || Action::ToggleMark },
-    Binding { keys: "Enter", help: "details of the connection", matches: |k| plain(k, KeyCode::Enter), action: || Action::OpenDetails },
-    Binding { keys: "/", help: "filter (words, state:stale, user:, id:, ip:)", matches: |k| plain(k, KeyCode::Char('/')), action: || Action::StartFilter },
-    Binding { keys: ":", help: "command line (:push USER JSON, :purge, :readonly, :sort COL, :q)", matches: |k| plain(k, KeyCode::Char(':')), action: || Action::StartCommand },
-    Binding { keys: "s S", help: "sort by the next column / reverse", matches: |k| plain(k, KeyCode::Char('s')), action: || Action::CycleSort },
-    Binding { keys: "", help: "", matches: |k| plain(k, KeyCode::Char('S')), action: || Action::ReverseSort },
-    Binding { keys: "p", help: "push composer", matches: |k| plain(k, KeyCode::Char('p')), action: || Action::OpenComposer },
-    Binding { keys: "d", help: "disconnect selected / marked connections", matches: |k| plain(k, KeyCode::Char('d')), action: || Action::OpenDisconnect },
-    Binding { keys: "x", help: "purge stale records (shows the plan first)", matches: |k| plain(k, KeyCode::Char('x')), action: || Action::OpenPurge },
-    Binding { keys: "r", help: "refresh now", matches: |k| plain(k, KeyCode::Char('r')), action: || Action::RefreshNow },
-    Binding { keys: "Esc", help: "clear the filter / close", matches: |k| plain(k, KeyCode::Esc), action: || Action::Back },
-    Binding { keys: "?", help: "this help", matches: |k| plain(k, KeyCode::Char('?')), action: || Action::ToggleHelp },
-    Binding { keys: "q Ctrl-C", help: "quit", matches: |k| plain(k, KeyCode::Char('q')) || ctrl(k, 'c'), action: || Action::Quit },
+    Binding {
+        keys: "↑/k ↓/j",
+        help: "move",
+        matches: |k| plain(k, KeyCode::Up) || plain(k, KeyCode::Char('k')),
+        action: || Action::Up,
+    },
+    Binding {
+        keys: "",
+        help: "",
+        matches: |k| plain(k, KeyCode::Down) || plain(k, KeyCode::Char('j')),
+        action: || Action::Down,
+    },
+    Binding {
+        keys: "PgUp PgDn",
+        help: "page",
+        matches: |k| plain(k, KeyCode::PageUp),
+        action: || Action::PageUp,
+    },
+    Binding {
+        keys: "",
+        help: "",
+        matches: |k| plain(k, KeyCode::PageDown),
+        action: || Action::PageDown,
+    },
+    Binding {
+        keys: "g G",
+        help: "first / last row",
+        matches: |k| plain(k, KeyCode::Char('g')) || plain(k, KeyCode::Home),
+        action: || Action::Top,
+    },
+    Binding {
+        keys: "",
+        help: "",
+        matches: |k| plain(k, KeyCode::Char('G')) || plain(k, KeyCode::End),
+        action: || Action::Bottom,
+    },
+    Binding {
+        keys: "Space",
+        help: "mark / unmark the row",
+        matches: |k| plain(k, KeyCode::Char(' ')),
+        action: || Action::ToggleMark,
+    },
+    Binding {
+        keys: "Enter",
+        help: "details of the connection",
+        matches: |k| plain(k, KeyCode::Enter),
+        action: || Action::OpenDetails,
+    },
+    Binding {
+        keys: "/",
+        help: "filter (words, state:stale, user:, id:, ip:)",
+        matches: |k| plain(k, KeyCode::Char('/')),
+        action: || Action::StartFilter,
+    },
+    Binding {
+        keys: ":",
+        help: "command line (:push USER JSON, :purge, :readonly, :sort COL, :q)",
+        matches: |k| plain(k, KeyCode::Char(':')),
+        action: || Action::StartCommand,
+    },
+    Binding {
+        keys: "s S",
+        help: "sort by the next column / reverse",
+        matches: |k| plain(k, KeyCode::Char('s')),
+        action: || Action::CycleSort,
+    },
+    Binding {
+        keys: "",
+        help: "",
+        matches: |k| plain(k, KeyCode::Char('S')),
+        action: || Action::ReverseSort,
+    },
+    Binding {
+        keys: "p",
+        help: "push composer",
+        matches: |k| plain(k, KeyCode::Char('p')),
+        action: || Action::OpenComposer,
+    },
+    Binding {
+        keys: "d",
+        help: "disconnect selected / marked connections",
+        matches: |k| plain(k, KeyCode::Char('d')),
+        action: || Action::OpenDisconnect,
+    },
+    Binding {
+        keys: "x",
+        help: "purge stale records (shows the plan first)",
+        matches: |k| plain(k, KeyCode::Char('x')),
+        action: || Action::OpenPurge,
+    },
+    Binding {
+        keys: "r",
+        help: "refresh now",
+        matches: |k| plain(k, KeyCode::Char('r')),
+        action: || Action::RefreshNow,
+    },
+    Binding {
+        keys: "Esc",
+        help: "clear the filter / close",
+        matches: |k| plain(k, KeyCode::Esc),
+        action: || Action::Back,
+    },
+    Binding {
+        keys: "?",
+        help: "this help",
+        matches: |k| plain(k, KeyCode::Char('?')),
+        action: || Action::ToggleHelp,
+    },
+    Binding {
+        keys: "q Ctrl-C",
+        help: "quit",
+        matches: |k| plain(k, KeyCode::Char('q')) || ctrl(k, 'c'),
+        action: || Action::Quit,
+    },
 ];
 
 /// Inside the push composer (help text only; the composer handles its own editing keys).
@@ -53,7 +148,11 @@ pub const COMPOSER_KEYS: &[(&str, &str)] = &[
 ];
 
 /// In a confirmation dialog.
-pub const CONFIRM_KEYS: &[(&str, &str)] = &[("y", "do it"), ("r", "disconnect: also delete the records"), ("n Esc", "cancel")];
+pub const CONFIRM_KEYS: &[(&str, &str)] = &[
+    ("y", "do it"),
+    ("r", "disconnect: also delete the records"),
+    ("n Esc", "cancel"),
+];
 
 /// Turn a key into an action, given what is on screen.
 pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
@@ -68,7 +167,10 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
         });
     }
     match &app.overlay {
-        Overlay::None => TABLE_KEYS.iter().find(|b| (b.matches)(&key)).map(|b| (b.action)()),
+        Overlay::None => TABLE_KEYS
+            .iter()
+            .find(|b| (b.matches)(&key))
+            .map(|b| (b.action)()),
         Overlay::Composer(_) => Some(match key.code {
             KeyCode::Esc => Action::Back,
             _ => Action::ComposerKey(key),
@@ -81,7 +183,9 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
         },
         Overlay::Progress(_) => None,
         Overlay::Help | Overlay::Details(_) | Overlay::Summary(..) => match key.code {
-            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => Some(Action::Back),
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => {
+                Some(Action::Back)
+            }
             KeyCode::Up | KeyCode::Char('k') => Some(Action::Up),
             KeyCode::Down | KeyCode::Char('j') => Some(Action::Down),
             _ => None,
@@ -91,5 +195,9 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
 
 /// Help lines: (keys, what they do), in table order, bindings that share a line merged.
 pub fn help_lines() -> Vec<(&'static str, &'static str)> {
-    TABLE_KEYS.iter().filter(|b| !b.keys.is_empty()).map(|b| (b.keys, b.help)).collect()
+    TABLE_KEYS
+        .iter()
+        .filter(|b| !b.keys.is_empty())
+        .map(|b| (b.keys, b.help))
+        .collect()
 }

@@ -47,7 +47,11 @@ where
     result
 }
 
-async fn event_loop<F>(terminal: &mut ratatui::DefaultTerminal, initial: EnvironmentInfo, setup: F) -> anyhow::Result<()>
+async fn event_loop<F>(
+    terminal: &mut ratatui::DefaultTerminal,
+    initial: EnvironmentInfo,
+    setup: F,
+) -> anyhow::Result<()>
 where
     F: Future<Output = anyhow::Result<(EnvironmentInfo, Backend, Option<String>)>>,
 {
@@ -59,7 +63,10 @@ where
     let (env, backend, client_page) = setup.await?;
     app.env = env;
     app.client_page = client_page;
-    app.status = app.client_page.as_ref().map(|url| format!("browser client: {url}   (? for keys)"));
+    app.status = app
+        .client_page
+        .as_ref()
+        .map(|url| format!("browser client: {url}   (? for keys)"));
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
     let mut events = EventStream::new();
@@ -105,7 +112,9 @@ where
 }
 
 async fn within<T>(what: &str, future: impl Future<Output = T>) -> Result<T, String> {
-    tokio::time::timeout(CALL_DEADLINE, future).await.map_err(|_| format!("{what} timed out after {}s", CALL_DEADLINE.as_secs()))
+    tokio::time::timeout(CALL_DEADLINE, future)
+        .await
+        .map_err(|_| format!("{what} timed out after {}s", CALL_DEADLINE.as_secs()))
 }
 
 fn spawn_effect(effect: Effect, backend: &Backend, tx: UnboundedSender<Action>) {
@@ -113,12 +122,20 @@ fn spawn_effect(effect: Effect, backend: &Backend, tx: UnboundedSender<Action>) 
     tokio::spawn(async move {
         let action = match effect {
             Effect::Scan => {
-                let result = within("scan", backend.store.scan()).await.and_then(|r| r.map_err(|e| e.to_string()));
+                let result = within("scan", backend.store.scan())
+                    .await
+                    .and_then(|r| r.map_err(|e| e.to_string()));
                 Action::Scanned(result)
             }
-            Effect::Probe(records) => {
-                Action::Probed(probe_records(backend.gateway.clone(), records, backend.concurrency, Some(backend.limiter.clone())).await)
-            }
+            Effect::Probe(records) => Action::Probed(
+                probe_records(
+                    backend.gateway.clone(),
+                    records,
+                    backend.concurrency,
+                    Some(backend.limiter.clone()),
+                )
+                .await,
+            ),
             Effect::Push { targets, payload } => {
                 let (outcomes_tx, mut outcomes_rx) = mpsc::unbounded_channel();
                 let forward = tx.clone();
@@ -140,27 +157,62 @@ fn spawn_effect(effect: Effect, backend: &Backend, tx: UnboundedSender<Action>) 
                     audit: backend.audit.clone(),
                     ..PushOptions::default()
                 };
-                let outcomes = push_to_targets(backend.gateway.clone(), Some(backend.store.clone()), targets, Bytes::from(payload), options).await;
+                let outcomes = push_to_targets(
+                    backend.gateway.clone(),
+                    Some(backend.store.clone()),
+                    targets,
+                    Bytes::from(payload),
+                    options,
+                )
+                .await;
                 let _ = forwarder.await;
                 Action::PushFinished(outcomes.len())
             }
-            Effect::Disconnect { connection_ids, delete_record } => Action::Disconnected(
-                disconnect_connections(backend.gateway.as_ref(), Some(backend.store.as_ref()), &connection_ids, delete_record, backend.audit.as_deref()).await,
+            Effect::Disconnect {
+                connection_ids,
+                delete_record,
+            } => Action::Disconnected(
+                disconnect_connections(
+                    backend.gateway.as_ref(),
+                    Some(backend.store.as_ref()),
+                    &connection_ids,
+                    delete_record,
+                    backend.audit.as_deref(),
+                )
+                .await,
             ),
             Effect::PlanPurge => match within("scan", backend.store.scan()).await {
                 Ok(Ok(snapshot)) => Action::PurgePlanned(
-                    plan_purge(backend.gateway.clone(), snapshot.records, backend.concurrency, Some(backend.limiter.clone())).await,
+                    plan_purge(
+                        backend.gateway.clone(),
+                        snapshot.records,
+                        backend.concurrency,
+                        Some(backend.limiter.clone()),
+                    )
+                    .await,
                 ),
                 Ok(Err(e)) => Action::OperationFailed(format!("cannot plan the purge: {e}")),
                 Err(e) => Action::OperationFailed(format!("cannot plan the purge: {e}")),
             },
-            Effect::ExecutePurge(plan) => {
-                Action::Purged(execute_purge(backend.gateway.clone(), backend.store.as_ref(), &plan.0, backend.audit.as_deref()).await)
-            }
+            Effect::ExecutePurge(plan) => Action::Purged(
+                execute_purge(
+                    backend.gateway.clone(),
+                    backend.store.as_ref(),
+                    &plan.0,
+                    backend.audit.as_deref(),
+                )
+                .await,
+            ),
             Effect::FetchEmulatorStats => {
-                let Some(admin) = &backend.emulator_admin else { return };
+                let Some(admin) = &backend.emulator_admin else {
+                    return;
+                };
                 let result = async {
-                    reqwest::get(format!("{admin}/stats")).await?.error_for_status()?.json().await
+                    reqwest::get(format!("{admin}/stats"))
+                        .await?
+                        .error_for_status()?
+                        .json()
+                        .await
                 }
                 .await
                 .map_err(|e: reqwest::Error| e.to_string());

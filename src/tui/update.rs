@@ -133,7 +133,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 app.status = Some("nothing to disconnect: select or mark a connection".into());
                 return vec![];
             }
-            app.overlay = Overlay::Confirm(Confirm::Disconnect { connection_ids: ids, delete_record: false });
+            app.overlay = Overlay::Confirm(Confirm::Disconnect {
+                connection_ids: ids,
+                delete_record: false,
+            });
             vec![]
         }
         Action::ToggleDeleteRecord => {
@@ -146,7 +149,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             if refuse_readonly(app, "purge") {
                 return vec![];
             }
-            app.overlay = Overlay::Progress(format!("Planning the purge: probing {} record(s)…", app.rows.len()));
+            app.overlay = Overlay::Progress(format!(
+                "Planning the purge: probing {} record(s)…",
+                app.rows.len()
+            ));
             vec![Effect::PlanPurge]
         }
         Action::Confirm => confirm(app),
@@ -176,7 +182,9 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                         *failures.entry(e.to_string()).or_default() += 1;
                     }
                 }
-                let Some(&i) = app.index.get(&result.record.connection_id) else { continue };
+                let Some(&i) = app.index.get(&result.record.connection_id) else {
+                    continue;
+                };
                 let now = app.now;
                 let row = &mut app.rows[i];
                 let state = state_of(&result.answer);
@@ -185,7 +193,12 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 }
                 row.state = state;
                 row.probed_at = Some(now);
-                row.probe_error = result.answer.as_ref().err().filter(|e| e.class() != DeliveryClass::Gone).map(|e| e.to_string());
+                row.probe_error = result
+                    .answer
+                    .as_ref()
+                    .err()
+                    .filter(|e| e.class() != DeliveryClass::Gone)
+                    .map(|e| e.to_string());
                 if let Ok(info) = &result.answer {
                     row.info = Some(info.clone());
                 }
@@ -201,7 +214,9 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::PushFinished(n) => {
-            app.status = Some(format!("push finished: {n} outcome(s), see the outcomes panel"));
+            app.status = Some(format!(
+                "push finished: {n} outcome(s), see the outcomes panel"
+            ));
             vec![]
         }
         Action::Disconnected(outcomes) => {
@@ -217,12 +232,21 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                             DeliveryClass::Gone => "already gone",
                             other => other.as_str(),
                         },
-                        o.record.as_ref().map(|r| format!(", record {r}")).unwrap_or_default(),
-                        o.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+                        o.record
+                            .as_ref()
+                            .map(|r| format!(", record {r}"))
+                            .unwrap_or_default(),
+                        o.error
+                            .as_ref()
+                            .map(|e| format!(": {e}"))
+                            .unwrap_or_default()
                     )
                 })
                 .collect();
-            app.overlay = Overlay::Summary(format!("Disconnect: {ok} of {} done", outcomes.len()), lines);
+            app.overlay = Overlay::Summary(
+                format!("Disconnect: {ok} of {} done", outcomes.len()),
+                lines,
+            );
             app.last_refresh = None;
             vec![]
         }
@@ -230,7 +254,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             if plan.stale.is_empty() {
                 app.overlay = Overlay::Summary(
                     "Purge: nothing to delete".into(),
-                    vec![format!("checked {} record(s); none is stale or expired", plan.checked)],
+                    vec![format!(
+                        "checked {} record(s); none is stale or expired",
+                        plan.checked
+                    )],
                 );
             } else {
                 app.overlay = Overlay::Confirm(Confirm::Purge(plan));
@@ -238,11 +265,35 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::Purged(report) => {
-            let mut lines: Vec<String> = report.deleted.iter().map(|r| format!("deleted   {}  {}", r.user_id, r.connection_id)).collect();
-            lines.extend(report.changed.iter().map(|r| format!("kept      {}  {} (reconnected meanwhile)", r.user_id, r.connection_id)));
-            lines.extend(report.alive_on_recheck.iter().map(|r| format!("kept      {}  {} (alive on re-check)", r.user_id, r.connection_id)));
-            lines.extend(report.missing.iter().map(|r| format!("gone      {}  {} (already deleted)", r.user_id, r.connection_id)));
-            lines.extend(report.failed.iter().map(|(r, e)| format!("FAILED    {}  {}: {e}", r.user_id, r.connection_id)));
+            let mut lines: Vec<String> = report
+                .deleted
+                .iter()
+                .map(|r| format!("deleted   {}  {}", r.user_id, r.connection_id))
+                .collect();
+            lines.extend(report.changed.iter().map(|r| {
+                format!(
+                    "kept      {}  {} (reconnected meanwhile)",
+                    r.user_id, r.connection_id
+                )
+            }));
+            lines.extend(report.alive_on_recheck.iter().map(|r| {
+                format!(
+                    "kept      {}  {} (alive on re-check)",
+                    r.user_id, r.connection_id
+                )
+            }));
+            lines.extend(report.missing.iter().map(|r| {
+                format!(
+                    "gone      {}  {} (already deleted)",
+                    r.user_id, r.connection_id
+                )
+            }));
+            lines.extend(
+                report
+                    .failed
+                    .iter()
+                    .map(|(r, e)| format!("FAILED    {}  {}: {e}", r.user_id, r.connection_id)),
+            );
             app.overlay = Overlay::Summary(
                 format!(
                     "Purge: deleted {}, kept {}, failed {} (deleted items are in the audit log)",
@@ -256,7 +307,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             vec![]
         }
         Action::OperationFailed(message) => {
-            app.overlay = Overlay::Summary("Operation failed; nothing was changed".into(), vec![message]);
+            app.overlay = Overlay::Summary(
+                "Operation failed; nothing was changed".into(),
+                vec![message],
+            );
             vec![]
         }
         Action::EmulatorStats(result) => {
@@ -273,7 +327,11 @@ fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
     app.now = now;
     let second = now.unix_timestamp();
     if app.outcomes.current_second != Some(second) {
-        let gap = app.outcomes.current_second.map(|s| (second - s).clamp(1, SPARKLINE_SECONDS as i64)).unwrap_or(1);
+        let gap = app
+            .outcomes
+            .current_second
+            .map(|s| (second - s).clamp(1, SPARKLINE_SECONDS as i64))
+            .unwrap_or(1);
         for _ in 0..gap {
             app.outcomes.per_second.push_back(0);
         }
@@ -282,7 +340,11 @@ fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
         }
         app.outcomes.current_second = Some(second);
     }
-    while app.probe_calls.front().is_some_and(|(t, _)| now - *t > Duration::seconds(5)) {
+    while app
+        .probe_calls
+        .front()
+        .is_some_and(|(t, _)| now - *t > Duration::seconds(5))
+    {
         app.probe_calls.pop_front();
     }
     let mut effects = Vec::new();
@@ -311,25 +373,47 @@ fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
     }
     let now = app.now;
     // Re-probe a record at most every few seconds; a scan every 2 s would otherwise drown the API.
-    let due = |r: &Row| r.probed_at.is_none_or(|t| everything || now - t >= Duration::seconds(5));
+    let due = |r: &Row| {
+        r.probed_at
+            .is_none_or(|t| everything || now - t >= Duration::seconds(5))
+    };
     let mut candidates: Vec<&Row> = app
         .rows
         .iter()
-        .filter(|r| !matches!(r.state, ConnectionState::Malformed | ConnectionState::Expired) && due(r))
+        .filter(|r| {
+            !matches!(
+                r.state,
+                ConnectionState::Malformed | ConnectionState::Expired
+            ) && due(r)
+        })
         .collect();
     if candidates.is_empty() {
         return vec![];
     }
-    candidates.sort_by_key(|r| (r.probed_at.is_some(), r.probed_at, std::cmp::Reverse(r.record.connected_at)));
+    candidates.sort_by_key(|r| {
+        (
+            r.probed_at.is_some(),
+            r.probed_at,
+            std::cmp::Reverse(r.record.connected_at),
+        )
+    });
     let batch = (app.env.probe_rate_limit.max(1.0) as usize * 2).max(1);
-    let records = candidates.into_iter().take(batch).map(|r| r.record.clone()).collect();
+    let records = candidates
+        .into_iter()
+        .take(batch)
+        .map(|r| r.record.clone())
+        .collect();
     app.probing = true;
     vec![Effect::Probe(records)]
 }
 
 fn merge_snapshot(app: &mut App, snapshot: crate::store::StoreSnapshot) {
     let now = app.now;
-    let mut old: HashMap<String, Row> = app.rows.drain(..).map(|r| (r.key().to_string(), r)).collect();
+    let mut old: HashMap<String, Row> = app
+        .rows
+        .drain(..)
+        .map(|r| (r.key().to_string(), r))
+        .collect();
     let mut rows = Vec::with_capacity(snapshot.records.len() + snapshot.malformed.len());
     for record in snapshot.records {
         let mut row = match old.remove(&record.connection_id) {
@@ -349,7 +433,10 @@ fn merge_snapshot(app: &mut App, snapshot: crate::store::StoreSnapshot) {
         rows.push(row);
     }
     for (n, malformed) in snapshot.malformed.into_iter().enumerate() {
-        let id = malformed.connection_id.clone().unwrap_or_else(|| format!("(malformed #{n})"));
+        let id = malformed
+            .connection_id
+            .clone()
+            .unwrap_or_else(|| format!("(malformed #{n})"));
         let mut row = Row::new(crate::model::ConnectionRecord {
             user_id: malformed.user_id.clone().unwrap_or_else(|| "?".into()),
             connection_id: id,
@@ -360,7 +447,12 @@ fn merge_snapshot(app: &mut App, snapshot: crate::store::StoreSnapshot) {
         rows.push(row);
     }
     app.rows = rows;
-    app.index = app.rows.iter().enumerate().map(|(i, r)| (r.key().to_string(), i)).collect();
+    app.index = app
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.key().to_string(), i))
+        .collect();
     app.marked.retain(|id| app.index.contains_key(id));
     recompute_visible(app);
 }
@@ -369,22 +461,43 @@ fn merge_snapshot(app: &mut App, snapshot: crate::store::StoreSnapshot) {
 pub fn recompute_visible(app: &mut App) {
     let keep = app.selected_row().map(|r| r.key().to_string());
     let filter = Filter::parse(&app.filter);
-    let mut visible: Vec<usize> = (0..app.rows.len()).filter(|i| filter.is_empty() || filter.matches(&app.rows[*i])).collect();
+    let mut visible: Vec<usize> = (0..app.rows.len())
+        .filter(|i| filter.is_empty() || filter.matches(&app.rows[*i]))
+        .collect();
     let rows = &app.rows;
     let now = app.now;
-    let idle = |r: &Row| r.info.as_ref().and_then(|i| i.last_active_at).map(|t| now - t);
+    let idle = |r: &Row| {
+        r.info
+            .as_ref()
+            .and_then(|i| i.last_active_at)
+            .map(|t| now - t)
+    };
     match app.sort {
         // Age ascending = newest first.
-        SortColumn::Age => visible.sort_by(|a, b| rows[*b].record.connected_at.cmp(&rows[*a].record.connected_at)),
-        SortColumn::User => visible.sort_by(|a, b| rows[*a].record.user_id.cmp(&rows[*b].record.user_id)),
-        SortColumn::Connection => visible.sort_by(|a, b| rows[*a].record.connection_id.cmp(&rows[*b].record.connection_id)),
+        SortColumn::Age => visible.sort_by(|a, b| {
+            rows[*b]
+                .record
+                .connected_at
+                .cmp(&rows[*a].record.connected_at)
+        }),
+        SortColumn::User => {
+            visible.sort_by(|a, b| rows[*a].record.user_id.cmp(&rows[*b].record.user_id))
+        }
+        SortColumn::Connection => visible.sort_by(|a, b| {
+            rows[*a]
+                .record
+                .connection_id
+                .cmp(&rows[*b].record.connection_id)
+        }),
         SortColumn::Idle => visible.sort_by_key(|i| idle(&rows[*i])),
         SortColumn::SourceIp => visible.sort_by(|a, b| {
             let ip = |r: &Row| r.info.as_ref().and_then(|i| i.source_ip.clone());
             ip(&rows[*a]).cmp(&ip(&rows[*b]))
         }),
         SortColumn::State => visible.sort_by_key(|i| rows[*i].state),
-        SortColumn::Outcome => visible.sort_by_key(|i| rows[*i].last_outcome.as_ref().map(|o| o.class)),
+        SortColumn::Outcome => {
+            visible.sort_by_key(|i| rows[*i].last_outcome.as_ref().map(|o| o.class))
+        }
     }
     if app.sort_descending {
         visible.reverse();
@@ -402,7 +515,9 @@ fn move_by(app: &mut App, delta: isize) -> Vec<Effect> {
         return vec![];
     }
     let last = app.visible.len().saturating_sub(1) as isize;
-    app.selected = (app.selected as isize).saturating_add(delta).clamp(0, last.max(0)) as usize;
+    app.selected = (app.selected as isize)
+        .saturating_add(delta)
+        .clamp(0, last.max(0)) as usize;
     keep_selection_visible(app);
     vec![]
 }
@@ -419,35 +534,55 @@ fn keep_selection_visible(app: &mut App) {
 
 fn refuse_readonly(app: &mut App, what: &str) -> bool {
     if app.env.readonly {
-        app.status = Some(format!("read-only: {what} is disabled in environment {} (:readonly toggles it)", app.env.name));
+        app.status = Some(format!(
+            "read-only: {what} is disabled in environment {} (:readonly toggles it)",
+            app.env.name
+        ));
     }
     app.env.readonly
 }
 
 fn targets_marked_or_selected(app: &App) -> Vec<String> {
     let mut ids: Vec<String> = if app.marked.is_empty() {
-        app.selected_row().map(|r| vec![r.key().to_string()]).unwrap_or_default()
+        app.selected_row()
+            .map(|r| vec![r.key().to_string()])
+            .unwrap_or_default()
     } else {
         app.marked.iter().cloned().collect()
     };
-    ids.retain(|id| app.row(id).is_some_and(|r| r.state != ConnectionState::Malformed));
+    ids.retain(|id| {
+        app.row(id)
+            .is_some_and(|r| r.state != ConnectionState::Malformed)
+    });
     ids.sort();
     ids
 }
 
 fn compact_template(index: usize) -> String {
-    MESSAGE_TYPES.get(index).and_then(|t| template(t)).map(|mut v| {
-        if let Some(o) = v.as_object_mut() {
-            o.remove("sent_at");
-        }
-        v.to_string()
-    }).unwrap_or_else(|| "{}".into())
+    MESSAGE_TYPES
+        .get(index)
+        .and_then(|t| template(t))
+        .map(|mut v| {
+            if let Some(o) = v.as_object_mut() {
+                o.remove("sent_at");
+            }
+            v.to_string()
+        })
+        .unwrap_or_else(|| "{}".into())
 }
 
 fn new_composer(app: &App) -> Composer {
     Composer {
-        target: if app.marked.is_empty() { PushTargetKind::Selected } else { PushTargetKind::Marked },
-        user: Input::new(app.selected_row().map(|r| r.record.user_id.clone()).unwrap_or_default()),
+        target: if app.marked.is_empty() {
+            PushTargetKind::Selected
+        } else {
+            PushTargetKind::Marked
+        },
+        user: Input::new(
+            app.selected_row()
+                .map(|r| r.record.user_id.clone())
+                .unwrap_or_default(),
+        ),
         message_type: 0,
         payload: Input::new(compact_template(0)),
         focus: ComposerField::Payload,
@@ -464,18 +599,42 @@ pub fn composer_targets(app: &App, composer: &Composer) -> Vec<PushTarget> {
     };
     let usable = |row: &&Row| row.state != ConnectionState::Malformed;
     match composer.target {
-        PushTargetKind::Selected => app.selected_row().filter(usable).map(row_target).into_iter().collect(),
+        PushTargetKind::Selected => app
+            .selected_row()
+            .filter(usable)
+            .map(row_target)
+            .into_iter()
+            .collect(),
         PushTargetKind::User => {
             let user = composer.user.value().trim();
-            app.rows.iter().filter(usable).filter(|r| r.record.user_id == user).map(row_target).collect()
+            app.rows
+                .iter()
+                .filter(usable)
+                .filter(|r| r.record.user_id == user)
+                .map(row_target)
+                .collect()
         }
-        PushTargetKind::Marked => app.marked.iter().filter_map(|id| app.row(id)).filter(usable).map(row_target).collect(),
-        PushTargetKind::Filtered => app.visible.iter().map(|i| &app.rows[*i]).filter(usable).map(row_target).collect(),
+        PushTargetKind::Marked => app
+            .marked
+            .iter()
+            .filter_map(|id| app.row(id))
+            .filter(usable)
+            .map(row_target)
+            .collect(),
+        PushTargetKind::Filtered => app
+            .visible
+            .iter()
+            .map(|i| &app.rows[*i])
+            .filter(usable)
+            .map(row_target)
+            .collect(),
     }
 }
 
 fn composer_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
-    let Overlay::Composer(composer) = &mut app.overlay else { return vec![] };
+    let Overlay::Composer(composer) = &mut app.overlay else {
+        return vec![];
+    };
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     match key.code {
         KeyCode::Tab => {
@@ -510,11 +669,19 @@ fn composer_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             let forward = key.code == KeyCode::Right;
             match composer.focus {
                 ComposerField::Target => {
-                    composer.target = if forward { composer.target.next() } else { composer.target.next().next().next() };
+                    composer.target = if forward {
+                        composer.target.next()
+                    } else {
+                        composer.target.next().next().next()
+                    };
                 }
                 _ => {
                     let n = MESSAGE_TYPES.len();
-                    composer.message_type = if forward { (composer.message_type + 1) % n } else { (composer.message_type + n - 1) % n };
+                    composer.message_type = if forward {
+                        (composer.message_type + 1) % n
+                    } else {
+                        (composer.message_type + n - 1) % n
+                    };
                     composer.payload = Input::new(compact_template(composer.message_type));
                 }
             }
@@ -533,7 +700,9 @@ fn composer_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
 }
 
 fn send_composer(app: &mut App) -> Vec<Effect> {
-    let Overlay::Composer(composer) = &app.overlay else { return vec![] };
+    let Overlay::Composer(composer) = &app.overlay else {
+        return vec![];
+    };
     let payload = composer.payload.value().to_string();
     if let Err(e) = check_payload(payload.as_bytes(), true) {
         app.status = Some(format!("not sent: {e}"));
@@ -541,7 +710,8 @@ fn send_composer(app: &mut App) -> Vec<Effect> {
     }
     let targets = composer_targets(app, composer);
     if targets.is_empty() {
-        app.status = Some("not sent: no target (select a row, type a user id, or mark rows)".into());
+        app.status =
+            Some("not sent: no target (select a row, type a user id, or mark rows)".into());
         return vec![];
     }
     remember_payload(app, &payload);
@@ -564,13 +734,23 @@ fn confirm(app: &mut App) -> Vec<Effect> {
         return vec![];
     }
     match std::mem::replace(&mut app.overlay, Overlay::None) {
-        Overlay::Confirm(Confirm::Disconnect { connection_ids, delete_record }) => {
-            app.overlay = Overlay::Progress(format!("Disconnecting {} connection(s)…", connection_ids.len()));
+        Overlay::Confirm(Confirm::Disconnect {
+            connection_ids,
+            delete_record,
+        }) => {
+            app.overlay = Overlay::Progress(format!(
+                "Disconnecting {} connection(s)…",
+                connection_ids.len()
+            ));
             app.marked.clear();
-            vec![Effect::Disconnect { connection_ids, delete_record }]
+            vec![Effect::Disconnect {
+                connection_ids,
+                delete_record,
+            }]
         }
         Overlay::Confirm(Confirm::Purge(plan)) => {
-            app.overlay = Overlay::Progress(format!("Purging {} stale record(s)…", plan.stale.len()));
+            app.overlay =
+                Overlay::Progress(format!("Purging {} stale record(s)…", plan.stale.len()));
             vec![Effect::ExecutePurge(Box::new(PurgePlanRef(plan)))]
         }
         other => {
@@ -605,7 +785,10 @@ fn record_outcome(app: &mut App, outcome: DeliveryOutcome) {
 }
 
 fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
-    let (command, rest) = line.split_once(' ').map(|(c, r)| (c, r.trim())).unwrap_or((line, ""));
+    let (command, rest) = line
+        .split_once(' ')
+        .map(|(c, r)| (c, r.trim()))
+        .unwrap_or((line, ""));
     match command {
         "" => vec![],
         "q" | "quit" => update(app, Action::Quit),
@@ -614,7 +797,14 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
         "refresh" => update(app, Action::RefreshNow),
         "readonly" => {
             app.env.readonly = !app.env.readonly;
-            app.status = Some(format!("read-only {}", if app.env.readonly { "on: mutations disabled" } else { "off" }));
+            app.status = Some(format!(
+                "read-only {}",
+                if app.env.readonly {
+                    "on: mutations disabled"
+                } else {
+                    "off"
+                }
+            ));
             vec![]
         }
         "filter" => {
@@ -631,7 +821,11 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
                 None => {
                     app.status = Some(format!(
                         "unknown column {rest:?}: {}",
-                        SortColumn::ALL.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ")
+                        SortColumn::ALL
+                            .iter()
+                            .map(|c| c.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 }
             }
@@ -641,8 +835,15 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
             if refuse_readonly(app, "push") {
                 return vec![];
             }
-            let (user, json) = rest.split_once(' ').map(|(u, j)| (u, j.trim())).unwrap_or((rest, ""));
-            let json = if json.is_empty() { compact_template(0) } else { json.to_string() };
+            let (user, json) = rest
+                .split_once(' ')
+                .map(|(u, j)| (u, j.trim()))
+                .unwrap_or((rest, ""));
+            let json = if json.is_empty() {
+                compact_template(0)
+            } else {
+                json.to_string()
+            };
             if let Err(e) = check_payload(json.as_bytes(), true) {
                 app.status = Some(format!(":push not sent: {e}"));
                 return vec![];
@@ -651,7 +852,11 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
                 .rows
                 .iter()
                 .filter(|r| r.record.user_id == user && r.state != ConnectionState::Malformed)
-                .map(|r| PushTarget { record: Some(r.record.clone()), connection_id: r.record.connection_id.clone(), label: user.to_string() })
+                .map(|r| PushTarget {
+                    record: Some(r.record.clone()),
+                    connection_id: r.record.connection_id.clone(),
+                    label: user.to_string(),
+                })
                 .collect();
             if targets.is_empty() {
                 app.status = Some(format!(":push: no record for user {user:?}"));
@@ -659,10 +864,15 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
             }
             remember_payload(app, &json);
             app.status = Some(format!("pushing to {user}…"));
-            vec![Effect::Push { targets, payload: json }]
+            vec![Effect::Push {
+                targets,
+                payload: json,
+            }]
         }
         "env" => {
-            app.status = Some(format!("to open environment {rest:?}, quit and run: wsdash --env {rest}"));
+            app.status = Some(format!(
+                "to open environment {rest:?}, quit and run: wsdash --env {rest}"
+            ));
             vec![]
         }
         other => {

@@ -11,9 +11,14 @@ use ratatui::Frame;
 pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
     let popup = centered(area, 90, 24);
     frame.render_widget(Clear, popup);
-    let block = Block::default().borders(Borders::ALL).title(format!(" {connection_id} (Esc closes) "));
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" {connection_id} (Esc closes) "));
     let Some(row) = app.row(connection_id) else {
-        frame.render_widget(Paragraph::new("this record is no longer in the store").block(block), popup);
+        frame.render_widget(
+            Paragraph::new("this record is no longer in the store").block(block),
+            popup,
+        );
         return;
     };
     let mut lines = vec![Line::from("record as stored:")];
@@ -23,8 +28,14 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
             lines.push(Line::from(format!("  item: {}", m.raw)));
         }
         None => {
-            lines.push(Line::from(format!("  user_id        {}", row.record.user_id)));
-            lines.push(Line::from(format!("  connection_id  {}", row.record.connection_id)));
+            lines.push(Line::from(format!(
+                "  user_id        {}",
+                row.record.user_id
+            )));
+            lines.push(Line::from(format!(
+                "  connection_id  {}",
+                row.record.connection_id
+            )));
             lines.push(Line::from(format!(
                 "  connected_at   {} ({} ago)",
                 iso_millis(row.record.connected_at),
@@ -36,16 +47,33 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
     lines.push(Line::from("last GetConnection:"));
     match (&row.info, &row.probe_error, row.probed_at) {
         (_, _, None) => lines.push(Line::from("  not probed yet")),
-        (_, Some(error), Some(at)) => lines.push(Line::from(format!("  {error} (at {})", iso_millis(at)))),
-        (Some(info), None, Some(at)) => {
-            let time = |t: Option<time::OffsetDateTime>| t.map(iso_millis).unwrap_or_else(|| "-".into());
-            lines.push(Line::from(format!("  at             {}", iso_millis(at))));
-            lines.push(Line::from(format!("  ConnectedAt    {}", time(info.connected_at))));
-            lines.push(Line::from(format!("  LastActiveAt   {}", time(info.last_active_at))));
-            lines.push(Line::from(format!("  SourceIp       {}", info.source_ip.clone().unwrap_or_default())));
-            lines.push(Line::from(format!("  UserAgent      {}", info.user_agent.clone().unwrap_or_default())));
+        (_, Some(error), Some(at)) => {
+            lines.push(Line::from(format!("  {error} (at {})", iso_millis(at))))
         }
-        (None, None, Some(at)) => lines.push(Line::from(format!("  Gone (410) at {}", iso_millis(at)))),
+        (Some(info), None, Some(at)) => {
+            let time =
+                |t: Option<time::OffsetDateTime>| t.map(iso_millis).unwrap_or_else(|| "-".into());
+            lines.push(Line::from(format!("  at             {}", iso_millis(at))));
+            lines.push(Line::from(format!(
+                "  ConnectedAt    {}",
+                time(info.connected_at)
+            )));
+            lines.push(Line::from(format!(
+                "  LastActiveAt   {}",
+                time(info.last_active_at)
+            )));
+            lines.push(Line::from(format!(
+                "  SourceIp       {}",
+                info.source_ip.clone().unwrap_or_default()
+            )));
+            lines.push(Line::from(format!(
+                "  UserAgent      {}",
+                info.user_agent.clone().unwrap_or_default()
+            )));
+        }
+        (None, None, Some(at)) => {
+            lines.push(Line::from(format!("  Gone (410) at {}", iso_millis(at))))
+        }
     }
     lines.push(Line::from(format!("deliveries ({}):", row.history.len())));
     if row.history.is_empty() {
@@ -60,5 +88,10 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
             o.error.clone().unwrap_or_default()
         )));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        popup,
+    );
 }

@@ -13,7 +13,10 @@ use ratatui::Frame;
 fn popup(frame: &mut Frame, area: Rect, title: String, lines: Vec<Line>, color: Color) {
     let rect = centered(area, 96, (lines.len() as u16 + 2).min(area.height));
     frame.render_widget(Clear, rect);
-    let block = Block::default().borders(Borders::ALL).border_style(Style::default().fg(color)).title(title);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(color))
+        .title(title);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
@@ -21,18 +24,28 @@ pub fn render_confirm(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rec
     let max_rows = area.height.saturating_sub(8) as usize;
     let bold = Style::default().add_modifier(Modifier::BOLD);
     let (title, mut lines) = match confirm {
-        Confirm::Disconnect { connection_ids, delete_record } => {
+        Confirm::Disconnect {
+            connection_ids,
+            delete_record,
+        } => {
             let mut lines = vec![Line::styled(
                 format!(
                     "Close {} connection(s) with DeleteConnection{} in {}:",
                     connection_ids.len(),
-                    if *delete_record { " AND delete their records" } else { "" },
+                    if *delete_record {
+                        " AND delete their records"
+                    } else {
+                        ""
+                    },
                     app.env.name
                 ),
                 bold,
             )];
             lines.extend(connection_ids.iter().take(max_rows).map(|id| {
-                let user = app.row(id).map(|r| r.record.user_id.clone()).unwrap_or_default();
+                let user = app
+                    .row(id)
+                    .map(|r| r.record.user_id.clone())
+                    .unwrap_or_default();
                 Line::from(format!("  {id}  {user}"))
             }));
             lines.push(Line::from(format!(
@@ -51,34 +64,60 @@ pub fn render_confirm(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rec
                 ),
                 bold,
             )];
-            lines.push(Line::from("and deleted only if it still holds the same connection id:"));
+            lines.push(Line::from(
+                "and deleted only if it still holds the same connection id:",
+            ));
             lines.extend(plan.stale.iter().take(max_rows).map(|s| {
                 let why = match s.reason {
                     StaleReason::Gone => "gone (410)",
                     StaleReason::Expired => "expired (> 2 h)",
                 };
-                Line::from(format!("  {:<14} {}  {}  {why}", s.record.user_id, s.record.connection_id, iso_millis(s.record.connected_at)))
+                Line::from(format!(
+                    "  {:<14} {}  {}  {why}",
+                    s.record.user_id,
+                    s.record.connection_id,
+                    iso_millis(s.record.connected_at)
+                ))
             }));
             if plan.stale.len() > max_rows {
-                lines.push(Line::from(format!("  … and {} more", plan.stale.len() - max_rows)));
+                lines.push(Line::from(format!(
+                    "  … and {} more",
+                    plan.stale.len() - max_rows
+                )));
             }
             (" purge stale records ".to_string(), lines)
         }
     };
-    lines.push(Line::styled("y: do it   n/Esc: cancel", Style::default().fg(Color::Yellow)));
+    lines.push(Line::styled(
+        "y: do it   n/Esc: cancel",
+        Style::default().fg(Color::Yellow),
+    ));
     popup(frame, area, title, lines, Color::Red);
 }
 
 pub fn render_progress(text: &str, frame: &mut Frame, area: Rect) {
-    popup(frame, area, " working ".into(), vec![Line::from(text.to_string())], Color::Yellow);
+    popup(
+        frame,
+        area,
+        " working ".into(),
+        vec![Line::from(text.to_string())],
+        Color::Yellow,
+    );
 }
 
 pub fn render_summary(title: &str, lines: &[String], frame: &mut Frame, area: Rect) {
     let max_rows = area.height.saturating_sub(5) as usize;
-    let mut text: Vec<Line> = lines.iter().take(max_rows).map(|l| Line::from(l.clone())).collect();
+    let mut text: Vec<Line> = lines
+        .iter()
+        .take(max_rows)
+        .map(|l| Line::from(l.clone()))
+        .collect();
     if lines.len() > max_rows {
         text.push(Line::from(format!("… and {} more", lines.len() - max_rows)));
     }
-    text.push(Line::styled("Esc/Enter: close", Style::default().fg(Color::Yellow)));
+    text.push(Line::styled(
+        "Esc/Enter: close",
+        Style::default().fg(Color::Yellow),
+    ));
     popup(frame, area, format!(" {title} "), text, Color::Green);
 }

@@ -15,7 +15,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                 .status
                 .clone()
                 .unwrap_or_else(|| "? help  / filter  : command  p push  d disconnect  x purge  Space mark  Enter details  q quit".into());
-            frame.render_widget(Paragraph::new(text).style(Style::default().fg(Color::Gray)), area);
+            frame.render_widget(
+                Paragraph::new(text).style(Style::default().fg(Color::Gray)),
+                area,
+            );
             return;
         }
     };
@@ -24,5 +27,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let value: String = app.input.value().chars().skip(scroll).collect();
     frame.render_widget(Paragraph::new(format!("{prefix}{value}")), area);
     let x = (app.input.visual_cursor().saturating_sub(scroll) + 1) as u16;
-    frame.set_cursor_position(Position::new(area.x + x.min(area.width.saturating_sub(1)), area.y));
+    frame.set_cursor_position(Position::new(
+        area.x + x.min(area.width.saturating_sub(1)),
+        area.y,
+    ));
 }

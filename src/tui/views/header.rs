@@ -10,16 +10,25 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let env_style = Style::default().fg(Color::Black).bg(env_color(&app.env.color)).add_modifier(Modifier::BOLD);
+    let env_style = Style::default()
+        .fg(Color::Black)
+        .bg(env_color(&app.env.color))
+        .add_modifier(Modifier::BOLD);
     let mut first = vec![
         Span::styled(format!(" {} ", app.env.name), env_style),
         Span::raw(format!(" {}  table {}", app.env.endpoint, app.env.table)),
     ];
     if app.env.readonly {
-        first.push(Span::styled("  READ-ONLY ", Style::default().fg(Color::Black).bg(Color::Yellow)));
+        first.push(Span::styled(
+            "  READ-ONLY ",
+            Style::default().fg(Color::Black).bg(Color::Yellow),
+        ));
     }
     let count = |state: ConnectionState, color: Color| {
-        Span::styled(format!("{} {}  ", state.as_str(), app.count(state)), Style::default().fg(color))
+        Span::styled(
+            format!("{} {}  ", state.as_str(), app.count(state)),
+            Style::default().fg(color),
+        )
     };
     let refreshed = app
         .last_refresh
@@ -32,10 +41,20 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         count(ConnectionState::Unknown, Color::Yellow),
         count(ConnectionState::Malformed, Color::LightRed),
         count(ConnectionState::Unprobed, Color::Gray),
-        Span::raw(format!("│ probes {}/s (limit {:.0}/s) │ refreshed {refreshed} ", app.probe_rate(), app.env.probe_rate_limit)),
+        Span::raw(format!(
+            "│ probes {}/s (limit {:.0}/s) │ refreshed {refreshed} ",
+            app.probe_rate(),
+            app.env.probe_rate_limit
+        )),
     ];
     if let Some(error) = &app.error {
-        second.push(Span::styled(format!("│ {error}"), Style::default().fg(Color::White).bg(Color::Red)));
+        second.push(Span::styled(
+            format!("│ {error}"),
+            Style::default().fg(Color::White).bg(Color::Red),
+        ));
     }
-    frame.render_widget(Paragraph::new(vec![Line::from(first), Line::from(second)]), area);
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        area,
+    );
 }

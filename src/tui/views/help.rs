@@ -9,7 +9,15 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
 pub fn render(frame: &mut Frame, area: Rect) {
-    let key = |k: &str, h: &str| Line::from(vec![Span::styled(format!("{k:>14}  "), Style::default().add_modifier(Modifier::BOLD)), Span::raw(h.to_string())]);
+    let key = |k: &str, h: &str| {
+        Line::from(vec![
+            Span::styled(
+                format!("{k:>14}  "),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::raw(h.to_string()),
+        ])
+    };
     let mut lines: Vec<Line> = help_lines().into_iter().map(|(k, h)| key(k, h)).collect();
     lines.push(Line::from(""));
     lines.push(Line::from(" push composer:"));
@@ -18,5 +26,12 @@ pub fn render(frame: &mut Frame, area: Rect) {
     lines.extend(CONFIRM_KEYS.iter().map(|(k, h)| key(k, h)));
     let popup = centered(area, 78, lines.len() as u16 + 2);
     frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" keys (Esc closes) ")), popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" keys (Esc closes) "),
+        ),
+        popup,
+    );
 }

@@ -19,7 +19,11 @@ const OUTCOMES_MIN_HEIGHT: u16 = 24;
 
 pub fn render(app: &App, frame: &mut Frame) {
     let area = frame.area();
-    let outcomes_height = if area.height >= OUTCOMES_MIN_HEIGHT { 10 } else { 0 };
+    let outcomes_height = if area.height >= OUTCOMES_MIN_HEIGHT {
+        10
+    } else {
+        0
+    };
     let [header_area, table_area, outcomes_area, footer_area] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(3),

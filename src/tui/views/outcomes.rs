@@ -19,24 +19,44 @@ const SHOWN: [(DeliveryClass, &str, Color); 6] = [
 ];
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
-    let [left, right] = Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
-    let block = Block::default().borders(Borders::ALL).title(" your pushes ");
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" your pushes ");
     let inner = block.inner(left);
     frame.render_widget(block, left);
-    let [counts_area, spark_area, emulator_area] =
-        Layout::vertical([Constraint::Length(2), Constraint::Min(2), Constraint::Length(2)]).areas(inner);
+    let [counts_area, spark_area, emulator_area] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(2),
+        Constraint::Length(2),
+    ])
+    .areas(inner);
     let count = |class: DeliveryClass| app.outcomes.counts.get(&class).copied().unwrap_or(0);
-    let errors = count(DeliveryClass::Other) + count(DeliveryClass::Timeout) + count(DeliveryClass::Network);
+    let errors =
+        count(DeliveryClass::Other) + count(DeliveryClass::Timeout) + count(DeliveryClass::Network);
     let spans: Vec<Span> = SHOWN
         .iter()
         .map(|(class, name, color)| {
-            let n = if *class == DeliveryClass::Other { errors } else { count(*class) };
+            let n = if *class == DeliveryClass::Other {
+                errors
+            } else {
+                count(*class)
+            };
             Span::styled(format!("{name} {n}  "), Style::default().fg(*color))
         })
         .collect();
-    frame.render_widget(Paragraph::new(vec![Line::from(spans), Line::from("deliveries/s (60 s):")]), counts_area);
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(spans), Line::from("deliveries/s (60 s):")]),
+        counts_area,
+    );
     let data: Vec<u64> = app.outcomes.per_second.iter().copied().collect();
-    frame.render_widget(Sparkline::default().data(&data).style(Style::default().fg(Color::Green)), spark_area);
+    frame.render_widget(
+        Sparkline::default()
+            .data(&data)
+            .style(Style::default().fg(Color::Green)),
+        spark_area,
+    );
     if let Some(stats) = &app.emulator {
         let get = |k: &str| stats.post_to_connection.get(k).copied().unwrap_or(0);
         let line = format!(
@@ -47,10 +67,15 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             get("forbidden"),
             stats.live_connections
         );
-        frame.render_widget(Paragraph::new(line).style(Style::default().fg(Color::Cyan)), emulator_area);
+        frame.render_widget(
+            Paragraph::new(line).style(Style::default().fg(Color::Cyan)),
+            emulator_area,
+        );
     }
 
-    let block = Block::default().borders(Borders::ALL).title(" latest outcomes ");
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" latest outcomes ");
     let inner = block.inner(right);
     frame.render_widget(block, right);
     let lines: Vec<Line> = app
@@ -59,16 +84,36 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .iter()
         .take(inner.height as usize)
         .map(|o| {
-            let color = if o.class == DeliveryClass::Delivered { Color::Green } else { Color::Red };
+            let color = if o.class == DeliveryClass::Delivered {
+                Color::Green
+            } else {
+                Color::Red
+            };
             Line::from(vec![
-                Span::raw(format!("{:02}:{:02}:{:02} ", o.at.hour(), o.at.minute(), o.at.second())),
+                Span::raw(format!(
+                    "{:02}:{:02}:{:02} ",
+                    o.at.hour(),
+                    o.at.minute(),
+                    o.at.second()
+                )),
                 Span::raw(format!("{:<12} ", o.target)),
-                Span::styled(format!("{:<10}", o.class.as_str()), Style::default().fg(color)),
+                Span::styled(
+                    format!("{:<10}", o.class.as_str()),
+                    Style::default().fg(color),
+                ),
                 Span::raw(format!(" {:>6.1} ms", o.latency_ms)),
-                Span::raw(if o.record_deleted { "  stale record deleted".to_string() } else { String::new() }),
+                Span::raw(if o.record_deleted {
+                    "  stale record deleted".to_string()
+                } else {
+                    String::new()
+                }),
             ])
         })
         .collect();
-    let text = if lines.is_empty() { vec![Line::from("no pushes yet: press p to compose one")] } else { lines };
+    let text = if lines.is_empty() {
+        vec![Line::from("no pushes yet: press p to compose one")]
+    } else {
+        lines
+    };
     frame.render_widget(Paragraph::new(text), inner);
 }

@@ -20,18 +20,26 @@ pub fn state_color(state: ConnectionState) -> Color {
 }
 
 fn cells(app: &App, row: &AppRow) -> Vec<Cell<'static>> {
-    let marked = if app.marked.contains(row.key()) { "●" } else { " " };
+    let marked = if app.marked.contains(row.key()) {
+        "●"
+    } else {
+        " "
+    };
     let (age, idle) = if row.state == ConnectionState::Malformed {
         (String::new(), String::new())
     } else {
         let age = app.now - row.record.connected_at;
-        let pct = (age.as_seconds_f64() / MAX_CONNECTION_AGE.as_seconds_f64() * 100.0).clamp(0.0, 999.0);
+        let pct =
+            (age.as_seconds_f64() / MAX_CONNECTION_AGE.as_seconds_f64() * 100.0).clamp(0.0, 999.0);
         let idle = row.info.as_ref().and_then(|i| i.last_active_at).map(|t| {
             let idle = app.now - t;
             let warn = if idle > IDLE_TIMEOUT * 0.8 { "!" } else { "" };
             format!("{}{warn}", format_age(idle))
         });
-        (format!("{} {pct:>3.0}%", format_age(age)), idle.unwrap_or_default())
+        (
+            format!("{} {pct:>3.0}%", format_age(age)),
+            idle.unwrap_or_default(),
+        )
     };
     let info = row.info.as_ref();
     let outcome = match (&row.last_outcome, &row.malformed) {
@@ -51,7 +59,24 @@ fn cells(app: &App, row: &AppRow) -> Vec<Cell<'static>> {
     ]
 }
 
+/// Columns kept on a narrow terminal: user, connection, age, state, outcome.
+const NARROW_COLUMNS: [usize; 5] = [0, 1, 2, 6, 7];
+const NARROW_BELOW: u16 = 100;
+
+fn keep_columns<T>(items: Vec<T>, narrow: bool) -> Vec<T> {
+    if !narrow {
+        return items;
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| NARROW_COLUMNS.contains(i))
+        .map(|(_, x)| x)
+        .collect()
+}
+
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let narrow = area.width < NARROW_BELOW;
     let height = area.height.saturating_sub(3) as usize;
     let start = app.offset.min(app.visible.len());
     let end = (start + height.max(1)).min(app.visible.len());
@@ -67,25 +92,48 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             if start + n == app.selected {
                 style = style.add_modifier(Modifier::REVERSED);
             }
-            Row::new(cells(app, row)).style(style)
+            Row::new(keep_columns(cells(app, row), narrow)).style(style)
         })
         .collect();
     let arrow = if app.sort_descending { "▲" } else { "▼" };
-    let header_names = ["USER", "CONNECTION", "AGE /2h", "IDLE", "SOURCE IP", "USER AGENT", "STATE", "LAST OUTCOME"];
+    let header_names = [
+        "USER",
+        "CONNECTION",
+        "AGE /2h",
+        "IDLE",
+        "SOURCE IP",
+        "USER AGENT",
+        "STATE",
+        "LAST OUTCOME",
+    ];
     let sort_column = app.sort as usize;
-    let header = Row::new(header_names.iter().enumerate().map(|(i, h)| {
-        if i == sort_column {
-            Cell::from(format!("{h}{arrow}")).style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED))
-        } else {
-            Cell::from(*h).style(Style::default().add_modifier(Modifier::BOLD))
-        }
-    }));
-    let filter = if app.filter.is_empty() { String::new() } else { format!(" filter: {} ", app.filter) };
+    let header_cells: Vec<Cell> = header_names
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            if i == sort_column {
+                Cell::from(format!("{h}{arrow}"))
+                    .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED))
+            } else {
+                Cell::from(*h).style(Style::default().add_modifier(Modifier::BOLD))
+            }
+        })
+        .collect();
+    let header = Row::new(keep_columns(header_cells, narrow));
+    let filter = if app.filter.is_empty() {
+        String::new()
+    } else {
+        format!(" filter: {} ", app.filter)
+    };
     let title = format!(
         " connections {}/{}{}{} ",
         app.visible.len(),
         app.rows.len(),
-        if app.marked.is_empty() { String::new() } else { format!(" · {} marked", app.marked.len()) },
+        if app.marked.is_empty() {
+            String::new()
+        } else {
+            format!(" · {} marked", app.marked.len())
+        },
         filter
     );
     let widths = [
@@ -98,6 +146,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Constraint::Length(9),
         Constraint::Length(18),
     ];
-    let table = Table::new(rows, widths).header(header).block(Block::default().borders(Borders::ALL).title(title));
+    let table = Table::new(rows, keep_columns(widths.to_vec(), narrow))
+        .header(header)
+        .block(Block::default().borders(Borders::ALL).title(title));
     frame.render_widget(table, area);
 }

@@ -1,0 +1,458 @@
+//! The dashboard's state machine and every view, without a terminal: actions in, state and
+//! effects out; views rendered into ratatui's TestBackend and compared with insta snapshots.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use time::macros::datetime;
+use time::OffsetDateTime;
+use wsdash::gateway::GatewayError;
+use wsdash::model::{ConnectionInfo, ConnectionRecord, DeliveryClass, DeliveryOutcome};
+use wsdash::ops::probe::ProbeResult;
+use wsdash::ops::purge::{PurgePlan, PurgeReport, StaleReason, StaleRecord};
+use wsdash::ops::refresh::ConnectionState;
+use wsdash::store::{MalformedRecord, StoreSnapshot};
+use wsdash::tui::action::{Action, Effect};
+use wsdash::tui::app::{App, EnvironmentInfo, Overlay};
+use wsdash::tui::keymap::action_for;
+use wsdash::tui::update::update;
+use wsdash::tui::views::render;
+
+const NOW: OffsetDateTime = datetime!(2026-11-24 10:30:00 UTC);
+
+fn env(readonly: bool) -> EnvironmentInfo {
+    EnvironmentInfo {
+        name: "prod".into(),
+        color: "red".into(),
+        endpoint: "https://abc123.execute-api.eu-west-1.amazonaws.com/production".into(),
+        table: "ws_connections".into(),
+        readonly,
+        probe_rate_limit: 50.0,
+        emulator_admin: None,
+    }
+}
+
+fn record(user: &str, id: &str, minutes_ago: i64) -> ConnectionRecord {
+    ConnectionRecord {
+        user_id: user.into(),
+        connection_id: id.into(),
+        connected_at: NOW - time::Duration::minutes(minutes_ago),
+    }
+}
+
+fn info(idle_secs: i64) -> ConnectionInfo {
+    ConnectionInfo {
+        connected_at: Some(NOW - time::Duration::minutes(5)),
+        last_active_at: Some(NOW - time::Duration::seconds(idle_secs)),
+        source_ip: Some("203.0.113.7".into()),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
+    }
+}
+
+fn outcome(user: &str, id: &str, class: DeliveryClass) -> DeliveryOutcome {
+    DeliveryOutcome {
+        target: user.into(),
+        user_id: Some(user.into()),
+        connection_id: id.into(),
+        class,
+        status: Some(if class == DeliveryClass::Delivered {
+            200
+        } else {
+            410
+        }),
+        latency_ms: 12.5,
+        attempts: 1,
+        at: NOW,
+        error: None,
+        record_deleted: class == DeliveryClass::Gone,
+    }
+}
+
+/// A dashboard with a scan and a probe applied: alice and bob live, carol stale, dave expired,
+/// erin unknown, one malformed item.
+fn loaded(readonly: bool) -> App {
+    let mut app = App::new(env(readonly), NOW);
+    update(&mut app, Action::Resize(40));
+    update(&mut app, Action::Tick(NOW));
+    update(
+        &mut app,
+        Action::Scanned(Ok(StoreSnapshot {
+            records: vec![
+                record("alice", "AAAAAAAAAAAAAAA=", 5),
+                record("bob", "BBBBBBBBBBBBBBB=", 62),
+                record("carol", "CCCCCCCCCCCCCCC=", 30),
+                record("dave", "DDDDDDDDDDDDDDD=", 180),
+                record("erin", "EEEEEEEEEEEEEEE=", 1),
+            ],
+            malformed: vec![MalformedRecord {
+                raw: serde_json::json!({"user_id": {"S": "frank"}}),
+                user_id: Some("frank".into()),
+                connection_id: None,
+                reason: "missing connection_id".into(),
+            }],
+        })),
+    );
+    update(
+        &mut app,
+        Action::Probed(vec![
+            ProbeResult {
+                record: record("alice", "AAAAAAAAAAAAAAA=", 5),
+                answer: Ok(info(4)),
+            },
+            ProbeResult {
+                record: record("bob", "BBBBBBBBBBBBBBB=", 62),
+                answer: Ok(info(530)),
+            },
+            ProbeResult {
+                record: record("carol", "CCCCCCCCCCCCCCC=", 30),
+                answer: Err(GatewayError::Gone),
+            },
+            ProbeResult {
+                record: record("erin", "EEEEEEEEEEEEEEE=", 1),
+                answer: Err(GatewayError::Throttled("Rate exceeded".into())),
+            },
+        ]),
+    );
+    update(
+        &mut app,
+        Action::Delivered(outcome(
+            "alice",
+            "AAAAAAAAAAAAAAA=",
+            DeliveryClass::Delivered,
+        )),
+    );
+    update(&mut app, Action::Tick(NOW + time::Duration::seconds(2)));
+    app.now = NOW;
+    app.error = None;
+    app
+}
+
+fn key(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+/// Press keys through the keymap, as the runtime does; returns the effects.
+fn press(app: &mut App, keys: &[KeyCode]) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    for code in keys {
+        if let Some(action) = action_for(app, key(*code)) {
+            effects.extend(update(app, action));
+        }
+    }
+    effects
+}
+
+fn state_of(app: &App, user: &str) -> ConnectionState {
+    app.rows
+        .iter()
+        .find(|r| r.record.user_id == user)
+        .map(|r| r.state)
+        .expect(user)
+}
+
+fn screen(app: &App, width: u16, height: u16) -> TestBackend {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).expect("terminal");
+    terminal.draw(|f| render(app, f)).expect("draw");
+    terminal.backend().clone()
+}
+
+// ---------- state machine ----------
+
+#[test]
+fn a_tick_asks_for_a_scan_and_a_scan_leads_to_probes_newest_first() {
+    let mut app = App::new(env(false), NOW);
+    assert_eq!(update(&mut app, Action::Tick(NOW)), vec![Effect::Scan]);
+    assert_eq!(
+        update(&mut app, Action::Tick(NOW)),
+        vec![],
+        "no second scan while one runs"
+    );
+    let effects = update(
+        &mut app,
+        Action::Scanned(Ok(StoreSnapshot {
+            records: vec![record("old", "O", 50), record("new", "N", 1)],
+            malformed: vec![],
+        })),
+    );
+    match effects.as_slice() {
+        [Effect::Probe(records)] => assert_eq!(
+            records
+                .iter()
+                .map(|r| r.user_id.as_str())
+                .collect::<Vec<_>>(),
+            ["new", "old"]
+        ),
+        other => panic!("expected one probe, got {other:?}"),
+    }
+}
+
+#[test]
+fn probe_answers_become_states_and_expired_records_are_not_probed() {
+    let app = loaded(false);
+    assert_eq!(state_of(&app, "alice"), ConnectionState::Live);
+    assert_eq!(state_of(&app, "carol"), ConnectionState::Stale);
+    assert_eq!(state_of(&app, "dave"), ConnectionState::Expired);
+    assert_eq!(state_of(&app, "erin"), ConnectionState::Unknown);
+    assert_eq!(state_of(&app, "frank"), ConnectionState::Malformed);
+    assert_eq!(app.count(ConnectionState::Live), 2);
+}
+
+#[test]
+fn a_failed_scan_keeps_the_last_good_data_and_says_why() {
+    let mut app = loaded(false);
+    update(&mut app, Action::Tick(NOW + time::Duration::seconds(10)));
+    update(
+        &mut app,
+        Action::Scanned(Err("table not found: ws_connections".into())),
+    );
+    assert_eq!(app.rows.len(), 6);
+    assert!(app
+        .error
+        .as_deref()
+        .unwrap_or_default()
+        .contains("table not found"));
+}
+
+#[test]
+fn the_filter_narrows_rows_and_escape_clears_it() {
+    let mut app = loaded(false);
+    press(&mut app, &[KeyCode::Char('/')]);
+    for c in "state:stale".chars() {
+        press(&mut app, &[KeyCode::Char(c)]);
+    }
+    press(&mut app, &[KeyCode::Enter]);
+    assert_eq!(app.visible.len(), 1);
+    assert_eq!(
+        app.selected_row().map(|r| r.record.user_id.as_str()),
+        Some("carol")
+    );
+    press(&mut app, &[KeyCode::Esc]);
+    assert_eq!(app.visible.len(), 6);
+}
+
+#[test]
+fn the_composer_sends_the_template_to_the_selected_connection() {
+    let mut app = loaded(false);
+    let selected = app
+        .selected_row()
+        .map(|r| r.record.connection_id.clone())
+        .expect("a row");
+    let effects = press(&mut app, &[KeyCode::Char('p'), KeyCode::Enter]);
+    match effects.as_slice() {
+        [Effect::Push { targets, payload }] => {
+            assert_eq!(targets.len(), 1);
+            assert_eq!(targets[0].connection_id, selected);
+            let json: serde_json::Value = serde_json::from_str(payload).expect("json");
+            assert_eq!(json["type"], "new_content");
+        }
+        other => panic!("expected a push, got {other:?}"),
+    }
+    assert!(matches!(app.overlay, Overlay::None));
+    // The payload can be recalled next time.
+    assert_eq!(app.sent_history.len(), 1);
+}
+
+#[test]
+fn the_composer_refuses_invalid_json_and_cycles_templates() {
+    let mut app = loaded(false);
+    press(&mut app, &[KeyCode::Char('p'), KeyCode::Backspace]);
+    assert_eq!(press(&mut app, &[KeyCode::Enter]), vec![]);
+    assert!(app
+        .status
+        .as_deref()
+        .unwrap_or_default()
+        .contains("not valid JSON"));
+    press(&mut app, &[KeyCode::Tab, KeyCode::Tab, KeyCode::Right]);
+    let Overlay::Composer(composer) = &app.overlay else {
+        panic!("composer closed")
+    };
+    assert!(composer.payload.value().contains("new_comment"));
+}
+
+#[test]
+fn disconnect_asks_first_and_can_delete_the_records_too() {
+    let mut app = loaded(false);
+    press(&mut app, &[KeyCode::Char(' '), KeyCode::Char(' ')]);
+    assert_eq!(app.marked.len(), 2);
+    assert_eq!(press(&mut app, &[KeyCode::Char('d')]), vec![]);
+    assert!(matches!(app.overlay, Overlay::Confirm(_)));
+    press(&mut app, &[KeyCode::Char('r')]);
+    match press(&mut app, &[KeyCode::Char('y')]).as_slice() {
+        [Effect::Disconnect {
+            connection_ids,
+            delete_record: true,
+        }] => assert_eq!(connection_ids.len(), 2),
+        other => panic!("expected a disconnect, got {other:?}"),
+    }
+    assert!(app.marked.is_empty());
+}
+
+#[test]
+fn purge_plans_then_confirms_then_summarises() {
+    let mut app = loaded(false);
+    assert_eq!(
+        press(&mut app, &[KeyCode::Char('x')]),
+        vec![Effect::PlanPurge]
+    );
+    assert!(matches!(app.overlay, Overlay::Progress(_)));
+    update(&mut app, Action::PurgePlanned(plan()));
+    assert!(matches!(app.overlay, Overlay::Confirm(_)));
+    assert!(matches!(
+        press(&mut app, &[KeyCode::Char('y')]).as_slice(),
+        [Effect::ExecutePurge(_)]
+    ));
+    update(
+        &mut app,
+        Action::Purged(PurgeReport {
+            deleted: vec![record("carol", "CCCCCCCCCCCCCCC=", 30)],
+            ..Default::default()
+        }),
+    );
+    assert!(matches!(&app.overlay, Overlay::Summary(title, _) if title.contains("deleted 1")));
+}
+
+#[test]
+fn read_only_mode_disables_every_mutation_and_says_why() {
+    let mut app = loaded(true);
+    for k in ['p', 'd', 'x'] {
+        assert_eq!(press(&mut app, &[KeyCode::Char(k)]), vec![]);
+        assert!(matches!(app.overlay, Overlay::None));
+        assert!(app
+            .status
+            .as_deref()
+            .unwrap_or_default()
+            .contains("read-only"));
+    }
+}
+
+#[test]
+fn the_command_line_pushes_to_a_user() {
+    let mut app = loaded(false);
+    press(&mut app, &[KeyCode::Char(':')]);
+    for c in r#"push bob {"type":"heartbeat"}"#.chars() {
+        press(&mut app, &[KeyCode::Char(c)]);
+    }
+    match press(&mut app, &[KeyCode::Enter]).as_slice() {
+        [Effect::Push { targets, payload }] => {
+            assert_eq!(targets[0].label, "bob");
+            assert_eq!(payload, r#"{"type":"heartbeat"}"#);
+        }
+        other => panic!("expected a push, got {other:?}"),
+    }
+}
+
+#[test]
+fn gone_outcomes_mark_the_row_stale_and_are_counted() {
+    let mut app = loaded(false);
+    update(
+        &mut app,
+        Action::Delivered(outcome("bob", "BBBBBBBBBBBBBBB=", DeliveryClass::Gone)),
+    );
+    assert_eq!(state_of(&app, "bob"), ConnectionState::Stale);
+    assert_eq!(app.outcomes.counts.get(&DeliveryClass::Gone), Some(&1));
+}
+
+#[test]
+fn quitting_works_from_the_table_and_with_ctrl_c_anywhere() {
+    let mut app = loaded(false);
+    press(&mut app, &[KeyCode::Char('p')]);
+    let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+    let action = action_for(&app, ctrl_c).expect("action");
+    update(&mut app, action);
+    assert!(app.quit);
+}
+
+fn plan() -> PurgePlan {
+    PurgePlan {
+        made_at: NOW,
+        checked: 6,
+        stale: vec![
+            StaleRecord {
+                record: record("carol", "CCCCCCCCCCCCCCC=", 30),
+                reason: StaleReason::Gone,
+            },
+            StaleRecord {
+                record: record("dave", "DDDDDDDDDDDDDDD=", 180),
+                reason: StaleReason::Expired,
+            },
+        ],
+        undecided: vec![(record("erin", "EEEEEEEEEEEEEEE=", 1), "throttled".into())],
+    }
+}
+
+// ---------- views ----------
+
+#[test]
+fn snapshot_main_view() {
+    insta::assert_snapshot!(screen(&loaded(false), 130, 32));
+}
+
+#[test]
+fn snapshot_main_view_read_only_with_an_error_and_a_filter() {
+    let mut app = loaded(true);
+    app.error =
+        Some("scan failed: throttled by the connection store (showing the last good data)".into());
+    press(
+        &mut app,
+        &[KeyCode::Char('/'), KeyCode::Char('a'), KeyCode::Enter],
+    );
+    insta::assert_snapshot!(screen(&app, 130, 32));
+}
+
+#[test]
+fn snapshot_small_terminal() {
+    insta::assert_snapshot!(screen(&loaded(false), 60, 15));
+}
+
+#[test]
+fn snapshot_help() {
+    let mut app = loaded(false);
+    press(&mut app, &[KeyCode::Char('?')]);
+    insta::assert_snapshot!(screen(&app, 100, 40));
+}
+
+#[test]
+fn snapshot_details() {
+    let mut app = loaded(false);
+    let alice = app
+        .visible
+        .iter()
+        .position(|i| app.rows[*i].record.user_id == "alice")
+        .expect("alice");
+    app.selected = alice;
+    press(&mut app, &[KeyCode::Enter]);
+    insta::assert_snapshot!(screen(&app, 100, 32));
+}
+
+#[test]
+fn snapshot_composer() {
+    let mut app = loaded(false);
+    press(&mut app, &[KeyCode::Char('p')]);
+    insta::assert_snapshot!(screen(&app, 110, 32));
+}
+
+#[test]
+fn snapshot_disconnect_confirmation() {
+    let mut app = loaded(false);
+    press(&mut app, &[KeyCode::Char('d'), KeyCode::Char('r')]);
+    insta::assert_snapshot!(screen(&app, 110, 32));
+}
+
+#[test]
+fn snapshot_purge_plan_confirmation() {
+    let mut app = loaded(false);
+    press(&mut app, &[KeyCode::Char('x')]);
+    insta::assert_snapshot!("purge_progress", screen(&app, 110, 32));
+    update(&mut app, Action::PurgePlanned(plan()));
+    insta::assert_snapshot!("purge_plan", screen(&app, 110, 32));
+    press(&mut app, &[KeyCode::Char('y')]);
+    update(
+        &mut app,
+        Action::Purged(PurgeReport {
+            deleted: vec![record("carol", "CCCCCCCCCCCCCCC=", 30)],
+            changed: vec![record("dave", "DDDDDDDDDDDDDDD=", 180)],
+            ..Default::default()
+        }),
+    );
+    insta::assert_snapshot!("purge_summary", screen(&app, 110, 32));
+}
