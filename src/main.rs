@@ -4,6 +4,7 @@ use wsdash::cli::{self, Cli, Command};
 use wsdash::commands::{self, CommandError};
 
 fn main() -> ExitCode {
+    wsdash::tui::runtime::mark_process_start();
     let cli = Cli::parse();
     let dashboard = match &cli.command {
         None => true,

@@ -13,11 +13,28 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str) -> Tmux {
-        let ok = Command::new("tmux").arg("-V").status().map(|s| s.success()).unwrap_or(false);
-        assert!(ok, "tmux is needed for this test: apt-get install tmux (bash .ci/run does it)");
+        let ok = Command::new("tmux")
+            .arg("-V")
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(
+            ok,
+            "tmux is needed for this test: apt-get install tmux (bash .ci/run does it)"
+        );
         let session = format!("wsdash-e2e-{}", std::process::id());
         let status = Command::new("tmux")
-            .args(["new-session", "-d", "-s", &session, "-x", "140", "-y", "45", command])
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                "140",
+                "-y",
+                "45",
+                command,
+            ])
             .status()
             .expect("tmux new-session");
         assert!(status.success());
@@ -26,14 +43,20 @@ impl Tmux {
 
     fn keys(&self, keys: &[&str]) {
         for key in keys {
-            let status = Command::new("tmux").args(["send-keys", "-t", &self.session, key]).status().expect("send-keys");
+            let status = Command::new("tmux")
+                .args(["send-keys", "-t", &self.session, key])
+                .status()
+                .expect("send-keys");
             assert!(status.success());
             std::thread::sleep(Duration::from_millis(150));
         }
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux").args(["capture-pane", "-p", "-t", &self.session]).output().expect("capture-pane");
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .expect("capture-pane");
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
@@ -45,19 +68,28 @@ impl Tmux {
             if check(&screen) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; the screen was:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; the screen was:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }
 
     fn alive(&self) -> bool {
-        Command::new("tmux").args(["has-session", "-t", &self.session]).status().map(|s| s.success()).unwrap_or(false)
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.session])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
     }
 }
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["kill-session", "-t", &self.session]).status();
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
     }
 }
 
@@ -67,7 +99,12 @@ fn count(screen: &str, label: &str) -> Option<u64> {
 }
 
 async fn admin_json(admin: &str, path: &str) -> serde_json::Value {
-    reqwest::get(format!("{admin}/{path}")).await.expect("admin").json().await.expect("json")
+    reqwest::get(format!("{admin}/{path}"))
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -88,7 +125,9 @@ async fn push_disconnect_and_purge_from_the_panels() {
     // Three browser tabs that vanish: their $disconnect is lost, so their records go stale.
     let ws = format!("ws://127.0.0.1:{port}/production");
     for n in 0..3 {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("{ws}?token=dev:ghost-{n}")).await.expect("connect");
+        let (socket, _) = tokio_tungstenite::connect_async(format!("{ws}?token=dev:ghost-{n}"))
+            .await
+            .expect("connect");
         drop(socket);
     }
     tmux.wait_for("three stale records", |s| count(s, "stale") == Some(3));
@@ -99,16 +138,27 @@ async fn push_disconnect_and_purge_from_the_panels() {
     tmux.keys(&["p"]);
     tmux.wait_for("the composer", |s| s.contains("valid JSON"));
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the delivery", |s| s.contains("push finished") && s.contains("user-0       delivered"));
+    tmux.wait_for("the delivery", |s| {
+        s.contains("push finished") && s.contains("user-0       delivered")
+    });
     let admin = format!("http://127.0.0.1:{port}/_wsdash");
-    assert!(admin_json(&admin, "stats").await["post_to_connection"]["delivered"].as_u64() >= Some(1));
+    assert!(
+        admin_json(&admin, "stats").await["post_to_connection"]["delivered"].as_u64() >= Some(1)
+    );
 
     // Disconnect user-0.
     tmux.keys(&["d"]);
-    tmux.wait_for("the disconnect dialog", |s| s.contains("Close 1 connection(s)"));
+    tmux.wait_for("the disconnect dialog", |s| {
+        s.contains("Close 1 connection(s)")
+    });
     tmux.keys(&["y"]);
-    tmux.wait_for("the disconnect summary", |s| s.contains("Disconnect: 1 of 1 done"));
-    assert_eq!(admin_json(&admin, "stats").await["sockets"]["deleted_by_api"], 1);
+    tmux.wait_for("the disconnect summary", |s| {
+        s.contains("Disconnect: 1 of 1 done")
+    });
+    assert_eq!(
+        admin_json(&admin, "stats").await["sockets"]["deleted_by_api"],
+        1
+    );
     tmux.keys(&["Escape", "Escape"]);
 
     // Purge: the plan lists the ghosts, then they are deleted.
@@ -120,12 +170,20 @@ async fn push_disconnect_and_purge_from_the_panels() {
     tmux.keys(&["y"]);
     let summary = tmux.wait_for("the purge summary", |s| s.contains("Purge: deleted"));
     for n in 0..3 {
-        assert!(summary.contains(&format!("deleted   ghost-{n}")), "{summary}");
+        assert!(
+            summary.contains(&format!("deleted   ghost-{n}")),
+            "{summary}"
+        );
     }
     tmux.keys(&["Escape"]);
-    tmux.wait_for("no stale records left", |s| count(s, "stale") == Some(0) && !s.contains("ghost-"));
+    tmux.wait_for("no stale records left", |s| {
+        count(s, "stale") == Some(0) && !s.contains("ghost-")
+    });
     let log = std::fs::read_to_string(&audit).expect("audit log");
-    assert!(log.contains(r#""op":"delete","phase":"intent""#) && log.contains("ghost-2"), "{log}");
+    assert!(
+        log.contains(r#""op":"delete","phase":"intent""#) && log.contains("ghost-2"),
+        "{log}"
+    );
 
     tmux.keys(&["q"]);
     let deadline = Instant::now() + Duration::from_secs(5);

@@ -33,6 +33,13 @@ pub struct Backend {
     pub emulator_admin: Option<String>,
 }
 
+static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Called first thing in `main`, so the first-frame time can be logged (and benchmarked).
+pub fn mark_process_start() {
+    let _ = PROCESS_START.set(std::time::Instant::now());
+}
+
 /// Every call to the store or the API gets at most this long.
 const CALL_DEADLINE: Duration = Duration::from_secs(15);
 
@@ -60,7 +67,19 @@ where
     let size = terminal.size()?;
     update(&mut app, Action::Resize(size.height));
     terminal.draw(|f| views::render(&app, f))?;
+    if let Some(start) = PROCESS_START.get() {
+        tracing::info!(
+            first_frame_ms = start.elapsed().as_secs_f64() * 1000.0,
+            "first frame drawn"
+        );
+    }
     let (env, backend, client_page) = setup.await?;
+    if let Some(start) = PROCESS_START.get() {
+        tracing::info!(
+            ready_ms = start.elapsed().as_secs_f64() * 1000.0,
+            "data sources ready"
+        );
+    }
     app.env = env;
     app.client_page = client_page;
     app.status = app

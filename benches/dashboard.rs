@@ -1,0 +1,198 @@
+//! Dashboard benchmarks against DESIGN.md §6: frame render time and memory with 100,000 records
+//! and a filter active, and the demo's time to first frame.
+//!
+//! `cargo bench --bench dashboard`
+
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::time::{Duration, Instant};
+use wsdash::model::{ConnectionInfo, ConnectionRecord};
+use wsdash::ops::probe::ProbeResult;
+use wsdash::store::StoreSnapshot;
+use wsdash::tui::action::Action;
+use wsdash::tui::app::{App, EnvironmentInfo};
+use wsdash::tui::update::update;
+use wsdash::tui::views::render;
+
+const RECORDS: usize = 100_000;
+
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+fn loaded_app() -> App {
+    let now = time::OffsetDateTime::now_utc();
+    let mut app = App::new(
+        EnvironmentInfo {
+            name: "bench".into(),
+            probe_rate_limit: 50.0,
+            ..Default::default()
+        },
+        now,
+    );
+    update(&mut app, Action::Resize(60));
+    update(&mut app, Action::Tick(now));
+    let records: Vec<ConnectionRecord> = (0..RECORDS)
+        .map(|i| ConnectionRecord {
+            user_id: format!("user-{i:06}"),
+            connection_id: format!("{i:015}="),
+            connected_at: now - time::Duration::seconds((i % 7000) as i64),
+        })
+        .collect();
+    update(
+        &mut app,
+        Action::Scanned(Ok(StoreSnapshot {
+            records: records.clone(),
+            malformed: vec![],
+        })),
+    );
+    let probes = records
+        .into_iter()
+        .enumerate()
+        .map(|(i, record)| ProbeResult {
+            answer: if i % 5 == 0 {
+                Err(wsdash::gateway::GatewayError::Gone)
+            } else {
+                Ok(ConnectionInfo {
+                    connected_at: Some(record.connected_at),
+                    last_active_at: Some(now),
+                    source_ip: Some(format!("10.0.{}.{}", i / 256 % 256, i % 256)),
+                    user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".into()),
+                })
+            },
+            record,
+        })
+        .collect();
+    update(&mut app, Action::Probed(probes));
+    app
+}
+
+/// (first frame, data sources ready) in ms after the process started, from the dashboard's log.
+fn first_frame_ms() -> Option<(f64, f64)> {
+    let dir = std::env::temp_dir().join(format!("wsdash-bench-ff-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).ok()?;
+    let session = format!("wsdash-bench-{}", std::process::id());
+    let command = format!(
+        "env XDG_CONFIG_HOME={d} XDG_STATE_HOME={d} {bin} demo --clients 20",
+        d = dir.display(),
+        bin = env!("CARGO_BIN_EXE_wsdash")
+    );
+    std::process::Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "140",
+            "-y",
+            "45",
+            &command,
+        ])
+        .status()
+        .ok()?;
+    let log = dir.join("wsdash").join("wsdash.log");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut found = None;
+    while Instant::now() < deadline && found.is_none() {
+        std::thread::sleep(Duration::from_millis(100));
+        found = std::fs::read_to_string(&log).ok().and_then(|text| {
+            let value = |marker: &str, key: &str| -> Option<f64> {
+                let line = text.lines().find(|l| l.contains(marker))?;
+                line.split(key)
+                    .nth(1)?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<f64>()
+                    .ok()
+            };
+            Some((
+                value("first frame drawn", "first_frame_ms=")?,
+                value("data sources ready", "ready_ms=")?,
+            ))
+        });
+    }
+    let _ = std::process::Command::new("tmux")
+        .args(["kill-session", "-t", &session])
+        .status();
+    let _ = std::fs::remove_dir_all(&dir);
+    found
+}
+
+fn main() {
+    println!("== dashboard benchmark ==");
+    let before = rss_mb();
+    let started = Instant::now();
+    let mut app = loaded_app();
+    let load_time = started.elapsed();
+    let after = rss_mb();
+    println!(
+        "{RECORDS} records loaded (scan + probe merged) in {:.0} ms; process RSS {after:.1} MB ({:.1} MB for the records; budget < 150 MB)",
+        load_time.as_secs_f64() * 1000.0,
+        after - before
+    );
+
+    // A filter typed key by key: each keystroke re-filters 100k rows in `update`.
+    let mut keystrokes = Vec::new();
+    update(&mut app, Action::StartFilter);
+    for c in "state:live user-01".chars() {
+        let key = crossterm::event::KeyEvent::new(
+            crossterm::event::KeyCode::Char(c),
+            crossterm::event::KeyModifiers::NONE,
+        );
+        let t = Instant::now();
+        update(&mut app, Action::PromptKey(key));
+        keystrokes.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    update(&mut app, Action::SubmitPrompt);
+    println!(
+        "filter keystroke over {RECORDS} rows: p50 {:.2} ms, max {:.2} ms ({} rows match)",
+        percentile(&mut keystrokes.clone(), 0.5),
+        keystrokes.iter().cloned().fold(0.0, f64::max),
+        app.visible.len()
+    );
+
+    let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
+    for _ in 0..20 {
+        terminal.draw(|f| render(&app, f)).expect("draw");
+    }
+    let mut frames = Vec::new();
+    for i in 0..500 {
+        // Move the selection so every frame differs.
+        update(&mut app, if i % 2 == 0 { Action::Down } else { Action::Up });
+        let t = Instant::now();
+        terminal.draw(|f| render(&app, f)).expect("draw");
+        frames.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "frame render, {RECORDS} records, filter active, 200x60: p50 {:.3} ms, p99 {:.3} ms (budget < 5 ms)",
+        percentile(&mut frames.clone(), 0.5),
+        percentile(&mut frames, 0.99)
+    );
+
+    let runs: Vec<(f64, f64)> = (0..5).filter_map(|_| first_frame_ms()).collect();
+    if runs.is_empty() {
+        println!("first frame: not measured (needs tmux)");
+    } else {
+        let mut firsts: Vec<f64> = runs.iter().map(|r| r.0).collect();
+        let mut ready: Vec<f64> = runs.iter().map(|r| r.1).collect();
+        println!(
+            "demo: first frame {:.1} ms, emulator + backend + swarm started {:.1} ms after the process started (medians of {}; budget < 200 ms)",
+            percentile(&mut firsts, 0.5),
+            percentile(&mut ready, 0.5),
+            runs.len()
+        );
+    }
+}
