@@ -39,7 +39,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 60)]
     pub offline_secs: u64,
     /// Milliseconds between the backend's notification pushes (0: none).
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 1000)]
     pub push_every_ms: u64,
     /// Speed up every limit and timer (60: minutes become seconds).
     #[arg(long, default_value_t = 1.0)]
@@ -62,7 +62,7 @@ impl Default for DemoArgs {
             vanish: 0.3,
             lifetime_secs: 45,
             offline_secs: 60,
-            push_every_ms: 400,
+            push_every_ms: 1000,
             time_scale: 1.0,
             admin_token: None,
             headless: false,

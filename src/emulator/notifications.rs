@@ -71,7 +71,7 @@ pub async fn run_notification_stream(
                 .choose_weighted(&mut rng, |(_, w)| *w)
                 .map(|(t, _)| *t)
                 .unwrap_or("heartbeat");
-            let count = rng.random_range(1..=snapshot.records.len().clamp(1, 5));
+            let count = rng.random_range(1..=snapshot.records.len().clamp(1, 3));
             let recipients: Vec<String> = snapshot
                 .records
                 .choose_multiple(&mut rng, count)

@@ -262,9 +262,9 @@ async fn connect(
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = url.into_client_request()?;
     const AGENTS: [&str; 3] = [
-        "Mozilla/5.0 (wsdash swarm; Chrome-like)",
-        "Mozilla/5.0 (wsdash swarm; Firefox-like)",
-        "Mozilla/5.0 (wsdash swarm; Safari-like)",
+        "swarm/1.0 Chrome/131",
+        "swarm/1.0 Firefox/133",
+        "swarm/1.0 Safari/18",
     ];
     if let Ok(agent) = AGENTS[n % AGENTS.len()].parse() {
         request.headers_mut().insert("user-agent", agent);

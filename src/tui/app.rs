@@ -261,13 +261,15 @@ impl App {
         self.rows.iter().filter(|r| r.state == state).count()
     }
 
-    /// GetConnection calls in the last second.
-    pub fn probe_rate(&self) -> usize {
-        let since = self.now - time::Duration::seconds(1);
-        self.probe_calls
+    /// GetConnection calls per second, averaged over the last five seconds.
+    pub fn probe_rate(&self) -> f64 {
+        let since = self.now - time::Duration::seconds(5);
+        let calls: usize = self
+            .probe_calls
             .iter()
             .filter(|(t, _)| *t >= since)
             .map(|(_, n)| n)
-            .sum()
+            .sum();
+        calls as f64 / 5.0
     }
 }

@@ -42,7 +42,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         count(ConnectionState::Malformed, Color::LightRed),
         count(ConnectionState::Unprobed, Color::Gray),
         Span::raw(format!(
-            "│ probes {}/s (limit {:.0}/s) │ refreshed {refreshed} ",
+            "│ probes {:.1}/s (limit {:.0}/s) │ refreshed {refreshed} ",
             app.probe_rate(),
             app.env.probe_rate_limit
         )),
