@@ -231,7 +231,7 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
             )?)),
             emulator_admin: Some(demo.gateway.admin_url()),
         };
-        Ok((env, backend, None))
+        Ok((env, backend, Some(demo.client_page_url())))
     })
     .await;
     if let Some(token) = shutdown.lock().ok().and_then(|s| s.clone()) {

@@ -90,6 +90,7 @@ impl Demo {
              backend:              {}\n\
              backend admin token:  {}\n\
              emulator admin API:   {}/ (not part of AWS)\n\
+             browser client:       {}\n\
              try: curl -H 'Authorization: Bearer {}' {}/debug/ws-connections",
             self.swarm_size(),
             self.gateway.websocket_url(),
@@ -97,9 +98,15 @@ impl Demo {
             self.backend_url,
             self.admin_token,
             self.gateway.admin_url(),
+            self.client_page_url(),
             self.admin_token,
             self.backend_url,
         )
+    }
+
+    /// The guide's browser client, served by the emulator.
+    pub fn client_page_url(&self) -> String {
+        format!("{}/client?token=dev:you", self.gateway.admin_url())
     }
 
     fn swarm_size(&self) -> u64 {

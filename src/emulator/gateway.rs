@@ -199,6 +199,8 @@ fn router(state: Arc<GatewayState>) -> Router {
         .post(post_to_connection)
         .delete(delete_connection);
     Router::new()
+        // Browsers ask for it when they open the client page; without this it would hit /{stage}.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/{stage}", get(websocket))
         .route("/{stage}/@connections/{id}", connections.clone())
         .route("/@connections/{id}", connections)
@@ -478,6 +480,25 @@ fn admin_router() -> Router<Arc<GatewayState>> {
         .route("/stats", get(admin_stats))
         .route("/faults", get(admin_faults).put(admin_update_faults))
         .route("/kill", post(admin_kill))
+        .route("/client", get(client_page))
+}
+
+/// The guide's browser client, with this gateway's WebSocket URL filled in.
+const CLIENT_PAGE: &str = include_str!("../../assets/client/index.html");
+
+async fn client_page(State(state): State<Arc<GatewayState>>, headers: HeaderMap) -> Response {
+    // The page connects back to the host the browser used, so it works through port forwards too.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '-' | '[' | ']'))
+        })
+        .unwrap_or("127.0.0.1");
+    let url = format!("ws://{host}/{}", state.config.stage);
+    let html = CLIENT_PAGE.replace("{{WS_URL}}", &url);
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
 async fn admin_index() -> Json<serde_json::Value> {
@@ -489,6 +510,7 @@ async fn admin_index() -> Json<serde_json::Value> {
             "GET /_wsdash/faults": "current fault injection",
             "PUT /_wsdash/faults": "change faults: {forbidden, throttle, server_error, latency_ms, drop_disconnect, kill_socket}",
             "POST /_wsdash/kill": "kill sockets without a close frame: {\"connection_ids\": [...]} or {\"fraction\": 0.5}",
+            "GET /_wsdash/client?token=dev:alice": "the guide's browser client, connected to this gateway",
         }
     }))
 }
