@@ -49,6 +49,8 @@ pub enum Command {
     Purge(PurgeArgs),
     /// Put deleted records back from the audit log.
     Restore(RestoreArgs),
+    /// Check the API's configuration, the table and the permissions; --e2e follows a real connection.
+    Doctor(crate::commands::doctor::DoctorArgs),
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -4,6 +4,7 @@ pub mod aws_env;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod emulator;
 pub mod gateway;
 pub mod model;

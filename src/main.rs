@@ -35,6 +35,7 @@ fn main() -> ExitCode {
             Some(Command::Disconnect(args)) => commands::disconnect::run(&global, &args).await,
             Some(Command::Purge(args)) => commands::purge::run(&global, &args).await,
             Some(Command::Restore(args)) => commands::restore::run(&global, &args).await,
+            Some(Command::Doctor(args)) => commands::doctor::run(&global, &args).await,
             None if cli::wants_demo(&global) => {
                 server(cli::run_demo_dashboard(&global, Default::default()).await)
             }

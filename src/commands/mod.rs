@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod disconnect;
+pub mod doctor;
 pub mod list;
 pub mod output;
 pub mod probe;

@@ -128,6 +128,7 @@ pub struct GatewayState {
     limiter: Option<RateLimiter>,
     /// Once cancelled, ending sockets no longer call `$disconnect`: the backend is going away too.
     pub shutdown: CancellationToken,
+    pub started_at: time::OffsetDateTime,
 }
 
 /// A running gateway.
@@ -167,6 +168,7 @@ pub async fn start_gateway(
         registry: Registry::default(),
         config,
         shutdown: shutdown.clone(),
+        started_at: crate::model::now_utc_millis(),
     });
     let app = router(state.clone());
     let closing = state.clone();
@@ -205,6 +207,7 @@ fn router(state: Arc<GatewayState>) -> Router {
         .route("/{stage}/@connections/{id}", connections.clone())
         .route("/@connections/{id}", connections)
         .nest("/_wsdash", admin_router())
+        .nest("/v2/apis", super::config_api::router())
         .with_state(state)
 }
 

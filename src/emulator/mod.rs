@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod backend;
+pub mod config_api;
 pub mod demo;
 pub mod faults;
 pub mod gateway;

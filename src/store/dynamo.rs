@@ -147,6 +147,26 @@ impl DynamoStore {
         &self.schema
     }
 
+    /// Parse the first `limit` items of one scan page (doctor's "a sample of items parses").
+    pub async fn sample(&self, limit: i32) -> Result<StoreSnapshot, StoreError> {
+        let page = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .limit(limit)
+            .send()
+            .await
+            .map_err(|e| store_error(e, &self.table))?;
+        let mut snapshot = StoreSnapshot::default();
+        for item in page.items() {
+            match self.schema.parse(item) {
+                Ok(record) => snapshot.records.push(record),
+                Err(malformed) => snapshot.malformed.push(malformed),
+            }
+        }
+        Ok(snapshot)
+    }
+
     /// Read one scan segment to the end, backing off when throttled.
     async fn scan_segment(
         &self,
