@@ -157,14 +157,19 @@ impl DynamoStore {
             .send()
             .await
             .map_err(|e| store_error(e, &self.table))?;
+        Ok(self.snapshot_of(page.items()))
+    }
+
+    /// Parse items; those that do not fit are kept as malformed, never dropped.
+    fn snapshot_of(&self, items: &[Item]) -> StoreSnapshot {
         let mut snapshot = StoreSnapshot::default();
-        for item in page.items() {
+        for item in items {
             match self.schema.parse(item) {
                 Ok(record) => snapshot.records.push(record),
                 Err(malformed) => snapshot.malformed.push(malformed),
             }
         }
-        Ok(snapshot)
+        snapshot
     }
 
     /// Read one scan segment to the end, backing off when throttled.
@@ -303,14 +308,7 @@ impl DynamoStore {
 impl ConnectionStore for DynamoStore {
     async fn scan(&self) -> Result<StoreSnapshot, StoreError> {
         let items = self.scan_items(None).await?;
-        let mut snapshot = StoreSnapshot::default();
-        for item in &items {
-            match self.schema.parse(item) {
-                Ok(record) => snapshot.records.push(record),
-                Err(malformed) => snapshot.malformed.push(malformed),
-            }
-        }
-        Ok(snapshot)
+        Ok(self.snapshot_of(&items))
     }
 
     async fn find_by_user(&self, user_id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
