@@ -6,6 +6,7 @@ pub mod doctor;
 pub mod list;
 pub mod output;
 pub mod probe;
+pub mod progress;
 pub mod purge;
 pub mod push;
 pub mod restore;

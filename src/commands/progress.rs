@@ -1,0 +1,67 @@
+//! Progress on stderr for long headless operations, when stderr is a terminal. It wraps the
+//! Management API, so every operation gets it without `ops` knowing about terminals.
+
+use crate::gateway::{GatewayError, ManagementApi};
+use crate::model::ConnectionInfo;
+use async_trait::async_trait;
+use bytes::Bytes;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+struct CountingGateway {
+    inner: Arc<dyn ManagementApi>,
+    bar: ProgressBar,
+}
+
+#[async_trait]
+impl ManagementApi for CountingGateway {
+    async fn post_to_connection(
+        &self,
+        connection_id: &str,
+        data: Bytes,
+    ) -> Result<(), GatewayError> {
+        let result = self.inner.post_to_connection(connection_id, data).await;
+        self.bar.inc(1);
+        result
+    }
+    async fn get_connection(&self, connection_id: &str) -> Result<ConnectionInfo, GatewayError> {
+        let result = self.inner.get_connection(connection_id).await;
+        self.bar.inc(1);
+        result
+    }
+    async fn delete_connection(&self, connection_id: &str) -> Result<(), GatewayError> {
+        let result = self.inner.delete_connection(connection_id).await;
+        self.bar.inc(1);
+        result
+    }
+    fn endpoint(&self) -> &str {
+        self.inner.endpoint()
+    }
+}
+
+/// A gateway that counts its calls on a progress bar, and the bar (to finish it); the gateway
+/// itself when stderr is not a terminal.
+pub fn with_progress(
+    gateway: Arc<dyn ManagementApi>,
+    what: &str,
+    expected_calls: usize,
+) -> (Arc<dyn ManagementApi>, Option<ProgressBar>) {
+    if !std::io::stderr().is_terminal() || expected_calls < 2 {
+        return (gateway, None);
+    }
+    let bar = ProgressBar::new(expected_calls as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} calls, {per_sec}, eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    (
+        Arc::new(CountingGateway {
+            inner: gateway,
+            bar: bar.clone(),
+        }),
+        Some(bar),
+    )
+}
