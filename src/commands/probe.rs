@@ -10,6 +10,7 @@ pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
     let gateway = context.management()?;
     let store = context.store().await?;
     let snapshot = store.scan().await.map_err(failed)?;
+    let (gateway, bar) = super::progress::with_progress(gateway, "probing", snapshot.records.len());
     let probed = classify_records(
         gateway,
         snapshot.records,
@@ -17,6 +18,9 @@ pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
         Some(context.limiter()),
     )
     .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     print_records(
         &probed,
         &snapshot.malformed,

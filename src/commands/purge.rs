@@ -24,13 +24,18 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandErr
     let gateway = context.management()?;
     let store = context.store().await?;
     let snapshot = store.scan().await.map_err(failed)?;
+    let (probing, bar) =
+        super::progress::with_progress(gateway.clone(), "probing", snapshot.records.len());
     let plan = plan_purge(
-        gateway.clone(),
+        probing,
         snapshot.records,
         context.env.probe_concurrency,
         Some(context.limiter()),
     )
     .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     let json_output = global.output == OutputFormat::Json;
     if args.dry_run || !json_output {
         if json_output {
