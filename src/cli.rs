@@ -232,6 +232,19 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
                 "demo",
             )?)),
             emulator_admin: Some(demo.gateway.admin_url()),
+            doctor: Some(crate::tui::runtime::DoctorJob {
+                global: GlobalArgs {
+                    endpoint: Some(demo.gateway.management_url()),
+                    // The demo is its own environment: a user's config file must not leak in.
+                    config: Some("/dev/null".into()),
+                    ..GlobalArgs::default()
+                },
+                args: crate::commands::doctor::DoctorArgs {
+                    backend: Some(demo.backend_url.clone()),
+                    admin_token: Some(demo.admin_token.clone()),
+                    ..Default::default()
+                },
+            }),
         };
         Ok((env, backend, Some(demo.client_page_url())))
     })
@@ -279,6 +292,10 @@ pub async fn run_env_dashboard(global: &GlobalArgs) -> Result<(), crate::command
         concurrency: context.env.probe_concurrency,
         audit: Some(audit),
         emulator_admin: None,
+        doctor: Some(crate::tui::runtime::DoctorJob {
+            global: global.clone(),
+            args: Default::default(),
+        }),
     };
     run_dashboard(env.clone(), async move { Ok((env, backend, None)) })
         .await

@@ -362,6 +362,36 @@ fn quitting_works_from_the_table_and_with_ctrl_c_anywhere() {
     assert!(app.quit);
 }
 
+#[test]
+fn the_command_line_runs_doctor_and_shows_what_failed_with_the_fix() {
+    use wsdash::doctor::Check;
+    let mut app = loaded(false);
+    press(&mut app, &[KeyCode::Char(':')]);
+    for c in "doctor".chars() {
+        press(&mut app, &[KeyCode::Char(c)]);
+    }
+    assert_eq!(press(&mut app, &[KeyCode::Enter]), vec![Effect::Doctor]);
+    update(
+        &mut app,
+        Action::DoctorDone(Ok(vec![
+            Check::pass("api", "abc123 is a WEBSOCKET API"),
+            Check::fail(
+                "integration $connect",
+                "RequestParameters lack integration.request.header.connectionId",
+                "aws apigatewayv2 update-integration --api-id abc123 --integration-id i1 ...",
+            ),
+        ])),
+    );
+    let Overlay::Summary(title, lines) = &app.overlay else {
+        panic!("no summary")
+    };
+    assert_eq!(title, "Doctor: 1 pass, 0 warn, 1 fail");
+    assert!(lines
+        .iter()
+        .any(|l| l.contains("fix: aws apigatewayv2 update-integration")));
+    insta::assert_snapshot!(screen(&app, 110, 32));
+}
+
 fn plan() -> PurgePlan {
     PurgePlan {
         made_at: NOW,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 /// The API id the emulator reports for itself.
 pub const EMULATOR_API_ID: &str = "wsdash";
 
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct DoctorArgs {
     /// The WebSocket API's id (derived from an execute-api --endpoint when not given).
     #[arg(long)]
@@ -39,6 +39,20 @@ pub struct DoctorArgs {
 
 pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<(), CommandError> {
     let context = Context::new(global).await?;
+    let checks = collect_checks(&context, args).await?;
+    print_checks(&checks, global.output);
+    let failures = checks.iter().filter(|c| c.status == Status::Fail).count();
+    if failures > 0 {
+        return Err(CommandError::Failed(format!("{failures} check(s) failed")));
+    }
+    Ok(())
+}
+
+/// Run every check for the context's environment (the dashboard's `:doctor` calls this too).
+pub async fn collect_checks(
+    context: &Context,
+    args: &DoctorArgs,
+) -> Result<Vec<Check>, CommandError> {
     let env = &context.env;
     let endpoint = env.endpoint.clone();
     let local = endpoint.as_deref().is_some_and(is_local_endpoint);
@@ -160,7 +174,11 @@ pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<(), CommandEr
         }
     }
 
-    if global.output == OutputFormat::Json {
+    Ok(checks)
+}
+
+fn print_checks(checks: &[Check], output: OutputFormat) {
+    if output == OutputFormat::Json {
         print_json(&serde_json::json!({ "checks": checks }));
     } else {
         let rows: Vec<Vec<String>> = checks
@@ -184,9 +202,4 @@ pub async fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<(), CommandEr
             }
         }
     }
-    let failures = checks.iter().filter(|c| c.status == Status::Fail).count();
-    if failures > 0 {
-        return Err(CommandError::Failed(format!("{failures} check(s) failed")));
-    }
-    Ok(())
 }

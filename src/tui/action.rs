@@ -52,6 +52,7 @@ pub enum Action {
     EmulatorStats(Result<StatsView, String>),
     /// A background operation could not run at all.
     OperationFailed(String),
+    DoctorDone(Result<Vec<crate::doctor::Check>, String>),
 }
 
 /// Work for the runtime: each effect runs as a task and reports back with an [`Action`].
@@ -70,6 +71,7 @@ pub enum Effect {
     PlanPurge,
     ExecutePurge(Box<PurgePlanRef>),
     FetchEmulatorStats,
+    Doctor,
 }
 
 /// A push target as the dashboard knows it.

@@ -31,6 +31,15 @@ pub struct Backend {
     pub concurrency: usize,
     pub audit: Option<Arc<AuditLog>>,
     pub emulator_admin: Option<String>,
+    /// What `:doctor` checks.
+    pub doctor: Option<DoctorJob>,
+}
+
+/// The environment and options `:doctor` runs with.
+#[derive(Clone)]
+pub struct DoctorJob {
+    pub global: crate::commands::GlobalArgs,
+    pub args: crate::commands::doctor::DoctorArgs,
 }
 
 static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
@@ -222,6 +231,21 @@ fn spawn_effect(effect: Effect, backend: &Backend, tx: UnboundedSender<Action>) 
                 )
                 .await,
             ),
+            Effect::Doctor => {
+                let Some(job) = &backend.doctor else {
+                    let _ = tx.send(Action::DoctorDone(Err(
+                        "doctor is not available here".into()
+                    )));
+                    return;
+                };
+                let result = async {
+                    let context = crate::commands::Context::new(&job.global).await?;
+                    crate::commands::doctor::collect_checks(&context, &job.args).await
+                }
+                .await
+                .map_err(|e| e.to_string());
+                Action::DoctorDone(result)
+            }
             Effect::FetchEmulatorStats => {
                 let Some(admin) = &backend.emulator_admin else {
                     return;

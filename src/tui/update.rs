@@ -306,6 +306,13 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             app.last_refresh = None;
             vec![]
         }
+        Action::DoctorDone(result) => {
+            app.overlay = match result {
+                Ok(checks) => doctor_summary(&checks),
+                Err(e) => Overlay::Summary("Doctor could not run".into(), vec![e]),
+            };
+            vec![]
+        }
         Action::OperationFailed(message) => {
             app.overlay = Overlay::Summary(
                 "Operation failed; nothing was changed".into(),
@@ -760,6 +767,34 @@ fn confirm(app: &mut App) -> Vec<Effect> {
     }
 }
 
+fn doctor_summary(checks: &[crate::doctor::Check]) -> Overlay {
+    use crate::doctor::Status;
+    let count = |s: Status| checks.iter().filter(|c| c.status == s).count();
+    let mut lines = Vec::new();
+    for check in checks {
+        lines.push(format!(
+            "{}  {}: {}",
+            check.status.as_str(),
+            check.name,
+            check.detail
+        ));
+        if check.status != Status::Pass {
+            if let Some(fix) = &check.fix {
+                lines.push(format!("      fix: {fix}"));
+            }
+        }
+    }
+    Overlay::Summary(
+        format!(
+            "Doctor: {} pass, {} warn, {} fail",
+            count(Status::Pass),
+            count(Status::Warn),
+            count(Status::Fail)
+        ),
+        lines,
+    )
+}
+
 fn record_outcome(app: &mut App, outcome: DeliveryOutcome) {
     *app.outcomes.counts.entry(outcome.class).or_default() += 1;
     if outcome.class == DeliveryClass::Delivered {
@@ -795,6 +830,11 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
         "purge" => update(app, Action::OpenPurge),
         "help" => update(app, Action::ToggleHelp),
         "refresh" => update(app, Action::RefreshNow),
+        "doctor" => {
+            app.overlay =
+                Overlay::Progress("Running doctor: API configuration, table, permissions…".into());
+            vec![Effect::Doctor]
+        }
         "readonly" => {
             app.env.readonly = !app.env.readonly;
             app.status = Some(format!(
@@ -876,7 +916,7 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
             vec![]
         }
         other => {
-            app.status = Some(format!("unknown command :{other} (try :push USER JSON, :purge, :readonly, :sort COL, :filter TEXT, :q)"));
+            app.status = Some(format!("unknown command :{other} (try :push USER JSON, :purge, :doctor, :readonly, :sort COL, :filter TEXT, :q)"));
             vec![]
         }
     }

@@ -7,17 +7,29 @@ use crate::tui::app::{App, Confirm};
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 fn popup(frame: &mut Frame, area: Rect, title: String, lines: Vec<Line>, color: Color) {
-    let rect = centered(area, 96, (lines.len() as u16 + 2).min(area.height));
+    let width = 110.min(area.width);
+    // Long lines wrap: count the rows they will take.
+    let inner_width = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.width().max(1).div_ceil(inner_width))
+        .sum();
+    let rect = centered(area, width, (rows as u16 + 2).min(area.height));
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(Style::default().fg(color))
         .title(title);
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        rect,
+    );
 }
 
 pub fn render_confirm(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rect) {
