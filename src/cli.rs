@@ -168,13 +168,7 @@ pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Resu
 
 pub async fn run_demo_headless(args: DemoArgs) -> anyhow::Result<()> {
     let demo = start_demo(&args).await?;
-    println!(
-        "{}",
-        demo.describe().replace(
-            &format!("{} simulated", demo.swarm.view().connects),
-            &format!("{} simulated", args.clients)
-        )
-    );
+    println!("{}", demo.describe());
     println!("Ctrl-C to stop.");
     wait_for_shutdown_signal().await;
     demo.shutdown.cancel();

@@ -72,6 +72,8 @@ impl Default for DemoArgs {
 
 /// A running demo; everything stops when `shutdown` is cancelled.
 pub struct Demo {
+    /// How many simulated clients the swarm runs.
+    pub clients: usize,
     pub gateway: GatewayHandle,
     pub backend_url: String,
     pub admin_token: String,
@@ -92,7 +94,7 @@ impl Demo {
              emulator admin API:   {}/ (not part of AWS)\n\
              browser client:       {}\n\
              try: curl -H 'Authorization: Bearer {}' {}/debug/ws-connections",
-            self.swarm_size(),
+            self.clients,
             self.gateway.websocket_url(),
             self.gateway.management_url(),
             self.backend_url,
@@ -107,14 +109,6 @@ impl Demo {
     /// The guide's browser client, served by the emulator.
     pub fn client_page_url(&self) -> String {
         format!("{}/client?token=dev:you", self.gateway.admin_url())
-    }
-
-    fn swarm_size(&self) -> u64 {
-        self.swarm.view().connects.max(
-            self.swarm
-                .connected_now
-                .load(std::sync::atomic::Ordering::Relaxed),
-        )
     }
 }
 
@@ -167,6 +161,7 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
         ));
     }
     Ok(Demo {
+        clients: args.clients,
         gateway,
         backend_url,
         admin_token,
