@@ -187,6 +187,24 @@ fn a_tick_asks_for_a_scan_and_a_scan_leads_to_probes_newest_first() {
 }
 
 #[test]
+fn slow_scans_are_repeated_less_often() {
+    let mut app = App::new(env(false), NOW);
+    assert_eq!(update(&mut app, Action::Tick(NOW)), vec![Effect::Scan]);
+    let done = NOW + time::Duration::seconds(3);
+    update(&mut app, Action::Tick(done));
+    update(&mut app, Action::Scanned(Ok(StoreSnapshot::default())));
+    // The scan took 3 s, so the next one waits 30 s, not 2 s.
+    assert_eq!(
+        update(&mut app, Action::Tick(done + time::Duration::seconds(5))),
+        vec![]
+    );
+    assert_eq!(
+        update(&mut app, Action::Tick(done + time::Duration::seconds(31))),
+        vec![Effect::Scan]
+    );
+}
+
+#[test]
 fn probe_answers_become_states_and_expired_records_are_not_probed() {
     let app = loaded(false);
     assert_eq!(state_of(&app, "alice"), ConnectionState::Live);

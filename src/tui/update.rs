@@ -14,8 +14,18 @@ use time::Duration;
 use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input;
 
-/// How often the table is re-read from the store.
+/// How often the table is re-read from the store, at the most.
 pub const SCAN_EVERY: Duration = Duration::seconds(2);
+/// A full scan is repeated no sooner than this many times its own duration, so a big table is
+/// not scanned back to back (each scan costs read capacity on a production table).
+const SCAN_COST_FACTOR: i32 = 10;
+
+/// The pause between scans: 2 s for small tables, longer when scans are slow.
+pub fn scan_interval(app: &App) -> Duration {
+    app.last_scan_took
+        .map(|took| (took * SCAN_COST_FACTOR).max(SCAN_EVERY))
+        .unwrap_or(SCAN_EVERY)
+}
 const FLASH_FOR: Duration = Duration::milliseconds(1500);
 /// Rows the header, panels and prompt take besides the table.
 const CHROME_ROWS: usize = 16;
@@ -158,6 +168,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Confirm => confirm(app),
         Action::Scanned(result) => {
             app.scanning = false;
+            app.last_scan_took = app.scan_started.take().map(|started| app.now - started);
             match result {
                 Ok(snapshot) => {
                     merge_snapshot(app, snapshot);
@@ -355,7 +366,10 @@ fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
         app.probe_calls.pop_front();
     }
     let mut effects = Vec::new();
-    if app.last_refresh.is_none_or(|t| now - t >= SCAN_EVERY) {
+    if app
+        .last_refresh
+        .is_none_or(|t| now - t >= scan_interval(app))
+    {
         effects.extend(request_scan(app));
         if app.env.emulator_admin.is_some() {
             effects.push(Effect::FetchEmulatorStats);
@@ -370,6 +384,7 @@ fn request_scan(app: &mut App) -> Vec<Effect> {
         return vec![];
     }
     app.scanning = true;
+    app.scan_started = Some(app.now);
     vec![Effect::Scan]
 }
 

@@ -42,9 +42,10 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         count(ConnectionState::Malformed, Color::LightRed),
         count(ConnectionState::Unprobed, Color::Gray),
         Span::raw(format!(
-            "│ probes {:.1}/s (limit {:.0}/s) │ refreshed {refreshed} ",
+            "│ probes {:.1}/s (limit {:.0}/s) │ refreshed {refreshed}, every {}s ",
             app.probe_rate(),
-            app.env.probe_rate_limit
+            app.env.probe_rate_limit,
+            crate::tui::update::scan_interval(app).whole_seconds()
         )),
     ];
     if let Some(error) = &app.error {
