@@ -201,47 +201,51 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
     let audit_path = global.audit_path();
     let shutdown = Arc::new(std::sync::Mutex::new(None::<CancellationToken>));
     let keep = shutdown.clone();
-    let result = run_dashboard(initial, async move {
-        let demo = start_demo(&args).await?;
-        if let Ok(mut slot) = keep.lock() {
-            *slot = Some(demo.shutdown.clone());
-        }
-        let probe_rate = 200.0;
-        let env = EnvironmentInfo {
-            name: "demo".into(),
-            color: "green".into(),
-            endpoint: demo.gateway.management_url(),
-            table: format!("in-memory store of the demo backend {}", demo.backend_url),
-            readonly: global_readonly_flag(),
-            probe_rate_limit: probe_rate,
-            emulator_admin: Some(demo.gateway.admin_url()),
-        };
-        let backend = Backend {
-            store: demo.store.clone(),
-            gateway: demo.management.clone(),
-            limiter: Arc::new(crate::ops::rate::RateLimiter::new(probe_rate, 50)),
-            concurrency: 16,
-            audit: Some(Arc::new(crate::ops::audit::AuditLog::open(
-                &audit_path,
-                "demo",
-            )?)),
-            emulator_admin: Some(demo.gateway.admin_url()),
-            doctor: Some(crate::tui::runtime::DoctorJob {
-                global: GlobalArgs {
-                    endpoint: Some(demo.gateway.management_url()),
-                    // The demo is its own environment: a user's config file must not leak in.
-                    config: Some("/dev/null".into()),
-                    ..GlobalArgs::default()
-                },
-                args: crate::commands::doctor::DoctorArgs {
-                    backend: Some(demo.backend_url.clone()),
-                    admin_token: Some(demo.admin_token.clone()),
-                    ..Default::default()
-                },
-            }),
-        };
-        Ok((env, backend, Some(demo.client_page_url())))
-    })
+    let result = run_dashboard(
+        initial,
+        async move {
+            let demo = start_demo(&args).await?;
+            if let Ok(mut slot) = keep.lock() {
+                *slot = Some(demo.shutdown.clone());
+            }
+            let probe_rate = 200.0;
+            let env = EnvironmentInfo {
+                name: "demo".into(),
+                color: "green".into(),
+                endpoint: demo.gateway.management_url(),
+                table: format!("in-memory store of the demo backend {}", demo.backend_url),
+                readonly: global_readonly_flag(),
+                probe_rate_limit: probe_rate,
+                emulator_admin: Some(demo.gateway.admin_url()),
+            };
+            let backend = Backend {
+                store: demo.store.clone(),
+                gateway: demo.management.clone(),
+                limiter: Arc::new(crate::ops::rate::RateLimiter::new(probe_rate, 50)),
+                concurrency: 16,
+                audit: Some(Arc::new(crate::ops::audit::AuditLog::open(
+                    &audit_path,
+                    "demo",
+                )?)),
+                emulator_admin: Some(demo.gateway.admin_url()),
+                doctor: Some(crate::tui::runtime::DoctorJob {
+                    global: GlobalArgs {
+                        endpoint: Some(demo.gateway.management_url()),
+                        // The demo is its own environment: a user's config file must not leak in.
+                        config: Some("/dev/null".into()),
+                        ..GlobalArgs::default()
+                    },
+                    args: crate::commands::doctor::DoctorArgs {
+                        backend: Some(demo.backend_url.clone()),
+                        admin_token: Some(demo.admin_token.clone()),
+                        ..Default::default()
+                    },
+                }),
+            };
+            Ok((env, backend, Some(demo.client_page_url())))
+        },
+        Some(environment_opener(global)),
+    )
     .await;
     if let Some(token) = shutdown.lock().ok().and_then(|s| s.clone()) {
         token.cancel();
@@ -253,11 +257,18 @@ fn global_readonly_flag() -> bool {
     std::env::var("WSDASH_READONLY").is_ok_and(|v| v == "true" || v == "1")
 }
 
-/// The dashboard on a configured environment.
-pub async fn run_env_dashboard(global: &GlobalArgs) -> Result<(), crate::commands::CommandError> {
-    use crate::commands::context::failed;
+/// Clients and header facts for one configured environment.
+async fn open_environment(
+    global: &GlobalArgs,
+) -> Result<
+    (
+        crate::tui::app::EnvironmentInfo,
+        crate::tui::runtime::Backend,
+    ),
+    crate::commands::CommandError,
+> {
     use crate::tui::app::EnvironmentInfo;
-    use crate::tui::runtime::{run_dashboard, Backend};
+    use crate::tui::runtime::{Backend, DoctorJob};
     let context = Context::new(global).await?;
     let gateway = context.management()?;
     let store = context.store().await?;
@@ -286,12 +297,40 @@ pub async fn run_env_dashboard(global: &GlobalArgs) -> Result<(), crate::command
         concurrency: context.env.probe_concurrency,
         audit: Some(audit),
         emulator_admin: None,
-        doctor: Some(crate::tui::runtime::DoctorJob {
+        doctor: Some(DoctorJob {
             global: global.clone(),
             args: Default::default(),
         }),
     };
-    run_dashboard(env.clone(), async move { Ok((env, backend, None)) })
-        .await
-        .map_err(failed)
+    Ok((env, backend))
+}
+
+/// `:env NAME`: the same flags, but the named environment's table and endpoints.
+fn environment_opener(global: &GlobalArgs) -> crate::tui::runtime::EnvironmentOpener {
+    let base = global.clone();
+    Arc::new(move |name: String| {
+        let global = GlobalArgs {
+            env: Some(name),
+            region: None,
+            profile: None,
+            table: None,
+            endpoint: None,
+            dynamodb_endpoint: None,
+            ..base.clone()
+        };
+        Box::pin(async move { open_environment(&global).await.map_err(|e| e.to_string()) })
+    })
+}
+
+/// The dashboard on a configured environment.
+pub async fn run_env_dashboard(global: &GlobalArgs) -> Result<(), crate::commands::CommandError> {
+    use crate::commands::context::failed;
+    let (env, backend) = open_environment(global).await?;
+    crate::tui::runtime::run_dashboard(
+        env.clone(),
+        async move { Ok((env, backend, None)) },
+        Some(environment_opener(global)),
+    )
+    .await
+    .map_err(failed)
 }

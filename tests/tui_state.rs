@@ -410,6 +410,38 @@ fn the_command_line_runs_doctor_and_shows_what_failed_with_the_fix() {
     insta::assert_snapshot!(screen(&app, 110, 32));
 }
 
+#[test]
+fn env_switches_the_dashboard_to_another_environment() {
+    let mut app = loaded(false);
+    press(&mut app, &[KeyCode::Char(':')]);
+    for c in "env staging".chars() {
+        press(&mut app, &[KeyCode::Char(c)]);
+    }
+    assert_eq!(
+        press(&mut app, &[KeyCode::Enter]),
+        vec![Effect::SwitchEnvironment("staging".into())]
+    );
+    update(
+        &mut app,
+        Action::EnvironmentSwitchFailed("environment \"staging\" is not in config.toml".into()),
+    );
+    assert_eq!(app.env.name, "prod");
+    assert_eq!(app.rows.len(), 6, "a failed switch keeps everything");
+    update(
+        &mut app,
+        Action::EnvironmentSwitched(EnvironmentInfo {
+            name: "staging".into(),
+            ..env(false)
+        }),
+    );
+    assert_eq!(app.env.name, "staging");
+    assert!(app.rows.is_empty(), "nothing of prod is shown as staging");
+    assert_eq!(
+        update(&mut app, Action::Tick(NOW + time::Duration::seconds(1))),
+        vec![Effect::Scan]
+    );
+}
+
 fn plan() -> PurgePlan {
     PurgePlan {
         made_at: NOW,

@@ -53,6 +53,9 @@ pub enum Action {
     /// A background operation could not run at all.
     OperationFailed(String),
     DoctorDone(Result<Vec<crate::doctor::Check>, String>),
+    /// The dashboard now shows another environment.
+    EnvironmentSwitched(super::app::EnvironmentInfo),
+    EnvironmentSwitchFailed(String),
 }
 
 /// Work for the runtime: each effect runs as a task and reports back with an [`Action`].
@@ -72,6 +75,7 @@ pub enum Effect {
     ExecutePurge(Box<PurgePlanRef>),
     FetchEmulatorStats,
     Doctor,
+    SwitchEnvironment(String),
 }
 
 /// A push target as the dashboard knows it.

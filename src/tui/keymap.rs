@@ -78,7 +78,8 @@ pub const TABLE_KEYS: &[Binding] = &[
     },
     Binding {
         keys: ":",
-        help: "command line (:push USER JSON, :purge, :doctor, :readonly, :sort COL, :q)",
+        help:
+            "command line (:push USER JSON, :purge, :doctor, :env NAME, :readonly, :sort COL, :q)",
         matches: |k| plain(k, KeyCode::Char(':')),
         action: || Action::StartCommand,
     },

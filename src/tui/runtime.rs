@@ -52,13 +52,27 @@ pub fn mark_process_start() {
 /// Every call to the store or the API gets at most this long.
 const CALL_DEADLINE: Duration = Duration::from_secs(15);
 
+/// Opens a named environment for `:env NAME`.
+pub type EnvironmentOpener = Arc<
+    dyn Fn(
+            String,
+        ) -> std::pin::Pin<
+            Box<dyn Future<Output = Result<(EnvironmentInfo, Backend), String>> + Send>,
+        > + Send
+        + Sync,
+>;
+
 /// Open the terminal, draw at once, then wait for `setup` (which may start the demo) and run.
-pub async fn run_dashboard<F>(initial: EnvironmentInfo, setup: F) -> anyhow::Result<()>
+pub async fn run_dashboard<F>(
+    initial: EnvironmentInfo,
+    setup: F,
+    opener: Option<EnvironmentOpener>,
+) -> anyhow::Result<()>
 where
     F: Future<Output = anyhow::Result<(EnvironmentInfo, Backend, Option<String>)>>,
 {
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, initial, setup).await;
+    let result = event_loop(&mut terminal, initial, setup, opener).await;
     ratatui::restore();
     result
 }
@@ -67,6 +81,7 @@ async fn event_loop<F>(
     terminal: &mut ratatui::DefaultTerminal,
     initial: EnvironmentInfo,
     setup: F,
+    opener: Option<EnvironmentOpener>,
 ) -> anyhow::Result<()>
 where
     F: Future<Output = anyhow::Result<(EnvironmentInfo, Backend, Option<String>)>>,
@@ -96,7 +111,13 @@ where
         .as_ref()
         .map(|url| format!("browser client: {url}   (? for keys)"));
 
-    let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
+    let mut backend = backend;
+    // Results are tagged with the environment generation they were started in, so that late
+    // answers from the environment just left are dropped.
+    let mut generation: u64 = 0;
+    let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Action)>();
+    let (switched_tx, mut switched_rx) =
+        mpsc::unbounded_channel::<Result<(EnvironmentInfo, Backend), String>>();
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -116,25 +137,77 @@ where
                 Some(Err(e)) => return Err(anyhow::anyhow!("terminal input failed: {e}")),
                 None => Some(Action::Quit),
             },
-            Some(action) = rx.recv() => Some(action),
+            Some((tag, action)) = rx.recv() => (tag == generation).then_some(action),
+            Some(switched) = switched_rx.recv() => Some(match switched {
+                Ok((env, next)) => {
+                    backend = next;
+                    generation += 1;
+                    Action::EnvironmentSwitched(env)
+                }
+                Err(e) => Action::EnvironmentSwitchFailed(e),
+            }),
             _ = tick.tick() => Some(Action::Tick(time::OffsetDateTime::now_utc())),
             _ = terminated => Some(Action::Quit),
         };
         let mut pending: Vec<Action> = action.into_iter().collect();
         // Take everything that arrived meanwhile, so a burst of outcomes costs one frame.
-        while let Ok(more) = rx.try_recv() {
-            pending.push(more);
+        while let Ok((tag, more)) = rx.try_recv() {
+            if tag == generation {
+                pending.push(more);
+            }
             if pending.len() > 10_000 {
                 break;
             }
         }
         for action in pending {
             for effect in update(&mut app, action) {
-                spawn_effect(effect, &backend, tx.clone());
+                if let Effect::SwitchEnvironment(name) = effect {
+                    let switched_tx = switched_tx.clone();
+                    match &opener {
+                        Some(open) => {
+                            let opening = open(name);
+                            tokio::spawn(async move {
+                                let _ = switched_tx.send(opening.await);
+                            });
+                        }
+                        None => {
+                            let _ = switched_tx
+                                .send(Err("this dashboard cannot switch environments".into()));
+                        }
+                    }
+                    continue;
+                }
+                spawn_effect(
+                    effect,
+                    &backend,
+                    Tagged {
+                        generation,
+                        tx: tx.clone(),
+                    },
+                );
             }
         }
         if app.quit {
             return Ok(());
+        }
+    }
+}
+
+/// Sends results back tagged with the environment generation.
+struct Tagged {
+    generation: u64,
+    tx: UnboundedSender<(u64, Action)>,
+}
+
+impl Tagged {
+    fn send(&self, action: Action) -> Result<(), ()> {
+        self.tx.send((self.generation, action)).map_err(|_| ())
+    }
+
+    fn clone(&self) -> Self {
+        Tagged {
+            generation: self.generation,
+            tx: self.tx.clone(),
         }
     }
 }
@@ -145,10 +218,12 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> Result<T, Str
         .map_err(|_| format!("{what} timed out after {}s", CALL_DEADLINE.as_secs()))
 }
 
-fn spawn_effect(effect: Effect, backend: &Backend, tx: UnboundedSender<Action>) {
+fn spawn_effect(effect: Effect, backend: &Backend, tx: Tagged) {
     let backend = backend.clone();
     tokio::spawn(async move {
         let action = match effect {
+            // Handled by the event loop, which owns the backend.
+            Effect::SwitchEnvironment(_) => return,
             Effect::Scan => {
                 let result = within("scan", backend.store.scan())
                     .await

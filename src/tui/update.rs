@@ -324,6 +324,23 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
             };
             vec![]
         }
+        Action::EnvironmentSwitched(env) => {
+            let name = env.name.clone();
+            let height = app.table_height;
+            let history = std::mem::take(&mut app.sent_history);
+            *app = App::new(env, app.now);
+            app.table_height = height;
+            app.sent_history = history;
+            app.status = Some(format!("now on environment {name}"));
+            vec![]
+        }
+        Action::EnvironmentSwitchFailed(message) => {
+            app.status = Some(format!(
+                "cannot open that environment: {message} (still on {})",
+                app.env.name
+            ));
+            vec![]
+        }
         Action::OperationFailed(message) => {
             app.overlay = Overlay::Summary(
                 "Operation failed; nothing was changed".into(),
@@ -924,14 +941,16 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
                 payload: json,
             }]
         }
-        "env" => {
-            app.status = Some(format!(
-                "to open environment {rest:?}, quit and run: wsdash --env {rest}"
-            ));
+        "env" if rest.is_empty() => {
+            app.status = Some(format!("usage: :env NAME (now on {})", app.env.name));
             vec![]
         }
+        "env" => {
+            app.status = Some(format!("opening environment {rest}…"));
+            vec![Effect::SwitchEnvironment(rest.to_string())]
+        }
         other => {
-            app.status = Some(format!("unknown command :{other} (try :push USER JSON, :purge, :doctor, :readonly, :sort COL, :filter TEXT, :q)"));
+            app.status = Some(format!("unknown command :{other} (try :push USER JSON, :purge, :doctor, :env NAME, :readonly, :sort COL, :filter TEXT, :q)"));
             vec![]
         }
     }
