@@ -64,6 +64,67 @@ fn is_not_found<E: ProvideErrorMetadata>(
     err.code() == Some("NotFoundException")
 }
 
+/// Every route (following NextToken), as (route key, target).
+async fn fetch_routes(
+    client: &Client,
+    api_id: &str,
+) -> Result<Vec<(String, Option<String>)>, String> {
+    let mut routes = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = client
+            .get_routes()
+            .api_id(api_id)
+            .max_results("500")
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        routes.extend(page.items().iter().map(|r| {
+            (
+                r.route_key().unwrap_or_default().to_string(),
+                r.target().map(str::to_string),
+            )
+        }));
+        match page.next_token() {
+            Some(token) if !token.is_empty() => next = Some(token.to_string()),
+            _ => return Ok(routes),
+        }
+    }
+}
+
+/// Every integration (following NextToken).
+async fn fetch_integrations(client: &Client, api_id: &str) -> Result<Vec<IntegrationInfo>, String> {
+    let mut integrations = Vec::new();
+    let mut next: Option<String> = None;
+    loop {
+        let page = client
+            .get_integrations()
+            .api_id(api_id)
+            .max_results("500")
+            .set_next_token(next.take())
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        integrations.extend(page.items().iter().map(|i| {
+            IntegrationInfo {
+                id: i.integration_id().unwrap_or_default().to_string(),
+                kind: i
+                    .integration_type()
+                    .map(|t| t.as_str().to_string())
+                    .unwrap_or_default(),
+                method: i.integration_method().unwrap_or_default().to_string(),
+                uri: i.integration_uri().unwrap_or_default().to_string(),
+                request_parameters: i.request_parameters().cloned().unwrap_or_default(),
+            }
+        }));
+        match page.next_token() {
+            Some(token) if !token.is_empty() => next = Some(token.to_string()),
+            _ => return Ok(integrations),
+        }
+    }
+}
+
 pub async fn fetch(client: &Client, api_id: &str, stage_name: &str, region: &str) -> ApiConfig {
     let protocol = client
         .get_api()
@@ -76,46 +137,8 @@ pub async fn fetch(client: &Client, api_id: &str, stage_name: &str, region: &str
                 .unwrap_or_default()
         })
         .map_err(|e| describe(&e));
-    let routes = client
-        .get_routes()
-        .api_id(api_id)
-        .max_results("500")
-        .send()
-        .await
-        .map(|r| {
-            r.items()
-                .iter()
-                .map(|route| {
-                    (
-                        route.route_key().unwrap_or_default().to_string(),
-                        route.target().map(str::to_string),
-                    )
-                })
-                .collect()
-        })
-        .map_err(|e| describe(&e));
-    let integrations = client
-        .get_integrations()
-        .api_id(api_id)
-        .max_results("500")
-        .send()
-        .await
-        .map(|r| {
-            r.items()
-                .iter()
-                .map(|i| IntegrationInfo {
-                    id: i.integration_id().unwrap_or_default().to_string(),
-                    kind: i
-                        .integration_type()
-                        .map(|t| t.as_str().to_string())
-                        .unwrap_or_default(),
-                    method: i.integration_method().unwrap_or_default().to_string(),
-                    uri: i.integration_uri().unwrap_or_default().to_string(),
-                    request_parameters: i.request_parameters().cloned().unwrap_or_default(),
-                })
-                .collect()
-        })
-        .map_err(|e| describe(&e));
+    let routes = fetch_routes(client, api_id).await;
+    let integrations = fetch_integrations(client, api_id).await;
     let stage = match client
         .get_stage()
         .api_id(api_id)
