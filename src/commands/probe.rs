@@ -10,17 +10,13 @@ pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
     let gateway = context.management()?;
     let store = context.store().await?;
     let snapshot = store.scan().await.map_err(failed)?;
-    let (gateway, bar) = super::progress::with_progress(gateway, "probing", snapshot.records.len());
-    let probed = classify_records(
-        gateway,
-        snapshot.records,
-        context.env.probe_concurrency,
-        Some(context.limiter()),
-    )
-    .await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    let concurrency = context.env.probe_concurrency;
+    let limiter = context.limiter();
+    let probed =
+        super::progress::with_progress(gateway, "probing", snapshot.records.len(), |gateway| {
+            classify_records(gateway, snapshot.records, concurrency, Some(limiter))
+        })
+        .await;
     print_records(
         &probed,
         &snapshot.malformed,

@@ -40,15 +40,20 @@ impl ManagementApi for CountingGateway {
     }
 }
 
-/// A gateway that counts its calls on a progress bar, and the bar (to finish it); the gateway
-/// itself when stderr is not a terminal.
-pub fn with_progress(
+/// Run `work` with a gateway that counts its calls on a progress bar (when stderr is a
+/// terminal and there is more than one call to make), and clear the bar when it is done.
+pub async fn with_progress<T, F, Fut>(
     gateway: Arc<dyn ManagementApi>,
     what: &str,
     expected_calls: usize,
-) -> (Arc<dyn ManagementApi>, Option<ProgressBar>) {
+    work: F,
+) -> T
+where
+    F: FnOnce(Arc<dyn ManagementApi>) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
     if !std::io::stderr().is_terminal() || expected_calls < 2 {
-        return (gateway, None);
+        return work(gateway).await;
     }
     let bar = ProgressBar::new(expected_calls as u64);
     if let Ok(style) =
@@ -57,11 +62,11 @@ pub fn with_progress(
         bar.set_style(style);
     }
     bar.set_message(what.to_string());
-    (
-        Arc::new(CountingGateway {
-            inner: gateway,
-            bar: bar.clone(),
-        }),
-        Some(bar),
-    )
+    let counting: Arc<dyn ManagementApi> = Arc::new(CountingGateway {
+        inner: gateway,
+        bar: bar.clone(),
+    });
+    let result = work(counting).await;
+    bar.finish_and_clear();
+    result
 }

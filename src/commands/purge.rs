@@ -24,18 +24,15 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandErr
     let gateway = context.management()?;
     let store = context.store().await?;
     let snapshot = store.scan().await.map_err(failed)?;
-    let (probing, bar) =
-        super::progress::with_progress(gateway.clone(), "probing", snapshot.records.len());
-    let plan = plan_purge(
-        probing,
-        snapshot.records,
-        context.env.probe_concurrency,
-        Some(context.limiter()),
+    let concurrency = context.env.probe_concurrency;
+    let limiter = context.limiter();
+    let plan = super::progress::with_progress(
+        gateway.clone(),
+        "probing",
+        snapshot.records.len(),
+        |probing| plan_purge(probing, snapshot.records, concurrency, Some(limiter)),
     )
     .await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
     let json_output = global.output == OutputFormat::Json;
     if args.dry_run || !json_output {
         if json_output {

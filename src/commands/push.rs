@@ -150,11 +150,11 @@ pub async fn run(global: &GlobalArgs, args: &PushArgs) -> Result<(), CommandErro
         audit: Some(audit),
         ..PushOptions::default()
     };
-    let (gateway, bar) = super::progress::with_progress(gateway, "pushing", targets.len());
-    let outcomes = push_to_targets(gateway, store, targets, Bytes::from(bytes), options).await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    let expected = targets.len();
+    let outcomes = super::progress::with_progress(gateway, "pushing", expected, |gateway| {
+        push_to_targets(gateway, store, targets, Bytes::from(bytes), options)
+    })
+    .await;
     print_outcomes(
         &outcomes,
         &not_connected,
