@@ -271,6 +271,21 @@ fn the_composer_sends_the_template_to_the_selected_connection() {
 }
 
 #[test]
+fn the_composer_pushes_to_a_typed_user_id() {
+    let mut app = loaded(false);
+    let mut keys = vec![KeyCode::Char('p'), KeyCode::Tab, KeyCode::Right];
+    keys.extend("bob".chars().map(KeyCode::Char));
+    press(&mut app, &keys);
+    match press(&mut app, &[KeyCode::Enter]).as_slice() {
+        [Effect::Push { targets, .. }] => {
+            assert_eq!(targets.len(), 1);
+            assert_eq!(targets[0].label, "bob");
+        }
+        other => panic!("expected a push to bob, got {other:?}"),
+    }
+}
+
+#[test]
 fn the_composer_refuses_invalid_json_and_cycles_templates() {
     let mut app = loaded(false);
     press(&mut app, &[KeyCode::Char('p'), KeyCode::Backspace]);

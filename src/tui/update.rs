@@ -713,6 +713,10 @@ fn composer_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                     } else {
                         composer.target.next().next().next()
                     };
+                    if composer.target == PushTargetKind::User {
+                        // Choosing "user" means typing one: start from an empty field.
+                        composer.user = Input::default();
+                    }
                 }
                 _ => {
                     let n = MESSAGE_TYPES.len();
