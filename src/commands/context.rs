@@ -1,6 +1,7 @@
 //! What every headless command needs: the resolved environment and clients built from it.
 
 use crate::aws_env::{load_sdk_config, AwsSettings};
+use crate::cli::is_local_endpoint;
 use crate::config::{
     default_audit_path, default_config_path, load_config, resolve, Environment, Overrides,
 };
@@ -120,10 +121,6 @@ pub struct Context {
     pub audit_path: PathBuf,
 }
 
-fn is_loopback(url: &str) -> bool {
-    crate::cli::is_local_endpoint(url)
-}
-
 impl Context {
     pub async fn new(args: &GlobalArgs) -> Result<Self, CommandError> {
         let env = args.environment()?;
@@ -132,9 +129,9 @@ impl Context {
             .clone()
             .or_else(|| std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok());
         // Against the emulator and moto, any credentials do; never invent them for real AWS.
-        let all_local = env.endpoint.as_deref().is_none_or(is_loopback)
-            && dynamo_endpoint.as_deref().is_some_and(is_loopback)
-            || env.endpoint.as_deref().is_some_and(is_loopback) && env.table.is_none();
+        let all_local = env.endpoint.as_deref().is_none_or(is_local_endpoint)
+            && dynamo_endpoint.as_deref().is_some_and(is_local_endpoint)
+            || env.endpoint.as_deref().is_some_and(is_local_endpoint) && env.table.is_none();
         let dummy =
             all_local && std::env::var("AWS_ACCESS_KEY_ID").is_err() && env.profile.is_none();
         let sdk = load_sdk_config(&AwsSettings {

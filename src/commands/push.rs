@@ -99,13 +99,15 @@ pub async fn run(global: &GlobalArgs, args: &PushArgs) -> Result<(), CommandErro
     let context = Context::new(global).await?;
     context.refuse_if_readonly("push")?;
     let gateway = context.management()?;
-    let needs_store = !args.users.is_empty() || args.all || !args.keep_gone;
-    let store: Option<Arc<dyn ConnectionStore>> =
-        if needs_store && (context.env.table.is_some() || !args.users.is_empty() || args.all) {
-            Some(Context::store_dyn(&context.store().await?))
-        } else {
-            None
-        };
+    // Users and --all are looked up in the table; plain connection ids need it only to delete
+    // the records of Gone connections.
+    let needs_store =
+        !args.users.is_empty() || args.all || (context.env.table.is_some() && !args.keep_gone);
+    let store: Option<Arc<dyn ConnectionStore>> = if needs_store {
+        Some(Context::store_dyn(&context.store().await?))
+    } else {
+        None
+    };
     let mut not_connected = Vec::new();
     let mut targets = Vec::new();
     if let Some(store) = &store {
