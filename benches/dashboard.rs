@@ -41,7 +41,7 @@ fn loaded_app() -> App {
         },
         now,
     );
-    update(&mut app, Action::Resize(60));
+    update(&mut app, Action::Resize(200, 60));
     update(&mut app, Action::Tick(now));
     let records: Vec<ConnectionRecord> = (0..RECORDS)
         .map(|i| ConnectionRecord {

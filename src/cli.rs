@@ -62,7 +62,7 @@ pub struct BackendArgs {
     #[arg(long, env = "WSDASH_ENDPOINT")]
     pub gateway: String,
     /// Bearer token for the debug endpoints (random and printed when not given).
-    #[arg(long, env = "WSDASH_ADMIN_TOKEN")]
+    #[arg(long, env = "WSDASH_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Accept `dev:<user_id>` tokens (local development only).
     #[arg(long)]
@@ -99,12 +99,6 @@ pub async fn wait_for_shutdown_signal() {
 }
 
 /// Loopback endpoints are the emulator or moto: they need no real credentials.
-pub fn is_local_endpoint(url: &str) -> bool {
-    let rest = url.split("://").nth(1).unwrap_or(url);
-    let host = rest.split(['/', ':']).next().unwrap_or_default();
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
-}
-
 pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let listener = bind(&args.listen, "--listen").await?;
@@ -130,7 +124,7 @@ pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Resu
     let sdk = load_sdk_config(&AwsSettings {
         region: global.region.clone(),
         profile: global.profile.clone(),
-        dummy_credentials: is_local_endpoint(&args.gateway)
+        dummy_credentials: crate::config::is_local_endpoint(&args.gateway)
             && std::env::var("AWS_ACCESS_KEY_ID").is_err(),
         ..AwsSettings::default()
     })
@@ -196,9 +190,12 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
         color: "green".into(),
         endpoint: "starting the emulator…".into(),
         table: "-".into(),
+        readonly: global.readonly,
         ..EnvironmentInfo::default()
     };
     let audit_path = global.audit_path();
+    // The same flag and variable as every other command (clap reads WSDASH_READONLY for it).
+    let readonly = global.readonly;
     let shutdown = Arc::new(std::sync::Mutex::new(None::<CancellationToken>));
     let keep = shutdown.clone();
     let result = run_dashboard(
@@ -214,7 +211,7 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
                 color: "green".into(),
                 endpoint: demo.gateway.management_url(),
                 table: format!("in-memory store of the demo backend {}", demo.backend_url),
-                readonly: global_readonly_flag(),
+                readonly,
                 probe_rate_limit: probe_rate,
                 emulator_admin: Some(demo.gateway.admin_url()),
             };
@@ -251,10 +248,6 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
         token.cancel();
     }
     result
-}
-
-fn global_readonly_flag() -> bool {
-    std::env::var("WSDASH_READONLY").is_ok_and(|v| v == "true" || v == "1")
 }
 
 /// Clients and header facts for one configured environment.

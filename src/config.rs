@@ -178,23 +178,49 @@ pub fn resolve(
         },
         None => ("default".to_string(), EnvironmentFile::default()),
     };
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
     if let Some(rate) = base.probe_rate {
-        if rate <= 0.0 {
-            return Err(ConfigError::Invalid {
-                path: path.to_path_buf(),
-                message: format!("env.{name}.probe_rate must be above 0, got {rate}"),
-            });
+        // `nan > 0.0` is false, so this also refuses NaN; infinity is no ceiling at all.
+        if !(rate.is_finite() && rate > 0.0) {
+            return Err(invalid(format!(
+                "env.{name}.probe_rate must be a number above 0 (calls per second), got {rate}"
+            )));
         }
+    }
+    if base.probe_concurrency == Some(0) {
+        return Err(invalid(format!(
+            "env.{name}.probe_concurrency must be at least 1, got 0"
+        )));
+    }
+    if base.scan_segments == Some(0) {
+        return Err(invalid(format!(
+            "env.{name}.scan_segments must be at least 1, got 0"
+        )));
+    }
+    let table = overrides.table.clone().or(base.table);
+    if let Some(table) = &table {
+        check_table_name(table)?;
+    }
+    let endpoint = overrides.endpoint.clone().or(base.endpoint);
+    if let Some(url) = &endpoint {
+        check_endpoint_url(url, "--endpoint (management endpoint)")?;
+    }
+    let dynamodb_endpoint = overrides
+        .dynamodb_endpoint
+        .clone()
+        .or(base.dynamodb_endpoint);
+    if let Some(url) = &dynamodb_endpoint {
+        check_endpoint_url(url, "--dynamodb-endpoint")?;
     }
     Ok(Environment {
         region: overrides.region.clone().or(base.region),
         profile: overrides.profile.clone().or(base.profile),
-        table: overrides.table.clone().or(base.table),
-        endpoint: overrides.endpoint.clone().or(base.endpoint),
-        dynamodb_endpoint: overrides
-            .dynamodb_endpoint
-            .clone()
-            .or(base.dynamodb_endpoint),
+        table,
+        endpoint,
+        dynamodb_endpoint,
         readonly: overrides.readonly || base.readonly.unwrap_or(false),
         color: base.color.unwrap_or_else(|| {
             if name.contains("prod") {
@@ -204,14 +230,50 @@ pub fn resolve(
             }
         }),
         probe_rate: base.probe_rate.unwrap_or(DEFAULT_PROBE_RATE),
-        probe_concurrency: base
-            .probe_concurrency
-            .unwrap_or(DEFAULT_PROBE_CONCURRENCY)
-            .max(1),
-        scan_segments: base.scan_segments.unwrap_or(4).max(1),
+        probe_concurrency: base.probe_concurrency.unwrap_or(DEFAULT_PROBE_CONCURRENCY),
+        scan_segments: base.scan_segments.unwrap_or(4),
         schema: base.schema.unwrap_or_default(),
         name,
     })
+}
+
+/// DynamoDB table names: 3 to 255 of `a-z A-Z 0-9 _ - .` (checked here so a typo reads as a
+/// configuration mistake instead of an SDK validation dump).
+fn check_table_name(table: &str) -> Result<(), ConfigError> {
+    let valid_chars = table
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if (3..=255).contains(&table.len()) && valid_chars {
+        return Ok(());
+    }
+    Err(ConfigError::Missing(format!(
+        "--table {table:?} is not a DynamoDB table name: use 3 to 255 letters, digits, '_', '-' or '.' (e.g. --table ws_connections)"
+    )))
+}
+
+/// An endpoint must be an http(s) URL with a host; anything else fails here, not in the SDK.
+fn check_endpoint_url(url: &str, what: &str) -> Result<(), ConfigError> {
+    match url::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {
+            Ok(())
+        }
+        _ => Err(ConfigError::Missing(format!(
+            "{what} {url:?} is not an http(s) URL; expected e.g. https://abc123.execute-api.eu-west-1.amazonaws.com/production or http://127.0.0.1:4510/production"
+        ))),
+    }
+}
+
+/// Loopback endpoints (the emulator, moto, DynamoDB Local): no AWS credentials or quota involved.
+pub fn is_local_endpoint(endpoint: &str) -> bool {
+    let Ok(url) = url::Url::parse(endpoint) else {
+        return false;
+    };
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -256,6 +318,63 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("prod") && err.contains("[env.prod]"), "{err}");
+    }
+
+    #[test]
+    fn loopback_endpoints_are_local_in_every_spelling() {
+        for url in [
+            "http://127.0.0.1:4510/production",
+            "http://localhost:8000",
+            "http://[::1]:4510/production",
+            "http://127.0.0.2:9",
+        ] {
+            assert!(is_local_endpoint(url), "{url}");
+        }
+        for url in [
+            "https://abc.execute-api.eu-west-1.amazonaws.com/production",
+            "http://127.0.0.1.example.com/",
+            "not a url",
+        ] {
+            assert!(!is_local_endpoint(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_value_named() {
+        let resolve_with = |overrides: Overrides, file: &str| {
+            let file = parse_config(file, Path::new("c.toml")).unwrap();
+            resolve(&file, Path::new("c.toml"), None, &overrides)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        let err = resolve_with(
+            Overrides {
+                endpoint: Some("not a url".into()),
+                ..Overrides::default()
+            },
+            "",
+        );
+        assert!(err.contains("\"not a url\"") && err.contains("--endpoint"), "{err}");
+        let err = resolve_with(
+            Overrides {
+                table: Some(String::new()),
+                ..Overrides::default()
+            },
+            "",
+        );
+        assert!(err.contains("--table \"\""), "{err}");
+        for (value, key) in [
+            ("probe_rate = nan", "probe_rate"),
+            ("probe_rate = -1.0", "probe_rate"),
+            ("probe_concurrency = 0", "probe_concurrency"),
+        ] {
+            let err = resolve_with(
+                Overrides::default(),
+                &format!("default_env = \"e\"\n[env.e]\n{value}\n"),
+            );
+            assert!(err.contains(key) && err.contains("c.toml"), "{value}: {err}");
+        }
     }
 
     #[test]

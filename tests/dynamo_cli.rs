@@ -96,6 +96,14 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
+/// An ISO-8601 UTC time `seconds` before now (whole seconds, `Z`), as a Python backend writes it.
+fn iso_seconds_ago(seconds: i64) -> String {
+    let t = time::OffsetDateTime::now_utc() - time::Duration::seconds(seconds);
+    let t = t.replace_nanosecond(0).expect("zero nanoseconds");
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("format")
+}
+
 fn json(stdout: &str) -> Value {
     serde_json::from_str(stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"))
 }
@@ -114,6 +122,7 @@ async fn tables_keyed_either_way_with_any_time_format_just_work_and_malformed_it
     let client = dynamo(&moto).await;
     create_table(&client, "by_connection", "connection_id", Some("user_id")).await;
     create_table(&client, "by_user", "user_id", None).await;
+    let carol_connected = iso_seconds_ago(3600);
     put(
         &client,
         "by_connection",
@@ -150,7 +159,7 @@ async fn tables_keyed_either_way_with_any_time_format_just_work_and_malformed_it
         &[
             ("user_id", s("carol")),
             ("connection_id", s("DDDDDDDDDDDDDDD=")),
-            ("connected_at", s("2026-11-24T10:30:45Z")),
+            ("connected_at", s(&carol_connected)),
         ],
     )
     .await;
@@ -160,7 +169,7 @@ async fn tables_keyed_either_way_with_any_time_format_just_work_and_malformed_it
         &[
             ("user_id", s("dave")),
             ("connection_id", n(5)),
-            ("connected_at", s("2026-11-24T10:30:45Z")),
+            ("connected_at", s(&iso_seconds_ago(60))),
         ],
     )
     .await;
@@ -207,7 +216,8 @@ async fn tables_keyed_either_way_with_any_time_format_just_work_and_malformed_it
     let list = json(&out);
     assert_eq!(
         by_user(&list)["carol"]["connected_at"],
-        "2026-11-24T10:30:45.000Z"
+        carol_connected.replace('Z', ".000Z"),
+        "whole-second ISO times come back with milliseconds"
     );
     let reasons: Vec<&str> = list
         .as_array()
@@ -337,7 +347,7 @@ async fn probe_classifies_purge_deletes_exactly_the_dead_and_restore_brings_them
         &[
             ("user_id", s("dead-1")),
             ("connection_id", s("DEAD00000000001=")),
-            ("connected_at", s("2026-11-24T17:00:00Z")),
+            ("connected_at", s(&iso_seconds_ago(15 * 60))),
             ("domain", s("example.com")),
         ],
     )

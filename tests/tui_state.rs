@@ -72,7 +72,7 @@ fn outcome(user: &str, id: &str, class: DeliveryClass) -> DeliveryOutcome {
 /// erin unknown, one malformed item.
 fn loaded(readonly: bool) -> App {
     let mut app = App::new(env(readonly), NOW);
-    update(&mut app, Action::Resize(40));
+    update(&mut app, Action::Resize(120, 40));
     update(&mut app, Action::Tick(NOW));
     update(
         &mut app,

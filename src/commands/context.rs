@@ -1,7 +1,7 @@
 //! What every headless command needs: the resolved environment and clients built from it.
 
 use crate::aws_env::{load_sdk_config, AwsSettings};
-use crate::cli::is_local_endpoint;
+use crate::config::is_local_endpoint;
 use crate::config::{
     default_audit_path, default_config_path, load_config, resolve, Environment, Overrides,
 };
@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 /// Flags every command accepts; each also reads `WSDASH_<FLAG>`.
 #[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Global options (every command; each also reads WSDASH_<FLAG>)")]
 pub struct GlobalArgs {
     /// Named environment from the config file.
     #[arg(long, global = true, env = "WSDASH_ENV")]
@@ -34,8 +35,14 @@ pub struct GlobalArgs {
     /// DynamoDB endpoint (moto_server, DynamoDB Local); AWS_ENDPOINT_URL_DYNAMODB works too.
     #[arg(long, global = true, env = "WSDASH_DYNAMODB_ENDPOINT")]
     pub dynamodb_endpoint: Option<String>,
-    /// Disable every mutation.
-    #[arg(long, global = true, env = "WSDASH_READONLY")]
+    /// Disable every mutation (WSDASH_READONLY=1|true|yes|on); cannot be undone from inside.
+    #[arg(
+        long,
+        global = true,
+        env = "WSDASH_READONLY",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub readonly: bool,
     /// table (for people) or json (for scripts).
     #[arg(

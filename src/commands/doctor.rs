@@ -2,7 +2,7 @@
 
 use super::context::{usage, CommandError, Context, GlobalArgs, OutputFormat};
 use super::output::{print_json, print_table};
-use crate::cli::is_local_endpoint;
+use crate::config::is_local_endpoint;
 use crate::doctor::e2e::{websocket_url_for, RecordSource};
 use crate::doctor::{
     access, api_config, e2e, parse_execute_api_endpoint, stage_of_endpoint, Check, Status,

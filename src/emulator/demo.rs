@@ -45,7 +45,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,
     /// Bearer token for the backend's debug endpoints (random when not given).
-    #[arg(long, env = "WSDASH_ADMIN_TOKEN")]
+    #[arg(long, env = "WSDASH_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
     /// Run without the dashboard: print the URLs and serve until Ctrl-C.
     #[arg(long)]

@@ -39,9 +39,12 @@ pub enum Action {
     ComposerKey(KeyEvent),
     Confirm,
     ToggleDeleteRecord,
+    /// Scroll the summary or help on screen by this many rows (clamped when drawn).
+    ScrollOverlay(isize),
     // Time and results of background work.
     Tick(OffsetDateTime),
-    Resize(u16),
+    /// The terminal's new size: width, height.
+    Resize(u16, u16),
     Scanned(Result<StoreSnapshot, String>),
     Probed(Vec<ProbeResult>),
     Delivered(DeliveryOutcome),

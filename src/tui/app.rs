@@ -210,7 +210,14 @@ pub struct App {
     pub probing: bool,
     pub probe_calls: VecDeque<(OffsetDateTime, usize)>,
     pub sent_history: Vec<String>,
-    pub table_height: usize,
+    /// The terminal's size (width, height); the layout and paging follow it.
+    pub screen: (u16, u16),
+    /// How far a summary or the help is scrolled.
+    pub overlay_scroll: usize,
+    /// When the data on screen was read: the last scan that succeeded.
+    pub data_from: Option<OffsetDateTime>,
+    /// The last scan failed: the table shows older data.
+    pub scan_failing: bool,
     pub client_page: Option<String>,
     pub quit: bool,
 }
@@ -243,7 +250,10 @@ impl App {
             probing: false,
             probe_calls: VecDeque::new(),
             sent_history: Vec::new(),
-            table_height: 20,
+            screen: (120, 40),
+            overlay_scroll: 0,
+            data_from: None,
+            scan_failing: false,
             client_page: None,
             quit: false,
         }

@@ -155,6 +155,9 @@ pub const CONFIRM_KEYS: &[(&str, &str)] = &[
     ("n Esc", "cancel"),
 ];
 
+/// Rows PgUp/PgDn scroll a summary or the help by.
+const OVERLAY_PAGE: usize = 10;
+
 /// Turn a key into an action, given what is on screen.
 pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
     if ctrl(&key, 'c') {
@@ -183,7 +186,21 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             _ => None,
         },
         Overlay::Progress(_) => None,
-        Overlay::Help | Overlay::Details(_) | Overlay::Summary(..) => match key.code {
+        Overlay::Help | Overlay::Summary(..) => match key.code {
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => {
+                Some(Action::Back)
+            }
+            KeyCode::Up | KeyCode::Char('k') => Some(Action::ScrollOverlay(-1)),
+            KeyCode::Down | KeyCode::Char('j') => Some(Action::ScrollOverlay(1)),
+            KeyCode::PageUp => Some(Action::ScrollOverlay(-(OVERLAY_PAGE as isize))),
+            KeyCode::PageDown | KeyCode::Char(' ') => {
+                Some(Action::ScrollOverlay(OVERLAY_PAGE as isize))
+            }
+            KeyCode::Char('g') | KeyCode::Home => Some(Action::ScrollOverlay(isize::MIN / 2)),
+            KeyCode::Char('G') | KeyCode::End => Some(Action::ScrollOverlay(isize::MAX / 2)),
+            _ => None,
+        },
+        Overlay::Details(_) => match key.code {
             KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => {
                 Some(Action::Back)
             }

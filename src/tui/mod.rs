@@ -4,6 +4,7 @@ pub mod action;
 pub mod app;
 pub mod filter;
 pub mod keymap;
+pub mod layout;
 pub mod runtime;
 pub mod update;
 pub mod views;

@@ -89,7 +89,7 @@ where
     let mut app = App::new(initial, time::OffsetDateTime::now_utc());
     app.status = Some("starting…".into());
     let size = terminal.size()?;
-    update(&mut app, Action::Resize(size.height));
+    update(&mut app, Action::Resize(size.width, size.height));
     terminal.draw(|f| views::render(&app, f))?;
     if let Some(start) = PROCESS_START.get() {
         tracing::info!(
@@ -132,7 +132,7 @@ where
         let action = tokio::select! {
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => action_for(&app, key),
-                Some(Ok(Event::Resize(_, height))) => Some(Action::Resize(height)),
+                Some(Ok(Event::Resize(width, height))) => Some(Action::Resize(width, height)),
                 Some(Ok(_)) => None,
                 Some(Err(e)) => return Err(anyhow::anyhow!("terminal input failed: {e}")),
                 None => Some(Action::Quit),

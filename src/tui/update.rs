@@ -4,6 +4,7 @@
 use super::action::{Action, Effect, PurgePlanRef, PushTarget};
 use super::app::*;
 use super::filter::Filter;
+use super::layout::table_rows;
 use crate::emulator::notifications::{template, MESSAGE_TYPES};
 use crate::model::{DeliveryClass, DeliveryOutcome};
 use crate::ops::push::check_payload;
@@ -27,25 +28,40 @@ pub fn scan_interval(app: &App) -> Duration {
         .unwrap_or(SCAN_EVERY)
 }
 const FLASH_FOR: Duration = Duration::milliseconds(1500);
-/// Rows the header, panels and prompt take besides the table.
-const CHROME_ROWS: usize = 16;
 
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
+    let overlay_before = std::mem::discriminant(&app.overlay);
+    let effects = route(app, action);
+    if std::mem::discriminant(&app.overlay) != overlay_before {
+        // A new overlay starts at its top.
+        app.overlay_scroll = 0;
+    }
+    effects
+}
+
+fn route(app: &mut App, action: Action) -> Vec<Effect> {
     match action {
         Action::Quit => {
             app.quit = true;
             vec![]
         }
         Action::Tick(now) => on_tick(app, now),
-        Action::Resize(height) => {
-            app.table_height = (height as usize).saturating_sub(CHROME_ROWS).max(3);
+        Action::Resize(width, height) => {
+            app.screen = (width, height);
             keep_selection_visible(app);
+            vec![]
+        }
+        Action::ScrollOverlay(delta) => {
+            let max = crate::tui::layout::overlay_max_scroll(app) as isize;
+            app.overlay_scroll = (app.overlay_scroll as isize)
+                .saturating_add(delta)
+                .clamp(0, max) as usize;
             vec![]
         }
         Action::Up => move_by(app, -1),
         Action::Down => move_by(app, 1),
-        Action::PageUp => move_by(app, -(app.table_height as isize)),
-        Action::PageDown => move_by(app, app.table_height as isize),
+        Action::PageUp => move_by(app, -(table_rows(app) as isize)),
+        Action::PageDown => move_by(app, table_rows(app) as isize),
         Action::Top => move_by(app, isize::MIN / 2),
         Action::Bottom => move_by(app, isize::MAX / 2),
         Action::ToggleMark => {
@@ -173,11 +189,15 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
                 Ok(snapshot) => {
                     merge_snapshot(app, snapshot);
                     app.last_refresh = Some(app.now);
+                    app.data_from = Some(app.now);
+                    app.scan_failing = false;
                     app.error = None;
                     request_probe(app, false)
                 }
                 Err(e) => {
+                    // Still counts as an attempt, so a failing store is retried at the normal pace.
                     app.last_refresh = Some(app.now);
+                    app.scan_failing = true;
                     app.error = Some(format!("scan failed: {e} (showing the last good data)"));
                     vec![]
                 }
@@ -326,10 +346,10 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::EnvironmentSwitched(env) => {
             let name = env.name.clone();
-            let height = app.table_height;
+            let screen = app.screen;
             let history = std::mem::take(&mut app.sent_history);
             *app = App::new(env, app.now);
-            app.table_height = height;
+            app.screen = screen;
             app.sent_history = history;
             app.status = Some(format!("now on environment {name}"));
             vec![]
@@ -562,7 +582,7 @@ fn move_by(app: &mut App, delta: isize) -> Vec<Effect> {
 }
 
 fn keep_selection_visible(app: &mut App) {
-    let height = app.table_height.max(1);
+    let height = table_rows(app);
     if app.selected < app.offset {
         app.offset = app.selected;
     } else if app.selected >= app.offset + height {

@@ -1,10 +1,10 @@
 //! Confirmations that say exactly what will happen, progress, and summaries.
 
-use super::centered;
+use super::{centered, clamp_scroll};
 use crate::model::iso_millis;
 use crate::ops::purge::StaleReason;
 use crate::tui::app::{App, Confirm};
-use ratatui::layout::Rect;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
@@ -117,19 +117,43 @@ pub fn render_progress(text: &str, frame: &mut Frame, area: Rect) {
     );
 }
 
-pub fn render_summary(title: &str, lines: &[String], frame: &mut Frame, area: Rect) {
-    let max_rows = area.height.saturating_sub(5) as usize;
-    let mut text: Vec<Line> = lines
-        .iter()
-        .take(max_rows)
-        .map(|l| Line::from(l.clone()))
-        .collect();
-    if lines.len() > max_rows {
-        text.push(Line::from(format!("… and {} more", lines.len() - max_rows)));
-    }
-    text.push(Line::styled(
-        "Esc/Enter: close",
-        Style::default().fg(Color::Yellow),
-    ));
-    popup(frame, area, format!(" {title} "), text, Color::Green);
+/// A summary of any length: every line can be read by scrolling, none is cut off.
+pub fn render_summary(
+    title: &str,
+    lines: &[String],
+    scroll: usize,
+    frame: &mut Frame,
+    area: Rect,
+) {
+    let (rect, rows, shown) = crate::tui::layout::summary_geometry(lines, area);
+    let scroll = clamp_scroll(scroll, rows, shown);
+    let footer = if rows > shown {
+        format!(
+            "rows {}–{} of {rows} · ↑↓ PgUp PgDn g G scroll · Esc/Enter: close",
+            scroll as usize + 1,
+            (scroll as usize + shown).min(rows)
+        )
+    } else {
+        "Esc/Enter: close".to_string()
+    };
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(Style::default().fg(Color::Green))
+        .title(format!(" {title} "));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [body, foot] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+    let text: Vec<Line> = lines.iter().map(|l| Line::from(l.clone())).collect();
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        body,
+    );
+    frame.render_widget(
+        Paragraph::new(footer).style(Style::default().fg(Color::Yellow)),
+        foot,
+    );
 }

@@ -6,7 +6,7 @@ use crate::tui::app::App;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
@@ -30,10 +30,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Style::default().fg(color),
         )
     };
-    let refreshed = app
-        .last_refresh
-        .map(|t| format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()))
-        .unwrap_or_else(|| "never".into());
+    let data_age = data_age(app);
+    let data_style = if app.scan_failing {
+        Style::default().fg(Color::Black).bg(Color::Yellow)
+    } else {
+        Style::default()
+    };
     let mut second = vec![
         count(ConnectionState::Live, Color::Green),
         count(ConnectionState::Stale, Color::Red),
@@ -42,20 +44,55 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         count(ConnectionState::Malformed, Color::LightRed),
         count(ConnectionState::Unprobed, Color::Gray),
         Span::raw(format!(
-            "│ probes {:.1}/s (limit {:.0}/s) │ refreshed {refreshed}, every {}s ",
+            "│ probes {:.1}/s (limit {:.0}/s) │ ",
             app.probe_rate(),
             app.env.probe_rate_limit,
+        )),
+        Span::styled(data_age, data_style),
+        Span::raw(format!(
+            ", scan every {}s ",
             crate::tui::update::scan_interval(app).whole_seconds()
         )),
     ];
-    if let Some(error) = &app.error {
+    if app.scan_failing {
         second.push(Span::styled(
-            format!("│ {error}"),
+            " SCAN FAILING ",
             Style::default().fg(Color::White).bg(Color::Red),
         ));
     }
     frame.render_widget(
         Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        area,
+    );
+}
+
+/// "data from 00:44:11, 2m00s old": when the rows on screen were read, which stops moving
+/// while scans fail.
+fn data_age(app: &App) -> String {
+    match app.data_from {
+        Some(t) => format!(
+            "data from {:02}:{:02}:{:02}, {} old",
+            t.hour(),
+            t.minute(),
+            t.second(),
+            crate::model::format_age(app.now - t)
+        ),
+        None => "no data yet".into(),
+    }
+}
+
+/// The error band under the header: the whole message, wrapped, in the warning colour.
+pub fn render_error(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(text) = crate::tui::layout::error_text(app) else {
+        return;
+    };
+    if area.height == 0 {
+        return;
+    }
+    frame.render_widget(
+        Paragraph::new(text)
+            .style(Style::default().fg(Color::White).bg(Color::Red))
+            .wrap(Wrap { trim: false }),
         area,
     );
 }

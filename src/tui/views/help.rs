@@ -1,6 +1,6 @@
 //! `?`: every key, generated from the keymap.
 
-use super::centered;
+use super::{centered, clamp_scroll};
 use crate::tui::keymap::{help_lines, COMPOSER_KEYS, CONFIRM_KEYS};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -8,7 +8,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use ratatui::Frame;
 
-pub fn render(frame: &mut Frame, area: Rect) {
+/// How many lines the help has (for scrolling).
+pub fn line_count() -> usize {
+    help_lines().len() + COMPOSER_KEYS.len() + CONFIRM_KEYS.len() + 3
+}
+
+pub fn render(scroll: usize, frame: &mut Frame, area: Rect) {
     let key = |k: &str, h: &str| {
         Line::from(vec![
             Span::styled(
@@ -25,13 +30,17 @@ pub fn render(frame: &mut Frame, area: Rect) {
     lines.push(Line::from(" confirmation dialogs:"));
     lines.extend(CONFIRM_KEYS.iter().map(|(k, h)| key(k, h)));
     let popup = centered(area, 78, lines.len() as u16 + 2);
+    let scroll = clamp_scroll(scroll, lines.len(), popup.height.saturating_sub(2) as usize);
+    let title = if lines.len() + 2 > popup.height as usize {
+        " keys (↑↓ PgUp PgDn scroll, Esc closes) "
+    } else {
+        " keys (Esc closes) "
+    };
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" keys (Esc closes) "),
-        ),
+        Paragraph::new(lines)
+            .scroll((scroll, 0))
+            .block(Block::default().borders(Borders::ALL).title(title)),
         popup,
     );
 }

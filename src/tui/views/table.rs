@@ -2,7 +2,7 @@
 
 use crate::model::format_age;
 use crate::ops::refresh::{ConnectionState, IDLE_TIMEOUT, MAX_CONNECTION_AGE};
-use crate::tui::app::{App, Row as AppRow};
+use crate::tui::app::{App, Row as AppRow, SortColumn};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
@@ -75,10 +75,30 @@ fn keep_columns<T>(items: Vec<T>, narrow: bool) -> Vec<T> {
         .collect()
 }
 
+/// The header cell a sort column belongs to (USER AGENT is shown but not sortable).
+fn header_index(sort: SortColumn) -> usize {
+    match sort {
+        SortColumn::User => 0,
+        SortColumn::Connection => 1,
+        SortColumn::Age => 2,
+        SortColumn::Idle => 3,
+        SortColumn::SourceIp => 4,
+        SortColumn::State => 6,
+        SortColumn::Outcome => 7,
+    }
+}
+
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let narrow = area.width < NARROW_BELOW;
-    let height = area.height.saturating_sub(3) as usize;
-    let start = app.offset.min(app.visible.len());
+    let height = area.height.saturating_sub(3).max(1) as usize;
+    // The table may have shrunk (an error band appeared) since update placed the offset: keep
+    // the selection on screen without mutating state.
+    let offset = if app.selected >= app.offset + height {
+        app.selected + 1 - height
+    } else {
+        app.offset
+    };
+    let start = offset.min(app.visible.len());
     let end = (start + height.max(1)).min(app.visible.len());
     let rows: Vec<Row> = app.visible[start..end]
         .iter()
@@ -106,7 +126,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         "STATE",
         "LAST OUTCOME",
     ];
-    let sort_column = app.sort as usize;
+    let sort_column = header_index(app.sort);
     let header_cells: Vec<Cell> = header_names
         .iter()
         .enumerate()
