@@ -355,7 +355,10 @@ mod tests {
             },
             "",
         );
-        assert!(err.contains("\"not a url\"") && err.contains("--endpoint"), "{err}");
+        assert!(
+            err.contains("\"not a url\"") && err.contains("--endpoint"),
+            "{err}"
+        );
         let err = resolve_with(
             Overrides {
                 table: Some(String::new()),
@@ -373,7 +376,10 @@ mod tests {
                 Overrides::default(),
                 &format!("default_env = \"e\"\n[env.e]\n{value}\n"),
             );
-            assert!(err.contains(key) && err.contains("c.toml"), "{value}: {err}");
+            assert!(
+                err.contains(key) && err.contains("c.toml"),
+                "{value}: {err}"
+            );
         }
     }
 

@@ -115,8 +115,44 @@ pub fn iso_millis(t: OffsetDateTime) -> String {
     )
 }
 
+/// RFC 3339, or an ISO-8601 time without a zone, read as UTC: Python's
+/// `datetime.utcnow().isoformat()` writes `2026-11-25T01:25:15.123456`, and backends that store
+/// it mean UTC.
 pub fn parse_iso(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).ok()
+    use time::macros::format_description;
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Some(t);
+    }
+    let zoneless = format_description!(
+        version = 2,
+        "[first [[year]-[month]-[day]T][[year]-[month]-[day] ]][hour]:[minute]:[second][optional [.[subsecond]]]"
+    );
+    time::PrimitiveDateTime::parse(s, zoneless)
+        .ok()
+        .map(|t| t.assume_utc())
+}
+
+/// The longest connection id wsdash sends to the Management API. AWS issues 16-character ids;
+/// 128 leaves room for emulators and id formats we have not seen, and keeps a corrupted
+/// 65 KB value out of a URL path.
+pub const MAX_CONNECTION_ID_LEN: usize = 128;
+
+/// Why an id cannot be a connection id, if it cannot: checked before anything reaches the
+/// Management API, so a bad stored value is reported instead of breaking a request.
+pub fn connection_id_problem(id: &str) -> Option<String> {
+    if id.is_empty() {
+        return Some("connection_id is empty".into());
+    }
+    if id.len() > MAX_CONNECTION_ID_LEN {
+        return Some(format!(
+            "connection_id is {} bytes long (AWS ids are 16; wsdash accepts up to {MAX_CONNECTION_ID_LEN})",
+            id.len()
+        ));
+    }
+    if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Some("connection_id contains whitespace or control characters".into());
+    }
+    None
 }
 
 /// `1h02m`, `4m05s`, `12s`: compact ages for tables.
@@ -132,6 +168,16 @@ pub fn format_age(d: time::Duration) -> String {
     }
 }
 
+/// The age of something that started at `since`, for tables: `future` when it has not started
+/// yet by our clock (a wrong `connected_at` must not look brand new).
+pub fn age_since(now: OffsetDateTime, since: OffsetDateTime) -> String {
+    if since - now > time::Duration::minutes(1) {
+        "future".into()
+    } else {
+        format_age(now - since)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +186,27 @@ mod tests {
     fn iso_millis_round_trips() {
         let t = now_utc_millis();
         assert_eq!(parse_iso(&iso_millis(t)), Some(t));
+    }
+
+    #[test]
+    fn zone_less_iso_times_read_as_utc() {
+        let expected = parse_iso("2026-11-25T01:25:15.123456Z");
+        assert!(expected.is_some());
+        assert_eq!(parse_iso("2026-11-25T01:25:15.123456"), expected);
+        assert_eq!(parse_iso("2026-11-25 01:25:15.123456"), expected);
+        assert_eq!(
+            parse_iso("2026-11-25T01:25:15"),
+            parse_iso("2026-11-25T01:25:15Z")
+        );
+        assert_eq!(parse_iso("last tuesday"), None);
+    }
+
+    #[test]
+    fn connection_ids_that_cannot_go_into_a_path_are_named() {
+        assert_eq!(connection_id_problem("L0SM9cOFvHcCIhw="), None);
+        for bad in ["", "a b", "x\u{1b}[2J", &"A".repeat(65_000)] {
+            assert!(connection_id_problem(bad).is_some(), "{bad:.20}");
+        }
     }
 
     #[test]

@@ -205,14 +205,36 @@ fn slow_scans_are_repeated_less_often() {
 }
 
 #[test]
-fn probe_answers_become_states_and_expired_records_are_not_probed() {
-    let app = loaded(false);
+fn probe_answers_become_states_and_old_records_are_probed_too() {
+    let mut app = loaded(false);
     assert_eq!(state_of(&app, "alice"), ConnectionState::Live);
     assert_eq!(state_of(&app, "carol"), ConnectionState::Stale);
     assert_eq!(state_of(&app, "dave"), ConnectionState::Expired);
     assert_eq!(state_of(&app, "erin"), ConnectionState::Unknown);
     assert_eq!(state_of(&app, "frank"), ConnectionState::Malformed);
     assert_eq!(app.count(ConnectionState::Live), 2);
+
+    // dave's connected_at is 3 h old, but only the gateway's answer decides: he is asked about
+    // like everyone else, and a live answer makes him live.
+    app.probing = false;
+    let effects = update(&mut app, Action::RefreshNow);
+    let probed: Vec<String> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Probe(records) => Some(records.iter().map(|r| r.user_id.clone())),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(probed.contains(&"dave".to_string()), "{probed:?}");
+    update(
+        &mut app,
+        Action::Probed(vec![ProbeResult {
+            record: record("dave", "DDDDDDDDDDDDDDD=", 180),
+            answer: Ok(info(3)),
+        }]),
+    );
+    assert_eq!(state_of(&app, "dave"), ConnectionState::Live);
 }
 
 #[test]
@@ -468,7 +490,7 @@ fn plan() -> PurgePlan {
             },
             StaleRecord {
                 record: record("dave", "DDDDDDDDDDDDDDD=", 180),
-                reason: StaleReason::Expired,
+                reason: StaleReason::Gone,
             },
         ],
         undecided: vec![(record("erin", "EEEEEEEEEEEEEEE=", 1), "throttled".into())],

@@ -20,6 +20,11 @@ pub struct DisconnectArgs {
 }
 
 pub async fn run(global: &GlobalArgs, args: &DisconnectArgs) -> Result<(), CommandError> {
+    for id in &args.connection_ids {
+        if let Some(problem) = crate::model::connection_id_problem(id) {
+            return Err(super::context::usage(format!("{id:?}: {problem}")));
+        }
+    }
     let context = Context::new(global).await?;
     context.refuse_if_readonly("disconnect")?;
     let gateway = context.management()?;
@@ -59,8 +64,14 @@ pub async fn run(global: &GlobalArgs, args: &DisconnectArgs) -> Result<(), Comma
                 vec![
                     o.connection_id.clone(),
                     o.class.as_str().into(),
-                    o.record.clone().unwrap_or_default(),
-                    o.error.clone().unwrap_or_default(),
+                    o.record.as_ref().map(|r| r.to_string()).unwrap_or_default(),
+                    o.error.clone().unwrap_or_else(|| {
+                        if o.class == crate::model::DeliveryClass::Gone && !o.succeeded() {
+                            "not connected: nothing to close".into()
+                        } else {
+                            String::new()
+                        }
+                    }),
                 ]
             })
             .collect();

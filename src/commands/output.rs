@@ -1,7 +1,7 @@
 //! Printing results: aligned tables for people, one stable JSON document for scripts.
 
-use crate::model::{format_age, iso_millis};
-use crate::ops::refresh::{is_expired, ConnectionState, ProbedRecord};
+use crate::model::{age_since, iso_millis};
+use crate::ops::refresh::{data_warning, is_expired, ConnectionState, ProbedRecord};
 use crate::store::MalformedRecord;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -51,6 +51,7 @@ pub fn record_json(probed: &ProbedRecord) -> Value {
         "source_ip": info.and_then(|i| i.source_ip.clone()),
         "user_agent": info.and_then(|i| i.user_agent.clone()),
         "error": probed.error,
+        "warning": data_warning(&probed.record, probed.state, OffsetDateTime::now_utc()),
     })
 }
 
@@ -98,12 +99,11 @@ pub fn print_records(records: &[ProbedRecord], malformed: &[MalformedRecord], js
                 p.record.user_id.clone(),
                 p.record.connection_id.clone(),
                 iso_millis(p.record.connected_at),
-                format_age(now - p.record.connected_at),
+                age_since(now, p.record.connected_at),
                 p.state.as_str().to_string(),
-                p.info
-                    .as_ref()
-                    .and_then(|i| i.source_ip.clone())
+                data_warning(&p.record, p.state, now)
                     .or_else(|| p.error.clone())
+                    .or_else(|| p.info.as_ref().and_then(|i| i.source_ip.clone()))
                     .unwrap_or_default(),
             ]
         })

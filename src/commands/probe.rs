@@ -22,5 +22,28 @@ pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
         &snapshot.malformed,
         args.output == OutputFormat::Json,
     );
-    Ok(())
+    probe_failures(&probed)
+}
+
+/// Probing is the command's whole job: if some records could not be classified, say why (the
+/// most common reason) and exit 1, after the records were printed.
+pub fn probe_failures(probed: &[crate::ops::refresh::ProbedRecord]) -> Result<(), CommandError> {
+    use crate::ops::refresh::ConnectionState;
+    let mut reasons: std::collections::HashMap<&str, usize> = Default::default();
+    for p in probed
+        .iter()
+        .filter(|p| p.state == ConnectionState::Unknown)
+    {
+        *reasons
+            .entry(p.error.as_deref().unwrap_or("unknown error"))
+            .or_default() += 1;
+    }
+    let failed_count: usize = reasons.values().sum();
+    match reasons.into_iter().max_by_key(|(_, n)| *n) {
+        None => Ok(()),
+        Some((reason, _)) => Err(failed(format!(
+            "{failed_count} of {} probe(s) failed; their state is unknown. Most common error: {reason}",
+            probed.len()
+        ))),
+    }
 }

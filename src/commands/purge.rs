@@ -3,7 +3,7 @@
 use super::context::{confirm, failed, CommandError, Context, GlobalArgs, OutputFormat};
 use super::output::{print_json, print_table};
 use crate::model::iso_millis;
-use crate::ops::purge::{execute_purge, plan_purge, StaleReason};
+use crate::ops::purge::{execute_purge, plan_purge, PurgePlan, PurgeReport, StaleReason};
 use crate::store::ConnectionStore;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -48,7 +48,6 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandErr
                         iso_millis(s.record.connected_at),
                         match s.reason {
                             StaleReason::Gone => "gone (410)".into(),
-                            StaleReason::Expired => "expired (> 2 h)".into(),
                         },
                     ]
                 })
@@ -62,8 +61,14 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandErr
             );
         }
     }
-    if args.dry_run || plan.stale.is_empty() {
-        return Ok(());
+    if args.dry_run {
+        return undecided_is_failure(&plan);
+    }
+    if plan.stale.is_empty() {
+        if json_output {
+            print_json(&serde_json::json!({ "plan": plan, "report": PurgeReport::default() }));
+        }
+        return undecided_is_failure(&plan);
     }
     confirm(
         &format!(
@@ -91,5 +96,17 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandErr
     if !report.failed.is_empty() {
         return Err(failed(format!("{} delete(s) failed", report.failed.len())));
     }
-    Ok(())
+    undecided_is_failure(&plan)
+}
+
+/// Records whose probe failed were neither kept for a reason nor purged: the purge is not done.
+fn undecided_is_failure(plan: &PurgePlan) -> Result<(), CommandError> {
+    match plan.undecided.first() {
+        None => Ok(()),
+        Some((_, reason)) => Err(failed(format!(
+            "{} of {} record(s) could not be probed and were kept; run purge again when the endpoint answers. First error: {reason}",
+            plan.undecided.len(),
+            plan.checked
+        ))),
+    }
 }

@@ -2,7 +2,7 @@
 
 use super::context::{failed, usage, CommandError, Context, GlobalArgs, OutputFormat};
 use super::output::print_json;
-use crate::ops::restore::restore_from_audit;
+use crate::ops::restore::{restore_from_audit, RestoreError};
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -28,16 +28,45 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<(), CommandE
     let audit = context.audit()?;
     let report = restore_from_audit(store.as_ref(), &args.audit_file, since, Some(&audit))
         .await
-        .map_err(failed)?;
+        .map_err(|e| match e {
+            RestoreError::NotAnAuditLog { .. } => usage(e),
+            RestoreError::Audit(_) => failed(e),
+        })?;
     if global.output == OutputFormat::Json {
         print_json(&serde_json::json!(report));
     } else {
         for line in &report.unreadable_lines {
             eprintln!("warning: unreadable audit line: {line}");
         }
+        let rows: Vec<Vec<String>> = [
+            ("restored", &report.restored),
+            (
+                "restored (delete unconfirmed)",
+                &report.restored_unconfirmed,
+            ),
+            ("already present", &report.already_present),
+            ("skipped: newer record", &report.skipped_newer_exists),
+        ]
+        .into_iter()
+        .flat_map(|(what, records)| {
+            records
+                .iter()
+                .map(move |r| vec![what.to_string(), r.user_id.clone(), r.connection_id.clone()])
+        })
+        .chain(report.failed.iter().map(|(r, e)| {
+            vec![
+                format!("failed: {e}"),
+                r.user_id.clone(),
+                r.connection_id.clone(),
+            ]
+        }))
+        .collect();
+        super::output::print_table(&["RESULT", "USER", "CONNECTION"], &rows);
         eprintln!(
-            "restored {}, skipped {} (a newer record exists), failed {}",
-            report.restored.len(),
+            "restored {} ({} of them maybe-deleted by an interrupted run), already present {}, skipped {} (a newer record exists), failed {}",
+            report.restored.len() + report.restored_unconfirmed.len(),
+            report.restored_unconfirmed.len(),
+            report.already_present.len(),
             report.skipped_newer_exists.len(),
             report.failed.len()
         );

@@ -30,6 +30,14 @@ impl AwsManagementApi {
     }
 }
 
+/// Refuse ids the SDK cannot put into a path (it would fail with a URI error, or worse).
+fn check_id(connection_id: &str) -> Result<(), GatewayError> {
+    match crate::model::connection_id_problem(connection_id) {
+        Some(problem) => Err(GatewayError::InvalidConnectionId(problem)),
+        None => Ok(()),
+    }
+}
+
 fn to_time(t: Option<&DateTime>) -> Option<OffsetDateTime> {
     let t = t?;
     OffsetDateTime::from_unix_timestamp_nanos(t.as_nanos()).ok()
@@ -76,6 +84,7 @@ impl ManagementApi for AwsManagementApi {
         connection_id: &str,
         data: Bytes,
     ) -> Result<(), GatewayError> {
+        check_id(connection_id)?;
         self.client
             .post_to_connection()
             .connection_id(connection_id)
@@ -87,6 +96,7 @@ impl ManagementApi for AwsManagementApi {
     }
 
     async fn get_connection(&self, connection_id: &str) -> Result<ConnectionInfo, GatewayError> {
+        check_id(connection_id)?;
         let out = self
             .client
             .get_connection()
@@ -109,6 +119,7 @@ impl ManagementApi for AwsManagementApi {
     }
 
     async fn delete_connection(&self, connection_id: &str) -> Result<(), GatewayError> {
+        check_id(connection_id)?;
         self.client
             .delete_connection()
             .connection_id(connection_id)

@@ -45,6 +45,9 @@ pub enum GatewayError {
     Network(String),
     #[error("unexpected answer (HTTP {status}): {message}")]
     Other { status: u16, message: String },
+    /// Refused before sending: the id cannot go into a Management API path.
+    #[error("not sent: {0}")]
+    InvalidConnectionId(String),
 }
 
 impl GatewayError {
@@ -56,7 +59,9 @@ impl GatewayError {
             GatewayError::Throttled(_) => DeliveryClass::Throttled,
             GatewayError::Timeout(_) => DeliveryClass::Timeout,
             GatewayError::Network(_) => DeliveryClass::Network,
-            GatewayError::Other { .. } => DeliveryClass::Other,
+            GatewayError::Other { .. } | GatewayError::InvalidConnectionId(_) => {
+                DeliveryClass::Other
+            }
         }
     }
 
@@ -67,7 +72,9 @@ impl GatewayError {
             GatewayError::Forbidden(_) => Some(403),
             GatewayError::PayloadTooLarge => Some(413),
             GatewayError::Throttled(_) => Some(429),
-            GatewayError::Timeout(_) | GatewayError::Network(_) => None,
+            GatewayError::Timeout(_)
+            | GatewayError::Network(_)
+            | GatewayError::InvalidConnectionId(_) => None,
             GatewayError::Other { status, .. } => (*status != 0).then_some(*status),
         }
     }

@@ -1,29 +1,66 @@
 //! Kicking clients: DeleteConnection, optionally deleting their records too.
+//!
+//! A record is deleted only on the gateway's evidence that its connection is closed: the
+//! DeleteConnection succeeded, or answered Gone. Any other answer keeps the record, because the
+//! socket may still be open and its user would stop receiving pushes.
 
-use crate::gateway::ManagementApi;
+use crate::gateway::{GatewayError, ManagementApi};
 use crate::model::DeliveryClass;
 use crate::ops::audit::AuditLog;
 use crate::ops::delete::delete_record_audited;
 use crate::store::{ConnectionStore, DeleteOutcome};
 use serde::Serialize;
 
+/// What happened to the record of a disconnected connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "result", content = "detail")]
+pub enum RecordAction {
+    Deleted,
+    /// The record now holds another connection (the user reconnected): left alone.
+    Changed,
+    Missing,
+    /// DeleteConnection failed, so the connection may be open: the record stays.
+    KeptConnectionMayBeOpen,
+    Failed(String),
+}
+
+impl std::fmt::Display for RecordAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordAction::Deleted => f.write_str("deleted"),
+            RecordAction::Changed => f.write_str("changed (user reconnected), kept"),
+            RecordAction::Missing => f.write_str("missing"),
+            RecordAction::KeptConnectionMayBeOpen => {
+                f.write_str("kept: the connection may still be open")
+            }
+            RecordAction::Failed(e) => write!(f, "delete failed: {e}"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct DisconnectOutcome {
     pub connection_id: String,
     pub class: DeliveryClass,
     pub error: Option<String>,
-    /// deleted | changed | missing | failed: ... (only with --delete-record)
-    pub record: Option<String>,
+    /// Only with --delete-record.
+    pub record: Option<RecordAction>,
 }
 
 impl DisconnectOutcome {
-    /// Gone counts as done: the client is not connected either way.
+    /// Done means the connection was closed by this call, or it was already gone and its record
+    /// was cleaned up. A Gone without a record to clean is a failure, like a push to it: the
+    /// operator named a connection that does not exist.
     pub fn succeeded(&self) -> bool {
-        matches!(self.class, DeliveryClass::Delivered | DeliveryClass::Gone)
-            && self
-                .record
-                .as_deref()
-                .is_none_or(|r| !r.starts_with("failed"))
+        let record_ok = !matches!(
+            self.record,
+            Some(RecordAction::Failed(_) | RecordAction::KeptConnectionMayBeOpen)
+        );
+        match self.class {
+            DeliveryClass::Delivered => record_ok,
+            DeliveryClass::Gone => matches!(self.record, Some(RecordAction::Deleted)),
+            _ => false,
+        }
     }
 }
 
@@ -50,22 +87,18 @@ pub async fn disconnect_connections(
             }
         }
         let result = gateway.delete_connection(id).await;
-        let mut record = None;
-        if delete_record {
-            if let Some(store) = store {
-                record = Some(match store.find_by_connection(id).await {
-                    Ok(Some(found)) => {
-                        match delete_record_audited(store, &found, audit, "disconnect").await {
-                            Ok(DeleteOutcome::Deleted) => "deleted".to_string(),
-                            Ok(DeleteOutcome::Changed) => "changed".to_string(),
-                            Ok(DeleteOutcome::Missing) => "missing".to_string(),
-                            Err(e) => format!("failed: {e}"),
-                        }
-                    }
-                    Ok(None) => "missing".to_string(),
-                    Err(e) => format!("failed: {e}"),
-                });
-            }
+        let closed = matches!(result, Ok(()) | Err(GatewayError::Gone));
+        let record = match store.filter(|_| delete_record) {
+            None => None,
+            Some(_) if !closed => Some(RecordAction::KeptConnectionMayBeOpen),
+            Some(store) => Some(delete_record_of(store, id, audit).await),
+        };
+        if let Some(audit) = audit {
+            let mut done = audit.entry("disconnect", "result");
+            done.connection_id = Some(id.clone());
+            done.outcome = Some(crate::gateway::classify(&result).as_str().to_string());
+            // The intent is on disk; a failure here loses only the confirmation.
+            let _ = audit.append(&done);
         }
         outcomes.push(DisconnectOutcome {
             connection_id: id.clone(),
@@ -75,4 +108,21 @@ pub async fn disconnect_connections(
         });
     }
     outcomes
+}
+
+async fn delete_record_of(
+    store: &dyn ConnectionStore,
+    connection_id: &str,
+    audit: Option<&AuditLog>,
+) -> RecordAction {
+    match store.find_by_connection(connection_id).await {
+        Ok(Some(found)) => match delete_record_audited(store, &found, audit, "disconnect").await {
+            Ok(DeleteOutcome::Deleted) => RecordAction::Deleted,
+            Ok(DeleteOutcome::Changed) => RecordAction::Changed,
+            Ok(DeleteOutcome::Missing) => RecordAction::Missing,
+            Err(e) => RecordAction::Failed(e),
+        },
+        Ok(None) => RecordAction::Missing,
+        Err(e) => RecordAction::Failed(e.to_string()),
+    }
 }

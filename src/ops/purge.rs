@@ -1,5 +1,5 @@
-//! Purging stale records: a plan (probe every record, keep the Gone and expired ones) and its
-//! execution (audited, conditional deletes, so a user who reconnected meanwhile keeps the new record).
+//! Purging stale records: a plan (probe every record, keep the ones the gateway says are Gone)
+//! and its execution (audited, conditional deletes, so a user who reconnected meanwhile keeps the new record).
 
 use crate::gateway::ManagementApi;
 use crate::model::ConnectionRecord;
@@ -19,10 +19,9 @@ pub const PLAN_MAX_AGE: time::Duration = time::Duration::minutes(3);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StaleReason {
-    /// GetConnection answered 410.
+    /// GetConnection answered 410. The only evidence a purge acts on: a record's age is not
+    /// (its `connected_at` may be wrong while the user is connected).
     Gone,
-    /// Older than API Gateway's 2 h maximum connection duration.
-    Expired,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -71,10 +70,6 @@ pub async fn plan_purge(
                 record: probed.record,
                 reason: StaleReason::Gone,
             }),
-            ConnectionState::Expired => stale.push(StaleRecord {
-                record: probed.record,
-                reason: StaleReason::Expired,
-            }),
             ConnectionState::Unknown => {
                 undecided.push((probed.record, probed.error.unwrap_or_default()))
             }
@@ -113,7 +108,6 @@ pub async fn execute_purge(
         let record = entry.record.clone();
         let reason = match entry.reason {
             StaleReason::Gone => "gone",
-            StaleReason::Expired => "expired",
         };
         match delete_record_audited(store, &record, audit, reason).await {
             Ok(DeleteOutcome::Deleted) => report.deleted.push(record),

@@ -21,7 +21,8 @@ pub enum ConnectionState {
     Live,
     /// GetConnection answered Gone.
     Stale,
-    /// Older than the 2 h limit: dead without asking.
+    /// Not probed yet and older than the 2 h limit: probably dead. A hint only: nothing is
+    /// deleted for its age, because `connected_at` can be wrong while the user is connected.
     Expired,
     /// The probe failed for another reason (kept in `error`).
     Unknown,
@@ -66,26 +67,40 @@ pub fn state_of(answer: &Result<ConnectionInfo, GatewayError>) -> ConnectionStat
     }
 }
 
-/// Probe every record that is not already expired; expired ones are classified without a call.
+/// What is wrong with a record's data, whatever its state: shown beside it, never acted on.
+pub fn data_warning(
+    record: &ConnectionRecord,
+    state: ConnectionState,
+    now: OffsetDateTime,
+) -> Option<String> {
+    if record.connected_at - now > FUTURE_TOLERANCE {
+        return Some(
+            "connected_at is in the future: clock skew, or a time in the wrong units or zone"
+                .into(),
+        );
+    }
+    if state == ConnectionState::Live && is_expired(record, now) {
+        return Some(
+            "live but older than 2 h by connected_at: the backend's connected_at is wrong (clock skew, a zone-less time, or a re-register that kept the first time)"
+                .into(),
+        );
+    }
+    None
+}
+
+/// Clocks of different machines disagree a little; only more than this is worth a warning.
+const FUTURE_TOLERANCE: time::Duration = time::Duration::minutes(1);
+
+/// Probe every record with GetConnection. Age decides nothing here: only the gateway's answer
+/// says whether a connection is gone.
 pub async fn classify_records(
     gateway: Arc<dyn ManagementApi>,
     records: Vec<ConnectionRecord>,
     concurrency: usize,
     limiter: Option<Arc<RateLimiter>>,
 ) -> Vec<ProbedRecord> {
-    let now = OffsetDateTime::now_utc();
-    let (expired, to_probe): (Vec<_>, Vec<_>) =
-        records.into_iter().partition(|r| is_expired(r, now));
-    let mut out: Vec<ProbedRecord> = expired
-        .into_iter()
-        .map(|record| ProbedRecord {
-            record,
-            state: ConnectionState::Expired,
-            info: None,
-            error: None,
-        })
-        .collect();
-    for result in probe_records(gateway, to_probe, concurrency, limiter).await {
+    let mut out = Vec::with_capacity(records.len());
+    for result in probe_records(gateway, records, concurrency, limiter).await {
         out.push(ProbedRecord {
             state: state_of(&result.answer),
             error: result

@@ -1,40 +1,105 @@
 //! Putting deleted records back from the audit log, never over a newer record.
+//!
+//! A delete is written to the log twice: its intent (with the full item) before DeleteItem, its
+//! result after. A process killed between the two leaves an intent alone: that record was maybe
+//! deleted, so restore puts it back when it is absent, exactly as for a confirmed delete.
 
+use crate::model::ConnectionRecord;
 use crate::ops::audit::{read_audit_log, AuditEntry, AuditError, AuditLog};
 use crate::store::ConnectionStore;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::path::Path;
 use time::OffsetDateTime;
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct RestoreReport {
-    pub restored: Vec<crate::model::ConnectionRecord>,
+    /// Deleted (confirmed by the log) and put back.
+    pub restored: Vec<ConnectionRecord>,
+    /// Maybe deleted (an intent without a result) and absent, so put back.
+    pub restored_unconfirmed: Vec<ConnectionRecord>,
+    /// The same record is in the table already (restored before, or never deleted).
+    pub already_present: Vec<ConnectionRecord>,
     /// The user has a record as new or newer now.
-    pub skipped_newer_exists: Vec<crate::model::ConnectionRecord>,
-    pub failed: Vec<(crate::model::ConnectionRecord, String)>,
+    pub skipped_newer_exists: Vec<ConnectionRecord>,
+    pub failed: Vec<(ConnectionRecord, String)>,
     pub unreadable_lines: Vec<String>,
 }
 
-/// Deletes that really happened (an intent followed by a `deleted` result), since `since`.
-pub fn deleted_entries(entries: &[AuditEntry], since: Option<OffsetDateTime>) -> Vec<AuditEntry> {
-    let confirmed = |intent: &AuditEntry| {
-        entries.iter().any(|e| {
+/// Did a delete whose intent was logged happen?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteEvidence {
+    /// A `deleted` result follows the intent.
+    Confirmed,
+    /// No result (the process died) or a failed call that may have reached the table.
+    Maybe,
+}
+
+/// A delete to undo: the intent (with the full item) and what the log says about it.
+#[derive(Debug, Clone)]
+pub struct LoggedDelete {
+    pub intent: AuditEntry,
+    pub evidence: DeleteEvidence,
+}
+
+/// The deletes since `since` that may have removed a record: one per record, the latest.
+pub fn deletes_to_undo(entries: &[AuditEntry], since: Option<OffsetDateTime>) -> Vec<LoggedDelete> {
+    let result_after = |intent: &AuditEntry| {
+        entries.iter().find(|e| {
             e.op == "delete"
                 && e.phase == "result"
-                && e.outcome.as_deref() == Some("deleted")
                 && e.record == intent.record
                 && e.at >= intent.at
         })
     };
-    entries
+    let mut latest: HashMap<(String, String), LoggedDelete> = HashMap::new();
+    let mut order = Vec::new();
+    for intent in entries
         .iter()
-        .filter(|e| e.op == "delete" && e.phase == "intent" && e.record.is_some())
+        .filter(|e| e.op == "delete" && e.phase == "intent")
         .filter(|e| {
             since.is_none_or(|since| crate::model::parse_iso(&e.at).is_some_and(|at| at >= since))
         })
-        .filter(|e| confirmed(e))
-        .cloned()
+    {
+        let Some(record) = &intent.record else {
+            continue;
+        };
+        let evidence = match result_after(intent).and_then(|r| r.outcome.as_deref()) {
+            Some("deleted") => DeleteEvidence::Confirmed,
+            // Nothing was deleted: the record had changed or was already gone.
+            Some("changed") | Some("missing") => continue,
+            // No result, or a failed call: the delete may have happened.
+            _ => DeleteEvidence::Maybe,
+        };
+        let key = (record.user_id.clone(), record.connection_id.clone());
+        if !latest.contains_key(&key) {
+            order.push(key.clone());
+        }
+        latest.insert(
+            key,
+            LoggedDelete {
+                intent: intent.clone(),
+                evidence,
+            },
+        );
+    }
+    order
+        .into_iter()
+        .filter_map(|key| latest.remove(&key))
         .collect()
+}
+
+/// Why a restore could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error("{path} is not a wsdash audit log: none of its {lines} line(s) is an audit entry (first problem: {first}); pass the file given by --audit-log (default ~/.local/state/wsdash/audit.jsonl)")]
+    NotAnAuditLog {
+        path: String,
+        lines: usize,
+        first: String,
+    },
 }
 
 pub async fn restore_from_audit(
@@ -42,17 +107,35 @@ pub async fn restore_from_audit(
     path: &Path,
     since: Option<OffsetDateTime>,
     audit: Option<&AuditLog>,
-) -> Result<RestoreReport, AuditError> {
+) -> Result<RestoreReport, RestoreError> {
     let (entries, unreadable_lines) = read_audit_log(path)?;
+    if entries.is_empty() && !unreadable_lines.is_empty() {
+        return Err(RestoreError::NotAnAuditLog {
+            path: path.display().to_string(),
+            lines: unreadable_lines.len(),
+            first: unreadable_lines[0].clone(),
+        });
+    }
     let mut report = RestoreReport {
         unreadable_lines,
         ..RestoreReport::default()
     };
-    for entry in deleted_entries(&entries, since) {
-        let Some(record) = entry.record.clone() else {
+    for logged in deletes_to_undo(&entries, since) {
+        let Some(record) = logged.intent.record.clone() else {
             continue;
         };
-        match store.restore(&record, entry.item.as_ref()).await {
+        match store.raw_item(&record).await {
+            Ok(Some(_)) => {
+                report.already_present.push(record);
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                report.failed.push((record, e.to_string()));
+                continue;
+            }
+        }
+        match store.restore(&record, logged.intent.item.as_ref()).await {
             Ok(true) => {
                 if let Some(audit) = audit {
                     let mut done = audit.entry("restore", "result");
@@ -60,7 +143,10 @@ pub async fn restore_from_audit(
                     done.outcome = Some("restored".into());
                     let _ = audit.append(&done);
                 }
-                report.restored.push(record)
+                match logged.evidence {
+                    DeleteEvidence::Confirmed => report.restored.push(record),
+                    DeleteEvidence::Maybe => report.restored_unconfirmed.push(record),
+                }
             }
             Ok(false) => report.skipped_newer_exists.push(record),
             Err(e) => report.failed.push((record, e.to_string())),

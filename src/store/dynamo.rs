@@ -381,9 +381,15 @@ impl ConnectionStore for DynamoStore {
         &self,
         record: &ConnectionRecord,
     ) -> Result<Option<serde_json::Value>, StoreError> {
+        // The key may be the user id alone: the item counts only while it holds this connection.
+        let connection_attribute = &self.schema.names.connection_id;
         Ok(self
             .get_item(self.schema.key_of(record))
             .await?
+            .filter(|item| {
+                matches!(item.get(connection_attribute),
+                    Some(AttributeValue::S(id)) if *id == record.connection_id)
+            })
             .map(|item| item_to_json(&item)))
     }
 

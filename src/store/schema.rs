@@ -121,6 +121,7 @@ impl TableSchema {
         };
         let describe = |name: &str| match item.get(name) {
             None => format!("missing {name}"),
+            Some(AttributeValue::S(_)) => format!("{name} is empty"),
             Some(v) => format!("{name} is {} (expected a string)", type_name(v)),
         };
         let Some(user) = user_id.clone().filter(|u| !u.is_empty()) else {
@@ -129,6 +130,9 @@ impl TableSchema {
         let Some(connection) = connection_id.clone().filter(|c| !c.is_empty()) else {
             return Err(malformed(describe(&self.names.connection_id)));
         };
+        if let Some(problem) = crate::model::connection_id_problem(&connection) {
+            return Err(malformed(problem));
+        }
         let connected_at = match item.get(&self.names.connected_at) {
             None => return Err(malformed(format!("missing {}", self.names.connected_at))),
             Some(value) => parse_time(value)

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 /// Below this height the outcomes panel gives its room to the table.
 pub const OUTCOMES_MIN_HEIGHT: u16 = 24;
 const OUTCOMES_HEIGHT: u16 = 10;
-const HEADER_HEIGHT: u16 = 2;
+const HEADER_HEIGHT: u16 = 3;
 /// An error gets at most this many wrapped lines; the details are in the log.
 const ERROR_MAX_LINES: u16 = 4;
 /// The table's borders and its column header.
@@ -75,7 +75,11 @@ pub fn summary_geometry(lines: &[String], area: Rect) -> (Rect, usize, usize) {
         .iter()
         .map(|l| l.chars().count().max(1).div_ceil(inner_width))
         .sum();
-    let rect = centered(area, width, (rows as u16).saturating_add(3).min(area.height));
+    let rect = centered(
+        area,
+        width,
+        (rows as u16).saturating_add(3).min(area.height),
+    );
     (rect, rows, rect.height.saturating_sub(3) as usize)
 }
 

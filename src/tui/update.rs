@@ -440,10 +440,8 @@ fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
         .rows
         .iter()
         .filter(|r| {
-            !matches!(
-                r.state,
-                ConnectionState::Malformed | ConnectionState::Expired
-            ) && due(r)
+            // Old records are probed too: their age is a hint, the gateway's answer is the fact.
+            r.state != ConnectionState::Malformed && due(r)
         })
         .collect();
     if candidates.is_empty() {
@@ -486,7 +484,7 @@ fn merge_snapshot(app: &mut App, snapshot: crate::store::StoreSnapshot) {
                 row
             }
         };
-        if is_expired(&row.record, now) {
+        if row.probed_at.is_none() && is_expired(&row.record, now) {
             row.state = ConnectionState::Expired;
         }
         rows.push(row);

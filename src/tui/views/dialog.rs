@@ -82,7 +82,6 @@ pub fn render_confirm(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rec
             lines.extend(plan.stale.iter().take(max_rows).map(|s| {
                 let why = match s.reason {
                     StaleReason::Gone => "gone (410)",
-                    StaleReason::Expired => "expired (> 2 h)",
                 };
                 Line::from(format!(
                     "  {:<14} {}  {}  {why}",
@@ -118,13 +117,7 @@ pub fn render_progress(text: &str, frame: &mut Frame, area: Rect) {
 }
 
 /// A summary of any length: every line can be read by scrolling, none is cut off.
-pub fn render_summary(
-    title: &str,
-    lines: &[String],
-    scroll: usize,
-    frame: &mut Frame,
-    area: Rect,
-) {
+pub fn render_summary(title: &str, lines: &[String], scroll: usize, frame: &mut Frame, area: Rect) {
     let (rect, rows, shown) = crate::tui::layout::summary_geometry(lines, area);
     let scroll = clamp_scroll(scroll, rows, shown);
     let footer = if rows > shown {
@@ -143,8 +136,7 @@ pub fn render_summary(
         .title(format!(" {title} "));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
-    let [body, foot] =
-        Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+    let [body, foot] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
     let text: Vec<Line> = lines.iter().map(|l| Line::from(l.clone())).collect();
     frame.render_widget(
         Paragraph::new(text)

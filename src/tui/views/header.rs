@@ -36,15 +36,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         Style::default()
     };
-    let mut second = vec![
+    let second = vec![
         count(ConnectionState::Live, Color::Green),
         count(ConnectionState::Stale, Color::Red),
         count(ConnectionState::Expired, Color::Magenta),
         count(ConnectionState::Unknown, Color::Yellow),
         count(ConnectionState::Malformed, Color::LightRed),
         count(ConnectionState::Unprobed, Color::Gray),
+    ];
+    let mut third = vec![
         Span::raw(format!(
-            "│ probes {:.1}/s (limit {:.0}/s) │ ",
+            "probes {:.1}/s (limit {:.0}/s) │ ",
             app.probe_rate(),
             app.env.probe_rate_limit,
         )),
@@ -55,13 +57,17 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         )),
     ];
     if app.scan_failing {
-        second.push(Span::styled(
+        third.push(Span::styled(
             " SCAN FAILING ",
             Style::default().fg(Color::White).bg(Color::Red),
         ));
     }
     frame.render_widget(
-        Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        Paragraph::new(vec![
+            Line::from(first),
+            Line::from(second),
+            Line::from(third),
+        ]),
         area,
     );
 }

@@ -39,7 +39,9 @@ pub fn render(app: &App, frame: &mut Frame) {
 
 /// A scroll position that never runs past the last screenful of `total` rows.
 pub fn clamp_scroll(scroll: usize, total: usize, shown: usize) -> u16 {
-    scroll.min(total.saturating_sub(shown)).min(u16::MAX as usize) as u16
+    scroll
+        .min(total.saturating_sub(shown))
+        .min(u16::MAX as usize) as u16
 }
 
 pub use super::layout::centered;

@@ -1,6 +1,6 @@
 //! The connections table; only the rows on screen are built into widgets.
 
-use crate::model::format_age;
+use crate::model::{age_since, format_age};
 use crate::ops::refresh::{ConnectionState, IDLE_TIMEOUT, MAX_CONNECTION_AGE};
 use crate::tui::app::{App, Row as AppRow, SortColumn};
 use ratatui::layout::{Constraint, Rect};
@@ -37,7 +37,10 @@ fn cells(app: &App, row: &AppRow) -> Vec<Cell<'static>> {
             format!("{}{warn}", format_age(idle))
         });
         (
-            format!("{} {pct:>3.0}%", format_age(age)),
+            format!(
+                "{} {pct:>3.0}%",
+                age_since(app.now, row.record.connected_at)
+            ),
             idle.unwrap_or_default(),
         )
     };
