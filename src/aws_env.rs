@@ -58,3 +58,39 @@ pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
     }
     config
 }
+
+/// Why an SDK call never got an answer, in an operator's words: the chain of causes without the
+/// SDK's debug dump, and what to do for the usual ones (no credentials, nothing listening,
+/// an unknown host).
+pub fn describe_unanswered_call(err: &(dyn std::error::Error + 'static), endpoint: &str) -> String {
+    let mut causes: Vec<String> = Vec::new();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        let first_line = text.lines().next().unwrap_or_default().trim().to_string();
+        if !first_line.is_empty() && !causes.iter().any(|c| c.contains(&first_line)) {
+            causes.push(first_line);
+        }
+        next = e.source();
+    }
+    let chain = causes.join(": ");
+    let lower = chain.to_lowercase();
+    if lower.contains("no credentials")
+        || lower.contains("credential provider")
+        || lower.contains("loading credentials")
+    {
+        return "no AWS credentials found (environment, profile, SSO, web identity, container and instance roles were tried): run `aws sso login`, pass --profile NAME or set AWS_PROFILE, or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into();
+    }
+    if lower.contains("connection refused") {
+        return format!("nothing answers at {endpoint} (connection refused): is it running, and is the URL right?");
+    }
+    if lower.contains("dns error") || lower.contains("failed to lookup") {
+        return format!("cannot resolve the host of {endpoint}: check the URL and the network");
+    }
+    if lower.contains("timeout") || lower.contains("timed out") {
+        return format!(
+            "no answer from {endpoint} in time ({chain}): check the network and the endpoint"
+        );
+    }
+    format!("{chain} (endpoint {endpoint})")
+}

@@ -53,8 +53,11 @@ fn main() -> ExitCode {
 
 /// Servers log to stderr; the dashboard owns the screen, so it logs to a file.
 fn init_logging(dashboard: bool) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("WSDASH_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WSDASH_LOG").unwrap_or_else(|_| {
+        // The SDK's own warnings (e.g. each failed instance-metadata lookup) would bury the
+        // one error message that says what to do.
+        "info,aws_config=error,aws_smithy_runtime=error".into()
+    });
     if dashboard {
         let path = wsdash::config::default_audit_path().with_file_name("wsdash.log");
         let file = path.parent().map(std::fs::create_dir_all).and_then(|_| {

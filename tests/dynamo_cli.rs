@@ -326,17 +326,15 @@ async fn probe_classifies_purge_deletes_exactly_the_dead_and_restore_brings_them
     tokio::time::sleep(Duration::from_millis(200)).await;
     let live = live_ids(&admin).await;
     assert_eq!(live.len(), 2);
-    for (user, id) in ["live-1", "live-2"].iter().zip(&live) {
+    // live-2's backend kept a wrong connected_at (3 h ago): old by its record, open in fact.
+    for ((user, id), age) in ["live-1", "live-2"].iter().zip(&live).zip([0, 3 * 3600]) {
         put(
             &client,
             "conns",
             &[
                 ("user_id", s(user)),
                 ("connection_id", s(id)),
-                (
-                    "connected_at",
-                    s(&wsdash::model::iso_millis(time::OffsetDateTime::now_utc())),
-                ),
+                ("connected_at", s(&iso_seconds_ago(age))),
             ],
         )
         .await;
@@ -396,15 +394,35 @@ async fn probe_classifies_purge_deletes_exactly_the_dead_and_restore_brings_them
 
     let (code, out, err) = run(&["probe"], audit);
     assert_eq!(code, 0, "{err}");
-    let states: HashMap<String, String> = by_user(&json(&out))
-        .into_iter()
-        .map(|(u, r)| (u, r["state"].as_str().unwrap_or_default().to_string()))
+    let probed = by_user(&json(&out));
+    let states: HashMap<String, String> = probed
+        .iter()
+        .map(|(u, r)| {
+            (
+                u.clone(),
+                r["state"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     assert_eq!(states["live-1"], "live");
-    assert_eq!(states["live-2"], "live");
+    assert_eq!(
+        states["live-2"], "live",
+        "the gateway's answer wins over age"
+    );
+    assert!(
+        probed["live-2"]["warning"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("older than 2 h"),
+        "an old but live record is flagged as a backend data problem: {}",
+        probed["live-2"]
+    );
     assert_eq!(states["dead-1"], "stale");
     assert_eq!(states["dead-2"], "stale");
-    assert_eq!(states["old"], "expired");
+    assert_eq!(
+        states["old"], "stale",
+        "old records are probed like any other"
+    );
 
     // A push reaches a live user's socket; a dead user's push is Gone (record kept with --keep-gone).
     let (code, out, err) = run(
@@ -613,4 +631,308 @@ async fn purge_never_deletes_a_record_whose_user_reconnected_between_plan_and_ex
             .map(|r| r.connection_id),
         Some("ZOE0000000NEW0=".to_string())
     );
+}
+
+/// `wsdash ARGS` against moto with a config file and extra variables.
+fn wsdash_with(args: &[&str], moto: &Moto, env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = std::process::Command::new(common::BIN);
+    command
+        .args(args)
+        .env("AWS_ENDPOINT_URL_DYNAMODB", &moto.url)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("XDG_CONFIG_HOME", "/nonexistent/wsdash-test-config")
+        .env_remove("WSDASH_CONFIG")
+        .env_remove("WSDASH_ENV")
+        .env("WSDASH_LOG", "warn")
+        .stdin(std::process::Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().expect("run wsdash");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_command_tells_the_truth_in_its_exit_code_and_its_words() {
+    let moto = Moto::start();
+    let client = dynamo(&moto).await;
+    create_table(&client, "truth", "user_id", None).await;
+    put(
+        &client,
+        "truth",
+        &[
+            ("user_id", s("amy")),
+            ("connection_id", s("AMY00000000001=")),
+            ("connected_at", s(&iso_seconds_ago(60))),
+        ],
+    )
+    .await;
+    let closed = format!("http://127.0.0.1:{}/production", common::free_port());
+    let dir = std::env::temp_dir().join(format!("wsdash-truth-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let audit = dir.join("audit.jsonl");
+    let audit = audit.to_str().expect("path");
+
+    // Nothing answers at the management endpoint: the work could not be done.
+    let base = [
+        "--table",
+        "truth",
+        "--endpoint",
+        closed.as_str(),
+        "--audit-log",
+        audit,
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        extra
+            .iter()
+            .chain(base.iter())
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let args = with(&["probe"]);
+    let (code, out, err) = wsdash_with(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &moto,
+        &[],
+    );
+    assert_eq!(
+        code, 1,
+        "probe with every GetConnection failing: {out}{err}"
+    );
+    assert!(
+        err.contains("1 of 1 probe(s) failed") && err.contains("nothing answers at"),
+        "{err}"
+    );
+    assert!(!err.contains("DispatchFailure"), "no SDK dump: {err}");
+    let args = with(&["purge", "--yes", "--output", "json"]);
+    let (code, out, err) = wsdash_with(
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        &moto,
+        &[],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        json(&out)["report"]["deleted"],
+        serde_json::json!([]),
+        "JSON is always there"
+    );
+    assert!(err.contains("could not be probed and were kept"), "{err}");
+
+    // Input that cannot work is named, with exit 2, before any call.
+    for (args, needle) in [
+        (
+            vec!["list", "--table", "truth", "--endpoint", "not a url"],
+            "\"not a url\" is not an http(s) URL",
+        ),
+        (
+            vec!["list", "--table", ""],
+            "--table \"\" is not a DynamoDB table name",
+        ),
+        (
+            vec!["disconnect", "", "--yes", "--endpoint", closed.as_str()],
+            "connection_id is empty",
+        ),
+    ] {
+        let (code, _, err) = wsdash_with(&args, &moto, &[]);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "default_env = \"e\"\n[env.e]\ntable = \"truth\"\nprobe_rate = nan\n",
+    )
+    .expect("config");
+    let (code, _, err) = wsdash_with(
+        &["list", "--config", config.to_str().expect("path")],
+        &moto,
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("probe_rate must be a number above 0") && err.contains("NaN"),
+        "{err}"
+    );
+
+    // No credentials anywhere: said in words, with what to do (no network is touched).
+    let (code, _, err) = wsdash_with(
+        &["list", "--table", "truth"],
+        &moto,
+        &[
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", ""),
+            (
+                "AWS_ENDPOINT_URL_DYNAMODB",
+                "https://dynamodb.us-east-1.amazonaws.com",
+            ),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_CONFIG_FILE", "/nonexistent/aws-config"),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/aws-credentials",
+            ),
+        ],
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("no AWS credentials found") && err.contains("aws sso login"),
+        "{err}"
+    );
+
+    // Against a live emulator: nothing stale still prints JSON; a made-up id fails like a push.
+    let demo = quiet_demo(&[]);
+    let management = demo.value("management endpoint:");
+    let base = [
+        "--table",
+        "truth",
+        "--endpoint",
+        management.as_str(),
+        "--audit-log",
+        audit,
+    ];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = extra.iter().chain(base.iter()).copied().collect();
+        wsdash_with(&args, &moto, &[])
+    };
+    client
+        .delete_item()
+        .table_name("truth")
+        .key("user_id", s("amy"))
+        .send()
+        .await
+        .expect("delete");
+    let (code, out, err) = run(&["purge", "--yes", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)["plan"]["stale"], serde_json::json!([]), "{out}");
+    let (push_code, _, _) = run(&[
+        "push",
+        "--connection",
+        "MADEUP00000001=",
+        "--type",
+        "heartbeat",
+    ]);
+    let (code, out, err) = run(&["disconnect", "MADEUP00000001=", "--yes"]);
+    assert_eq!(
+        (code, push_code),
+        (1, 1),
+        "disconnect and push agree: {out}{err}"
+    );
+    assert!(out.contains("not connected"), "{out}");
+
+    // restore: a file that is not an audit log is refused; a record deleted twice comes back once.
+    let not_audit = dir.join("notes.txt");
+    std::fs::write(&not_audit, "hello\nworld\n").expect("write");
+    let (code, _, err) = run(&["restore", not_audit.to_str().expect("path")]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is not a wsdash audit log"), "{err}");
+    let twice = dir.join("twice.jsonl");
+    let record = serde_json::json!({"user_id": "bo", "connection_id": "BO000000000001=", "connected_at": iso_seconds_ago(30)});
+    let item = serde_json::json!({"user_id": {"S": "bo"}, "connection_id": {"S": "BO000000000001="}, "connected_at": {"S": iso_seconds_ago(30)}});
+    let mut lines = String::new();
+    for minute in [2, 1] {
+        let at = iso_seconds_ago(minute * 60);
+        for (phase, outcome) in [("intent", None), ("result", Some("deleted"))] {
+            let mut entry = serde_json::json!({"at": at, "op": "delete", "phase": phase, "environment": "t", "actor": "t", "record": record});
+            if phase == "intent" {
+                entry["item"] = item.clone();
+            }
+            if let Some(o) = outcome {
+                entry["outcome"] = serde_json::json!(o);
+            }
+            lines.push_str(&format!("{entry}\n"));
+        }
+    }
+    std::fs::write(&twice, lines).expect("write");
+    let (code, out, err) = run(&["restore", twice.to_str().expect("path"), "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let report = json(&out);
+    assert_eq!(
+        report["restored"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    assert_eq!(
+        report["skipped_newer_exists"],
+        serde_json::json!([]),
+        "{report}"
+    );
+    let (code, out, _) = run(&["restore", twice.to_str().expect("path"), "--output", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        json(&out)["already_present"].as_array().map(Vec::len),
+        Some(1),
+        "{out}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn zone_less_times_read_as_utc_and_future_times_are_flagged() {
+    let moto = Moto::start();
+    let client = dynamo(&moto).await;
+    create_table(&client, "times", "user_id", None).await;
+    // Python's datetime.utcnow().isoformat(): no zone, microseconds.
+    let t = time::OffsetDateTime::now_utc() - time::Duration::minutes(5);
+    let zoneless = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.123456",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    put(
+        &client,
+        "times",
+        &[
+            ("user_id", s("py")),
+            ("connection_id", s("PY000000000001=")),
+            ("connected_at", s(&zoneless)),
+        ],
+    )
+    .await;
+    put(
+        &client,
+        "times",
+        &[
+            ("user_id", s("skew")),
+            ("connection_id", s("SKEW0000000001=")),
+            ("connected_at", s(&iso_seconds_ago(-3 * 3600))),
+        ],
+    )
+    .await;
+    let (code, out, err) = wsdash(
+        &["list", "--table", "times", "--output", "json"],
+        &moto,
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    let users = by_user(&json(&out));
+    assert_eq!(users["py"]["state"], "unprobed", "{}", users["py"]);
+    assert_eq!(
+        users["py"]["connected_at"],
+        format!("{}Z", &zoneless[..23]),
+        "shown as the UTC time it is"
+    );
+    assert!(
+        users["skew"]["warning"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("in the future"),
+        "{}",
+        users["skew"]
+    );
+    let (_, out, _) = wsdash(&["list", "--table", "times"], &moto, None);
+    let skew_line = out
+        .lines()
+        .find(|l| l.starts_with("skew"))
+        .unwrap_or_default();
+    assert!(skew_line.contains("future"), "{out}");
 }

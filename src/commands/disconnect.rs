@@ -65,13 +65,11 @@ pub async fn run(global: &GlobalArgs, args: &DisconnectArgs) -> Result<(), Comma
                     o.connection_id.clone(),
                     o.class.as_str().into(),
                     o.record.as_ref().map(|r| r.to_string()).unwrap_or_default(),
-                    o.error.clone().unwrap_or_else(|| {
-                        if o.class == crate::model::DeliveryClass::Gone && !o.succeeded() {
-                            "not connected: nothing to close".into()
-                        } else {
-                            String::new()
-                        }
-                    }),
+                    if o.class == crate::model::DeliveryClass::Gone && !o.succeeded() {
+                        "not connected (410 Gone): nothing to close".into()
+                    } else {
+                        o.error.clone().unwrap_or_default()
+                    },
                 ]
             })
             .collect();

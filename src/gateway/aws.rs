@@ -44,17 +44,18 @@ fn to_time(t: Option<&DateTime>) -> Option<OffsetDateTime> {
 }
 
 /// The one place an SDK error becomes a [`GatewayError`].
-fn classify_sdk_error<E>(err: SdkError<E, HttpResponse>) -> GatewayError
+fn classify_sdk_error<E>(err: SdkError<E, HttpResponse>, endpoint: &str) -> GatewayError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    let unanswered = || crate::aws_env::describe_unanswered_call(&err, endpoint);
     match &err {
-        SdkError::TimeoutError(_) => GatewayError::Timeout(DisplayErrorContext(&err).to_string()),
+        SdkError::TimeoutError(_) => GatewayError::Timeout(unanswered()),
         SdkError::DispatchFailure(failure) => {
             if failure.is_timeout() {
-                GatewayError::Timeout(DisplayErrorContext(&err).to_string())
+                GatewayError::Timeout(unanswered())
             } else {
-                GatewayError::Network(DisplayErrorContext(&err).to_string())
+                GatewayError::Network(unanswered())
             }
         }
         SdkError::ResponseError(ctx) => GatewayError::Other {
@@ -92,7 +93,7 @@ impl ManagementApi for AwsManagementApi {
             .send()
             .await
             .map(|_| ())
-            .map_err(classify_sdk_error)
+            .map_err(|e| classify_sdk_error(e, &self.endpoint))
     }
 
     async fn get_connection(&self, connection_id: &str) -> Result<ConnectionInfo, GatewayError> {
@@ -103,7 +104,7 @@ impl ManagementApi for AwsManagementApi {
             .connection_id(connection_id)
             .send()
             .await
-            .map_err(classify_sdk_error)?;
+            .map_err(|e| classify_sdk_error(e, &self.endpoint))?;
         Ok(ConnectionInfo {
             connected_at: to_time(out.connected_at()),
             last_active_at: to_time(out.last_active_at()),
@@ -126,7 +127,7 @@ impl ManagementApi for AwsManagementApi {
             .send()
             .await
             .map(|_| ())
-            .map_err(classify_sdk_error)
+            .map_err(|e| classify_sdk_error(e, &self.endpoint))
     }
 
     fn endpoint(&self) -> &str {

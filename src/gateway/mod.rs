@@ -41,7 +41,7 @@ pub enum GatewayError {
     Throttled(String),
     #[error("timed out: {0}")]
     Timeout(String),
-    #[error("network error: {0}; is the management endpoint reachable?")]
+    #[error("management endpoint unreachable: {0}")]
     Network(String),
     #[error("unexpected answer (HTTP {status}): {message}")]
     Other { status: u16, message: String },

@@ -48,7 +48,10 @@ where
         )),
         _ => match err {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-                StoreError::Network(DisplayErrorContext(&err).to_string())
+                StoreError::Network(crate::aws_env::describe_unanswered_call(
+                    &err,
+                    &format!("the DynamoDB endpoint of table {table}"),
+                ))
             }
             _ => StoreError::Other(if code.is_empty() {
                 message

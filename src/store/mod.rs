@@ -50,7 +50,7 @@ pub enum StoreError {
     AccessDenied(String),
     #[error("throttled by the connection store: {0}")]
     Throttled(String),
-    #[error("connection store unreachable: {0}")]
+    #[error("cannot reach the connection store: {0}")]
     Network(String),
     #[error("connection store error: {0}")]
     Other(String),
