@@ -45,7 +45,7 @@ pub enum Command {
     Push(PushArgs),
     /// Close connections (DeleteConnection).
     Disconnect(DisconnectArgs),
-    /// Delete stale records (Gone or expired), after showing the plan.
+    /// Delete stale records: probes every record, shows the plan (only Gone ones), asks, deletes.
     Purge(PurgeArgs),
     /// Put deleted records back from the audit log.
     Restore(RestoreArgs),

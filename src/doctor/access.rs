@@ -75,10 +75,11 @@ pub async fn table(
         Ok(sample) => Check::warn(
             "table",
             format!(
-                "{table}: {}; {} of {} sampled item(s) do not parse, e.g. {}",
+                "{table}: {}; {} of {} sampled item(s) do not parse, e.g. the item with {}: {}",
                 describe_schema(store.schema()),
                 sample.malformed.len(),
                 sample.malformed.len() + sample.records.len(),
+                item_name(&sample.malformed[0]),
                 sample.malformed[0].reason
             ),
             Some("fix the writer, or map the attribute names under [env.NAME.schema]".into()),
@@ -89,6 +90,25 @@ pub async fn table(
             "grant dynamodb:Scan on the table",
         ),
     }
+}
+
+/// Which item an example is about: its ids as stored (the item itself, when it has neither).
+fn item_name(malformed: &crate::store::MalformedRecord) -> String {
+    let mut parts = Vec::new();
+    if let Some(user) = &malformed.user_id {
+        parts.push(format!("user_id {user:?}"));
+    }
+    if let Some(id) = &malformed.connection_id {
+        parts.push(format!(
+            "connection_id {:?}",
+            id.chars().take(40).collect::<String>()
+        ));
+    }
+    if parts.is_empty() {
+        let raw = malformed.raw.to_string();
+        parts.push(raw.chars().take(80).collect());
+    }
+    parts.join(", ")
 }
 
 /// A GetConnection on a made-up id must answer Gone; Forbidden means the policy or endpoint is wrong.
