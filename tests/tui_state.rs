@@ -573,3 +573,77 @@ fn snapshot_purge_plan_confirmation() {
     );
     insta::assert_snapshot!("purge_summary", screen(&app, 110, 32));
 }
+
+/// A table of `n` fresh records named u000, u001, ...
+fn many(n: usize) -> App {
+    let mut app = App::new(env(false), NOW);
+    update(
+        &mut app,
+        Action::Scanned(Ok(StoreSnapshot {
+            records: (0..n)
+                .map(|i| record(&format!("u{i:03}"), &format!("{i:015}="), i as i64))
+                .collect(),
+            malformed: vec![],
+        })),
+    );
+    app
+}
+
+fn visible_users(backend: &TestBackend) -> Vec<String> {
+    let text = format!("{backend:?}");
+    text.split("│ u")
+        .skip(1)
+        .filter_map(|rest| rest.get(..3).map(|n| format!("u{n}")))
+        .collect()
+}
+
+#[test]
+fn paging_moves_by_the_rows_the_layout_really_shows_at_any_height() {
+    for (height, with_error) in [(40, false), (20, false), (23, true), (60, true)] {
+        let mut app = many(200);
+        update(&mut app, Action::Resize(120, height));
+        if with_error {
+            app.error = Some("scan failed: ".to_string() + &"x".repeat(300));
+        }
+        let first = visible_users(&screen(&app, 120, height));
+        press(&mut app, &[KeyCode::PageDown]);
+        let second = visible_users(&screen(&app, 120, height));
+        assert_eq!(
+            second.first(),
+            Some(&format!("u{:03}", first.len())),
+            "height {height}: one page is exactly the {} rows shown (first page {first:?})",
+            first.len()
+        );
+        assert!(
+            second.contains(&app.selected_row().expect("row").record.user_id),
+            "the selection stays on screen"
+        );
+    }
+}
+
+#[test]
+fn long_summaries_scroll_to_their_last_line_and_back() {
+    let mut app = many(3);
+    update(&mut app, Action::Resize(120, 30));
+    let lines: Vec<String> = (0..100).map(|i| format!("line {i:03}")).collect();
+    app.overlay = Overlay::Summary("Doctor".into(), lines);
+    let text = |app: &App| format!("{:?}", screen(app, 120, 30));
+    assert!(text(&app).contains("line 000") && !text(&app).contains("line 099"));
+    assert!(
+        text(&app).contains("of 100"),
+        "says there is more: {}",
+        text(&app)
+    );
+    press(&mut app, &[KeyCode::Char('G')]);
+    assert!(text(&app).contains("line 099"), "{}", text(&app));
+    assert!(!text(&app).contains("more"), "nothing is cut off");
+    press(&mut app, &[KeyCode::Up]);
+    assert!(
+        !text(&app).contains("line 099"),
+        "one row up answers at once"
+    );
+    press(&mut app, &[KeyCode::Char('g')]);
+    assert!(text(&app).contains("line 000"));
+    press(&mut app, &[KeyCode::Esc]);
+    assert!(matches!(app.overlay, Overlay::None));
+}

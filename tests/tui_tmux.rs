@@ -13,6 +13,10 @@ struct Tmux {
 
 impl Tmux {
     fn start(command: &str) -> Tmux {
+        Self::start_sized(command, 140, 45)
+    }
+
+    fn start_sized(command: &str, width: u16, height: u16) -> Tmux {
         let ok = Command::new("tmux")
             .arg("-V")
             .status()
@@ -22,7 +26,9 @@ impl Tmux {
             ok,
             "tmux is needed for this test: apt-get install tmux (bash .ci/run does it)"
         );
-        let session = format!("wsdash-e2e-{}", std::process::id());
+        static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let session = format!("wsdash-e2e-{}-{n}", std::process::id());
         let status = Command::new("tmux")
             .args([
                 "new-session",
@@ -30,9 +36,9 @@ impl Tmux {
                 "-s",
                 &session,
                 "-x",
-                "140",
+                &width.to_string(),
                 "-y",
-                "45",
+                &height.to_string(),
                 command,
             ])
             .status()
@@ -191,5 +197,122 @@ async fn push_disconnect_and_purge_from_the_panels() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(!tmux.alive(), "q quits the dashboard");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// The error band's text: the rows between the header and the table, joined.
+fn error_band(screen: &str) -> String {
+    screen
+        .lines()
+        .skip_while(|l| !l.contains('⚠'))
+        .take_while(|l| !l.starts_with('┌'))
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn at_100_columns_a_store_outage_is_readable_in_full_and_the_data_age_stops() {
+    use common::Moto;
+    let moto = Moto::start();
+    let sdk = wsdash::aws_env::load_sdk_config(&wsdash::aws_env::AwsSettings {
+        dummy_credentials: true,
+        ..Default::default()
+    })
+    .await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(&moto.url)
+            .build(),
+    );
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+        ScalarAttributeType,
+    };
+    client
+        .create_table()
+        .table_name("conns")
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("user_id")
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("key"),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("user_id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attr"),
+        )
+        .send()
+        .await
+        .expect("table");
+    for (user, minutes) in [("ann", 1), ("ben", 2), ("cat", 3)] {
+        let at = time::OffsetDateTime::now_utc() - time::Duration::minutes(minutes);
+        client
+            .put_item()
+            .table_name("conns")
+            .item("user_id", AttributeValue::S(user.into()))
+            .item("connection_id", AttributeValue::S(format!("{user:X<15}=")))
+            .item(
+                "connected_at",
+                AttributeValue::S(wsdash::model::iso_millis(at)),
+            )
+            .send()
+            .await
+            .expect("put");
+    }
+    let demo = common::quiet_demo(&[]);
+    let management = demo.value("management endpoint:");
+    let dir = std::env::temp_dir().join(format!("wsdash-tmux-err-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let command = format!(
+        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} AWS_ACCESS_KEY_ID=t AWS_SECRET_ACCESS_KEY=t \
+         AWS_REGION=us-east-1 {BIN} --table conns --endpoint {management} --dynamodb-endpoint {moto} \
+         --audit-log {dir}/audit.jsonl",
+        dir = dir.display(),
+        moto = moto.url
+    );
+    let tmux = Tmux::start_sized(&command, 100, 30);
+    tmux.wait_for("three records", |s| s.contains("connections 3/3"));
+
+    // The sort arrow marks the column that is sorted.
+    // (age → idle → ip → state)
+    tmux.keys(&["s", "s", "s"]);
+    let sorted = tmux.wait_for("sorted by state", |s| s.contains("STATE▼"));
+    assert!(!sorted.contains("AGE /2h▼"), "one arrow only: {sorted}");
+
+    // The store goes away: the whole message is on screen, the last good rows stay, and the
+    // data's time stops while the warning says the scan is failing.
+    drop(moto);
+    let screen = tmux.wait_for("the error band", |s| {
+        error_band(s).contains("(showing the last good data)")
+    });
+    let band = error_band(&screen);
+    assert!(
+        band.contains("scan failed: cannot reach the connection store")
+            && band.contains("connection refused"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("SCAN FAILING") && screen.contains("connections 3/3"),
+        "{screen}"
+    );
+    let data_from = |s: &str| {
+        s.split("data from ")
+            .nth(1)
+            .map(|rest| rest.chars().take(8).collect::<String>())
+    };
+    let first = data_from(&screen);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        data_from(&tmux.screen()),
+        first,
+        "the data's time does not tick while scans fail"
+    );
+    tmux.keys(&["q"]);
     std::fs::remove_dir_all(dir).ok();
 }

@@ -60,8 +60,8 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::Up => move_by(app, -1),
         Action::Down => move_by(app, 1),
-        Action::PageUp => move_by(app, -(table_rows(app) as isize)),
-        Action::PageDown => move_by(app, table_rows(app) as isize),
+        Action::PageUp => page_by(app, -1),
+        Action::PageDown => page_by(app, 1),
         Action::Top => move_by(app, isize::MIN / 2),
         Action::Bottom => move_by(app, isize::MAX / 2),
         Action::ToggleMark => {
@@ -577,6 +577,14 @@ fn move_by(app: &mut App, delta: isize) -> Vec<Effect> {
         .clamp(0, last.max(0)) as usize;
     keep_selection_visible(app);
     vec![]
+}
+
+/// PgUp/PgDn: the view and the cursor both move by one screenful, as in a pager.
+fn page_by(app: &mut App, pages: isize) -> Vec<Effect> {
+    let page = table_rows(app) as isize;
+    let last_offset = app.visible.len().saturating_sub(page as usize) as isize;
+    app.offset = (app.offset as isize + pages * page).clamp(0, last_offset.max(0)) as usize;
+    move_by(app, pages * page)
 }
 
 fn keep_selection_visible(app: &mut App) {
