@@ -378,6 +378,22 @@ fn read_only_mode_disables_every_mutation_and_says_why() {
             .unwrap_or_default()
             .contains("read-only"));
     }
+    // `:readonly` can never switch it off, and it switches a writable dashboard on for good.
+    let command = |app: &mut App| {
+        press(app, &[KeyCode::Char(':')]);
+        for c in "readonly".chars() {
+            press(app, &[KeyCode::Char(c)]);
+        }
+        press(app, &[KeyCode::Enter]);
+    };
+    command(&mut app);
+    assert!(app.env.readonly, "{:?}", app.status);
+    assert_eq!(press(&mut app, &[KeyCode::Char('x')]), vec![]);
+    let mut writable = loaded(false);
+    command(&mut writable);
+    command(&mut writable);
+    assert!(writable.env.readonly);
+    assert_eq!(press(&mut writable, &[KeyCode::Char('x')]), vec![]);
 }
 
 #[test]

@@ -600,7 +600,7 @@ fn keep_selection_visible(app: &mut App) {
 fn refuse_readonly(app: &mut App, what: &str) -> bool {
     if app.env.readonly {
         app.status = Some(format!(
-            "read-only: {what} is disabled in environment {} (:readonly toggles it)",
+            "read-only: {what} is disabled in environment {}",
             app.env.name
         ));
     }
@@ -898,15 +898,13 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
             vec![Effect::Doctor]
         }
         "readonly" => {
-            app.env.readonly = !app.env.readonly;
-            app.status = Some(format!(
-                "read-only {}",
-                if app.env.readonly {
-                    "on: mutations disabled"
-                } else {
-                    "off"
-                }
-            ));
+            // One way only: a dashboard that can switch read-only off is not read-only.
+            app.status = Some(if app.env.readonly {
+                "read-only stays on: it cannot be switched off from inside (restart without --readonly / WSDASH_READONLY / readonly = true)".into()
+            } else {
+                app.env.readonly = true;
+                "read-only on: mutations disabled until the dashboard is restarted".into()
+            });
             vec![]
         }
         "filter" => {
