@@ -311,6 +311,55 @@ async fn a_correct_configuration_passes_and_each_mistake_fails_with_its_fix() {
             )),
         "{fix}"
     );
+
+    // A zone-less time parses (as UTC); the one bad item is the one the warning names.
+    put_item(
+        &moto,
+        "conns",
+        "py-user",
+        "PY000000000001=",
+        "2026-11-25T01:25:15.123456",
+    )
+    .await;
+    put_item(&moto, "conns", "bad-one", "BAD00000000001=", "last tuesday").await;
+    let (_, checks, out) = doctor(
+        &moto,
+        &[
+            "--api-id",
+            &good,
+            "--endpoint",
+            &endpoint,
+            "--table",
+            "conns",
+        ],
+    );
+    let detail = checks["table"]["detail"].as_str().unwrap_or_default();
+    assert_eq!(status(&checks, "table"), "WARN", "{out}");
+    assert!(
+        detail.contains("1 of 2 sampled item(s) do not parse")
+            && detail.contains("user_id \"bad-one\"")
+            && detail.contains("last tuesday"),
+        "{detail}"
+    );
+}
+
+async fn put_item(moto: &Moto, table: &str, user: &str, connection: &str, connected_at: &str) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let sdk = sdk().await;
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .endpoint_url(&moto.url)
+            .build(),
+    );
+    client
+        .put_item()
+        .table_name(table)
+        .item("user_id", AttributeValue::S(user.into()))
+        .item("connection_id", AttributeValue::S(connection.into()))
+        .item("connected_at", AttributeValue::S(connected_at.into()))
+        .send()
+        .await
+        .expect("put item");
 }
 
 #[tokio::test(flavor = "multi_thread")]
