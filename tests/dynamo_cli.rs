@@ -633,29 +633,9 @@ async fn purge_never_deletes_a_record_whose_user_reconnected_between_plan_and_ex
     );
 }
 
-/// `wsdash ARGS` against moto with a config file and extra variables.
+/// `wsdash ARGS` against moto with extra variables.
 fn wsdash_with(args: &[&str], moto: &Moto, env: &[(&str, &str)]) -> (i32, String, String) {
-    let mut command = std::process::Command::new(common::BIN);
-    command
-        .args(args)
-        .env("AWS_ENDPOINT_URL_DYNAMODB", &moto.url)
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("XDG_CONFIG_HOME", "/nonexistent/wsdash-test-config")
-        .env_remove("WSDASH_CONFIG")
-        .env_remove("WSDASH_ENV")
-        .env("WSDASH_LOG", "warn")
-        .stdin(std::process::Stdio::null());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let out = command.output().expect("run wsdash");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
+    common::wsdash_with_env(args, moto, None, env)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -167,8 +167,19 @@ impl Drop for Moto {
 
 /// Run `wsdash args...` to completion against moto (AWS_* variables set like a user would).
 pub fn wsdash(args: &[&str], moto: &Moto, stdin_data: Option<&str>) -> (i32, String, String) {
+    wsdash_with_env(args, moto, stdin_data, &[])
+}
+
+/// [`wsdash`] with extra environment variables, set after (so over) the defaults.
+pub fn wsdash_with_env(
+    args: &[&str],
+    moto: &Moto,
+    stdin_data: Option<&str>,
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
     use std::io::Write;
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(args)
         .env("AWS_ENDPOINT_URL_DYNAMODB", &moto.url)
         .env("AWS_REGION", "us-east-1")
@@ -180,9 +191,11 @@ pub fn wsdash(args: &[&str], moto: &Moto, stdin_data: Option<&str>) -> (i32, Str
         .env("WSDASH_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run wsdash");
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().expect("run wsdash");
     if let Some(mut stdin) = child.stdin.take() {
         if let Some(data) = stdin_data {
             let _ = stdin.write_all(data.as_bytes());
