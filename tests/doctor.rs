@@ -70,14 +70,18 @@ async fn create_api(moto: &Moto, unmapped: Option<&str>, untargeted: Option<&str
     api_id
 }
 
-async fn create_table(moto: &Moto, name: &str, key: &str) {
-    use aws_sdk_dynamodb::types::*;
+async fn dynamo_client(moto: &Moto) -> aws_sdk_dynamodb::Client {
     let sdk = sdk().await;
-    let client = aws_sdk_dynamodb::Client::from_conf(
+    aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk)
             .endpoint_url(&moto.url)
             .build(),
-    );
+    )
+}
+
+async fn create_table(moto: &Moto, name: &str, key: &str) {
+    use aws_sdk_dynamodb::types::*;
+    let client = dynamo_client(moto).await;
     client
         .create_table()
         .table_name(name)
@@ -345,12 +349,7 @@ async fn a_correct_configuration_passes_and_each_mistake_fails_with_its_fix() {
 
 async fn put_item(moto: &Moto, table: &str, user: &str, connection: &str, connected_at: &str) {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let sdk = sdk().await;
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .endpoint_url(&moto.url)
-            .build(),
-    );
+    let client = dynamo_client(moto).await;
     client
         .put_item()
         .table_name(table)
