@@ -75,29 +75,6 @@ pub struct BackendArgs {
     pub store: StoreKind,
 }
 
-/// Wait for Ctrl-C or SIGTERM.
-pub async fn wait_for_shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
 /// Loopback endpoints are the emulator or moto: they need no real credentials.
 pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
@@ -108,7 +85,7 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     println!("management endpoint: {}", handle.management_url());
     println!("admin API: {}/ (not part of AWS)", handle.admin_url());
     println!("backend: {}", args.backend);
-    wait_for_shutdown_signal().await;
+    crate::shutdown::wait_for_shutdown_signal().await;
     shutdown.cancel();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     Ok(())
@@ -155,7 +132,7 @@ pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Resu
     println!("backend: http://{addr}");
     println!("management endpoint: {}", args.gateway);
     println!("admin token: {admin_token}");
-    wait_for_shutdown_signal().await;
+    crate::shutdown::wait_for_shutdown_signal().await;
     shutdown.cancel();
     Ok(())
 }
@@ -164,7 +141,7 @@ pub async fn run_demo_headless(args: DemoArgs) -> anyhow::Result<()> {
     let demo = start_demo(&args).await?;
     println!("{}", demo.describe());
     println!("Ctrl-C to stop.");
-    wait_for_shutdown_signal().await;
+    crate::shutdown::wait_for_shutdown_signal().await;
     demo.shutdown.cancel();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     Ok(())

@@ -9,5 +9,6 @@ pub mod emulator;
 pub mod gateway;
 pub mod model;
 pub mod ops;
+pub mod shutdown;
 pub mod store;
 pub mod tui;

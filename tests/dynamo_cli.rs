@@ -606,7 +606,14 @@ async fn purge_never_deletes_a_record_whose_user_reconnected_between_plan_and_ex
         replaced.map(|r| r.connection_id),
         Some("GONE0000000001=".to_string())
     );
-    let report = execute_purge(gateway, &store, &plan, None).await;
+    let report = execute_purge(
+        gateway,
+        &store,
+        &plan,
+        None,
+        &wsdash::shutdown::StopRequest::never(),
+    )
+    .await;
     assert_eq!(
         report
             .deleted
@@ -915,4 +922,211 @@ async fn zone_less_times_read_as_utc_and_future_times_are_flagged() {
         .find(|l| l.starts_with("skew"))
         .unwrap_or_default();
     assert!(skew_line.contains("future"), "{out}");
+}
+
+/// Put `items` with batch writes (25 a request), as fast as moto takes them.
+async fn put_many(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    items: &[HashMap<String, AttributeValue>],
+) {
+    for chunk in items.chunks(25) {
+        let requests: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|item| {
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item.clone()))
+                            .build()
+                            .expect("put"),
+                    )
+                    .build()
+            })
+            .collect();
+        client
+            .batch_write_item()
+            .request_items(table, requests)
+            .send()
+            .await
+            .expect("batch write");
+    }
+}
+
+async fn stored_users(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> std::collections::BTreeSet<String> {
+    let mut users = std::collections::BTreeSet::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        for item in page.items() {
+            if let Some(AttributeValue::S(user)) = item.get("user_id") {
+                users.insert(user.clone());
+            }
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return users;
+        }
+    }
+}
+
+/// A signal at a random moment of `purge --yes` never loses a record: the delete in flight
+/// finishes and writes its result, the rest is left for the next run, and `restore` puts every
+/// deleted record back. SIGKILL (no chance to finish) leaves an intent without a result, which
+/// restore treats as maybe deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn signals_during_purge_lose_nothing_over_twenty_five_runs() {
+    use rand::Rng;
+    let moto = Moto::start();
+    let client = dynamo(&moto).await;
+    create_table(&client, "sig", "user_id", None).await;
+    let demo = quiet_demo(&[]);
+    let management = demo.value("management endpoint:");
+    let dir = std::env::temp_dir().join(format!("wsdash-signals-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // Probing at the default 50/s would make this test slow, not stronger.
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "default_env = \"local\"\n[env.local]\nprobe_rate = 100000.0\nprobe_concurrency = 32\n",
+    )
+    .expect("config");
+    const RECORDS: usize = 100;
+    let items: Vec<HashMap<String, AttributeValue>> = (0..RECORDS)
+        .map(|i| {
+            HashMap::from([
+                ("user_id".to_string(), s(&format!("dead-{i:03}"))),
+                // No such connection on the emulator: every probe answers 410 Gone.
+                ("connection_id".to_string(), s(&format!("GONE{i:011}="))),
+                ("connected_at".to_string(), s(&iso_seconds_ago(600))),
+            ])
+        })
+        .collect();
+    let everyone: std::collections::BTreeSet<String> =
+        (0..RECORDS).map(|i| format!("dead-{i:03}")).collect();
+    let signals = ["INT", "TERM", "HUP"];
+    let mut interrupted_runs = 0;
+    for run in 0..27 {
+        // Two runs end with SIGKILL: nothing can be finished, restore must still bring all back.
+        let signal = if run >= 25 { "KILL" } else { signals[run % 3] };
+        put_many(&client, "sig", &items).await;
+        let audit = dir.join(format!("audit-{run}.jsonl"));
+        let audit_path = audit.to_str().expect("path");
+        let mut child = common::wsdash_command(
+            &[
+                "purge",
+                "--yes",
+                "--table",
+                "sig",
+                "--endpoint",
+                &management,
+                "--audit-log",
+                audit_path,
+                "--config",
+                config.to_str().expect("path"),
+            ],
+            &moto,
+        )
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start purge");
+        // Wait until the deletes have begun, then strike at a random point among them.
+        let strike_after = rand::rng().random_range(1..RECORDS as u64 * 2 / 3);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let intents = std::fs::read_to_string(&audit)
+                .map(|t| t.matches("\"phase\":\"intent\"").count() as u64)
+                .unwrap_or(0);
+            if intents >= strike_after || child.try_wait().expect("wait").is_some() {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "purge never started deleting"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let _ = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status();
+        let out = child.wait_with_output().expect("purge output");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let code = out.status.code();
+        let (entries, bad) = wsdash::ops::audit::read_audit_log(&audit).expect("audit log");
+        assert!(bad.is_empty(), "run {run}: torn audit lines {bad:?}");
+        let intents: Vec<_> = entries
+            .iter()
+            .filter(|e| e.op == "delete" && e.phase == "intent")
+            .collect();
+        let results: Vec<_> = entries
+            .iter()
+            .filter(|e| e.op == "delete" && e.phase == "result")
+            .collect();
+        let stored = stored_users(&client, "sig").await;
+        let deleted: std::collections::BTreeSet<String> = intents
+            .iter()
+            .filter_map(|e| e.record.as_ref().map(|r| r.user_id.clone()))
+            .collect();
+        // Every missing record has its full item in the log.
+        for user in everyone.difference(&stored) {
+            assert!(
+                deleted.contains(user),
+                "run {run} (SIG{signal}): {user} deleted without an audit intent"
+            );
+        }
+        if signal != "KILL" {
+            if code == Some(130) {
+                interrupted_runs += 1;
+                assert!(
+                    stderr.contains("stopped by a signal"),
+                    "run {run}: {stderr}"
+                );
+                assert!(
+                    stored.len() > 0,
+                    "run {run}: an interrupted purge left nothing to do"
+                );
+            } else {
+                assert_eq!(code, Some(0), "run {run} (SIG{signal}): {stderr}");
+            }
+            assert_eq!(
+                intents.len(),
+                results.len(),
+                "run {run} (SIG{signal}): every started delete writes its result\n{stderr}"
+            );
+        }
+        let (code, _, err) = wsdash(
+            &[
+                "restore",
+                audit_path,
+                "--table",
+                "sig",
+                "--audit-log",
+                dir.join("restore.jsonl").to_str().expect("path"),
+                "--config",
+                config.to_str().expect("path"),
+            ],
+            &moto,
+            None,
+        );
+        assert_eq!(code, 0, "run {run}: restore: {err}");
+        assert_eq!(
+            stored_users(&client, "sig").await,
+            everyone,
+            "run {run} (SIG{signal}): restore brings every record back"
+        );
+    }
+    assert!(
+        interrupted_runs >= 20,
+        "only {interrupted_runs} of 25 signals landed during the deletes"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

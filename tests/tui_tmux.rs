@@ -316,3 +316,56 @@ async fn at_100_columns_a_store_outage_is_readable_in_full_and_the_data_age_stop
     tmux.keys(&["q"]);
     std::fs::remove_dir_all(dir).ok();
 }
+
+impl Tmux {
+    fn display(&self, format: &str) -> String {
+        let out = Command::new("tmux")
+            .args(["display-message", "-p", "-t", &self.session, format])
+            .output()
+            .expect("tmux display-message");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+}
+
+#[test]
+fn sigint_sigterm_and_sighup_give_the_terminal_back() {
+    for signal in ["INT", "TERM", "HUP"] {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("wsdash-tmux-sig-{}-{signal}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        // The shell stays after wsdash ends, so the pane's terminal state can be read.
+        let command = format!(
+            "sh -c 'env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} {BIN} demo --clients 2 --gateway-listen 127.0.0.1:{port} --audit-log {dir}/audit.jsonl; echo wsdash-exited-$?; sleep 60'",
+            dir = dir.display(),
+        );
+        let tmux = Tmux::start(&command);
+        tmux.wait_for("the dashboard", |s| count(s, "live") == Some(2));
+        assert_eq!(
+            tmux.display("#{alternate_on}"),
+            "1",
+            "the dashboard uses the alternate screen"
+        );
+        let shell = tmux.display("#{pane_pid}");
+        let out = Command::new("pgrep")
+            .args(["-P", &shell])
+            .output()
+            .expect("pgrep");
+        let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(!pid.is_empty(), "no wsdash process under the pane's shell");
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let screen = tmux.wait_for(&format!("wsdash to exit on SIG{signal}"), |s| {
+            s.contains("wsdash-exited-")
+        });
+        assert_eq!(
+            tmux.display("#{alternate_on} #{cursor_flag}"),
+            "0 1",
+            "after SIG{signal} the alternate screen is off and the cursor visible:\n{screen}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -74,6 +74,9 @@ pub enum CommandError {
     /// Exit 1: the operation ran and failed.
     #[error("{0}")]
     Failed(String),
+    /// Exit 130: a signal stopped the command between two operations; the rest was not tried.
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl CommandError {
@@ -81,6 +84,7 @@ impl CommandError {
         match self {
             CommandError::Usage(_) => 2,
             CommandError::Failed(_) => 1,
+            CommandError::Interrupted(_) => 130,
         }
     }
 }
@@ -91,6 +95,13 @@ pub fn usage(e: impl std::fmt::Display) -> CommandError {
 
 pub fn failed(e: impl std::fmt::Display) -> CommandError {
     CommandError::Failed(e.to_string())
+}
+
+/// The error of a command a signal stopped after `done` of `total` operations.
+pub fn interrupted(done: usize, total: usize, rerun: &str) -> CommandError {
+    CommandError::Interrupted(format!(
+        "stopped by a signal after {done} of {total}; each started operation finished and its result is in the audit log; {rerun}"
+    ))
 }
 
 impl GlobalArgs {

@@ -1,8 +1,9 @@
 //! `wsdash disconnect ID...`: close connections (DeleteConnection), optionally deleting their records.
 
-use super::context::{failed, CommandError, Context, GlobalArgs, OutputFormat};
+use super::context::{failed, interrupted, CommandError, Context, GlobalArgs, OutputFormat};
 use super::output::{print_json, print_table};
 use crate::ops::disconnect::disconnect_connections;
+use crate::shutdown::StopRequest;
 use crate::store::ConnectionStore;
 use std::sync::Arc;
 
@@ -47,12 +48,14 @@ pub async fn run(global: &GlobalArgs, args: &DisconnectArgs) -> Result<(), Comma
         args.yes,
     )?;
     let audit = context.audit()?;
+    let stop = StopRequest::on_signals();
     let outcomes = disconnect_connections(
         gateway.as_ref(),
         store.as_deref(),
         &args.connection_ids,
         args.delete_record,
         Some(&audit),
+        &stop,
     )
     .await;
     if global.output == OutputFormat::Json {
@@ -74,6 +77,13 @@ pub async fn run(global: &GlobalArgs, args: &DisconnectArgs) -> Result<(), Comma
             })
             .collect();
         print_table(&["CONNECTION", "RESULT", "RECORD", "DETAIL"], &rows);
+    }
+    if outcomes.len() < args.connection_ids.len() {
+        return Err(interrupted(
+            outcomes.len(),
+            args.connection_ids.len(),
+            "the connections not listed were not touched",
+        ));
     }
     let failures = outcomes.iter().filter(|o| !o.succeeded()).count();
     if failures > 0 {

@@ -1,9 +1,12 @@
 //! `wsdash purge`: probe every record, show the stale ones, and delete them (audited, conditional).
 
-use super::context::{confirm, failed, CommandError, Context, GlobalArgs, OutputFormat};
+use super::context::{
+    confirm, failed, interrupted, CommandError, Context, GlobalArgs, OutputFormat,
+};
 use super::output::{print_json, print_table};
 use crate::model::iso_millis;
 use crate::ops::purge::{execute_purge, plan_purge, PurgePlan, PurgeReport, StaleReason};
+use crate::shutdown::StopRequest;
 use crate::store::ConnectionStore;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -80,18 +83,29 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandErr
         args.yes,
     )?;
     let audit = context.audit()?;
-    let report = execute_purge(gateway, store.as_ref(), &plan, Some(&audit)).await;
+    // From here on a signal stops the purge between two deletes, not inside one.
+    let stop = StopRequest::on_signals();
+    let report = execute_purge(gateway, store.as_ref(), &plan, Some(&audit), &stop).await;
     if json_output {
         print_json(&serde_json::json!({ "plan": plan, "report": report }));
     } else {
         eprintln!(
-            "deleted {}, kept {} (user reconnected), already gone {}, failed {}; audit log: {}",
+            "deleted {}, kept {} (user reconnected), already gone {}, failed {}, not attempted {}; audit log: {}",
             report.deleted.len(),
             report.changed.len() + report.alive_on_recheck.len(),
             report.missing.len(),
             report.failed.len(),
+            report.not_attempted.len(),
             audit.path().display()
         );
+    }
+    if !report.not_attempted.is_empty() {
+        let total = plan.stale.len();
+        return Err(interrupted(
+            total - report.not_attempted.len(),
+            total,
+            "run purge again to finish",
+        ));
     }
     if !report.failed.is_empty() {
         return Err(failed(format!("{} delete(s) failed", report.failed.len())));

@@ -2,7 +2,6 @@
 
 use super::context::{failed, usage, CommandError, Context, GlobalArgs, OutputFormat};
 use super::output::{print_json, print_table};
-use crate::emulator::notifications::template;
 use crate::model::DeliveryOutcome;
 use crate::ops::push::{check_payload, push_to_targets, PushOptions, PushTarget};
 use crate::store::ConnectionStore;
@@ -28,7 +27,8 @@ pub struct PushArgs {
     /// Message type: new_content, new_comment, status_update, alert_triggered, unread_counts, heartbeat.
     #[arg(long = "type", value_name = "TYPE", group = "payload")]
     pub message_type: Option<String>,
-    /// JSON object merged into the --type template (or sent as is without --type).
+    /// The message's fields: with --type, a JSON object sent as {"type": TYPE, ...DATA}; without it,
+    /// any JSON sent as is.
     #[arg(long)]
     pub data: Option<String>,
     /// Send this file's bytes as the payload.
@@ -42,6 +42,39 @@ pub struct PushArgs {
     pub keep_gone: bool,
 }
 
+/// `{"type": kind}` plus exactly the fields of `--data`: a template's sample fields (an order
+/// id, a title) must never reach a real user; they only prefill the dashboard's composer.
+fn typed_payload(
+    kind: &str,
+    data: Option<serde_json::Value>,
+) -> Result<serde_json::Value, CommandError> {
+    if !crate::emulator::notifications::MESSAGE_TYPES.contains(&kind) {
+        eprintln!(
+            "note: --type {kind:?} is not one of the guide's types ({}); sending it anyway",
+            crate::emulator::notifications::MESSAGE_TYPES.join(", ")
+        );
+    }
+    let mut payload = serde_json::Map::new();
+    payload.insert("type".into(), kind.into());
+    match data {
+        None => {}
+        Some(serde_json::Value::Object(fields)) => {
+            if let Some(other) = fields.get("type").filter(|t| t.as_str() != Some(kind)) {
+                return Err(usage(format!(
+                    "--type {kind:?} and --data's \"type\" {other} disagree: give one"
+                )));
+            }
+            payload.extend(fields);
+        }
+        Some(_) => {
+            return Err(usage(
+                "--data must be a JSON object to go with --type (it becomes the message's fields)",
+            ))
+        }
+    }
+    Ok(serde_json::Value::Object(payload))
+}
+
 /// The payload bytes, and whether it must be JSON.
 fn payload(args: &PushArgs) -> Result<(Vec<u8>, bool), CommandError> {
     let data = match &args.data {
@@ -52,22 +85,7 @@ fn payload(args: &PushArgs) -> Result<(Vec<u8>, bool), CommandError> {
         None => None,
     };
     if let Some(kind) = &args.message_type {
-        let mut payload = template(kind).ok_or_else(|| {
-            usage(format!(
-                "unknown --type {kind:?}: use one of {}",
-                crate::emulator::notifications::MESSAGE_TYPES.join(", ")
-            ))
-        })?;
-        if let Some(serde_json::Value::Object(extra)) = data {
-            if let Some(object) = payload.as_object_mut() {
-                object.extend(extra);
-            }
-        } else if data.is_some() {
-            return Err(usage(
-                "--data must be a JSON object to merge into the template",
-            ));
-        }
-        return Ok((payload.to_string().into_bytes(), true));
+        return typed_payload(kind, data).map(|payload| (payload.to_string().into_bytes(), true));
     }
     if let Some(data) = data {
         return Ok((data.to_string().into_bytes(), true));
@@ -112,10 +130,16 @@ pub async fn run(global: &GlobalArgs, args: &PushArgs) -> Result<(), CommandErro
     let mut targets = Vec::new();
     if let Some(store) = &store {
         for user in &args.users {
-            match store.find_by_user(user).await.map_err(failed)? {
-                Some(record) => targets.push(PushTarget::record(record, user.clone())),
-                None => not_connected.push(user.clone()),
+            // Every connection of the user (one per open tab in a user + connection table).
+            let records = store.find_all_by_user(user).await.map_err(failed)?;
+            if records.is_empty() {
+                not_connected.push(user.clone());
             }
+            targets.extend(
+                records
+                    .into_iter()
+                    .map(|record| PushTarget::record(record, user.clone())),
+            );
         }
         if args.all {
             let snapshot = store.scan().await.map_err(failed)?;
@@ -150,6 +174,7 @@ pub async fn run(global: &GlobalArgs, args: &PushArgs) -> Result<(), CommandErro
         concurrency: context.env.probe_concurrency.max(16),
         limiter: Some(context.limiter()),
         audit: Some(audit),
+        stop: crate::shutdown::StopRequest::on_signals(),
         ..PushOptions::default()
     };
     let expected = targets.len();
@@ -162,6 +187,17 @@ pub async fn run(global: &GlobalArgs, args: &PushArgs) -> Result<(), CommandErro
         &not_connected,
         global.output == OutputFormat::Json,
     );
+    let unsent = outcomes
+        .iter()
+        .filter(|o| o.error.as_deref() == Some(crate::ops::push::NOT_SENT_STOPPED))
+        .count();
+    if unsent > 0 {
+        return Err(super::context::interrupted(
+            outcomes.len() - unsent,
+            outcomes.len(),
+            "the messages marked \"not sent\" were not sent",
+        ));
+    }
     let failures = outcomes
         .iter()
         .filter(|o| o.class != crate::model::DeliveryClass::Delivered)

@@ -26,7 +26,8 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<(), CommandE
     context.refuse_if_readonly("restore")?;
     let store = context.store().await?;
     let audit = context.audit()?;
-    let report = restore_from_audit(store.as_ref(), &args.audit_file, since, Some(&audit))
+    let stop = crate::shutdown::StopRequest::on_signals();
+    let report = restore_from_audit(store.as_ref(), &args.audit_file, since, Some(&audit), &stop)
         .await
         .map_err(|e| match e {
             RestoreError::NotAnAuditLog { .. } => usage(e),
@@ -70,6 +71,12 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<(), CommandE
             report.skipped_newer_exists.len(),
             report.failed.len()
         );
+    }
+    if !report.not_attempted.is_empty() {
+        let left = report.not_attempted.len();
+        return Err(super::context::CommandError::Interrupted(format!(
+            "stopped by a signal; {left} record(s) not tried yet: run restore again to finish"
+        )));
     }
     if !report.failed.is_empty() {
         return Err(failed(format!("{} restore(s) failed", report.failed.len())));

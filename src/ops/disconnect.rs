@@ -8,6 +8,7 @@ use crate::gateway::{GatewayError, ManagementApi};
 use crate::model::DeliveryClass;
 use crate::ops::audit::AuditLog;
 use crate::ops::delete::delete_record_audited;
+use crate::shutdown::StopRequest;
 use crate::store::{ConnectionStore, DeleteOutcome};
 use serde::Serialize;
 
@@ -64,15 +65,21 @@ impl DisconnectOutcome {
     }
 }
 
+/// Stops early (fewer outcomes than ids) when `stop` is requested.
 pub async fn disconnect_connections(
     gateway: &dyn ManagementApi,
     store: Option<&dyn ConnectionStore>,
     connection_ids: &[String],
     delete_record: bool,
     audit: Option<&AuditLog>,
+    stop: &StopRequest,
 ) -> Vec<DisconnectOutcome> {
     let mut outcomes = Vec::new();
     for id in connection_ids {
+        // Between connections, never inside one: each started disconnect writes its result.
+        if stop.is_requested() {
+            break;
+        }
         if let Some(audit) = audit {
             let mut intent = audit.entry("disconnect", "intent");
             intent.connection_id = Some(id.clone());

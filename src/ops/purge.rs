@@ -7,6 +7,7 @@ use crate::ops::audit::AuditLog;
 use crate::ops::delete::delete_record_audited;
 use crate::ops::rate::RateLimiter;
 use crate::ops::refresh::{classify_records, ConnectionState};
+use crate::shutdown::StopRequest;
 use crate::store::{ConnectionStore, DeleteOutcome, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
@@ -52,6 +53,9 @@ pub struct PurgeReport {
     /// Alive again when the old plan was re-checked.
     pub alive_on_recheck: Vec<ConnectionRecord>,
     pub failed: Vec<(ConnectionRecord, String)>,
+    /// Never tried: a stop was requested (a signal) before their turn.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_attempted: Vec<ConnectionRecord>,
 }
 
 /// Probe every record and list the stale ones.
@@ -86,12 +90,14 @@ pub async fn plan_purge(
 }
 
 /// Delete the plan's records, each audited first and only if it still holds the same connection id.
-/// A plan older than [`PLAN_MAX_AGE`] is re-probed first.
+/// A plan older than [`PLAN_MAX_AGE`] is re-probed first. A stop request ends the run between
+/// two deletes, never inside one, so each started delete has its result in the audit log.
 pub async fn execute_purge(
     gateway: Arc<dyn ManagementApi>,
     store: &dyn ConnectionStore,
     plan: &PurgePlan,
     audit: Option<&AuditLog>,
+    stop: &StopRequest,
 ) -> PurgeReport {
     let mut report = PurgeReport::default();
     let mut stale = plan.stale.clone();
@@ -106,6 +112,10 @@ pub async fn execute_purge(
     }
     for entry in &stale {
         let record = entry.record.clone();
+        if stop.is_requested() {
+            report.not_attempted.push(record);
+            continue;
+        }
         let reason = match entry.reason {
             StaleReason::Gone => "gone",
         };
@@ -127,6 +137,6 @@ pub async fn purge_stale(
 ) -> Result<(PurgePlan, PurgeReport), StoreError> {
     let snapshot = store.scan().await?;
     let plan = plan_purge(gateway.clone(), snapshot.records, concurrency, None).await;
-    let report = execute_purge(gateway, store.as_ref(), &plan, None).await;
+    let report = execute_purge(gateway, store.as_ref(), &plan, None, &StopRequest::never()).await;
     Ok((plan, report))
 }

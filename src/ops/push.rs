@@ -6,6 +6,7 @@ use crate::model::{now_utc_millis, ConnectionRecord, DeliveryClass, DeliveryOutc
 use crate::ops::audit::AuditLog;
 use crate::ops::delete::delete_record_audited;
 use crate::ops::rate::RateLimiter;
+use crate::shutdown::StopRequest;
 use crate::store::{ConnectionStore, DeleteOutcome};
 use bytes::Bytes;
 use futures_util::stream::{self, StreamExt};
@@ -32,6 +33,8 @@ pub struct PushOptions {
     pub progress: Option<UnboundedSender<DeliveryOutcome>>,
     /// Every push and every Gone delete is recorded here before it happens.
     pub audit: Option<Arc<AuditLog>>,
+    /// Checked before each message: a stop leaves the rest unsent, never one half done.
+    pub stop: StopRequest,
 }
 
 impl Default for PushOptions {
@@ -44,6 +47,7 @@ impl Default for PushOptions {
             limiter: None,
             progress: None,
             audit: None,
+            stop: StopRequest::never(),
         }
     }
 }
@@ -94,10 +98,15 @@ pub async fn push_to_users(
     let mut targets = Vec::new();
     let mut not_connected = Vec::new();
     for user in user_ids {
-        match store.find_by_user(user).await? {
-            Some(record) => targets.push(PushTarget::record(record, user.clone())),
-            None => not_connected.push(user.clone()),
+        let records = store.find_all_by_user(user).await?;
+        if records.is_empty() {
+            not_connected.push(user.clone());
         }
+        targets.extend(
+            records
+                .into_iter()
+                .map(|record| PushTarget::record(record, user.clone())),
+        );
     }
     let outcomes = push_to_targets(gateway, Some(store), targets, payload, options).await;
     Ok(PushReport {
@@ -166,6 +175,9 @@ pub async fn push_to_targets(
     outcomes
 }
 
+/// The error of a message left unsent because a stop was requested.
+pub const NOT_SENT_STOPPED: &str = "not sent: stopped by a signal";
+
 /// An outcome for a push that was never attempted.
 fn refused(target: PushTarget, error: String) -> DeliveryOutcome {
     DeliveryOutcome {
@@ -189,6 +201,9 @@ async fn push_one(
     payload: Bytes,
     options: &PushOptions,
 ) -> DeliveryOutcome {
+    if options.stop.is_requested() {
+        return refused(target, NOT_SENT_STOPPED.into());
+    }
     let started = Instant::now();
     let mut attempts = 0;
     let result = loop {

@@ -6,6 +6,7 @@
 
 use crate::model::ConnectionRecord;
 use crate::ops::audit::{read_audit_log, AuditEntry, AuditError, AuditLog};
+use crate::shutdown::StopRequest;
 use crate::store::ConnectionStore;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -24,6 +25,9 @@ pub struct RestoreReport {
     pub skipped_newer_exists: Vec<ConnectionRecord>,
     pub failed: Vec<(ConnectionRecord, String)>,
     pub unreadable_lines: Vec<String>,
+    /// Never tried: a stop was requested before their turn. Run restore again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_attempted: Vec<ConnectionRecord>,
 }
 
 /// Did a delete whose intent was logged happen?
@@ -107,6 +111,7 @@ pub async fn restore_from_audit(
     path: &Path,
     since: Option<OffsetDateTime>,
     audit: Option<&AuditLog>,
+    stop: &StopRequest,
 ) -> Result<RestoreReport, RestoreError> {
     let (entries, unreadable_lines) = read_audit_log(path)?;
     if entries.is_empty() && !unreadable_lines.is_empty() {
@@ -124,6 +129,10 @@ pub async fn restore_from_audit(
         let Some(record) = logged.intent.record.clone() else {
             continue;
         };
+        if stop.is_requested() {
+            report.not_attempted.push(record);
+            continue;
+        }
         match store.raw_item(&record).await {
             Ok(Some(_)) => {
                 report.already_present.push(record);

@@ -226,9 +226,10 @@ impl DynamoStore {
         Ok(pages.into_iter().flatten().collect())
     }
 
+    /// Query the table (`index` None: by its partition key) or one of its indexes.
     async fn query_index(
         &self,
-        index: &str,
+        index: Option<&str>,
         attribute: &str,
         value: &str,
     ) -> Result<Vec<Item>, StoreError> {
@@ -239,7 +240,7 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name(index)
+                .set_index_name(index.map(str::to_string))
                 .key_condition_expression("#a = :v")
                 .expression_attribute_names("#a", attribute)
                 .expression_attribute_values(":v", AttributeValue::S(value.to_string()))
@@ -284,6 +285,10 @@ impl DynamoStore {
                 .await?
                 .into_iter()
                 .collect()),
+            // The user is the partition key: one Query finds all of the user's connections.
+            KeyedBy::UserThenConnection if attribute == names.user_id => {
+                self.query_index(None, attribute, value).await
+            }
             _ => {
                 let index = if attribute == names.user_id {
                     &self.schema.user_index
@@ -291,7 +296,7 @@ impl DynamoStore {
                     &self.schema.connection_index
                 };
                 match index {
-                    Some(index) => self.query_index(index, attribute, value).await,
+                    Some(index) => self.query_index(Some(index), attribute, value).await,
                     None => self.scan_items(Some((attribute, value))).await,
                 }
             }
@@ -319,6 +324,18 @@ impl ConnectionStore for DynamoStore {
             .items_where(&self.schema.names.user_id.clone(), user_id)
             .await?;
         Ok(self.newest(&items))
+    }
+
+    async fn find_all_by_user(&self, user_id: &str) -> Result<Vec<ConnectionRecord>, StoreError> {
+        let items = self
+            .items_where(&self.schema.names.user_id.clone(), user_id)
+            .await?;
+        let mut records: Vec<_> = items
+            .iter()
+            .filter_map(|i| self.schema.parse(i).ok())
+            .collect();
+        records.sort_by(|a, b| b.connected_at.cmp(&a.connected_at));
+        Ok(records)
     }
 
     async fn find_by_connection(

@@ -60,7 +60,13 @@ pub enum StoreError {
 pub trait ConnectionStore: Send + Sync {
     /// Read every item.
     async fn scan(&self) -> Result<StoreSnapshot, StoreError>;
+    /// The user's newest record.
     async fn find_by_user(&self, user_id: &str) -> Result<Option<ConnectionRecord>, StoreError>;
+    /// Every record of the user: a table keyed by user and connection holds one per open tab,
+    /// and a push to the user must reach them all.
+    async fn find_all_by_user(&self, user_id: &str) -> Result<Vec<ConnectionRecord>, StoreError> {
+        Ok(self.find_by_user(user_id).await?.into_iter().collect())
+    }
     async fn find_by_connection(
         &self,
         connection_id: &str,

@@ -71,10 +71,45 @@ pub async fn run_dashboard<F>(
 where
     F: Future<Output = anyhow::Result<(EnvironmentInfo, Backend, Option<String>)>>,
 {
+    // Listen before the first frame: SIGINT, SIGTERM or SIGHUP must never leave the operator's
+    // terminal in raw mode on the alternate screen. (ratatui::init also restores on a panic.)
+    let signals = crate::shutdown::Signals::install()?;
+    let mutations = Mutations::default();
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, initial, setup, opener).await;
+    let result = event_loop(&mut terminal, initial, setup, opener, signals, &mutations).await;
     ratatui::restore();
+    mutations.finish().await;
     result
+}
+
+/// Pushes, disconnects and purge deletes in flight: on quit they stop between two operations,
+/// and the process waits for the one in flight so its result reaches the audit log.
+#[derive(Default)]
+struct Mutations {
+    stop: crate::shutdown::StopRequest,
+    tracker: tokio_util::task::TaskTracker,
+}
+
+impl Mutations {
+    const GRACE: Duration = Duration::from_secs(10);
+
+    async fn finish(&self) {
+        self.stop.stop();
+        self.tracker.close();
+        if self.tracker.is_empty() {
+            return;
+        }
+        eprintln!(
+            "wsdash: waiting for {} operation(s) in flight to write their results…",
+            self.tracker.len()
+        );
+        if tokio::time::timeout(Self::GRACE, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            eprintln!("wsdash: gave up waiting; see the audit log (an intent without a result means maybe done)");
+        }
+    }
 }
 
 async fn event_loop<F>(
@@ -82,6 +117,8 @@ async fn event_loop<F>(
     initial: EnvironmentInfo,
     setup: F,
     opener: Option<EnvironmentOpener>,
+    mut signals: crate::shutdown::Signals,
+    mutations: &Mutations,
 ) -> anyhow::Result<()>
 where
     F: Future<Output = anyhow::Result<(EnvironmentInfo, Backend, Option<String>)>>,
@@ -97,7 +134,13 @@ where
             "first frame drawn"
         );
     }
-    let (env, backend, client_page) = setup.await?;
+    let (env, backend, client_page) = tokio::select! {
+        ready = setup => ready?,
+        signal = signals.recv() => {
+            tracing::info!(%signal, "stopped while starting");
+            return Ok(());
+        }
+    };
     if let Some(start) = PROCESS_START.get() {
         tracing::info!(
             ready_ms = start.elapsed().as_secs_f64() * 1000.0,
@@ -121,14 +164,8 @@ where
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         terminal.draw(|f| views::render(&app, f))?;
-        #[cfg(unix)]
-        let terminated = term.recv();
-        #[cfg(not(unix))]
-        let terminated = std::future::pending::<Option<()>>();
         let action = tokio::select! {
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => action_for(&app, key),
@@ -147,7 +184,10 @@ where
                 Err(e) => Action::EnvironmentSwitchFailed(e),
             }),
             _ = tick.tick() => Some(Action::Tick(time::OffsetDateTime::now_utc())),
-            _ = terminated => Some(Action::Quit),
+            signal = signals.recv() => {
+                tracing::info!(%signal, "quitting on a signal");
+                Some(Action::Quit)
+            }
         };
         let mut pending: Vec<Action> = action.into_iter().collect();
         // Take everything that arrived meanwhile, so a burst of outcomes costs one frame.
@@ -180,6 +220,7 @@ where
                 spawn_effect(
                     effect,
                     &backend,
+                    mutations,
                     Tagged {
                         generation,
                         tx: tx.clone(),
@@ -218,9 +259,14 @@ async fn within<T>(what: &str, future: impl Future<Output = T>) -> Result<T, Str
         .map_err(|_| format!("{what} timed out after {}s", CALL_DEADLINE.as_secs()))
 }
 
-fn spawn_effect(effect: Effect, backend: &Backend, tx: Tagged) {
+fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Tagged) {
     let backend = backend.clone();
-    tokio::spawn(async move {
+    let stop = mutations.stop.clone();
+    let mutates = matches!(
+        effect,
+        Effect::Push { .. } | Effect::Disconnect { .. } | Effect::ExecutePurge(_)
+    );
+    let task = async move {
         let action = match effect {
             // Handled by the event loop, which owns the backend.
             Effect::SwitchEnvironment(_) => return,
@@ -258,6 +304,7 @@ fn spawn_effect(effect: Effect, backend: &Backend, tx: Tagged) {
                     concurrency: backend.concurrency.max(16),
                     progress: Some(outcomes_tx),
                     audit: backend.audit.clone(),
+                    stop,
                     ..PushOptions::default()
                 };
                 let outcomes = push_to_targets(
@@ -281,6 +328,7 @@ fn spawn_effect(effect: Effect, backend: &Backend, tx: Tagged) {
                     &connection_ids,
                     delete_record,
                     backend.audit.as_deref(),
+                    &stop,
                 )
                 .await,
             ),
@@ -303,6 +351,7 @@ fn spawn_effect(effect: Effect, backend: &Backend, tx: Tagged) {
                     backend.store.as_ref(),
                     &plan.0,
                     backend.audit.as_deref(),
+                    &stop,
                 )
                 .await,
             ),
@@ -338,5 +387,11 @@ fn spawn_effect(effect: Effect, backend: &Backend, tx: Tagged) {
             }
         };
         let _ = tx.send(action);
-    });
+    };
+    // Read-only work may be dropped on quit; mutations are waited for.
+    if mutates {
+        mutations.tracker.spawn(task);
+    } else {
+        tokio::spawn(task);
+    }
 }

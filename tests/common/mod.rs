@@ -170,14 +170,8 @@ pub fn wsdash(args: &[&str], moto: &Moto, stdin_data: Option<&str>) -> (i32, Str
     wsdash_with_env(args, moto, stdin_data, &[])
 }
 
-/// [`wsdash`] with extra environment variables, set after (so over) the defaults.
-pub fn wsdash_with_env(
-    args: &[&str],
-    moto: &Moto,
-    stdin_data: Option<&str>,
-    env: &[(&str, &str)],
-) -> (i32, String, String) {
-    use std::io::Write;
+/// The `wsdash args...` command against moto (AWS_* variables set like a user would), not started.
+pub fn wsdash_command(args: &[&str], moto: &Moto) -> Command {
     let mut command = Command::new(BIN);
     command
         .args(args)
@@ -192,6 +186,18 @@ pub fn wsdash_with_env(
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    command
+}
+
+/// [`wsdash`] with extra environment variables, set after (so over) the defaults.
+pub fn wsdash_with_env(
+    args: &[&str],
+    moto: &Moto,
+    stdin_data: Option<&str>,
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
+    use std::io::Write;
+    let mut command = wsdash_command(args, moto);
     for (k, v) in env {
         command.env(k, v);
     }
