@@ -1130,3 +1130,117 @@ async fn signals_during_purge_lose_nothing_over_twenty_five_runs() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A table keyed by user and connection holds one record per open tab: a push to the user
+/// reaches every tab, and `--type` sends exactly the fields given, no template samples.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_to_a_user_reaches_every_tab_with_only_the_fields_given() {
+    use futures_util::StreamExt;
+    let moto = Moto::start();
+    let client = dynamo(&moto).await;
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+            .expect("key")
+    };
+    let attribute = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    client
+        .create_table()
+        .table_name("tabs")
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("user_id", KeyType::Hash))
+        .key_schema(key("connection_id", KeyType::Range))
+        .attribute_definitions(attribute("user_id"))
+        .attribute_definitions(attribute("connection_id"))
+        .send()
+        .await
+        .expect("create table");
+    let demo = quiet_demo(&[]);
+    let websocket = demo.value("websocket:").replace("?token=dev:<user>", "");
+    let management = demo.value("management endpoint:");
+    let admin = demo
+        .value("emulator admin API:")
+        .replace("/ (not part of AWS)", "");
+    let mut tabs = Vec::new();
+    // Two tabs (the demo's own backend keeps one connection per user, so they sign in under two
+    // names there; the table under test stores both as "multi").
+    for tab in ["multi-a", "multi-b"] {
+        let (socket, _) = tokio_tungstenite::connect_async(format!("{websocket}?token=dev:{tab}"))
+            .await
+            .expect("connect");
+        tabs.push(socket);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ids = live_ids(&admin).await;
+    assert_eq!(ids.len(), 2);
+    for (n, id) in ids.iter().enumerate() {
+        put(
+            &client,
+            "tabs",
+            &[
+                ("user_id", s("multi")),
+                ("connection_id", s(id)),
+                ("connected_at", s(&iso_seconds_ago(60 - n as i64))),
+            ],
+        )
+        .await;
+    }
+    let dir = std::env::temp_dir().join(format!("wsdash-tabs-{}", std::process::id()));
+    let audit = dir.join("audit.jsonl");
+    let (code, out, err) = wsdash(
+        &[
+            "push",
+            "--user",
+            "multi",
+            "--type",
+            "status_update",
+            "--data",
+            r#"{"status":"ok"}"#,
+            "--table",
+            "tabs",
+            "--endpoint",
+            &management,
+            "--output",
+            "json",
+            "--audit-log",
+            audit.to_str().expect("path"),
+        ],
+        &moto,
+        None,
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        json(&out)["outcomes"].as_array().map(Vec::len),
+        Some(2),
+        "{out}"
+    );
+    for (n, tab) in tabs.iter_mut().enumerate() {
+        let message = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match tab.next().await {
+                    Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text))) => {
+                        return serde_json::from_str::<Value>(&text).expect("json message")
+                    }
+                    Some(Ok(_)) => continue,
+                    other => panic!("tab {n} closed: {other:?}"),
+                }
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("tab {n} got no message"));
+        assert_eq!(
+            message,
+            serde_json::json!({"type": "status_update", "status": "ok"}),
+            "tab {n} gets exactly the fields given"
+        );
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
