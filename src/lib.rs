@@ -11,4 +11,5 @@ pub mod model;
 pub mod ops;
 pub mod shutdown;
 pub mod store;
+pub mod text;
 pub mod tui;

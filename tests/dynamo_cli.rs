@@ -1244,3 +1244,61 @@ async fn a_push_to_a_user_reaches_every_tab_with_only_the_fields_given() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Stored values are written by whoever reached the backend: printed, they must neither drive
+/// the operator's terminal nor fake rows, and one huge id must not crash or flood anything.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_stored_values_are_printed_escaped_and_never_crash_a_command() {
+    let moto = Moto::start();
+    let client = dynamo(&moto).await;
+    create_table(&client, "hostile", "user_id", None).await;
+    let demo = quiet_demo(&[]);
+    let management = demo.value("management endpoint:");
+    let huge = "A".repeat(65_000);
+    let rows = [
+        ("screen\u{1b}[2J\u{1b}]0;PWNED\u{7}", "ESC0000000001="),
+        ("fake\nrow  ghost  2020-01-01", "NEWLINE000001="),
+        ("rtl\u{202E}gpj.exe", "BIDI00000001="),
+        ("huge", huge.as_str()),
+        ("csi", "CSI\u{9b}31m00001="),
+    ];
+    for (user, id) in rows {
+        put(
+            &client,
+            "hostile",
+            &[
+                ("user_id", s(user)),
+                ("connection_id", s(id)),
+                ("connected_at", s(&iso_seconds_ago(60))),
+            ],
+        )
+        .await;
+    }
+    let base = ["--table", "hostile", "--endpoint", management.as_str()];
+    for command in [&["list"][..], &["probe"], &["purge", "--dry-run"]] {
+        let mut args = command.to_vec();
+        args.extend_from_slice(&base);
+        let (code, out, err) = wsdash(&args, &moto, None);
+        assert!(
+            code == 0 || code == 1,
+            "{command:?} must not crash (exit {code}): {err}"
+        );
+        for text in [&out, &err] {
+            assert!(
+                !text.contains(['\u{1b}', '\u{7}', '\u{202E}', '\u{9b}']),
+                "{command:?} printed a raw control character:\n{text:?}"
+            );
+            assert!(
+                text.len() < 20_000,
+                "{command:?} printed the 65 KB id in full"
+            );
+        }
+        if command == ["list"] {
+            assert!(out.contains("screen\\u{1b}[2J"), "{out}");
+            assert!(out.contains("fake\\nrow"), "{out}");
+            assert!(out.contains("(65000 chars)"), "{out}");
+            // A header and five records: the newline in a user id made no row of its own.
+            assert_eq!(out.lines().count(), 6, "{out}");
+        }
+    }
+}

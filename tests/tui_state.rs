@@ -663,3 +663,42 @@ fn long_summaries_scroll_to_their_last_line_and_back() {
     press(&mut app, &[KeyCode::Esc]);
     assert!(matches!(app.overlay, Overlay::None));
 }
+
+#[test]
+fn hostile_stored_values_are_shown_escaped_in_the_table_and_the_details() {
+    let mut app = App::new(env(false), NOW);
+    update(&mut app, Action::Resize(140, 30));
+    let hostile = record("screen\u{1b}[2J\u{7}", "RTL\u{202E}exe.txt=", 5);
+    update(
+        &mut app,
+        Action::Scanned(Ok(StoreSnapshot {
+            records: vec![hostile.clone(), record("fake\nrow", "NEWLINE0000001=", 3)],
+            malformed: vec![],
+        })),
+    );
+    let text = |backend: &TestBackend| {
+        backend
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect::<String>()
+    };
+    let table = text(&screen(&app, 140, 30));
+    assert!(table.contains("screen\\u{1b}["), "{table}");
+    assert!(table.contains("RTL\\u{202e}exe.tx"), "{table}");
+    assert!(table.contains("fake\\nrow"), "{table}");
+    // The details view of the hostile row, opened on its identity.
+    while app.selected_row().map(|r| r.record.connection_id.as_str())
+        != Some(hostile.connection_id.as_str())
+    {
+        press(&mut app, &[KeyCode::Down]);
+    }
+    press(&mut app, &[KeyCode::Enter]);
+    let details = text(&screen(&app, 140, 30));
+    assert!(
+        details.contains("user_id        screen\\u{1b}[2J"),
+        "{details}"
+    );
+    assert!(!details.contains('\u{202E}'), "{details}");
+}

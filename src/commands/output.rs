@@ -6,8 +6,18 @@ use crate::store::MalformedRecord;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
 
-/// Print rows as left-aligned columns.
+/// Print rows as left-aligned columns. Every cell is made printable first: cells hold stored
+/// values, and a stored value must not drive the operator's terminal.
 pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| crate::text::printable(cell).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

@@ -2,6 +2,7 @@
 
 use super::centered;
 use crate::model::{format_age, iso_millis};
+use crate::text::printable;
 use crate::tui::app::App;
 use ratatui::layout::Rect;
 use ratatui::text::Line;
@@ -13,7 +14,7 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
     frame.render_widget(Clear, popup);
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(format!(" {connection_id} (Esc closes) "));
+        .title(format!(" {} (Esc closes) ", printable(connection_id)));
     let Some(row) = app.row(connection_id) else {
         frame.render_widget(
             Paragraph::new("this record is no longer in the store").block(block),
@@ -24,17 +25,20 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
     let mut lines = vec![Line::from("record as stored:")];
     match &row.malformed {
         Some(m) => {
-            lines.push(Line::from(format!("  malformed: {}", m.reason)));
-            lines.push(Line::from(format!("  item: {}", m.raw)));
+            lines.push(Line::from(format!("  malformed: {}", printable(&m.reason))));
+            lines.push(Line::from(format!(
+                "  item: {}",
+                printable(&m.raw.to_string())
+            )));
         }
         None => {
             lines.push(Line::from(format!(
                 "  user_id        {}",
-                row.record.user_id
+                printable(&row.record.user_id)
             )));
             lines.push(Line::from(format!(
                 "  connection_id  {}",
-                row.record.connection_id
+                printable(&row.record.connection_id)
             )));
             lines.push(Line::from(format!(
                 "  connected_at   {} ({} ago)",
@@ -47,9 +51,11 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
     lines.push(Line::from("last GetConnection:"));
     match (&row.info, &row.probe_error, row.probed_at) {
         (_, _, None) => lines.push(Line::from("  not probed yet")),
-        (_, Some(error), Some(at)) => {
-            lines.push(Line::from(format!("  {error} (at {})", iso_millis(at))))
-        }
+        (_, Some(error), Some(at)) => lines.push(Line::from(format!(
+            "  {} (at {})",
+            printable(error),
+            iso_millis(at)
+        ))),
         (Some(info), None, Some(at)) => {
             let time =
                 |t: Option<time::OffsetDateTime>| t.map(iso_millis).unwrap_or_else(|| "-".into());
@@ -64,11 +70,11 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
             )));
             lines.push(Line::from(format!(
                 "  SourceIp       {}",
-                info.source_ip.clone().unwrap_or_default()
+                printable(info.source_ip.as_deref().unwrap_or_default())
             )));
             lines.push(Line::from(format!(
                 "  UserAgent      {}",
-                info.user_agent.clone().unwrap_or_default()
+                printable(info.user_agent.as_deref().unwrap_or_default())
             )));
         }
         (None, None, Some(at)) => {
@@ -85,7 +91,7 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
             iso_millis(o.at),
             o.class.as_str(),
             o.latency_ms,
-            o.error.clone().unwrap_or_default()
+            printable(o.error.as_deref().unwrap_or_default())
         )));
     }
     frame.render_widget(

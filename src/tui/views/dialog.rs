@@ -3,6 +3,7 @@
 use super::{centered, clamp_scroll};
 use crate::model::iso_millis;
 use crate::ops::purge::StaleReason;
+use crate::text::printable;
 use crate::tui::app::{App, Confirm};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -56,9 +57,9 @@ pub fn render_confirm(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rec
             lines.extend(connection_ids.iter().take(max_rows).map(|id| {
                 let user = app
                     .row(id)
-                    .map(|r| r.record.user_id.clone())
+                    .map(|r| printable(&r.record.user_id).into_owned())
                     .unwrap_or_default();
-                Line::from(format!("  {id}  {user}"))
+                Line::from(format!("  {}  {user}", printable(id)))
             }));
             lines.push(Line::from(format!(
                 "r: {} deleting the records (conditionally, audited)",
@@ -85,8 +86,8 @@ pub fn render_confirm(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rec
                 };
                 Line::from(format!(
                     "  {:<14} {}  {}  {why}",
-                    s.record.user_id,
-                    s.record.connection_id,
+                    printable(&s.record.user_id),
+                    printable(&s.record.connection_id),
                     iso_millis(s.record.connected_at)
                 ))
             }));

@@ -96,7 +96,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                     o.at.minute(),
                     o.at.second()
                 )),
-                Span::raw(format!("{:<12} ", o.target)),
+                Span::raw(format!("{:<12} ", crate::text::printable(&o.target))),
                 Span::styled(
                     format!("{:<10}", o.class.as_str()),
                     Style::default().fg(color),

@@ -2,6 +2,7 @@
 
 use crate::model::{age_since, format_age};
 use crate::ops::refresh::{ConnectionState, IDLE_TIMEOUT, MAX_CONNECTION_AGE};
+use crate::text::printable;
 use crate::tui::app::{App, Row as AppRow, SortColumn};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -46,17 +47,29 @@ fn cells(app: &App, row: &AppRow) -> Vec<Cell<'static>> {
     };
     let info = row.info.as_ref();
     let outcome = match (&row.last_outcome, &row.malformed) {
-        (_, Some(m)) => m.reason.clone(),
+        (_, Some(m)) => printable(&m.reason).into_owned(),
         (Some(o), _) => format!("{} {:.0}ms", o.class.as_str(), o.latency_ms),
-        (None, _) => row.probe_error.clone().unwrap_or_default(),
+        (None, _) => printable(row.probe_error.as_deref().unwrap_or_default()).into_owned(),
     };
     vec![
-        Cell::from(format!("{marked}{}", row.record.user_id)),
-        Cell::from(row.record.connection_id.clone()),
+        Cell::from(format!("{marked}{}", printable(&row.record.user_id))),
+        Cell::from(printable(&row.record.connection_id).into_owned()),
         Cell::from(age),
         Cell::from(idle),
-        Cell::from(info.and_then(|i| i.source_ip.clone()).unwrap_or_default()),
-        Cell::from(info.and_then(|i| i.user_agent.clone()).unwrap_or_default()),
+        Cell::from(
+            printable(
+                info.and_then(|i| i.source_ip.as_deref())
+                    .unwrap_or_default(),
+            )
+            .into_owned(),
+        ),
+        Cell::from(
+            printable(
+                info.and_then(|i| i.user_agent.as_deref())
+                    .unwrap_or_default(),
+            )
+            .into_owned(),
+        ),
         Cell::from(row.state.as_str()).style(Style::default().fg(state_color(row.state))),
         Cell::from(outcome),
     ]
