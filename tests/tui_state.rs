@@ -702,3 +702,101 @@ fn hostile_stored_values_are_shown_escaped_in_the_table_and_the_details() {
     );
     assert!(!details.contains('\u{202E}'), "{details}");
 }
+
+fn select_user(app: &mut App, user: &str) {
+    press(app, &[KeyCode::Home]);
+    for _ in 0..app.visible.len() {
+        if app.selected_row().map(|r| r.record.user_id.as_str()) == Some(user) {
+            return;
+        }
+        press(app, &[KeyCode::Down]);
+    }
+    panic!("{user} is not in the table");
+}
+
+fn rescan(app: &mut App, records: Vec<ConnectionRecord>) {
+    update(
+        app,
+        Action::Scanned(Ok(StoreSnapshot {
+            records,
+            malformed: vec![],
+        })),
+    );
+}
+
+#[test]
+fn the_cursor_and_the_composer_follow_the_record_not_the_row_number() {
+    let mut app = loaded(false);
+    select_user(&mut app, "bob");
+    press(&mut app, &[KeyCode::Char('p')]);
+    // The table moves while the composer is open: a new newest record above bob, and another
+    // order from the store.
+    rescan(
+        &mut app,
+        vec![
+            record("erin", "EEEEEEEEEEEEEEE=", 1),
+            record("zed", "ZZZZZZZZZZZZZZZ=", 0),
+            record("bob", "BBBBBBBBBBBBBBB=", 62),
+            record("alice", "AAAAAAAAAAAAAAA=", 5),
+        ],
+    );
+    assert_eq!(
+        app.selected_row().map(|r| r.record.user_id.as_str()),
+        Some("bob"),
+        "the cursor stays on bob"
+    );
+    let shown = screen(&app, 120, 40);
+    let text: String = shown
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(text.contains("selected connection (bob)"), "{text}");
+    match press(&mut app, &[KeyCode::Enter]).as_slice() {
+        [Effect::Push { targets, .. }] => {
+            assert_eq!(targets.len(), 1);
+            assert_eq!(targets[0].connection_id, "BBBBBBBBBBBBBBB=");
+        }
+        other => panic!("expected a push to bob, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_composer_whose_record_vanished_sends_nothing_and_says_so() {
+    let mut app = loaded(false);
+    select_user(&mut app, "bob");
+    press(&mut app, &[KeyCode::Char('p')]);
+    rescan(&mut app, vec![record("alice", "AAAAAAAAAAAAAAA=", 5)]);
+    assert_eq!(press(&mut app, &[KeyCode::Enter]), vec![]);
+    let status = app.status.clone().unwrap_or_default();
+    assert!(
+        status.contains("not sent") && status.contains("vanished") && status.contains("bob"),
+        "{status}"
+    );
+    // Marked rows: the two shown, one vanished, the push goes to the one left and says why.
+    let mut app = loaded(false);
+    select_user(&mut app, "alice");
+    press(&mut app, &[KeyCode::Char(' ')]);
+    select_user(&mut app, "bob");
+    press(&mut app, &[KeyCode::Char(' '), KeyCode::Char('p')]);
+    rescan(
+        &mut app,
+        vec![
+            record("alice", "AAAAAAAAAAAAAAA=", 5),
+            record("newcomer", "NNNNNNNNNNNNNNN=", 0),
+        ],
+    );
+    match press(&mut app, &[KeyCode::Enter]).as_slice() {
+        [Effect::Push { targets, .. }] => {
+            let ids: Vec<&str> = targets.iter().map(|t| t.connection_id.as_str()).collect();
+            assert_eq!(ids, vec!["AAAAAAAAAAAAAAA="]);
+        }
+        other => panic!("expected a push to alice only, got {other:?}"),
+    }
+    let status = app.status.clone().unwrap_or_default();
+    assert!(
+        status.contains("1 record(s) shown") && status.contains("bob"),
+        "{status}"
+    );
+}

@@ -135,6 +135,17 @@ pub struct Composer {
     pub focus: ComposerField,
     /// Index into the history while recalling.
     pub recall: Option<usize>,
+    /// The selected row, the marked rows and the filtered rows as they were when the composer
+    /// opened: the live table may move meanwhile, the push goes to what the operator saw.
+    pub shown: ShownTargets,
+}
+
+/// Targets frozen when a composer opens.
+#[derive(Debug, Clone, Default)]
+pub struct ShownTargets {
+    pub selected: Option<crate::tui::action::PushTarget>,
+    pub marked: Vec<crate::tui::action::PushTarget>,
+    pub filtered: Vec<crate::tui::action::PushTarget>,
 }
 
 /// A confirmation waiting for `y`.

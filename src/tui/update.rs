@@ -466,6 +466,8 @@ fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
 
 fn merge_snapshot(app: &mut App, snapshot: crate::store::StoreSnapshot) {
     let now = app.now;
+    // Before the rows change: the old `visible` indexes the old rows.
+    let keep = app.selected_row().map(|r| r.key().to_string());
     let mut old: HashMap<String, Row> = app
         .rows
         .drain(..)
@@ -511,12 +513,18 @@ fn merge_snapshot(app: &mut App, snapshot: crate::store::StoreSnapshot) {
         .map(|(i, r)| (r.key().to_string(), i))
         .collect();
     app.marked.retain(|id| app.index.contains_key(id));
-    recompute_visible(app);
+    app.visible.clear();
+    recompute_visible_keeping(app, keep);
 }
 
 /// Filter and sort; the selection stays on the same connection when it is still shown.
 pub fn recompute_visible(app: &mut App) {
     let keep = app.selected_row().map(|r| r.key().to_string());
+    recompute_visible_keeping(app, keep);
+}
+
+/// [`recompute_visible`] with the selection's connection id given (the rows may have changed).
+fn recompute_visible_keeping(app: &mut App, keep: Option<String>) {
     let filter = Filter::parse(&app.filter);
     let mut visible: Vec<usize> = (0..app.rows.len())
         .filter(|i| filter.is_empty() || filter.matches(&app.rows[*i]))
@@ -652,24 +660,43 @@ fn new_composer(app: &App) -> Composer {
         payload: Input::new(compact_template(0)),
         focus: ComposerField::Payload,
         recall: None,
+        shown: ShownTargets {
+            selected: app.selected_row().filter(usable).map(row_target),
+            marked: app
+                .marked
+                .iter()
+                .filter_map(|id| app.row(id))
+                .filter(usable)
+                .map(row_target)
+                .collect(),
+            filtered: app
+                .visible
+                .iter()
+                .map(|i| &app.rows[*i])
+                .filter(usable)
+                .map(row_target)
+                .collect(),
+        },
     }
+}
+
+fn row_target(row: &Row) -> PushTarget {
+    PushTarget {
+        record: Some(row.record.clone()),
+        connection_id: row.record.connection_id.clone(),
+        label: row.record.user_id.clone(),
+    }
+}
+
+fn usable(row: &&Row) -> bool {
+    row.state != ConnectionState::Malformed
 }
 
 /// The rows a push would reach, and a label for each.
 pub fn composer_targets(app: &App, composer: &Composer) -> Vec<PushTarget> {
-    let row_target = |row: &Row| PushTarget {
-        record: Some(row.record.clone()),
-        connection_id: row.record.connection_id.clone(),
-        label: row.record.user_id.clone(),
-    };
-    let usable = |row: &&Row| row.state != ConnectionState::Malformed;
     match composer.target {
-        PushTargetKind::Selected => app
-            .selected_row()
-            .filter(usable)
-            .map(row_target)
-            .into_iter()
-            .collect(),
+        PushTargetKind::Selected => composer.shown.selected.clone().into_iter().collect(),
+        // A typed user id is a query the operator is composing: it reads the live table.
         PushTargetKind::User => {
             let user = composer.user.value().trim();
             app.rows
@@ -679,21 +706,17 @@ pub fn composer_targets(app: &App, composer: &Composer) -> Vec<PushTarget> {
                 .map(row_target)
                 .collect()
         }
-        PushTargetKind::Marked => app
-            .marked
-            .iter()
-            .filter_map(|id| app.row(id))
-            .filter(usable)
-            .map(row_target)
-            .collect(),
-        PushTargetKind::Filtered => app
-            .visible
-            .iter()
-            .map(|i| &app.rows[*i])
-            .filter(usable)
-            .map(row_target)
-            .collect(),
+        PushTargetKind::Marked => composer.shown.marked.clone(),
+        PushTargetKind::Filtered => composer.shown.filtered.clone(),
     }
+}
+
+/// Split shown targets into those still in the table (same record) and those gone since.
+fn still_present(app: &App, targets: Vec<PushTarget>) -> (Vec<PushTarget>, Vec<PushTarget>) {
+    targets.into_iter().partition(|t| {
+        app.row(&t.connection_id)
+            .is_some_and(|row| Some(&row.record) == t.record.as_ref())
+    })
 }
 
 fn composer_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
@@ -777,14 +800,30 @@ fn send_composer(app: &mut App) -> Vec<Effect> {
         app.status = Some(format!("not sent: {e}"));
         return vec![];
     }
-    let targets = composer_targets(app, composer);
+    let (targets, vanished) = still_present(app, composer_targets(app, composer));
+    let vanished_note = match vanished.len() {
+        0 => String::new(),
+        n => format!(
+            "; {n} record(s) shown in the composer vanished from the table meanwhile and were not sent to: {}",
+            vanished
+                .iter()
+                .take(5)
+                .map(|t| crate::text::printable(&t.label).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
     if targets.is_empty() {
-        app.status =
-            Some("not sent: no target (select a row, type a user id, or mark rows)".into());
+        app.status = Some(format!(
+            "not sent: no target (select a row, type a user id, or mark rows){vanished_note}"
+        ));
         return vec![];
     }
     remember_payload(app, &payload);
-    app.status = Some(format!("pushing to {} connection(s)…", targets.len()));
+    app.status = Some(format!(
+        "pushing to {} connection(s)…{vanished_note}",
+        targets.len()
+    ));
     app.overlay = Overlay::None;
     vec![Effect::Push { targets, payload }]
 }
@@ -807,9 +846,19 @@ fn confirm(app: &mut App) -> Vec<Effect> {
             connection_ids,
             delete_record,
         }) => {
+            // The dialog named these ids: they are what is closed, even if the table moved.
+            let vanished = connection_ids
+                .iter()
+                .filter(|id| app.row(id).is_none())
+                .count();
             app.overlay = Overlay::Progress(format!(
-                "Disconnecting {} connection(s)…",
-                connection_ids.len()
+                "Disconnecting {} connection(s)…{}",
+                connection_ids.len(),
+                if vanished > 0 {
+                    format!(" ({vanished} of them no longer in the table: closing them anyway, as shown)")
+                } else {
+                    String::new()
+                }
             ));
             app.marked.clear();
             vec![Effect::Disconnect {
