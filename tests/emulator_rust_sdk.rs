@@ -227,3 +227,37 @@ async fn the_backend_explains_a_missing_connection_id_header() {
         "{text}"
     );
 }
+
+/// Through the real gateway and backend: a JWT must expire, and may not be from the future.
+#[tokio::test]
+async fn jwts_without_exp_or_not_yet_valid_are_refused_at_the_handshake() {
+    let system = start_system(&[]);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let sign = |claims: serde_json::Value| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret(b"test-secret"),
+        )
+        .expect("token")
+    };
+    let refused = [
+        serde_json::json!({"sub": "forever"}),
+        serde_json::json!({"sub": "early", "exp": now + 7200, "nbf": now + 3600}),
+        serde_json::json!({"sub": "future", "exp": now + 7200, "iat": now + 3600}),
+        serde_json::json!({"sub": "expired", "exp": now - 3600}),
+    ];
+    for claims in refused {
+        let url = format!("{}?token={}", system.websocket, sign(claims.clone()));
+        let err = tokio_tungstenite::connect_async(url)
+            .await
+            .expect_err("the handshake must be refused");
+        assert!(
+            err.to_string().contains("401") || err.to_string().contains("403"),
+            "{claims}: {err}"
+        );
+    }
+    let ok = sign(serde_json::json!({"sub": "fresh", "exp": now + 600, "iat": now}));
+    let _socket = connect(&system, &ok).await;
+    assert_eq!(connection_of(&system, "fresh").await.len(), 16);
+}
