@@ -7,6 +7,7 @@ pub mod config;
 pub mod doctor;
 pub mod emulator;
 pub mod gateway;
+pub mod logging;
 pub mod model;
 pub mod ops;
 pub mod shutdown;

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         Some(Command::Demo(args)) => !args.headless,
         _ => false,
     };
-    init_logging(dashboard);
+    wsdash::logging::init(dashboard);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -49,36 +49,4 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
-}
-
-/// Servers log to stderr; the dashboard owns the screen, so it logs to a file.
-fn init_logging(dashboard: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WSDASH_LOG").unwrap_or_else(|_| {
-        // The SDK's own warnings (e.g. each failed instance-metadata lookup) would bury the
-        // one error message that says what to do.
-        "info,aws_config=error,aws_smithy_runtime=error".into()
-    });
-    if dashboard {
-        let path = wsdash::config::default_audit_path().with_file_name("wsdash.log");
-        let file = path.parent().map(std::fs::create_dir_all).and_then(|_| {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .ok()
-        });
-        // No log file is better than log lines over the dashboard.
-        if let Some(file) = file {
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
-                .init();
-        }
-        return;
-    }
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
 }

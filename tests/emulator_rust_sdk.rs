@@ -261,3 +261,112 @@ async fn jwts_without_exp_or_not_yet_valid_are_refused_at_the_handshake() {
     let _socket = connect(&system, &ok).await;
     assert_eq!(connection_of(&system, "fresh").await.len(), 16);
 }
+
+/// At the most verbose level, neither process logs a client's token (the handshake's query
+/// string) nor the backend's admin token.
+#[tokio::test]
+async fn tokens_never_reach_the_logs_even_at_trace_level() {
+    let dir = std::env::temp_dir().join(format!("wsdash-redact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (gw_port, be_port) = (free_port(), free_port());
+    let gw_addr = format!("127.0.0.1:{gw_port}");
+    let be_url = format!("http://127.0.0.1:{be_port}");
+    let be_addr = format!("127.0.0.1:{be_port}");
+    let log = |name: &str| {
+        std::process::Stdio::from(std::fs::File::create(dir.join(name)).expect("log file"))
+    };
+    let trace = [("WSDASH_LOG", "trace")];
+    let gateway = Running::start_with_stderr(
+        &["gateway", "--listen", &gw_addr, "--backend", &be_url],
+        "backend:",
+        &trace,
+        log("gateway.log"),
+    );
+    let management = gateway.value("management endpoint:");
+    let backend = Running::start_with_stderr(
+        &[
+            "backend",
+            "--listen",
+            &be_addr,
+            "--gateway",
+            &management,
+            "--jwt-secret",
+            "test-secret",
+            "--admin-token",
+            "admin-SECRET-7",
+        ],
+        "admin token:",
+        &trace,
+        log("backend.log"),
+    );
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &serde_json::json!({"sub": "traced", "exp": now + 600}),
+        &jsonwebtoken::EncodingKey::from_secret(b"test-secret"),
+    )
+    .expect("token");
+    let signature = token.rsplit('.').next().expect("signature").to_string();
+    let websocket = gateway.value("websocket:");
+    let (mut socket, _) = tokio_tungstenite::connect_async(format!("{websocket}?token={token}"))
+        .await
+        .expect("connect");
+    let records: serde_json::Value = reqwest::Client::new()
+        .get(format!("{be_url}/debug/ws-connections"))
+        .bearer_auth("admin-SECRET-7")
+        .send()
+        .await
+        .expect("backend")
+        .json()
+        .await
+        .expect("json");
+    assert!(records.to_string().contains("traced"), "{records}");
+    socket.close(None).await.ok();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop((gateway, backend));
+    // The demo's swarm connects with tungstenite, whose trace log prints the request line.
+    let demo = Running::start_with_stderr(
+        &[
+            "demo",
+            "--headless",
+            "--clients",
+            "2",
+            "--push-every-ms",
+            "0",
+            "--gateway-listen",
+            "127.0.0.1:0",
+        ],
+        "try:",
+        &trace,
+        log("demo.log"),
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    drop(demo);
+    let demo_log = std::fs::read_to_string(dir.join("demo.log")).expect("log");
+    assert!(
+        demo_log.contains("?token=[redacted]"),
+        "the swarm's handshakes are logged, redacted"
+    );
+    assert!(
+        !demo_log.contains("token=dev"),
+        "the demo log holds a client token"
+    );
+    for name in ["gateway.log", "backend.log"] {
+        let text = std::fs::read_to_string(dir.join(name)).expect("log");
+        assert!(
+            text.lines().count() > 5,
+            "{name} logged little at trace level:\n{text}"
+        );
+        assert!(
+            !text.contains(&signature),
+            "{name} holds the client's JWT:\n{text}"
+        );
+        assert!(
+            !text.contains("admin-SECRET-7"),
+            "{name} holds the admin token"
+        );
+    }
+    if std::env::var("KEEP_LOGS").is_err() {
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

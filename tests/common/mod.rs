@@ -24,13 +24,23 @@ impl Running {
     }
 
     pub fn start_with_env(args: &[&str], ready_prefix: &str, env: &[(&str, &str)]) -> Running {
+        Self::start_with_stderr(args, ready_prefix, env, Stdio::inherit())
+    }
+
+    /// [`Running::start_with_env`] with stderr (the log) sent where the test says.
+    pub fn start_with_stderr(
+        args: &[&str],
+        ready_prefix: &str,
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Running {
         let mut command = Command::new(BIN);
         command
             .args(args)
             .env("WSDASH_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(stderr);
         for (k, v) in env {
             command.env(k, v);
         }
