@@ -9,7 +9,7 @@ use crate::commands::{Context, GlobalArgs};
 use crate::emulator::auth::TokenAuth;
 use crate::emulator::backend::{spawn_backend, BackendState, StoreKind};
 use crate::emulator::demo::{bind, random_token, start_demo, DemoArgs};
-use crate::emulator::gateway::{start_gateway, GatewayArgs};
+use crate::emulator::gateway::{start_gateway, GatewayArgs, GatewayOptions};
 use crate::gateway::{AwsManagementApi, ManagementApi};
 use crate::store::{ConnectionStore, MemoryStore};
 use clap::{Parser, Subcommand};
@@ -78,8 +78,16 @@ pub struct BackendArgs {
 /// Loopback endpoints are the emulator or moto: they need no real credentials.
 pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
+    // Refuse before binding, so a refused address is never opened even for a moment.
+    if let Ok(addr) = args.listen.parse::<std::net::SocketAddr>() {
+        crate::emulator::gateway::check_admin_exposure(addr, args.admin_token.as_deref())?;
+    }
     let listener = bind(&args.listen, "--listen").await?;
-    let handle = start_gateway(listener, &args.backend, &args.options, shutdown.clone()).await?;
+    let options = GatewayOptions {
+        admin_token: args.admin_token.clone(),
+        ..args.options.clone()
+    };
+    let handle = start_gateway(listener, &args.backend, &options, shutdown.clone()).await?;
     println!("wsdash gateway (API Gateway WebSocket emulator)");
     println!("websocket: {}", handle.websocket_url());
     println!("management endpoint: {}", handle.management_url());

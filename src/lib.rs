@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod doctor;
 pub mod emulator;
+pub mod flags;
 pub mod gateway;
 pub mod logging;
 pub mod model;

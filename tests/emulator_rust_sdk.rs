@@ -370,3 +370,143 @@ async fn tokens_never_reach_the_logs_even_at_trace_level() {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+
+/// The admin API kills sockets and injects faults: with a token, it answers only to the token;
+/// beyond loopback the gateway refuses to start without one. Numbers that would panic a timer
+/// are refused on the command line.
+#[tokio::test]
+async fn the_admin_api_needs_its_token_and_nonsense_numbers_are_refused() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let gateway = Running::start(
+        &[
+            "gateway",
+            "--listen",
+            &addr,
+            "--backend",
+            "http://127.0.0.1:9",
+            "--admin-token",
+            "adm1n-token",
+        ],
+        "backend:",
+    );
+    let admin = gateway
+        .value("admin API:")
+        .replace("/ (not part of AWS)", "");
+    let client = reqwest::Client::new();
+    for (method, path) in [
+        ("GET", "/connections"),
+        ("GET", "/stats"),
+        ("GET", "/faults"),
+        ("PUT", "/faults"),
+        ("POST", "/kill"),
+        ("GET", "/"),
+    ] {
+        let url = format!("{admin}{path}");
+        let request = |token: Option<&str>| {
+            let mut r = client.request(method.parse().expect("method"), &url);
+            if method != "GET" {
+                r = r.body(if path == "/kill" {
+                    r#"{"connection_ids": []}"#
+                } else {
+                    "{}"
+                });
+            }
+            match token {
+                Some(t) => r.bearer_auth(t),
+                None => r,
+            }
+        };
+        let status = request(None).send().await.expect("admin").status();
+        assert_eq!(status, 401, "{method} {path} without the token");
+        let status = request(Some("wrong-token"))
+            .send()
+            .await
+            .expect("admin")
+            .status();
+        assert_eq!(status, 401, "{method} {path} with a wrong token");
+        let status = request(Some("adm1n-token"))
+            .send()
+            .await
+            .expect("admin")
+            .status();
+        assert!(
+            status.is_success(),
+            "{method} {path} with the token: {status}"
+        );
+    }
+    let page = client
+        .get(format!("{admin}/client?token=dev:you"))
+        .send()
+        .await
+        .expect("client page");
+    assert_eq!(
+        page.status(),
+        200,
+        "the browser client page needs no admin token"
+    );
+    drop(gateway);
+
+    let refuse = |args: &[&str]| {
+        let out = std::process::Command::new(common::BIN)
+            .args(args)
+            .env_remove("WSDASH_GATEWAY_ADMIN_TOKEN")
+            .env_remove("WSDASH_ADMIN_TOKEN")
+            .output()
+            .expect("run wsdash");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (code, err) = refuse(&[
+        "gateway",
+        "--listen",
+        "0.0.0.0:0",
+        "--backend",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("refusing to listen on 0.0.0.0") && err.contains("--admin-token"),
+        "{err}"
+    );
+    let (code, err) = refuse(&["demo", "--headless", "--gateway-listen", "0.0.0.0:0"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("--admin-token"), "{err}");
+    for args in [
+        &[
+            "gateway",
+            "--backend",
+            "http://127.0.0.1:9",
+            "--time-scale",
+            "1e-20",
+        ][..],
+        &["demo", "--headless", "--time-scale", "1e-20"],
+        &["demo", "--headless", "--vanish", "NaN"],
+        &[
+            "gateway",
+            "--backend",
+            "http://127.0.0.1:9",
+            "--fault-throttle",
+            "2",
+        ],
+        &[
+            "gateway",
+            "--backend",
+            "http://127.0.0.1:9",
+            "--rate-limit=-1",
+        ],
+    ] {
+        let (code, err) = refuse(args);
+        assert_eq!(
+            code,
+            Some(2),
+            "{args:?} must be refused as a usage error: {err}"
+        );
+        assert!(
+            err.contains("invalid value") && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -27,10 +27,10 @@ pub struct DemoArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     pub backend_listen: String,
     /// Fraction of $disconnect calls the gateway loses, leaving stale records behind.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.3, value_parser = crate::flags::fraction)]
     pub drop_disconnect: f64,
     /// Fraction of departing clients that vanish without a close frame.
-    #[arg(long, default_value_t = 0.3)]
+    #[arg(long, default_value_t = 0.3, value_parser = crate::flags::fraction)]
     pub vanish: f64,
     /// Mean seconds a simulated client stays connected before leaving (0: never leave).
     #[arg(long, default_value_t = 45)]
@@ -42,7 +42,7 @@ pub struct DemoArgs {
     #[arg(long, default_value_t = 1000)]
     pub push_every_ms: u64,
     /// Speed up every limit and timer (60: minutes become seconds).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::flags::time_scale)]
     pub time_scale: f64,
     /// Bearer token for the backend's debug endpoints (random when not given).
     #[arg(long, env = "WSDASH_ADMIN_TOKEN", hide_env_values = true)]
@@ -112,9 +112,37 @@ impl Demo {
     }
 }
 
+/// Numbers that would make the demo crash or spin, refused with the flag's name.
+fn check_args(args: &DemoArgs) -> anyhow::Result<()> {
+    super::gateway::check_time_scale(args.time_scale)?;
+    for (flag, value) in [
+        ("--drop-disconnect", args.drop_disconnect),
+        ("--vanish", args.vanish),
+    ] {
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&value),
+            "{flag} is a fraction between 0 and 1, got {value}"
+        );
+    }
+    anyhow::ensure!(
+        args.clients <= MAX_DEMO_CLIENTS,
+        "--clients is at most {MAX_DEMO_CLIENTS} (each is a real socket), got {}",
+        args.clients
+    );
+    Ok(())
+}
+
+/// Each simulated client is a socket and a task; beyond this the laptop, not the demo, is tested.
+pub const MAX_DEMO_CLIENTS: usize = 20_000;
+
 pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
+    check_args(args)?;
+    if let Ok(addr) = args.gateway_listen.parse::<std::net::SocketAddr>() {
+        super::gateway::check_admin_exposure(addr, args.admin_token.as_deref())?;
+    }
     let shutdown = CancellationToken::new();
     let gateway_listener = bind(&args.gateway_listen, "--gateway-listen").await?;
+    let gateway_addr = gateway_listener.local_addr()?;
     let backend_listener = bind(&args.backend_listen, "--backend-listen").await?;
     let backend_url = format!("http://{}", backend_listener.local_addr()?);
     let options = GatewayOptions {
@@ -122,6 +150,12 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
         faults: Faults {
             drop_disconnect: args.drop_disconnect,
             ..Faults::default()
+        },
+        // Beyond loopback the emulator's admin API takes the same token as the backend's.
+        admin_token: if gateway_addr.ip().is_loopback() {
+            None
+        } else {
+            args.admin_token.clone()
         },
         ..GatewayOptions::default()
     };

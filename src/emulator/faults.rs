@@ -9,15 +9,15 @@ use std::time::Duration;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, clap::Args)]
 pub struct Faults {
     /// Fraction of @connections calls answered 403 ForbiddenException.
-    #[arg(long = "fault-forbidden", default_value_t = 0.0)]
+    #[arg(long = "fault-forbidden", default_value_t = 0.0, value_parser = crate::flags::fraction)]
     #[serde(default)]
     pub forbidden: f64,
     /// Fraction of @connections calls answered 429 LimitExceededException.
-    #[arg(long = "fault-throttle", default_value_t = 0.0)]
+    #[arg(long = "fault-throttle", default_value_t = 0.0, value_parser = crate::flags::fraction)]
     #[serde(default)]
     pub throttle: f64,
     /// Fraction of @connections calls answered 500 InternalServerErrorException.
-    #[arg(long = "fault-server-error", default_value_t = 0.0)]
+    #[arg(long = "fault-server-error", default_value_t = 0.0, value_parser = crate::flags::fraction)]
     #[serde(default)]
     pub server_error: f64,
     /// Extra latency added to every @connections call, in milliseconds.
@@ -25,11 +25,11 @@ pub struct Faults {
     #[serde(default)]
     pub latency_ms: u64,
     /// Fraction of $disconnect calls never sent to the backend (how stale records are born).
-    #[arg(long = "fault-drop-disconnect", default_value_t = 0.0)]
+    #[arg(long = "fault-drop-disconnect", default_value_t = 0.0, value_parser = crate::flags::fraction)]
     #[serde(default)]
     pub drop_disconnect: f64,
     /// Fraction of new sockets killed later without a close frame (within a minute, scaled).
-    #[arg(long = "fault-kill-socket", default_value_t = 0.0)]
+    #[arg(long = "fault-kill-socket", default_value_t = 0.0, value_parser = crate::flags::fraction)]
     #[serde(default)]
     pub kill_socket: f64,
 }

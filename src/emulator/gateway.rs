@@ -38,8 +38,27 @@ pub struct GatewayArgs {
     /// Base URL of the HTTP backend that receives $connect, $disconnect and $default.
     #[arg(long, env = "WSDASH_BACKEND")]
     pub backend: String,
+    /// Bearer token for the admin API (/_wsdash/*); required to listen beyond loopback.
+    #[arg(long, env = "WSDASH_GATEWAY_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
     #[command(flatten)]
     pub options: GatewayOptions,
+}
+
+/// The admin API kills sockets and injects faults: beyond loopback, only with a token.
+pub fn check_admin_exposure(addr: SocketAddr, admin_token: Option<&str>) -> anyhow::Result<()> {
+    if let Some(token) = admin_token {
+        anyhow::ensure!(
+            token.len() >= 8,
+            "the admin token must be at least 8 characters"
+        );
+        return Ok(());
+    }
+    anyhow::ensure!(
+        addr.ip().is_loopback(),
+        "refusing to listen on {addr} without --admin-token: the emulator's admin API (/_wsdash/kill, /_wsdash/faults) would answer anyone who reaches the port; pass --admin-token TOKEN (or WSDASH_GATEWAY_ADMIN_TOKEN), or listen on 127.0.0.1"
+    );
+    Ok(())
 }
 
 /// Stage, limits and faults; shared by `wsdash gateway` and the demo.
@@ -49,7 +68,7 @@ pub struct GatewayOptions {
     #[arg(long, default_value = "production")]
     pub stage: String,
     /// Run the clock faster: 60 makes the 10 min idle timeout 10 s (for tests).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::flags::time_scale)]
     pub time_scale: f64,
     /// Idle timeout in seconds before time scaling (0 disables it).
     #[arg(long, default_value_t = 600)]
@@ -61,13 +80,16 @@ pub struct GatewayOptions {
     #[arg(long)]
     pub no_message_limit: bool,
     /// Limit @connections calls to this many per second (answers 429 above it); off by default.
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::rate)]
     pub rate_limit: Option<f64>,
     /// Burst allowed by --rate-limit.
     #[arg(long, default_value_t = 5000)]
     pub rate_burst: u32,
     #[command(flatten)]
     pub faults: Faults,
+    /// When set, every admin call but the client page needs `Authorization: Bearer TOKEN`.
+    #[arg(skip)]
+    pub admin_token: Option<String>,
 }
 
 impl Default for GatewayOptions {
@@ -81,6 +103,7 @@ impl Default for GatewayOptions {
             rate_limit: None,
             rate_burst: 5000,
             faults: Faults::default(),
+            admin_token: None,
         }
     }
 }
@@ -97,19 +120,25 @@ pub struct GatewayLimits {
 
 impl GatewayOptions {
     pub fn limits(&self) -> anyhow::Result<GatewayLimits> {
-        anyhow::ensure!(
-            self.time_scale > 0.0,
-            "--time-scale must be above 0, got {}",
-            self.time_scale
-        );
+        check_time_scale(self.time_scale)?;
         anyhow::ensure!(
             !self.stage.is_empty() && !self.stage.contains('/'),
             "--stage must be a single path segment, got {:?}",
             self.stage
         );
         self.faults.validate().map_err(anyhow::Error::msg)?;
-        let scaled =
-            |secs: u64| (secs > 0).then(|| Duration::from_secs_f64(secs as f64 / self.time_scale));
+        if let Some(rate) = self.rate_limit {
+            anyhow::ensure!(
+                rate.is_finite() && rate > 0.0,
+                "--rate-limit must be a number of calls per second above 0, got {rate}"
+            );
+        }
+        anyhow::ensure!(self.rate_burst >= 1, "--rate-burst must be at least 1");
+        let scaled = |secs: u64| {
+            (secs > 0).then(|| {
+                Duration::try_from_secs_f64(secs as f64 / self.time_scale).unwrap_or(Duration::MAX)
+            })
+        };
         Ok(GatewayLimits {
             stage: self.stage.clone(),
             time_scale: self.time_scale,
@@ -120,8 +149,23 @@ impl GatewayOptions {
     }
 }
 
+/// The clock factor's sane range: slower than 1/1000 or faster than 100,000× makes timeouts of
+/// centuries or of microseconds, never what anyone testing wants.
+pub const TIME_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
+
+pub fn check_time_scale(time_scale: f64) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        TIME_SCALE_RANGE.contains(&time_scale),
+        "--time-scale must be between {} and {}, got {time_scale}",
+        TIME_SCALE_RANGE.start(),
+        TIME_SCALE_RANGE.end()
+    );
+    Ok(())
+}
+
 pub struct GatewayState {
     pub config: GatewayLimits,
+    admin_token: Option<String>,
     pub registry: Registry,
     pub faults: FaultSwitch,
     pub integration: Integration,
@@ -159,7 +203,9 @@ pub async fn start_gateway(
 ) -> anyhow::Result<GatewayHandle> {
     let config = options.limits()?;
     let addr = listener.local_addr()?;
+    check_admin_exposure(addr, options.admin_token.as_deref())?;
     let state = Arc::new(GatewayState {
+        admin_token: options.admin_token.clone(),
         limiter: options
             .rate_limit
             .map(|rps| RateLimiter::new(rps, options.rate_burst)),
@@ -206,9 +252,50 @@ fn router(state: Arc<GatewayState>) -> Router {
         .route("/{stage}", get(websocket))
         .route("/{stage}/@connections/{id}", connections.clone())
         .route("/@connections/{id}", connections)
-        .nest("/_wsdash", admin_router())
+        // The client page is for browsers and needs no token; the rest of the admin API does.
+        .route("/_wsdash/client", get(client_page))
+        // The index as printed at start (with the slash, which the nest below does not match).
+        .route(
+            "/_wsdash/",
+            get(admin_index).route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                require_admin_token,
+            )),
+        )
+        .nest("/_wsdash", admin_router(state.clone()))
         .nest("/v2/apis", super::config_api::router())
         .with_state(state)
+}
+
+async fn require_admin_token(
+    State(state): State<Arc<GatewayState>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(expected) = &state.admin_token else {
+        return next.run(request).await;
+    };
+    let given = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(serde_json::json!({"message": "the emulator's admin API needs Authorization: Bearer <admin token>"})),
+        )
+            .into_response()
+    }
+}
+
+/// Compares without stopping at the first difference, so timing says nothing about the token.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 // ---------- WebSocket endpoint ----------
@@ -476,14 +563,17 @@ pub fn aws_error(status: StatusCode, error_type: &str, message: &str) -> Respons
 
 // ---------- Admin API (wsdash only, not part of AWS) ----------
 
-fn admin_router() -> Router<Arc<GatewayState>> {
+fn admin_router(state: Arc<GatewayState>) -> Router<Arc<GatewayState>> {
     Router::new()
         .route("/", get(admin_index))
         .route("/connections", get(admin_connections))
         .route("/stats", get(admin_stats))
         .route("/faults", get(admin_faults).put(admin_update_faults))
         .route("/kill", post(admin_kill))
-        .route("/client", get(client_page))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state,
+            require_admin_token,
+        ))
 }
 
 /// The guide's browser client, with this gateway's WebSocket URL filled in.
