@@ -133,6 +133,10 @@ pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Resu
             gateway,
             auth: TokenAuth::new(args.jwt_secret.clone(), args.dev_tokens),
             admin_token: admin_token.clone(),
+            audit: Some(Arc::new(crate::ops::audit::AuditLog::open(
+                &global.audit_path(),
+                "backend",
+            )?)),
         }),
         shutdown.clone(),
     );
@@ -145,7 +149,11 @@ pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Resu
     Ok(())
 }
 
-pub async fn run_demo_headless(args: DemoArgs) -> anyhow::Result<()> {
+pub async fn run_demo_headless(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
+    let args = DemoArgs {
+        audit_log: Some(global.audit_path()),
+        ..args
+    };
     let demo = start_demo(&args).await?;
     println!("{}", demo.describe());
     println!("Ctrl-C to stop.");
@@ -179,6 +187,10 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
         ..EnvironmentInfo::default()
     };
     let audit_path = global.audit_path();
+    let args = DemoArgs {
+        audit_log: Some(audit_path.clone()),
+        ..args
+    };
     // The same flag and variable as every other command (clap reads WSDASH_READONLY for it).
     let readonly = global.readonly;
     let shutdown = Arc::new(std::sync::Mutex::new(None::<CancellationToken>));

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             Some(Command::Gateway(args)) => server(cli::run_gateway(args).await),
             Some(Command::Backend(args)) => server(cli::run_backend(&global, args).await),
             Some(Command::Demo(args)) if args.headless => {
-                server(cli::run_demo_headless(args).await)
+                server(cli::run_demo_headless(&global, args).await)
             }
             Some(Command::Demo(args)) => server(cli::run_demo_dashboard(&global, args).await),
             Some(Command::List) => commands::list::run(&global).await,

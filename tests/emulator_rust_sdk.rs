@@ -22,6 +22,10 @@ struct System {
 }
 
 fn start_system(gateway_flags: &[&str]) -> System {
+    start_system_with(gateway_flags, &[])
+}
+
+fn start_system_with(gateway_flags: &[&str], backend_flags: &[&str]) -> System {
     let (gw_port, be_port) = (free_port(), free_port());
     let gw_addr = format!("127.0.0.1:{gw_port}");
     let be_url = format!("http://127.0.0.1:{be_port}");
@@ -30,21 +34,20 @@ fn start_system(gateway_flags: &[&str]) -> System {
     let gateway = Running::start(&args, "backend:");
     let management = gateway.value("management endpoint:");
     let be_addr = format!("127.0.0.1:{be_port}");
-    let backend = Running::start(
-        &[
-            "backend",
-            "--listen",
-            &be_addr,
-            "--gateway",
-            &management,
-            "--dev-tokens",
-            "--jwt-secret",
-            "test-secret",
-            "--admin-token",
-            "t",
-        ],
-        "admin token:",
-    );
+    let mut args = vec![
+        "backend",
+        "--listen",
+        &be_addr,
+        "--gateway",
+        &management,
+        "--dev-tokens",
+        "--jwt-secret",
+        "test-secret",
+        "--admin-token",
+        "t",
+    ];
+    args.extend_from_slice(backend_flags);
+    let backend = Running::start(&args, "admin token:");
     System {
         websocket: gateway.value("websocket:"),
         management,
@@ -509,4 +512,65 @@ async fn the_admin_api_needs_its_token_and_nonsense_numbers_are_refused() {
             "{args:?}: {err}"
         );
     }
+}
+
+/// The backend's stale endpoint purges as `wsdash purge` does: probed, Gone only, and every
+/// delete in the audit log first.
+#[tokio::test]
+async fn the_backends_stale_endpoint_deletes_only_the_gone_and_audits_each_delete() {
+    let dir = std::env::temp_dir().join(format!("wsdash-stale-{}", std::process::id()));
+    let audit = dir.join("audit.jsonl");
+    let system = start_system_with(
+        &["--fault-drop-disconnect", "1"],
+        &["--audit-log", audit.to_str().expect("path")],
+    );
+    let _alive = connect(&system, "dev:alive").await;
+    let vanishing = connect(&system, "dev:vanished").await;
+    let alive_id = connection_of(&system, "alive").await;
+    let vanished_id = connection_of(&system, "vanished").await;
+    // Its $disconnect is lost: the record stays behind, stale.
+    drop(vanishing);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let answer: serde_json::Value = reqwest::Client::new()
+        .delete(format!("{}/debug/ws-connections/stale", system.backend))
+        .bearer_auth("t")
+        .send()
+        .await
+        .expect("backend")
+        .json()
+        .await
+        .expect("json");
+    let removed: Vec<&str> = answer["removed"]
+        .as_array()
+        .expect("removed")
+        .iter()
+        .filter_map(|r| r["connection_id"].as_str())
+        .collect();
+    assert_eq!(removed, vec![vanished_id.as_str()], "{answer}");
+    let (entries, bad) = wsdash::ops::audit::read_audit_log(&audit).expect("audit log");
+    assert!(bad.is_empty());
+    let deletes: Vec<(String, String)> = entries
+        .iter()
+        .filter(|e| e.op == "delete")
+        .map(|e| {
+            (
+                e.phase.clone(),
+                e.record
+                    .as_ref()
+                    .map(|r| r.connection_id.clone())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        deletes,
+        vec![
+            ("intent".to_string(), vanished_id.clone()),
+            ("result".to_string(), vanished_id.clone())
+        ]
+    );
+    assert!(entries
+        .iter()
+        .all(|e| e.record.as_ref().map(|r| r.connection_id.as_str()) != Some(alive_id.as_str())));
+    std::fs::remove_dir_all(&dir).ok();
 }

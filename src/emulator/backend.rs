@@ -28,6 +28,8 @@ pub struct BackendState {
     pub gateway: Arc<dyn ManagementApi>,
     pub auth: TokenAuth,
     pub admin_token: String,
+    /// Where the stale endpoint's deletes are recorded first, as the CLI's are.
+    pub audit: Option<Arc<crate::ops::audit::AuditLog>>,
 }
 
 pub fn router(state: Arc<BackendState>) -> Router {
@@ -256,11 +258,20 @@ async fn debug_purge_stale(State(state): State<Arc<BackendState>>, headers: Head
     if let Err(response) = authorized(&state, &headers) {
         return response;
     }
-    match purge_stale(state.gateway.clone(), state.store.clone(), 16).await {
+    // The same plan and deletes as `wsdash purge`: probed, Gone only, audited, conditional.
+    match purge_stale(
+        state.gateway.clone(),
+        state.store.clone(),
+        16,
+        state.audit.as_deref(),
+    )
+    .await
+    {
         Ok((plan, report)) => Json(json!({
             "checked": plan.checked,
             "removed": report.deleted,
             "changed_meanwhile": report.changed,
+            "audit_log": state.audit.as_ref().map(|a| a.path().display().to_string()),
             "undecided": plan.undecided.iter().map(|(r, e)| json!({"record": r, "error": e})).collect::<Vec<_>>(),
             "failed": report.failed.iter().map(|(r, e)| json!({"record": r, "error": e})).collect::<Vec<_>>(),
         }))

@@ -50,6 +50,9 @@ pub struct DemoArgs {
     /// Run without the dashboard: print the URLs and serve until Ctrl-C.
     #[arg(long)]
     pub headless: bool,
+    /// The audit log of the backend's stale endpoint (set from the global --audit-log).
+    #[arg(skip)]
+    pub audit_log: Option<std::path::PathBuf>,
 }
 
 impl Default for DemoArgs {
@@ -66,6 +69,7 @@ impl Default for DemoArgs {
             time_scale: 1.0,
             admin_token: None,
             headless: false,
+            audit_log: None,
         }
     }
 }
@@ -177,6 +181,10 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
         gateway: management.clone(),
         auth: TokenAuth::new(None, true),
         admin_token: admin_token.clone(),
+        audit: match &args.audit_log {
+            Some(path) => Some(Arc::new(crate::ops::audit::AuditLog::open(path, "demo")?)),
+            None => None,
+        },
     });
     spawn_backend(backend_listener, backend, shutdown.clone());
 

@@ -134,9 +134,10 @@ pub async fn purge_stale(
     gateway: Arc<dyn ManagementApi>,
     store: Arc<dyn ConnectionStore>,
     concurrency: usize,
+    audit: Option<&AuditLog>,
 ) -> Result<(PurgePlan, PurgeReport), StoreError> {
     let snapshot = store.scan().await?;
     let plan = plan_purge(gateway.clone(), snapshot.records, concurrency, None).await;
-    let report = execute_purge(gateway, store.as_ref(), &plan, None, &StopRequest::never()).await;
+    let report = execute_purge(gateway, store.as_ref(), &plan, audit, &StopRequest::never()).await;
     Ok((plan, report))
 }
