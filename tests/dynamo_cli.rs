@@ -1091,7 +1091,7 @@ async fn signals_during_purge_lose_nothing_over_twenty_five_runs() {
                     "run {run}: {stderr}"
                 );
                 assert!(
-                    stored.len() > 0,
+                    !stored.is_empty(),
                     "run {run}: an interrupted purge left nothing to do"
                 );
             } else {

@@ -334,7 +334,7 @@ impl ConnectionStore for DynamoStore {
             .iter()
             .filter_map(|i| self.schema.parse(i).ok())
             .collect();
-        records.sort_by(|a, b| b.connected_at.cmp(&a.connected_at));
+        records.sort_by_key(|r| std::cmp::Reverse(r.connected_at));
         Ok(records)
     }
 
