@@ -85,7 +85,15 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandErr
     let audit = context.audit()?;
     // From here on a signal stops the purge between two deletes, not inside one.
     let stop = StopRequest::on_signals();
-    let report = execute_purge(gateway, store.as_ref(), &plan, Some(&audit), &stop).await;
+    let report = execute_purge(
+        gateway,
+        store.as_ref(),
+        &plan,
+        Some(&audit),
+        &stop,
+        concurrency,
+    )
+    .await;
     if json_output {
         print_json(&serde_json::json!({ "plan": plan, "report": report }));
     } else {

@@ -27,8 +27,15 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<(), CommandE
     let store = context.store().await?;
     let audit = context.audit()?;
     let stop = crate::shutdown::StopRequest::on_signals();
-    let report = restore_from_audit(store.as_ref(), &args.audit_file, since, Some(&audit), &stop)
-        .await
+    let report = restore_from_audit(
+        store.as_ref(),
+        &args.audit_file,
+        since,
+        Some(&audit),
+        &stop,
+        context.env.probe_concurrency,
+    )
+    .await
         .map_err(|e| match e {
             RestoreError::NotAnAuditLog { .. } => usage(e),
             RestoreError::Audit(_) => failed(e),

@@ -1,47 +1,109 @@
-//! Deleting one record the safe way: write the full item to the audit log first, then delete
-//! only if the record still holds the same connection id.
+//! Deleting records the safe way: write each full item to the audit log first, then delete only
+//! if the record still holds the same connection id.
+//!
+//! A batch costs two disk flushes (its intents, then its results) however large it is, and its
+//! reads and deletes run concurrently: the guarantees are per record, the cost per batch.
 
 use crate::model::ConnectionRecord;
-use crate::ops::audit::AuditLog;
+use crate::ops::audit::{AuditEntry, AuditLog};
 use crate::store::{ConnectionStore, DeleteOutcome};
+use futures_util::stream::{self, StreamExt};
 
-/// `reason` says why (gone, expired, disconnect) and goes into the audit log.
+/// `reason` says why (gone, disconnect) and goes into the audit log.
 pub async fn delete_record_audited(
     store: &dyn ConnectionStore,
     record: &ConnectionRecord,
     audit: Option<&AuditLog>,
     reason: &str,
 ) -> Result<DeleteOutcome, String> {
-    if let Some(audit) = audit {
-        let item = store.raw_item(record).await.map_err(|e| e.to_string())?;
-        if item.is_none() {
-            // Nothing with this connection id is stored any more: there is nothing to delete.
-            return Ok(match store.find_by_user(&record.user_id).await {
-                Ok(Some(_)) => DeleteOutcome::Changed,
-                _ => DeleteOutcome::Missing,
-            });
-        }
-        let mut intent = audit.entry("delete", "intent");
-        intent.record = Some(record.clone());
-        intent.item = item;
-        intent.detail = Some(serde_json::json!({ "reason": reason }));
-        audit.append(&intent).map_err(|e| e.to_string())?;
-    }
-    let outcome = store
-        .delete_if_current(record)
+    delete_records_audited(store, std::slice::from_ref(record), audit, reason, 1)
         .await
-        .map_err(|e| e.to_string());
+        .pop()
+        .unwrap_or(Ok(DeleteOutcome::Missing))
+}
+
+/// Delete `records` (one outcome each, in order): read each stored item, append every intent
+/// with one fsync, delete conditionally and concurrently, append every result with one fsync.
+/// Nothing is deleted whose intent is not on disk.
+pub async fn delete_records_audited(
+    store: &dyn ConnectionStore,
+    records: &[ConnectionRecord],
+    audit: Option<&AuditLog>,
+    reason: &str,
+    concurrency: usize,
+) -> Vec<Result<DeleteOutcome, String>> {
+    let concurrency = concurrency.max(1);
+    let mut outcomes: Vec<Option<Result<DeleteOutcome, String>>> = vec![None; records.len()];
+    let mut to_delete: Vec<usize> = (0..records.len()).collect();
     if let Some(audit) = audit {
-        let mut result = audit.entry("delete", "result");
-        result.record = Some(record.clone());
-        result.outcome = Some(match &outcome {
-            Ok(DeleteOutcome::Deleted) => "deleted".into(),
-            Ok(DeleteOutcome::Changed) => "changed".into(),
-            Ok(DeleteOutcome::Missing) => "missing".into(),
-            Err(e) => format!("failed: {e}"),
-        });
-        // The intent is already on disk; a failure here loses only the confirmation.
-        let _ = audit.append(&result);
+        let items: Vec<_> = stream::iter(0..records.len())
+            .map(|i| async move { store.raw_item(&records[i]).await })
+            .buffered(concurrency)
+            .collect()
+            .await;
+        let mut intents = Vec::new();
+        to_delete.clear();
+        for (i, item) in items.into_iter().enumerate() {
+            match item {
+                Err(e) => outcomes[i] = Some(Err(e.to_string())),
+                // Nothing with this connection id is stored any more: nothing to delete.
+                Ok(None) => {
+                    outcomes[i] = Some(Ok(match store.find_by_user(&records[i].user_id).await {
+                        Ok(Some(_)) => DeleteOutcome::Changed,
+                        _ => DeleteOutcome::Missing,
+                    }))
+                }
+                Ok(Some(item)) => {
+                    let mut intent = audit.entry("delete", "intent");
+                    intent.record = Some(records[i].clone());
+                    intent.item = Some(item);
+                    intent.detail = Some(serde_json::json!({ "reason": reason }));
+                    intents.push(intent);
+                    to_delete.push(i);
+                }
+            }
+        }
+        if let Err(e) = audit.append_all(&intents) {
+            for i in to_delete.drain(..) {
+                outcomes[i] = Some(Err(e.to_string()));
+            }
+        }
     }
-    outcome
+    let deleted: Vec<(usize, Result<DeleteOutcome, String>)> = stream::iter(to_delete)
+        .map(|i| async move {
+            let outcome = store
+                .delete_if_current(&records[i])
+                .await
+                .map_err(|e| e.to_string());
+            (i, outcome)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    if let Some(audit) = audit {
+        let results: Vec<AuditEntry> = deleted
+            .iter()
+            .map(|(i, outcome)| {
+                let mut result = audit.entry("delete", "result");
+                result.record = Some(records[*i].clone());
+                result.outcome = Some(match outcome {
+                    Ok(DeleteOutcome::Deleted) => "deleted".into(),
+                    Ok(DeleteOutcome::Changed) => "changed".into(),
+                    Ok(DeleteOutcome::Missing) => "missing".into(),
+                    Err(e) => format!("failed: {e}"),
+                });
+                result
+            })
+            .collect();
+        // The intents are on disk already; a failure here loses only the confirmations, and
+        // restore treats an intent without a result as "maybe deleted".
+        let _ = audit.append_all(&results);
+    }
+    for (i, outcome) in deleted {
+        outcomes[i] = Some(outcome);
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(Ok(DeleteOutcome::Missing)))
+        .collect()
 }

@@ -4,7 +4,7 @@
 use crate::gateway::ManagementApi;
 use crate::model::ConnectionRecord;
 use crate::ops::audit::AuditLog;
-use crate::ops::delete::delete_record_audited;
+use crate::ops::delete::delete_records_audited;
 use crate::ops::rate::RateLimiter;
 use crate::ops::refresh::{classify_records, ConnectionState};
 use crate::shutdown::StopRequest;
@@ -98,32 +98,35 @@ pub async fn execute_purge(
     plan: &PurgePlan,
     audit: Option<&AuditLog>,
     stop: &StopRequest,
+    concurrency: usize,
 ) -> PurgeReport {
     let mut report = PurgeReport::default();
     let mut stale = plan.stale.clone();
     if OffsetDateTime::now_utc() - plan.made_at > PLAN_MAX_AGE {
         let records: Vec<_> = stale.iter().map(|s| s.record.clone()).collect();
-        let fresh = plan_purge(gateway, records.clone(), 8, None).await;
+        let fresh = plan_purge(gateway, records.clone(), concurrency, None).await;
         report.alive_on_recheck = records
             .into_iter()
             .filter(|r| !fresh.stale.iter().any(|s| &s.record == r))
             .collect();
         stale = fresh.stale;
     }
-    for entry in &stale {
-        let record = entry.record.clone();
+    // Batches: a signal stops the run between two batches, and the one in flight finishes
+    // with its results on disk.
+    for batch in stale.chunks(concurrency.max(1) * 4) {
+        let records: Vec<ConnectionRecord> = batch.iter().map(|s| s.record.clone()).collect();
         if stop.is_requested() {
-            report.not_attempted.push(record);
+            report.not_attempted.extend(records);
             continue;
         }
-        let reason = match entry.reason {
-            StaleReason::Gone => "gone",
-        };
-        match delete_record_audited(store, &record, audit, reason).await {
-            Ok(DeleteOutcome::Deleted) => report.deleted.push(record),
-            Ok(DeleteOutcome::Changed) => report.changed.push(record),
-            Ok(DeleteOutcome::Missing) => report.missing.push(record),
-            Err(e) => report.failed.push((record, e)),
+        let outcomes = delete_records_audited(store, &records, audit, "gone", concurrency).await;
+        for (record, outcome) in records.into_iter().zip(outcomes) {
+            match outcome {
+                Ok(DeleteOutcome::Deleted) => report.deleted.push(record),
+                Ok(DeleteOutcome::Changed) => report.changed.push(record),
+                Ok(DeleteOutcome::Missing) => report.missing.push(record),
+                Err(e) => report.failed.push((record, e)),
+            }
         }
     }
     report
@@ -138,6 +141,14 @@ pub async fn purge_stale(
 ) -> Result<(PurgePlan, PurgeReport), StoreError> {
     let snapshot = store.scan().await?;
     let plan = plan_purge(gateway.clone(), snapshot.records, concurrency, None).await;
-    let report = execute_purge(gateway, store.as_ref(), &plan, audit, &StopRequest::never()).await;
+    let report = execute_purge(
+        gateway,
+        store.as_ref(),
+        &plan,
+        audit,
+        &StopRequest::never(),
+        concurrency,
+    )
+    .await;
     Ok((plan, report))
 }

@@ -9,6 +9,7 @@ use crate::ops::audit::{read_audit_log, AuditEntry, AuditError, AuditLog};
 use crate::shutdown::StopRequest;
 use crate::store::ConnectionStore;
 use serde::Serialize;
+use futures_util::stream::{self, StreamExt};
 use std::collections::HashMap;
 use std::path::Path;
 use time::OffsetDateTime;
@@ -93,6 +94,53 @@ pub fn deletes_to_undo(entries: &[AuditEntry], since: Option<OffsetDateTime>) ->
         .collect()
 }
 
+/// Consecutive batches of at most `size`, none holding two records of one user, so the restores
+/// of one user never race each other and keep the newest-first order.
+fn batches_of_distinct_users<T>(
+    pending: &[(ConnectionRecord, T)],
+    size: usize,
+) -> Vec<&[(ConnectionRecord, T)]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    let mut users = std::collections::HashSet::new();
+    for (i, (record, _)) in pending.iter().enumerate() {
+        if i - start == size || !users.insert(record.user_id.as_str()) {
+            batches.push(&pending[start..i]);
+            start = i;
+            users.clear();
+            users.insert(record.user_id.as_str());
+        }
+    }
+    if start < pending.len() {
+        batches.push(&pending[start..]);
+    }
+    batches
+}
+
+enum RestoreOutcome {
+    Restored,
+    AlreadyPresent,
+    NewerExists,
+    Failed(String),
+}
+
+async fn restore_one(
+    store: &dyn ConnectionStore,
+    record: &ConnectionRecord,
+    item: Option<&serde_json::Value>,
+) -> RestoreOutcome {
+    match store.raw_item(record).await {
+        Ok(Some(_)) => return RestoreOutcome::AlreadyPresent,
+        Ok(None) => {}
+        Err(e) => return RestoreOutcome::Failed(e.to_string()),
+    }
+    match store.restore(record, item).await {
+        Ok(true) => RestoreOutcome::Restored,
+        Ok(false) => RestoreOutcome::NewerExists,
+        Err(e) => RestoreOutcome::Failed(e.to_string()),
+    }
+}
+
 /// Why a restore could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
@@ -112,6 +160,7 @@ pub async fn restore_from_audit(
     since: Option<OffsetDateTime>,
     audit: Option<&AuditLog>,
     stop: &StopRequest,
+    concurrency: usize,
 ) -> Result<RestoreReport, RestoreError> {
     let (entries, unreadable_lines) = read_audit_log(path)?;
     if entries.is_empty() && !unreadable_lines.is_empty() {
@@ -125,40 +174,52 @@ pub async fn restore_from_audit(
         unreadable_lines,
         ..RestoreReport::default()
     };
-    for logged in deletes_to_undo(&entries, since) {
-        let Some(record) = logged.intent.record.clone() else {
-            continue;
-        };
+    let mut pending: Vec<(ConnectionRecord, LoggedDelete)> = deletes_to_undo(&entries, since)
+        .into_iter()
+        .filter_map(|logged| Some((logged.intent.record.clone()?, logged)))
+        .collect();
+    // Newest first, so where a table holds one record per user the newest deleted one is the
+    // one put back.
+    pending.sort_by_key(|(record, _)| std::cmp::Reverse(record.connected_at));
+    // Each batch runs concurrently; a stop request ends the run between two batches.
+    for batch in batches_of_distinct_users(&pending, concurrency.max(1) * 4) {
         if stop.is_requested() {
-            report.not_attempted.push(record);
+            report
+                .not_attempted
+                .extend(batch.iter().map(|(record, _)| record.clone()));
             continue;
         }
-        match store.raw_item(&record).await {
-            Ok(Some(_)) => {
-                report.already_present.push(record);
-                continue;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                report.failed.push((record, e.to_string()));
-                continue;
+        let outcomes: Vec<(ConnectionRecord, DeleteEvidence, RestoreOutcome)> =
+            stream::iter(batch)
+                .map(|(record, logged)| async move {
+                    let outcome = restore_one(store, record, logged.intent.item.as_ref()).await;
+                    (record.clone(), logged.evidence, outcome)
+                })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+        let mut done = Vec::new();
+        for (record, evidence, outcome) in outcomes {
+            match outcome {
+                RestoreOutcome::AlreadyPresent => report.already_present.push(record),
+                RestoreOutcome::NewerExists => report.skipped_newer_exists.push(record),
+                RestoreOutcome::Failed(e) => report.failed.push((record, e)),
+                RestoreOutcome::Restored => {
+                    if let Some(audit) = audit {
+                        let mut entry = audit.entry("restore", "result");
+                        entry.record = Some(record.clone());
+                        entry.outcome = Some("restored".into());
+                        done.push(entry);
+                    }
+                    match evidence {
+                        DeleteEvidence::Confirmed => report.restored.push(record),
+                        DeleteEvidence::Maybe => report.restored_unconfirmed.push(record),
+                    }
+                }
             }
         }
-        match store.restore(&record, logged.intent.item.as_ref()).await {
-            Ok(true) => {
-                if let Some(audit) = audit {
-                    let mut done = audit.entry("restore", "result");
-                    done.record = Some(record.clone());
-                    done.outcome = Some("restored".into());
-                    let _ = audit.append(&done);
-                }
-                match logged.evidence {
-                    DeleteEvidence::Confirmed => report.restored.push(record),
-                    DeleteEvidence::Maybe => report.restored_unconfirmed.push(record),
-                }
-            }
-            Ok(false) => report.skipped_newer_exists.push(record),
-            Err(e) => report.failed.push((record, e.to_string())),
+        if let Some(audit) = audit {
+            let _ = audit.append_all(&done);
         }
     }
     Ok(report)

@@ -352,6 +352,7 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
                     &plan.0,
                     backend.audit.as_deref(),
                     &stop,
+                    backend.concurrency,
                 )
                 .await,
             ),

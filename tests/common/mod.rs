@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod dynamo;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
