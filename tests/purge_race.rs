@@ -217,6 +217,7 @@ async fn a_purge_racing_reconnects_and_revivals_never_deletes_a_live_record() {
         let strike_after = rand::rng().random_range(20..DEAD / 2) as usize;
         let mut struck = false;
         let deadline = Instant::now() + Duration::from_secs(300);
+        let started = Instant::now();
         let status = loop {
             if let Some(status) = purge.try_wait().expect("wait") {
                 break status;
@@ -260,6 +261,12 @@ async fn a_purge_racing_reconnects_and_revivals_never_deletes_a_live_record() {
             ),
         }
 
+        eprintln!(
+            "run {run}: purge {:?} ({status:?}), {} reconnects",
+            started.elapsed(),
+            revived.len()
+        );
+        let checked = Instant::now();
         // 1. No live record deleted: every open socket's user holds a record, and that
         // record's connection is open (GetConnection through the CLI would say live).
         let connected: Vec<String> = swarm.sockets.keys().cloned().collect();
@@ -358,6 +365,7 @@ async fn a_purge_racing_reconnects_and_revivals_never_deletes_a_live_record() {
             );
         }
 
+        eprintln!("run {run}: checks and restore {:?}", checked.elapsed());
         // Clean up this run's dead records and revived sockets before the next run.
         for user in revived {
             if let Some(mut socket) = swarm.sockets.remove(&user) {
@@ -369,11 +377,23 @@ async fn a_purge_racing_reconnects_and_revivals_never_deletes_a_live_record() {
             .into_keys()
             .filter(|u| u.starts_with(&format!("dead-{run}-")))
             .collect();
-        for user in leftovers {
+        for chunk in leftovers.chunks(25) {
+            let requests = chunk
+                .iter()
+                .map(|user| {
+                    aws_sdk_dynamodb::types::WriteRequest::builder()
+                        .delete_request(
+                            aws_sdk_dynamodb::types::DeleteRequest::builder()
+                                .key("user_id", s(user))
+                                .build()
+                                .expect("delete request"),
+                        )
+                        .build()
+                })
+                .collect();
             client
-                .delete_item()
-                .table_name(TABLE)
-                .key("user_id", s(&user))
+                .batch_write_item()
+                .request_items(TABLE, requests)
                 .send()
                 .await
                 .expect("cleanup");

@@ -36,10 +36,10 @@ pub async fn run(global: &GlobalArgs, args: &RestoreArgs) -> Result<(), CommandE
         context.env.probe_concurrency,
     )
     .await
-        .map_err(|e| match e {
-            RestoreError::NotAnAuditLog { .. } => usage(e),
-            RestoreError::Audit(_) => failed(e),
-        })?;
+    .map_err(|e| match e {
+        RestoreError::NotAnAuditLog { .. } => usage(e),
+        RestoreError::Audit(_) => failed(e),
+    })?;
     if global.output == OutputFormat::Json {
         print_json(&serde_json::json!(report));
     } else {

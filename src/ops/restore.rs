@@ -8,8 +8,8 @@ use crate::model::ConnectionRecord;
 use crate::ops::audit::{read_audit_log, AuditEntry, AuditError, AuditLog};
 use crate::shutdown::StopRequest;
 use crate::store::ConnectionStore;
-use serde::Serialize;
 use futures_util::stream::{self, StreamExt};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 use time::OffsetDateTime;
@@ -189,15 +189,14 @@ pub async fn restore_from_audit(
                 .extend(batch.iter().map(|(record, _)| record.clone()));
             continue;
         }
-        let outcomes: Vec<(ConnectionRecord, DeleteEvidence, RestoreOutcome)> =
-            stream::iter(batch)
-                .map(|(record, logged)| async move {
-                    let outcome = restore_one(store, record, logged.intent.item.as_ref()).await;
-                    (record.clone(), logged.evidence, outcome)
-                })
-                .buffer_unordered(concurrency.max(1))
-                .collect()
-                .await;
+        let outcomes: Vec<(ConnectionRecord, DeleteEvidence, RestoreOutcome)> = stream::iter(batch)
+            .map(|(record, logged)| async move {
+                let outcome = restore_one(store, record, logged.intent.item.as_ref()).await;
+                (record.clone(), logged.evidence, outcome)
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
         let mut done = Vec::new();
         for (record, evidence, outcome) in outcomes {
             match outcome {

@@ -418,10 +418,12 @@ impl ConnectionStore for DynamoStore {
         record: &ConnectionRecord,
         raw: Option<&serde_json::Value>,
     ) -> Result<bool, StoreError> {
-        if let Some(current) = self.find_by_user(&record.user_id).await? {
-            if current.connected_at >= record.connected_at || self.schema.keyed_by == KeyedBy::User
-            {
-                return Ok(false);
+        // Keyed by user, the conditional put below refuses any record of the user: no read needed.
+        if self.schema.keyed_by != KeyedBy::User {
+            if let Some(current) = self.find_by_user(&record.user_id).await? {
+                if current.connected_at >= record.connected_at {
+                    return Ok(false);
+                }
             }
         }
         let item = match raw.map(item_from_json) {
