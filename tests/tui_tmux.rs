@@ -369,3 +369,268 @@ fn sigint_sigterm_and_sighup_give_the_terminal_back() {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
+
+/// Gateway, backend and moto as separate processes on fixed ports, so each can be killed and
+/// started again where the others expect it.
+struct FaultRig {
+    gw_port: u16,
+    be_port: u16,
+    moto_port: u16,
+    gateway: Option<common::Running>,
+    backend: Option<common::Running>,
+    moto: Option<common::Moto>,
+}
+
+impl FaultRig {
+    fn management(&self) -> String {
+        format!("http://127.0.0.1:{}/production", self.gw_port)
+    }
+
+    fn moto_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.moto_port)
+    }
+
+    fn start_gateway(&mut self) {
+        let listen = format!("127.0.0.1:{}", self.gw_port);
+        let backend = format!("http://127.0.0.1:{}", self.be_port);
+        self.gateway = Some(common::Running::start(
+            &["gateway", "--listen", &listen, "--backend", &backend],
+            "backend:",
+        ));
+    }
+
+    fn start_backend(&mut self) {
+        let listen = format!("127.0.0.1:{}", self.be_port);
+        let management = self.management();
+        let moto = self.moto_url();
+        self.backend = Some(common::Running::start_with_env(
+            &[
+                "backend",
+                "--listen",
+                &listen,
+                "--gateway",
+                &management,
+                "--dev-tokens",
+                "--admin-token",
+                "fault-admin",
+                "--store",
+                "dynamodb",
+                "--table",
+                "faults",
+            ],
+            "admin token:",
+            &[
+                ("AWS_ENDPOINT_URL_DYNAMODB", moto.as_str()),
+                ("AWS_REGION", "us-east-1"),
+                ("AWS_ACCESS_KEY_ID", "t"),
+                ("AWS_SECRET_ACCESS_KEY", "t"),
+            ],
+        ));
+    }
+
+    async fn start_moto(&mut self) {
+        let moto = common::Moto::start_on(self.moto_port);
+        let client = common::dynamo::dynamo(&moto).await;
+        common::dynamo::create_table(&client, "faults", "user_id", Some("connection_id")).await;
+        self.moto = Some(moto);
+    }
+
+    async fn dynamo(&self) -> aws_sdk_dynamodb::Client {
+        common::dynamo::dynamo(self.moto.as_ref().expect("moto")).await
+    }
+
+    async fn seed_dead(&self, n: usize) {
+        let at = wsdash::model::iso_millis(
+            time::OffsetDateTime::now_utc() - time::Duration::minutes(30),
+        );
+        for i in 0..n {
+            common::dynamo::put(
+                &self.dynamo().await,
+                "faults",
+                &[
+                    ("user_id", common::dynamo::s(&format!("dead-{i}"))),
+                    (
+                        "connection_id",
+                        common::dynamo::s(&format!("DEADCONN{i:07}=")),
+                    ),
+                    ("connected_at", common::dynamo::s(&at)),
+                ],
+            )
+            .await;
+        }
+    }
+
+    async fn faults(&self, body: &str) {
+        let status = reqwest::Client::new()
+            .put(format!("http://127.0.0.1:{}/_wsdash/faults", self.gw_port))
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("faults")
+            .status();
+        assert!(status.is_success(), "faults {body}: {status}");
+    }
+}
+
+type Client =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect_clients(rig: &FaultRig, users: &[&str]) -> Vec<Client> {
+    let mut clients = Vec::new();
+    for user in users {
+        let url = format!("ws://127.0.0.1:{}/production?token=dev:{user}", rig.gw_port);
+        let (socket, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect");
+        clients.push(socket);
+    }
+    clients
+}
+
+/// `x`, then `y` if a confirmation came up, then the summary's first line; the summary is closed.
+fn purge_from_the_dashboard(tmux: &Tmux) -> String {
+    tmux.keys(&["x"]);
+    let screen = tmux.wait_for("a purge plan or its failure", |s| {
+        s.contains("Purge:")
+            || s.contains("purge stale records")
+            || s.contains("cannot plan the purge")
+    });
+    if screen.contains("purge stale records") {
+        tmux.keys(&["y"]);
+    }
+    let screen = tmux.wait_for("the purge's outcome", |s| {
+        s.contains("Purge:") || s.contains("cannot plan the purge")
+    });
+    tmux.keys(&["Escape"]);
+    screen
+}
+
+/// The dashboard keeps running through 403, 429 and 500 answers and through the death and
+/// return of the gateway, the backend and DynamoDB; its purges delete nothing but records the
+/// gateway called Gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_survives_every_fault_and_deletes_only_on_gone() {
+    let mut rig = FaultRig {
+        gw_port: free_port(),
+        be_port: free_port(),
+        moto_port: free_port(),
+        gateway: None,
+        backend: None,
+        moto: None,
+    };
+    rig.start_moto().await;
+    rig.start_gateway();
+    rig.start_backend();
+    let users = ["alice", "bob", "carol"];
+    let mut clients = connect_clients(&rig, &users).await;
+    rig.seed_dead(3).await;
+
+    let dir = std::env::temp_dir().join(format!("wsdash-tmux-faults-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let audit = dir.join("audit.jsonl");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "default_env = \"rig\"\n[env.rig]\ntable = \"faults\"\nendpoint = \"{}\"\ndynamodb_endpoint = \"{}\"\nregion = \"us-east-1\"\nprobe_rate = 1000.0\n",
+            rig.management(),
+            rig.moto_url()
+        ),
+    )
+    .expect("config");
+    let command = format!(
+        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} AWS_ACCESS_KEY_ID=t AWS_SECRET_ACCESS_KEY=t \
+         {BIN} --config {config} --audit-log {audit}",
+        dir = dir.display(),
+        config = config.display(),
+        audit = audit.display()
+    );
+    let tmux = Tmux::start_sized(&command, 140, 40);
+    tmux.wait_for("three live and three stale", |s| {
+        count(s, "live") == Some(3) && count(s, "stale") == Some(3)
+    });
+
+    // 403, 429 and 500 on every Management API call: probes fail, nothing is decided, and a
+    // purge deletes nothing.
+    for (fault, words) in [
+        ("forbidden", "Forbidden"),
+        ("throttle", "hrottl"),
+        ("server_error", "500"),
+    ] {
+        rig.faults(&format!("{{\"{fault}\": 1.0}}")).await;
+        let screen = purge_from_the_dashboard(&tmux);
+        assert!(
+            screen.contains("nothing to delete") && screen.contains("could not be probed"),
+            "with {fault} injected:\n{screen}"
+        );
+        assert!(
+            tmux.screen().contains(words) || screen.contains(words),
+            "the {fault} answers are named on screen:\n{}",
+            tmux.screen()
+        );
+        rig.faults(&format!("{{\"{fault}\": 0.0}}")).await;
+    }
+    assert!(
+        !audit.exists()
+            || !std::fs::read_to_string(&audit)
+                .unwrap_or_default()
+                .contains("\"op\":\"delete\"")
+    );
+
+    // The gateway dies: probes cannot reach it; a purge deletes nothing.
+    rig.gateway = None;
+    let screen = purge_from_the_dashboard(&tmux);
+    assert!(screen.contains("nothing to delete"), "{screen}");
+    tmux.wait_for("the unreachable endpoint named", |s| {
+        s.contains("unreachable")
+    });
+    // It returns (empty, like a redeployed stage): the clients reconnect.
+    rig.start_gateway();
+    clients.clear();
+    clients.extend(connect_clients(&rig, &users).await);
+
+    // The backend dies and returns: the dashboard does not depend on it.
+    rig.backend = None;
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(tmux.alive());
+    rig.start_backend();
+
+    // DynamoDB dies: the last good rows stay and the failing scan is said.
+    rig.moto = None;
+    tmux.wait_for("the failing scan", |s| s.contains("SCAN FAILING"));
+    let screen = purge_from_the_dashboard(&tmux);
+    assert!(screen.contains("cannot plan the purge"), "{screen}");
+    // It returns empty; the table is created again and refilled by reconnecting clients.
+    rig.start_moto().await;
+    clients.clear();
+    clients.extend(connect_clients(&rig, &users).await);
+    rig.seed_dead(2).await;
+    tmux.wait_for("recovery: three live, two stale, no failing scan", |s| {
+        count(s, "live") == Some(3) && count(s, "stale") == Some(2) && !s.contains("SCAN FAILING")
+    });
+
+    // Everything answers again: the purge deletes exactly the two Gone records.
+    let screen = purge_from_the_dashboard(&tmux);
+    assert!(screen.contains("Purge: deleted 2"), "{screen}");
+    let (entries, _) = wsdash::ops::audit::read_audit_log(&audit).expect("audit log");
+    let deleted: Vec<String> = entries
+        .iter()
+        .filter(|e| {
+            e.op == "delete" && e.phase == "result" && e.outcome.as_deref() == Some("deleted")
+        })
+        .filter_map(|e| e.record.as_ref().map(|r| r.user_id.clone()))
+        .collect();
+    assert_eq!(deleted.len(), 2, "{deleted:?}");
+    assert!(
+        deleted.iter().all(|u| u.starts_with("dead-")),
+        "{deleted:?}"
+    );
+    let stored = common::dynamo::stored_users(&rig.dynamo().await, "faults").await;
+    for user in users {
+        assert!(stored.contains(user), "{user} lost its record: {stored:?}");
+    }
+    assert!(tmux.alive(), "the dashboard is still running");
+    tmux.keys(&["q"]);
+    drop(clients);
+    std::fs::remove_dir_all(&dir).ok();
+}

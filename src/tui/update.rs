@@ -283,13 +283,18 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::PurgePlanned(plan) => {
             if plan.stale.is_empty() {
-                app.overlay = Overlay::Summary(
-                    "Purge: nothing to delete".into(),
-                    vec![format!(
-                        "checked {} record(s); none is stale or expired",
-                        plan.checked
-                    )],
-                );
+                let mut lines = vec![format!(
+                    "checked {} record(s); the gateway answered Gone for none",
+                    plan.checked
+                )];
+                if let Some((_, error)) = plan.undecided.first() {
+                    lines.push(format!(
+                        "{} could not be probed and are kept (first error: {})",
+                        plan.undecided.len(),
+                        crate::text::printable(error)
+                    ));
+                }
+                app.overlay = Overlay::Summary("Purge: nothing to delete".into(), lines);
             } else {
                 app.overlay = Overlay::Confirm(Confirm::Purge(plan));
             }
@@ -299,32 +304,42 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
             let mut lines: Vec<String> = report
                 .deleted
                 .iter()
-                .map(|r| format!("deleted   {}  {}", r.user_id, r.connection_id))
+                .map(|r| {
+                    format!(
+                        "deleted   {}  {}",
+                        crate::text::printable(&r.user_id),
+                        crate::text::printable(&r.connection_id)
+                    )
+                })
                 .collect();
             lines.extend(report.changed.iter().map(|r| {
                 format!(
-                    "kept      {}  {} (reconnected meanwhile)",
-                    r.user_id, r.connection_id
+                    "kept      {}  {} (the record changed meanwhile)",
+                    crate::text::printable(&r.user_id),
+                    crate::text::printable(&r.connection_id)
                 )
             }));
             lines.extend(report.alive_on_recheck.iter().map(|r| {
                 format!(
                     "kept      {}  {} (alive on re-check)",
-                    r.user_id, r.connection_id
+                    crate::text::printable(&r.user_id),
+                    crate::text::printable(&r.connection_id)
                 )
             }));
             lines.extend(report.missing.iter().map(|r| {
                 format!(
                     "gone      {}  {} (already deleted)",
-                    r.user_id, r.connection_id
+                    crate::text::printable(&r.user_id),
+                    crate::text::printable(&r.connection_id)
                 )
             }));
-            lines.extend(
-                report
-                    .failed
-                    .iter()
-                    .map(|(r, e)| format!("FAILED    {}  {}: {e}", r.user_id, r.connection_id)),
-            );
+            lines.extend(report.failed.iter().map(|(r, e)| {
+                format!(
+                    "FAILED    {}  {}: {e}",
+                    crate::text::printable(&r.user_id),
+                    crate::text::printable(&r.connection_id)
+                )
+            }));
             app.overlay = Overlay::Summary(
                 format!(
                     "Purge: deleted {}, kept {}, failed {} (deleted items are in the audit log)",

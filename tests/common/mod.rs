@@ -146,8 +146,12 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
+        Self::start_on(free_port())
+    }
+
+    /// On a given port: a restarted moto comes back where the clients expect it (empty).
+    pub fn start_on(port: u16) -> Moto {
         python_with(&["moto", "flask"]);
-        let port = free_port();
         let child = Command::new(
             std::env::var("WSDASH_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into()),
         )
