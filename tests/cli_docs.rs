@@ -64,6 +64,7 @@ fn secrets_in_the_environment_never_appear_in_help() {
             &[
                 ("WSDASH_ADMIN_TOKEN", "sekrit-admin"),
                 ("WSDASH_JWT_SECRET", "sekrit-jwt"),
+                ("WSDASH_GATEWAY_ADMIN_TOKEN", "sekrit-gateway"),
             ],
         );
         assert!(
