@@ -47,18 +47,21 @@ pub struct GatewayArgs {
 
 /// The admin API kills sockets and injects faults: beyond loopback, only with a token.
 pub fn check_admin_exposure(addr: SocketAddr, admin_token: Option<&str>) -> anyhow::Result<()> {
-    if let Some(token) = admin_token {
-        anyhow::ensure!(
-            token.len() >= 8,
-            "the admin token must be at least 8 characters"
-        );
+    if addr.ip().is_loopback() {
         return Ok(());
     }
-    anyhow::ensure!(
-        addr.ip().is_loopback(),
-        "refusing to listen on {addr} without --admin-token: the emulator's admin API (/_wsdash/kill, /_wsdash/faults) would answer anyone who reaches the port; pass --admin-token TOKEN (or WSDASH_GATEWAY_ADMIN_TOKEN), or listen on 127.0.0.1"
-    );
-    Ok(())
+    match admin_token {
+        None => anyhow::bail!(
+            "refusing to listen on {addr} without --admin-token: the emulator's admin API (/_wsdash/kill, /_wsdash/faults) would answer anyone who reaches the port; pass --admin-token TOKEN (or WSDASH_GATEWAY_ADMIN_TOKEN), or listen on 127.0.0.1"
+        ),
+        Some(token) => {
+            anyhow::ensure!(
+                token.len() >= 8,
+                "listening on {addr}, the admin token must be at least 8 characters"
+            );
+            Ok(())
+        }
+    }
 }
 
 /// Stage, limits and faults; shared by `wsdash gateway` and the demo.
