@@ -36,7 +36,7 @@ fn loaded_app() -> App {
     let mut app = App::new(
         EnvironmentInfo {
             name: "bench".into(),
-            probe_rate_limit: 50.0,
+            api_rate: Some(50.0),
             ..Default::default()
         },
         now,

@@ -202,20 +202,21 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
             if let Ok(mut slot) = keep.lock() {
                 *slot = Some(demo.shutdown.clone());
             }
-            let probe_rate = 200.0;
+
             let env = EnvironmentInfo {
                 name: "demo".into(),
                 color: "green".into(),
                 endpoint: demo.gateway.management_url(),
                 table: format!("in-memory store of the demo backend {}", demo.backend_url),
                 readonly,
-                probe_rate_limit: probe_rate,
+                api_rate: None,
                 emulator_admin: Some(demo.gateway.admin_url()),
             };
             let backend = Backend {
                 store: demo.store.clone(),
                 gateway: demo.management.clone(),
-                limiter: Arc::new(crate::ops::rate::RateLimiter::new(probe_rate, 50)),
+                // The emulator shares no quota: no ceiling, as for any loopback endpoint.
+                rate: crate::ops::pacing::RateController::unlimited(),
                 concurrency: 16,
                 audit: Some(Arc::new(crate::ops::audit::AuditLog::open(
                     &audit_path,
@@ -277,13 +278,13 @@ async fn open_environment(
             crate::store::dynamo::describe_schema(store.schema())
         ),
         readonly: context.env.readonly,
-        probe_rate_limit: context.env.probe_rate,
+        api_rate: context.env.api_rate,
         emulator_admin: None,
     };
     let backend = Backend {
         store: Context::store_dyn(&store),
         gateway,
-        limiter: context.limiter(),
+        rate: context.rate(),
         concurrency: context.env.probe_concurrency,
         audit: Some(audit),
         emulator_admin: None,

@@ -13,6 +13,14 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// `api_rate = 500` or `api_rate = "unlimited"`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum RateSetting {
+    PerSecond(f64),
+    Word(String),
+}
+
 /// One environment as written in the file; every key is optional.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -25,7 +33,9 @@ pub struct EnvironmentFile {
     pub dynamodb_endpoint: Option<String>,
     pub readonly: Option<bool>,
     pub color: Option<String>,
-    pub probe_rate: Option<f64>,
+    /// Management API calls per second at most (`probe_rate` is its old name).
+    #[serde(alias = "probe_rate")]
+    pub api_rate: Option<RateSetting>,
     pub probe_concurrency: Option<usize>,
     pub scan_segments: Option<u32>,
     pub schema: Option<SchemaOverrides>,
@@ -108,6 +118,8 @@ pub struct Overrides {
     pub endpoint: Option<String>,
     pub dynamodb_endpoint: Option<String>,
     pub readonly: bool,
+    /// `--rate`: over the file's `api_rate`.
+    pub rate: Option<crate::flags::Ceiling>,
 }
 
 /// Everything an operation needs to know about where it runs.
@@ -121,7 +133,8 @@ pub struct Environment {
     pub dynamodb_endpoint: Option<String>,
     pub readonly: bool,
     pub color: String,
-    pub probe_rate: f64,
+    /// Management API calls per second at most; None: no ceiling.
+    pub api_rate: Option<f64>,
     pub probe_concurrency: usize,
     pub scan_segments: u32,
     pub schema: SchemaOverrides,
@@ -148,7 +161,10 @@ impl Environment {
 }
 
 /// Safe defaults for a shared production account.
-pub const DEFAULT_PROBE_RATE: f64 = 50.0;
+/// The default ceiling against AWS. Management API calls count against the account's
+/// 10,000 requests/s shared by every API in the region (production pushes included): wsdash
+/// takes at most 5% of it unless told otherwise.
+pub const DEFAULT_API_RATE: f64 = 500.0;
 pub const DEFAULT_PROBE_CONCURRENCY: usize = 16;
 
 /// Pick the environment (`--env`, else the file's default, else the flags alone) and apply overrides.
@@ -182,14 +198,21 @@ pub fn resolve(
         path: path.to_path_buf(),
         message,
     };
-    if let Some(rate) = base.probe_rate {
-        // `nan > 0.0` is false, so this also refuses NaN; infinity is no ceiling at all.
-        if !(rate.is_finite() && rate > 0.0) {
-            return Err(invalid(format!(
-                "env.{name}.probe_rate must be a number above 0 (calls per second), got {rate}"
-            )));
-        }
-    }
+    let file_rate = match &base.api_rate {
+        None => None,
+        Some(RateSetting::PerSecond(rate)) => Some(
+            crate::flags::ceiling(&rate.to_string()).map_err(|_| {
+                invalid(format!(
+                    "env.{name}.api_rate must be a number above 0 (calls per second) or \"unlimited\", got {rate}"
+                ))
+            })?,
+        ),
+        Some(RateSetting::Word(word)) => Some(crate::flags::ceiling(word).map_err(|_| {
+            invalid(format!(
+                "env.{name}.api_rate must be a number above 0 (calls per second) or \"unlimited\", got {word:?}"
+            ))
+        })?),
+    };
     if base.probe_concurrency == Some(0) {
         return Err(invalid(format!(
             "env.{name}.probe_concurrency must be at least 1, got 0"
@@ -215,6 +238,12 @@ pub fn resolve(
     if let Some(url) = &dynamodb_endpoint {
         check_endpoint_url(url, "--dynamodb-endpoint")?;
     }
+    // Loopback endpoints (the emulator, moto) share no quota with anyone: no ceiling.
+    let api_rate = match overrides.rate.or(file_rate) {
+        Some(crate::flags::Ceiling(rate)) => rate,
+        None if endpoint.as_deref().is_some_and(is_local_endpoint) => None,
+        None => Some(DEFAULT_API_RATE),
+    };
     Ok(Environment {
         region: overrides.region.clone().or(base.region),
         profile: overrides.profile.clone().or(base.profile),
@@ -229,7 +258,7 @@ pub fn resolve(
                 "cyan".into()
             }
         }),
-        probe_rate: base.probe_rate.unwrap_or(DEFAULT_PROBE_RATE),
+        api_rate,
         probe_concurrency: base.probe_concurrency.unwrap_or(DEFAULT_PROBE_CONCURRENCY),
         scan_segments: base.scan_segments.unwrap_or(4),
         schema: base.schema.unwrap_or_default(),
@@ -368,8 +397,9 @@ mod tests {
         );
         assert!(err.contains("--table \"\""), "{err}");
         for (value, key) in [
-            ("probe_rate = nan", "probe_rate"),
-            ("probe_rate = -1.0", "probe_rate"),
+            ("probe_rate = nan", "api_rate"),
+            ("api_rate = -1.0", "api_rate"),
+            ("api_rate = \"fast\"", "api_rate"),
             ("probe_concurrency = 0", "probe_concurrency"),
         ] {
             let err = resolve_with(
@@ -381,6 +411,35 @@ mod tests {
                 "{value}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn the_rate_ceiling_is_unlimited_on_loopback_and_a_share_of_the_quota_on_aws() {
+        let path = Path::new("c.toml");
+        let rate = |text: &str, overrides: Overrides| {
+            let file = parse_config(text, path).expect("config");
+            resolve(&file, path, None, &overrides)
+                .expect("env")
+                .api_rate
+        };
+        let aws = "https://abc123.execute-api.eu-west-1.amazonaws.com/production";
+        let endpoint = |url: &str| Overrides {
+            endpoint: Some(url.into()),
+            ..Overrides::default()
+        };
+        assert_eq!(rate("", endpoint(aws)), Some(DEFAULT_API_RATE));
+        assert_eq!(rate("", endpoint("http://127.0.0.1:4510/production")), None);
+        let file = "default_env = \"e\"\n[env.e]\napi_rate = 80\n";
+        assert_eq!(rate(file, endpoint(aws)), Some(80.0));
+        let old_name = "default_env = \"e\"\n[env.e]\nprobe_rate = 50.0\n";
+        assert_eq!(rate(old_name, endpoint(aws)), Some(50.0));
+        let unlimited = "default_env = \"e\"\n[env.e]\napi_rate = \"unlimited\"\n";
+        assert_eq!(rate(unlimited, endpoint(aws)), None);
+        let flag = Overrides {
+            rate: Some(crate::flags::Ceiling(Some(7.0))),
+            ..endpoint("http://127.0.0.1:4510/production")
+        };
+        assert_eq!(rate(file, flag), Some(7.0));
     }
 
     #[test]

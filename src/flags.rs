@@ -1,6 +1,20 @@
 //! Parsers for numeric flags: a NaN, a negative rate or a clock factor of 1e-20 is refused while
 //! the command line is read (exit 2, naming the flag), long before it could panic a timer.
 
+/// A ceiling on Management API calls per second; None is no ceiling.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Ceiling(pub Option<f64>);
+
+/// `--rate 500`, `--rate unlimited`.
+pub fn ceiling(text: &str) -> Result<Ceiling, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "unlimited" | "none" | "off" => Ok(Ceiling(None)),
+        _ => rate(text)
+            .map(|r| Ceiling(Some(r)))
+            .map_err(|e| format!("{e}; give calls per second, or \"unlimited\"")),
+    }
+}
+
 /// A fraction of calls or clients: 0 to 1.
 pub fn fraction(text: &str) -> Result<f64, String> {
     let value = number(text)?;

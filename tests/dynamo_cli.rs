@@ -665,7 +665,7 @@ async fn every_command_tells_the_truth_in_its_exit_code_and_its_words() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("probe_rate must be a number above 0") && err.contains("NaN"),
+        err.contains("api_rate must be a number above 0") && err.contains("NaN"),
         "{err}"
     );
 

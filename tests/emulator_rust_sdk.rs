@@ -574,3 +574,102 @@ async fn the_backends_stale_endpoint_deletes_only_the_gone_and_audits_each_delet
         .all(|e| e.record.as_ref().map(|r| r.connection_id.as_str()) != Some(alive_id.as_str())));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// `wsdash push --rate N` while the gateway throttles a fifth of the calls: every message is
+/// delivered (429s are retried with backoff while the controller slows down), the rate and the
+/// time it will take are said before the work starts.
+#[tokio::test]
+async fn a_throttled_push_under_a_rate_ceiling_delivers_everything() {
+    let demo = common::quiet_demo(&[]);
+    let websocket = demo.value("websocket:").replace("?token=dev:<user>", "");
+    let management = demo.value("management endpoint:");
+    let admin = demo
+        .value("emulator admin API:")
+        .replace("/ (not part of AWS)", "");
+    let mut sockets = Vec::new();
+    for n in 0..40 {
+        let (socket, _) =
+            tokio_tungstenite::connect_async(format!("{websocket}?token=dev:rate-{n}"))
+                .await
+                .expect("connect");
+        sockets.push(socket);
+    }
+    let client = reqwest::Client::new();
+    let connections: Vec<serde_json::Value> = client
+        .get(format!("{admin}/connections"))
+        .send()
+        .await
+        .expect("admin")
+        .json()
+        .await
+        .expect("json");
+    let ids: Vec<String> = connections
+        .iter()
+        .filter_map(|c| c["connection_id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(ids.len(), 40);
+    client
+        .put(format!("{admin}/faults"))
+        .body(r#"{"throttle": 0.2}"#)
+        .send()
+        .await
+        .expect("faults");
+    let mut args = vec![
+        "push",
+        "--rate",
+        "100",
+        "--endpoint",
+        &management,
+        "--type",
+        "heartbeat",
+        "--output",
+        "json",
+    ];
+    for id in &ids {
+        args.extend(["--connection", id.as_str()]);
+    }
+    let dir = std::env::temp_dir().join(format!("wsdash-rate-{}", std::process::id()));
+    let audit = dir.join("audit.jsonl");
+    args.extend(["--audit-log", audit.to_str().expect("path")]);
+    let out = std::process::Command::new(common::BIN)
+        .args(&args)
+        .env("XDG_CONFIG_HOME", "/nonexistent")
+        .env("AWS_ACCESS_KEY_ID", "t")
+        .env("AWS_SECRET_ACCESS_KEY", "t")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("push");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        stderr.contains("at most 100 calls/s"),
+        "the rate is announced: {stderr}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let outcomes = report["outcomes"].as_array().expect("outcomes");
+    assert_eq!(outcomes.len(), 40);
+    assert!(
+        outcomes.iter().all(|o| o["class"] == "delivered"),
+        "{report}"
+    );
+    let stats: serde_json::Value = client
+        .get(format!("{admin}/stats"))
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        stats["post_to_connection"]["throttled"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "the gateway did throttle: {stats}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

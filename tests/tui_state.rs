@@ -27,7 +27,7 @@ fn env(readonly: bool) -> EnvironmentInfo {
         endpoint: "https://abc123.execute-api.eu-west-1.amazonaws.com/production".into(),
         table: "ws_connections".into(),
         readonly,
-        probe_rate_limit: 50.0,
+        api_rate: Some(50.0),
         emulator_admin: None,
     }
 }
@@ -799,4 +799,40 @@ fn a_composer_whose_record_vanished_sends_nothing_and_says_so() {
         status.contains("1 record(s) shown") && status.contains("bob"),
         "{status}"
     );
+}
+
+#[test]
+fn the_rate_ceiling_is_set_with_a_command_and_throttling_is_shown() {
+    let mut app = loaded(false);
+    let mut keys = vec![KeyCode::Char(':')];
+    keys.extend("rate 120".chars().map(KeyCode::Char));
+    keys.push(KeyCode::Enter);
+    assert_eq!(press(&mut app, &keys), vec![Effect::SetRate(Some(120.0))]);
+    assert_eq!(app.rate.ceiling, Some(120.0));
+    let mut keys = vec![KeyCode::Char(':')];
+    keys.extend("rate fast".chars().map(KeyCode::Char));
+    keys.push(KeyCode::Enter);
+    assert_eq!(press(&mut app, &keys), vec![]);
+    assert!(app
+        .status
+        .clone()
+        .unwrap_or_default()
+        .contains("not a number"));
+    update(
+        &mut app,
+        Action::RateObserved(wsdash::ops::pacing::RateStatus {
+            ceiling: Some(120.0),
+            current: Some(60.0),
+            throttled: true,
+            throttles: 3,
+        }),
+    );
+    let text: String = screen(&app, 120, 40)
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(text.contains("API rate 60/120 calls/s"), "{text}");
+    assert!(text.contains("THROTTLED (429)"), "{text}");
 }

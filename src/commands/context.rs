@@ -7,7 +7,7 @@ use crate::config::{
 };
 use crate::gateway::{AwsManagementApi, ManagementApi};
 use crate::ops::audit::AuditLog;
-use crate::ops::rate::RateLimiter;
+use crate::ops::pacing::RateController;
 use crate::store::{ConnectionStore, DynamoStore};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,6 +56,10 @@ pub struct GlobalArgs {
     /// Audit log of every mutation (JSON lines).
     #[arg(long, global = true, env = "WSDASH_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+    /// Management API calls per second at most, or "unlimited" (default: unlimited on
+    /// loopback endpoints, 500 against AWS; `api_rate` in the environment).
+    #[arg(long, global = true, env = "WSDASH_RATE", value_parser = crate::flags::ceiling)]
+    pub rate: Option<crate::flags::Ceiling>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -122,6 +126,7 @@ impl GlobalArgs {
                 endpoint: self.endpoint.clone(),
                 dynamodb_endpoint: self.dynamodb_endpoint.clone(),
                 readonly: self.readonly,
+                rate: self.rate,
             },
         )
         .map_err(usage)
@@ -193,11 +198,9 @@ impl Context {
         store.clone()
     }
 
-    pub fn limiter(&self) -> Arc<RateLimiter> {
-        Arc::new(RateLimiter::new(
-            self.env.probe_rate,
-            self.env.probe_concurrency as u32,
-        ))
+    /// The process's one rate controller for Management API calls.
+    pub fn rate(&self) -> Arc<RateController> {
+        Arc::new(RateController::new(self.env.api_rate))
     }
 
     pub fn audit(&self) -> Result<AuditLog, CommandError> {

@@ -56,6 +56,7 @@ pub async fn run(global: &GlobalArgs, args: &DisconnectArgs) -> Result<(), Comma
         args.delete_record,
         Some(&audit),
         &stop,
+        Some(&crate::ops::pacing::Pacing::operator(&context.rate())),
     )
     .await;
     if global.output == OutputFormat::Json {

@@ -11,10 +11,16 @@ pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
     let store = context.store().await?;
     let snapshot = store.scan().await.map_err(failed)?;
     let concurrency = context.env.probe_concurrency;
-    let limiter = context.limiter();
+    let rate = context.rate();
+    super::progress::announce(
+        "probing: GetConnection calls:",
+        snapshot.records.len(),
+        &rate,
+    );
+    let pacing = Some(crate::ops::pacing::Pacing::operator(&rate));
     let probed =
         super::progress::with_progress(gateway, "probing", snapshot.records.len(), |gateway| {
-            classify_records(gateway, snapshot.records, concurrency, Some(limiter))
+            classify_records(gateway, snapshot.records, concurrency, pacing)
         })
         .await;
     print_records(

@@ -40,6 +40,25 @@ impl ManagementApi for CountingGateway {
     }
 }
 
+/// Before long work, say on stderr at what rate it will go and how long that takes, so an
+/// operator who expected seconds knows at once it will be minutes (and can pass `--rate`).
+pub fn announce(what: &str, calls: usize, rate: &crate::ops::pacing::RateController) {
+    if calls < 2 {
+        return;
+    }
+    let status = rate.status();
+    match status.eta(calls) {
+        Some(eta) => eprintln!(
+            "{what} {calls} at most {} (--rate to change): about {}",
+            status.describe(),
+            crate::model::format_age(time::Duration::seconds_f64(eta.as_secs_f64().ceil()))
+        ),
+        None => {
+            eprintln!("{what} {calls}, no rate ceiling (loopback endpoint or --rate unlimited)")
+        }
+    }
+}
+
 /// Run `work` with a gateway that counts its calls on a progress bar (when stderr is a
 /// terminal and there is more than one call to make), and clear the bar when it is done.
 pub async fn with_progress<T, F, Fut>(

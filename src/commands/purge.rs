@@ -28,12 +28,18 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandErr
     let store = context.store().await?;
     let snapshot = store.scan().await.map_err(failed)?;
     let concurrency = context.env.probe_concurrency;
-    let limiter = context.limiter();
+    let rate = context.rate();
+    super::progress::announce(
+        "probing: GetConnection calls:",
+        snapshot.records.len(),
+        &rate,
+    );
+    let pacing = Some(crate::ops::pacing::Pacing::operator(&rate));
     let plan = super::progress::with_progress(
         gateway.clone(),
         "probing",
         snapshot.records.len(),
-        |probing| plan_purge(probing, snapshot.records, concurrency, Some(limiter)),
+        |probing| plan_purge(probing, snapshot.records, concurrency, pacing),
     )
     .await;
     let json_output = global.output == OutputFormat::Json;

@@ -169,10 +169,13 @@ pub async fn run(global: &GlobalArgs, args: &PushArgs) -> Result<(), CommandErro
         ));
     }
     let audit = Arc::new(context.audit()?);
+    let rate = context.rate();
+    super::progress::announce("pushing: PostToConnection calls:", targets.len(), &rate);
     let options = PushOptions {
         delete_gone: !args.keep_gone,
-        concurrency: context.env.probe_concurrency.max(16),
-        limiter: Some(context.limiter()),
+        // Pushes wait on the network, not the CPU: many in flight, paced by the ceiling.
+        concurrency: context.env.probe_concurrency.max(64),
+        pacing: Some(crate::ops::pacing::Pacing::operator(&rate)),
         audit: Some(audit),
         stop: crate::shutdown::StopRequest::on_signals(),
         ..PushOptions::default()

@@ -8,6 +8,7 @@ use crate::gateway::{GatewayError, ManagementApi};
 use crate::model::DeliveryClass;
 use crate::ops::audit::AuditLog;
 use crate::ops::delete::delete_record_audited;
+use crate::ops::pacing::Pacing;
 use crate::shutdown::StopRequest;
 use crate::store::{ConnectionStore, DeleteOutcome};
 use serde::Serialize;
@@ -73,6 +74,7 @@ pub async fn disconnect_connections(
     delete_record: bool,
     audit: Option<&AuditLog>,
     stop: &StopRequest,
+    pacing: Option<&Pacing>,
 ) -> Vec<DisconnectOutcome> {
     let mut outcomes = Vec::new();
     for id in connection_ids {
@@ -93,7 +95,13 @@ pub async fn disconnect_connections(
                 continue;
             }
         }
+        if let Some(pacing) = pacing {
+            pacing.acquire().await;
+        }
         let result = gateway.delete_connection(id).await;
+        if let Some(pacing) = pacing {
+            pacing.observe(&result);
+        }
         let closed = matches!(result, Ok(()) | Err(GatewayError::Gone));
         let record = match store.filter(|_| delete_record) {
             None => None,

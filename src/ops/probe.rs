@@ -2,7 +2,7 @@
 
 use crate::gateway::{GatewayError, ManagementApi};
 use crate::model::{ConnectionInfo, ConnectionRecord};
-use crate::ops::rate::RateLimiter;
+use crate::ops::pacing::Pacing;
 use futures_util::stream::{self, StreamExt};
 use std::sync::Arc;
 
@@ -13,22 +13,25 @@ pub struct ProbeResult {
     pub answer: Result<ConnectionInfo, GatewayError>,
 }
 
-/// Probe every record with bounded concurrency and, when given, a shared rate limit.
+/// Probe every record with bounded concurrency, paced (when given) by the process's controller.
 pub async fn probe_records(
     gateway: Arc<dyn ManagementApi>,
     records: Vec<ConnectionRecord>,
     concurrency: usize,
-    limiter: Option<Arc<RateLimiter>>,
+    pacing: Option<Pacing>,
 ) -> Vec<ProbeResult> {
     stream::iter(records)
         .map(|record| {
             let gateway = gateway.clone();
-            let limiter = limiter.clone();
+            let pacing = pacing.clone();
             async move {
-                if let Some(limiter) = &limiter {
-                    limiter.acquire().await;
+                if let Some(pacing) = &pacing {
+                    pacing.acquire().await;
                 }
                 let answer = gateway.get_connection(&record.connection_id).await;
+                if let Some(pacing) = &pacing {
+                    pacing.observe(&answer);
+                }
                 ProbeResult { record, answer }
             }
         })

@@ -5,7 +5,7 @@ use crate::gateway::ManagementApi;
 use crate::model::ConnectionRecord;
 use crate::ops::audit::AuditLog;
 use crate::ops::delete::delete_records_audited;
-use crate::ops::rate::RateLimiter;
+use crate::ops::pacing::Pacing;
 use crate::ops::refresh::{classify_records, ConnectionState};
 use crate::shutdown::StopRequest;
 use crate::store::{ConnectionStore, DeleteOutcome, StoreError};
@@ -63,12 +63,12 @@ pub async fn plan_purge(
     gateway: Arc<dyn ManagementApi>,
     records: Vec<ConnectionRecord>,
     concurrency: usize,
-    limiter: Option<Arc<RateLimiter>>,
+    pacing: Option<Pacing>,
 ) -> PurgePlan {
     let checked = records.len();
     let mut stale = Vec::new();
     let mut undecided = Vec::new();
-    for probed in classify_records(gateway, records, concurrency, limiter).await {
+    for probed in classify_records(gateway, records, concurrency, pacing).await {
         match probed.state {
             ConnectionState::Stale => stale.push(StaleRecord {
                 record: probed.record,

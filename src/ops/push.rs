@@ -5,7 +5,7 @@ use crate::gateway::{GatewayError, ManagementApi};
 use crate::model::{now_utc_millis, ConnectionRecord, DeliveryClass, DeliveryOutcome};
 use crate::ops::audit::AuditLog;
 use crate::ops::delete::delete_record_audited;
-use crate::ops::rate::RateLimiter;
+use crate::ops::pacing::Pacing;
 use crate::shutdown::StopRequest;
 use crate::store::{ConnectionStore, DeleteOutcome};
 use bytes::Bytes;
@@ -28,7 +28,8 @@ pub struct PushOptions {
     /// Give up retrying throttled or failed calls after this long.
     pub deadline: Duration,
     pub max_attempts: u32,
-    pub limiter: Option<Arc<RateLimiter>>,
+    /// The process's rate controller and the lane pushes call in.
+    pub pacing: Option<Pacing>,
     /// Receives every outcome as soon as it is known (the dashboard shows them live).
     pub progress: Option<UnboundedSender<DeliveryOutcome>>,
     /// Every push and every Gone delete is recorded here before it happens.
@@ -44,7 +45,7 @@ impl Default for PushOptions {
             delete_gone: true,
             deadline: Duration::from_secs(10),
             max_attempts: 4,
-            limiter: None,
+            pacing: None,
             progress: None,
             audit: None,
             stop: StopRequest::never(),
@@ -207,13 +208,16 @@ async fn push_one(
     let started = Instant::now();
     let mut attempts = 0;
     let result = loop {
-        if let Some(limiter) = &options.limiter {
-            limiter.acquire().await;
+        if let Some(pacing) = &options.pacing {
+            pacing.acquire().await;
         }
         attempts += 1;
         let result = gateway
             .post_to_connection(&target.connection_id, payload.clone())
             .await;
+        if let Some(pacing) = &options.pacing {
+            pacing.observe(&result);
+        }
         match &result {
             Err(e) if e.is_retryable() && attempts < options.max_attempts.max(1) => {
                 let backoff = jittered_backoff(attempts);

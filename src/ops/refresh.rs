@@ -2,8 +2,8 @@
 
 use crate::gateway::{GatewayError, ManagementApi};
 use crate::model::{ConnectionInfo, ConnectionRecord};
+use crate::ops::pacing::Pacing;
 use crate::ops::probe::probe_records;
-use crate::ops::rate::RateLimiter;
 use serde::Serialize;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -97,10 +97,10 @@ pub async fn classify_records(
     gateway: Arc<dyn ManagementApi>,
     records: Vec<ConnectionRecord>,
     concurrency: usize,
-    limiter: Option<Arc<RateLimiter>>,
+    pacing: Option<Pacing>,
 ) -> Vec<ProbedRecord> {
     let mut out = Vec::with_capacity(records.len());
-    for result in probe_records(gateway, records, concurrency, limiter).await {
+    for result in probe_records(gateway, records, concurrency, pacing).await {
         out.push(ProbedRecord {
             state: state_of(&result.answer),
             error: result

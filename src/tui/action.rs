@@ -43,6 +43,8 @@ pub enum Action {
     ScrollOverlay(isize),
     // Time and results of background work.
     Tick(OffsetDateTime),
+    /// The rate controller's state, sent by the runtime with each tick.
+    RateObserved(crate::ops::pacing::RateStatus),
     /// The terminal's new size: width, height.
     Resize(u16, u16),
     Scanned(Result<StoreSnapshot, String>),
@@ -79,6 +81,8 @@ pub enum Effect {
     FetchEmulatorStats,
     Doctor,
     SwitchEnvironment(String),
+    /// `:rate N`: the new ceiling (None: unlimited).
+    SetRate(Option<f64>),
 }
 
 /// A push target as the dashboard knows it.

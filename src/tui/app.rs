@@ -17,7 +17,8 @@ pub struct EnvironmentInfo {
     pub endpoint: String,
     pub table: String,
     pub readonly: bool,
-    pub probe_rate_limit: f64,
+    /// The Management API call ceiling configured for the environment (None: no ceiling).
+    pub api_rate: Option<f64>,
     /// Set in the demo: where to fetch the emulator's counters and the client page.
     pub emulator_admin: Option<String>,
 }
@@ -196,6 +197,8 @@ pub const HISTORY_PER_CONNECTION: usize = 20;
 
 pub struct App {
     pub env: EnvironmentInfo,
+    /// The rate controller as the runtime last saw it (ceiling, current rate, throttling).
+    pub rate: crate::ops::pacing::RateStatus,
     pub now: OffsetDateTime,
     pub rows: Vec<Row>,
     pub index: HashMap<String, usize>,
@@ -236,6 +239,11 @@ pub struct App {
 impl App {
     pub fn new(env: EnvironmentInfo, now: OffsetDateTime) -> Self {
         Self {
+            rate: crate::ops::pacing::RateStatus {
+                ceiling: env.api_rate,
+                current: env.api_rate,
+                ..Default::default()
+            },
             env,
             now,
             rows: Vec::new(),

@@ -9,10 +9,10 @@ use super::views;
 use crate::gateway::ManagementApi;
 use crate::ops::audit::AuditLog;
 use crate::ops::disconnect::disconnect_connections;
+use crate::ops::pacing::{Pacing, RateController};
 use crate::ops::probe::probe_records;
 use crate::ops::purge::{execute_purge, plan_purge};
 use crate::ops::push::{push_to_targets, PushOptions, PushTarget};
-use crate::ops::rate::RateLimiter;
 use crate::store::ConnectionStore;
 use bytes::Bytes;
 use crossterm::event::{Event, EventStream, KeyEventKind};
@@ -27,7 +27,8 @@ use tokio::sync::mpsc::{self, UnboundedSender};
 pub struct Backend {
     pub store: Arc<dyn ConnectionStore>,
     pub gateway: Arc<dyn ManagementApi>,
-    pub limiter: Arc<RateLimiter>,
+    /// The one rate controller for every Management API call of this dashboard.
+    pub rate: Arc<RateController>,
     pub concurrency: usize,
     pub audit: Option<Arc<AuditLog>>,
     pub emulator_admin: Option<String>,
@@ -183,7 +184,10 @@ where
                 }
                 Err(e) => Action::EnvironmentSwitchFailed(e),
             }),
-            _ = tick.tick() => Some(Action::Tick(time::OffsetDateTime::now_utc())),
+            _ = tick.tick() => {
+                update(&mut app, Action::RateObserved(backend.rate.status()));
+                Some(Action::Tick(time::OffsetDateTime::now_utc()))
+            }
             signal = signals.recv() => {
                 tracing::info!(%signal, "quitting on a signal");
                 Some(Action::Quit)
@@ -201,6 +205,10 @@ where
         }
         for action in pending {
             for effect in update(&mut app, action) {
+                if let Effect::SetRate(ceiling) = effect {
+                    backend.rate.set_ceiling(ceiling);
+                    continue;
+                }
                 if let Effect::SwitchEnvironment(name) = effect {
                     let switched_tx = switched_tx.clone();
                     match &opener {
@@ -269,7 +277,7 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
     let task = async move {
         let action = match effect {
             // Handled by the event loop, which owns the backend.
-            Effect::SwitchEnvironment(_) => return,
+            Effect::SwitchEnvironment(_) | Effect::SetRate(_) => return,
             Effect::Scan => {
                 let result = within("scan", backend.store.scan())
                     .await
@@ -281,7 +289,8 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
                     backend.gateway.clone(),
                     records,
                     backend.concurrency,
-                    Some(backend.limiter.clone()),
+                    // Background sweeps yield every slot an operator's call is waiting for.
+                    Some(Pacing::background(&backend.rate)),
                 )
                 .await,
             ),
@@ -305,6 +314,7 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
                     progress: Some(outcomes_tx),
                     audit: backend.audit.clone(),
                     stop,
+                    pacing: Some(Pacing::operator(&backend.rate)),
                     ..PushOptions::default()
                 };
                 let outcomes = push_to_targets(
@@ -329,6 +339,7 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
                     delete_record,
                     backend.audit.as_deref(),
                     &stop,
+                    Some(&Pacing::operator(&backend.rate)),
                 )
                 .await,
             ),
@@ -338,7 +349,7 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
                         backend.gateway.clone(),
                         snapshot.records,
                         backend.concurrency,
-                        Some(backend.limiter.clone()),
+                        Some(Pacing::operator(&backend.rate)),
                     )
                     .await,
                 ),

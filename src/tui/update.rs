@@ -359,6 +359,10 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
             };
             vec![]
         }
+        Action::RateObserved(status) => {
+            app.rate = status;
+            vec![]
+        }
         Action::EnvironmentSwitched(env) => {
             let name = env.name.clone();
             let screen = app.screen;
@@ -469,7 +473,8 @@ fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
             std::cmp::Reverse(r.record.connected_at),
         )
     });
-    let batch = (app.env.probe_rate_limit.max(1.0) as usize * 2).max(1);
+    // About two seconds of calls at the current rate: a batch never outlives a scan by much.
+    let batch = (app.rate.current.unwrap_or(1000.0).max(1.0) as usize * 2).clamp(1, 5000);
     let records = candidates
         .into_iter()
         .take(batch)
@@ -961,6 +966,18 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
                 Overlay::Progress("Running doctor: API configuration, table, permissions…".into());
             vec![Effect::Doctor]
         }
+        "rate" => match crate::flags::ceiling(rest) {
+            Ok(crate::flags::Ceiling(ceiling)) => {
+                app.rate.ceiling = ceiling;
+                app.rate.current = ceiling;
+                app.status = Some(format!("API rate ceiling now {}", app.rate.describe()));
+                vec![Effect::SetRate(ceiling)]
+            }
+            Err(e) => {
+                app.status = Some(format!(":rate {rest}: {e}"));
+                vec![]
+            }
+        },
         "readonly" => {
             // One way only: a dashboard that can switch read-only off is not read-only.
             app.status = Some(if app.env.readonly {

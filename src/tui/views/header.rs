@@ -46,9 +46,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     ];
     let mut third = vec![
         Span::raw(format!(
-            "probes {:.1}/s (limit {:.0}/s) │ ",
+            "probes {:.1}/s, API rate {} │ ",
             app.probe_rate(),
-            app.env.probe_rate_limit,
+            app.rate.describe(),
         )),
         Span::styled(data_age, data_style),
         Span::raw(format!(
@@ -56,6 +56,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             crate::tui::update::scan_interval(app).whole_seconds()
         )),
     ];
+    if app.rate.throttled {
+        // Throttling slows production pushes too: the operator must see it.
+        third.push(Span::styled(
+            " THROTTLED (429): slowed down ",
+            Style::default().fg(Color::Black).bg(Color::Yellow),
+        ));
+    }
     if app.scan_failing {
         third.push(Span::styled(
             " SCAN FAILING ",
