@@ -211,41 +211,19 @@ async fn twenty_thousand_items_list_correctly_across_pages() {
     assert!(users.contains_key("user-00000") && users.contains_key("user-19999"));
 }
 
-/// Live connection ids on the emulator.
-async fn live_ids(admin: &str) -> Vec<String> {
-    let list: Vec<Value> = reqwest::get(format!("{admin}/connections"))
-        .await
-        .expect("admin")
-        .json()
-        .await
-        .expect("json");
-    list.iter()
-        .filter_map(|c| c["connection_id"].as_str().map(str::to_string))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn probe_classifies_purge_deletes_exactly_the_dead_and_restore_brings_them_back() {
     let moto = Moto::start();
     let client = dynamo(&moto).await;
     create_table(&client, "conns", "user_id", None).await;
     let demo = quiet_demo(&[]);
-    let websocket = demo.value("websocket:").replace("?token=dev:<user>", "");
-    let management = demo.value("management endpoint:");
-    let admin = demo
-        .value("emulator admin API:")
-        .replace("/ (not part of AWS)", "");
+    let urls = demo.demo_urls();
+    let management = urls.management.clone();
 
     // Two live clients, whose ids we store as a backend would.
-    let mut sockets = Vec::new();
-    for user in ["live-1", "live-2"] {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("{websocket}?token=dev:{user}"))
-            .await
-            .expect("connect");
-        sockets.push(socket);
-    }
+    let mut sockets = urls.connect(&["live-1", "live-2"]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let live = live_ids(&admin).await;
+    let live = urls.live_ids().await;
     assert_eq!(live.len(), 2);
     // live-2's backend kept a wrong connected_at (3 h ago): old by its record, open in fact.
     for ((user, id), age) in ["live-1", "live-2"].iter().zip(&live).zip([0, 3 * 3600]) {
@@ -1031,22 +1009,13 @@ async fn a_push_to_a_user_reaches_every_tab_with_only_the_fields_given() {
         .await
         .expect("create table");
     let demo = quiet_demo(&[]);
-    let websocket = demo.value("websocket:").replace("?token=dev:<user>", "");
-    let management = demo.value("management endpoint:");
-    let admin = demo
-        .value("emulator admin API:")
-        .replace("/ (not part of AWS)", "");
-    let mut tabs = Vec::new();
+    let urls = demo.demo_urls();
+    let management = urls.management.clone();
     // Two tabs (the demo's own backend keeps one connection per user, so they sign in under two
     // names there; the table under test stores both as "multi").
-    for tab in ["multi-a", "multi-b"] {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("{websocket}?token=dev:{tab}"))
-            .await
-            .expect("connect");
-        tabs.push(socket);
-    }
+    let mut tabs = urls.connect(&["multi-a", "multi-b"]).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let ids = live_ids(&admin).await;
+    let ids = urls.live_ids().await;
     assert_eq!(ids.len(), 2);
     for (n, id) in ids.iter().enumerate() {
         put(

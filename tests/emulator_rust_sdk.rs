@@ -581,32 +581,14 @@ async fn the_backends_stale_endpoint_deletes_only_the_gone_and_audits_each_delet
 #[tokio::test]
 async fn a_throttled_push_under_a_rate_ceiling_delivers_everything() {
     let demo = common::quiet_demo(&[]);
-    let websocket = demo.value("websocket:").replace("?token=dev:<user>", "");
-    let management = demo.value("management endpoint:");
-    let admin = demo
-        .value("emulator admin API:")
-        .replace("/ (not part of AWS)", "");
-    let mut sockets = Vec::new();
-    for n in 0..40 {
-        let (socket, _) =
-            tokio_tungstenite::connect_async(format!("{websocket}?token=dev:rate-{n}"))
-                .await
-                .expect("connect");
-        sockets.push(socket);
-    }
+    let urls = demo.demo_urls();
+    let (management, admin) = (urls.management.clone(), urls.admin.clone());
+    let users: Vec<String> = (0..40).map(|n| format!("rate-{n}")).collect();
+    let _sockets = urls
+        .connect(&users.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
     let client = reqwest::Client::new();
-    let connections: Vec<serde_json::Value> = client
-        .get(format!("{admin}/connections"))
-        .send()
-        .await
-        .expect("admin")
-        .json()
-        .await
-        .expect("json");
-    let ids: Vec<String> = connections
-        .iter()
-        .filter_map(|c| c["connection_id"].as_str().map(str::to_string))
-        .collect();
+    let ids = urls.live_ids().await;
     assert_eq!(ids.len(), 40);
     client
         .put(format!("{admin}/faults"))

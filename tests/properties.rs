@@ -187,10 +187,9 @@ fn any_client_frames_leave_the_gateway_serving() {
     use proptest::test_runner::{Config, TestRunner};
     use tokio_tungstenite::tungstenite::Message;
     let demo = common::quiet_demo(&[]);
-    let websocket = demo.value("websocket:").replace("?token=dev:<user>", "");
-    let admin = demo
-        .value("emulator admin API:")
-        .replace("/ (not part of AWS)", "");
+    let common::DemoUrls {
+        websocket, admin, ..
+    } = demo.demo_urls();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let frames = prop::collection::vec(
         prop_oneof![

@@ -75,6 +75,9 @@ fn typed_payload(
     Ok(serde_json::Value::Object(payload))
 }
 
+/// Pushes in flight at once when no rate ceiling applies.
+const UNLIMITED_PUSH_CONCURRENCY: usize = 128;
+
 /// The payload bytes, and whether it must be JSON.
 fn payload(args: &PushArgs) -> Result<(Vec<u8>, bool), CommandError> {
     let data = match &args.data {
@@ -129,18 +132,9 @@ pub async fn run(global: &GlobalArgs, args: &PushArgs) -> Result<(), CommandErro
     let mut not_connected = Vec::new();
     let mut targets = Vec::new();
     if let Some(store) = &store {
-        for user in &args.users {
-            // Every connection of the user (one per open tab in a user + connection table).
-            let records = store.find_all_by_user(user).await.map_err(failed)?;
-            if records.is_empty() {
-                not_connected.push(user.clone());
-            }
-            targets.extend(
-                records
-                    .into_iter()
-                    .map(|record| PushTarget::record(record, user.clone())),
-            );
-        }
+        (targets, not_connected) = crate::ops::push::targets_of_users(store.as_ref(), &args.users)
+            .await
+            .map_err(failed)?;
         if args.all {
             let snapshot = store.scan().await.map_err(failed)?;
             let filter = args.filter.clone().unwrap_or_default();
@@ -173,8 +167,12 @@ pub async fn run(global: &GlobalArgs, args: &PushArgs) -> Result<(), CommandErro
     super::progress::announce("pushing: PostToConnection calls:", targets.len(), &rate);
     let options = PushOptions {
         delete_gone: !args.keep_gone,
-        // Pushes wait on the network, not the CPU: many in flight, paced by the ceiling.
-        concurrency: context.env.probe_concurrency.max(64),
+        // Pushes wait on the network, not the CPU: many in flight. Under a ceiling the rate
+        // decides and 64 in flight cover it; without one (a loopback endpoint) more do.
+        concurrency: match rate.status().ceiling {
+            Some(_) => context.env.probe_concurrency.max(64),
+            None => UNLIMITED_PUSH_CONCURRENCY,
+        },
         pacing: Some(crate::ops::pacing::Pacing::operator(&rate)),
         audit: Some(audit),
         stop: crate::shutdown::StopRequest::on_signals(),

@@ -17,11 +17,14 @@ use tokio::time::Instant;
 
 /// The slowest a throttled controller goes.
 pub const MIN_RATE: f64 = 1.0;
-/// A burst of 429s within this long counts as one signal.
-const DECREASE_COOL_DOWN: Duration = Duration::from_millis(250);
+/// 429s within this long count as one signal (calls in flight when the first one came back
+/// were sent at the old rate), so a steady trickle of 429s halves the rate once a second.
+const DECREASE_COOL_DOWN: Duration = Duration::from_secs(1);
 /// Successes raise the rate at most this often, by about [`INCREASE_SHARE`] of the ceiling.
 const INCREASE_EVERY: Duration = Duration::from_millis(100);
-const INCREASE_SHARE: f64 = 0.02;
+const INCREASE_SHARE: f64 = 0.05;
+/// After a decrease, successes wait this long before they raise the rate again.
+const INCREASE_HOLD: Duration = Duration::from_millis(200);
 /// The header warns for this long after the last 429.
 const THROTTLED_FOR: Duration = Duration::from_secs(5);
 
@@ -208,7 +211,7 @@ impl RateController {
             && now.duration_since(state.last_increase) >= INCREASE_EVERY
             && state
                 .last_decrease
-                .is_none_or(|at| now.duration_since(at) >= DECREASE_COOL_DOWN)
+                .is_none_or(|at| now.duration_since(at) >= INCREASE_HOLD)
         {
             let jitter = rand::rng().random_range(0.5..1.5);
             state.rate = (state.rate + ceiling * INCREASE_SHARE * jitter).min(ceiling);
@@ -284,7 +287,7 @@ mod tests {
         let status = controller.status();
         assert_eq!(status.current, Some(500.0), "a burst of 429s halves once");
         assert!(status.throttled);
-        tokio::time::advance(Duration::from_millis(300)).await;
+        tokio::time::advance(Duration::from_millis(1100)).await;
         controller.observe(true);
         assert_eq!(controller.status().current, Some(250.0));
         // Successes over the next seconds climb back to the ceiling, step by step.

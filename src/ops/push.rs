@@ -88,14 +88,12 @@ pub struct PushReport {
     pub not_connected: Vec<String>,
 }
 
-/// Push to users by looking their connection up in the store.
-pub async fn push_to_users(
-    gateway: Arc<dyn ManagementApi>,
-    store: Arc<dyn ConnectionStore>,
+/// Every connection the store holds for each user (one per open tab in a table keyed by user
+/// and connection), and the users it holds none for.
+pub async fn targets_of_users(
+    store: &dyn ConnectionStore,
     user_ids: &[String],
-    payload: Bytes,
-    options: PushOptions,
-) -> Result<PushReport, crate::store::StoreError> {
+) -> Result<(Vec<PushTarget>, Vec<String>), crate::store::StoreError> {
     let mut targets = Vec::new();
     let mut not_connected = Vec::new();
     for user in user_ids {
@@ -109,6 +107,18 @@ pub async fn push_to_users(
                 .map(|record| PushTarget::record(record, user.clone())),
         );
     }
+    Ok((targets, not_connected))
+}
+
+/// Push to users by looking their connections up in the store.
+pub async fn push_to_users(
+    gateway: Arc<dyn ManagementApi>,
+    store: Arc<dyn ConnectionStore>,
+    user_ids: &[String],
+    payload: Bytes,
+    options: PushOptions,
+) -> Result<PushReport, crate::store::StoreError> {
+    let (targets, not_connected) = targets_of_users(store.as_ref(), user_ids).await?;
     let outcomes = push_to_targets(gateway, Some(store), targets, payload, options).await;
     Ok(PushReport {
         outcomes,
@@ -219,7 +229,13 @@ async fn push_one(
             pacing.observe(&result);
         }
         match &result {
-            Err(e) if e.is_retryable() && attempts < options.max_attempts.max(1) => {
+            // A 429 means "later", not "broken": it is retried until the deadline, however many
+            // attempts that takes; other retryable failures get `max_attempts`.
+            Err(e)
+                if e.is_retryable()
+                    && (attempts < options.max_attempts.max(1)
+                        || matches!(e, GatewayError::Throttled(_))) =>
+            {
                 let backoff = jittered_backoff(attempts);
                 if started.elapsed() + backoff > options.deadline {
                     break result;

@@ -87,6 +87,55 @@ impl Running {
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
+
+    /// A demo's URLs: the WebSocket endpoint (without a token), the management endpoint and
+    /// the emulator's admin API.
+    pub fn demo_urls(&self) -> DemoUrls {
+        DemoUrls {
+            websocket: self.value("websocket:").replace("?token=dev:<user>", ""),
+            management: self.value("management endpoint:"),
+            admin: self
+                .value("emulator admin API:")
+                .replace("/ (not part of AWS)", ""),
+        }
+    }
+}
+
+pub struct DemoUrls {
+    pub websocket: String,
+    pub management: String,
+    pub admin: String,
+}
+
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+impl DemoUrls {
+    /// One open WebSocket per user, signed in with a dev token.
+    pub async fn connect(&self, users: &[&str]) -> Vec<Socket> {
+        let mut sockets = Vec::new();
+        for user in users {
+            let (socket, _) =
+                tokio_tungstenite::connect_async(format!("{}?token=dev:{user}", self.websocket))
+                    .await
+                    .expect("connect");
+            sockets.push(socket);
+        }
+        sockets
+    }
+
+    /// The connection ids the emulator holds open.
+    pub async fn live_ids(&self) -> Vec<String> {
+        let list: Vec<serde_json::Value> = reqwest::get(format!("{}/connections", self.admin))
+            .await
+            .expect("admin")
+            .json()
+            .await
+            .expect("json");
+        list.iter()
+            .filter_map(|c| c["connection_id"].as_str().map(str::to_string))
+            .collect()
+    }
 }
 
 impl Drop for Running {
