@@ -836,3 +836,22 @@ fn the_rate_ceiling_is_set_with_a_command_and_throttling_is_shown() {
     assert!(text.contains("API rate 60/120 calls/s"), "{text}");
     assert!(text.contains("THROTTLED (429)"), "{text}");
 }
+
+#[test]
+fn the_header_says_how_much_of_the_table_is_probed_and_how_old_the_answers_are() {
+    let mut app = loaded(false);
+    // Four of the five well-formed records were probed at NOW; two minutes pass.
+    app.now = NOW + time::Duration::minutes(2);
+    let coverage = app.probe_coverage();
+    assert_eq!((coverage.probed, coverage.probeable), (4, 5));
+    let text: String = screen(&app, 140, 40)
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        text.contains("probed 80% of 5, oldest answer 2m00s ago"),
+        "{text}"
+    );
+}

@@ -23,6 +23,14 @@ pub struct EnvironmentInfo {
     pub emulator_admin: Option<String>,
 }
 
+/// See [`App::probe_coverage`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProbeCoverage {
+    pub probed: usize,
+    pub probeable: usize,
+    pub oldest: Option<OffsetDateTime>,
+}
+
 /// One line of the connections table.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -292,6 +300,24 @@ impl App {
 
     pub fn count(&self, state: ConnectionState) -> usize {
         self.rows.iter().filter(|r| r.state == state).count()
+    }
+
+    /// How much of the table the gateway has answered for: records probed, records that can
+    /// be probed (malformed ones cannot), and the oldest answer still in use.
+    pub fn probe_coverage(&self) -> ProbeCoverage {
+        let mut coverage = ProbeCoverage::default();
+        for row in self
+            .rows
+            .iter()
+            .filter(|r| r.state != ConnectionState::Malformed)
+        {
+            coverage.probeable += 1;
+            if let Some(at) = row.probed_at {
+                coverage.probed += 1;
+                coverage.oldest = Some(coverage.oldest.map_or(at, |o: OffsetDateTime| o.min(at)));
+            }
+        }
+        coverage
     }
 
     /// GetConnection calls per second, averaged over the last five seconds.

@@ -36,6 +36,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         Style::default()
     };
+    let coverage = app.probe_coverage();
     let second = vec![
         count(ConnectionState::Live, Color::Green),
         count(ConnectionState::Stale, Color::Red),
@@ -43,6 +44,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         count(ConnectionState::Unknown, Color::Yellow),
         count(ConnectionState::Malformed, Color::LightRed),
         count(ConnectionState::Unprobed, Color::Gray),
+        // Until every record is probed, the counts above are a partial picture: say how partial.
+        Span::raw(match (coverage.probeable, coverage.oldest) {
+            (0, _) => "│ nothing to probe".to_string(),
+            (n, Some(oldest)) => format!(
+                "│ probed {:.0}% of {n}, oldest answer {} ago",
+                coverage.probed as f64 * 100.0 / n as f64,
+                crate::model::format_age(app.now - oldest)
+            ),
+            (n, None) => format!("│ probed 0% of {n}"),
+        }),
     ];
     let mut third = vec![
         Span::raw(format!(
