@@ -14,3 +14,4 @@ pub mod notifications;
 pub mod registry;
 pub mod socket;
 pub mod swarm;
+pub mod throttle;

@@ -11,6 +11,7 @@ use crate::ops::delete::delete_record_audited;
 use crate::ops::pacing::Pacing;
 use crate::shutdown::StopRequest;
 use crate::store::{ConnectionStore, DeleteOutcome};
+use futures_util::stream::{self, StreamExt};
 use serde::Serialize;
 
 /// What happened to the record of a disconnected connection.
@@ -66,7 +67,8 @@ impl DisconnectOutcome {
     }
 }
 
-/// Stops early (fewer outcomes than ids) when `stop` is requested.
+/// Up to 16 at once, outcomes in the order of `connection_ids`. Stops early (fewer outcomes
+/// than ids) when `stop` is requested.
 pub async fn disconnect_connections(
     gateway: &dyn ManagementApi,
     store: Option<&dyn ConnectionStore>,
@@ -76,53 +78,70 @@ pub async fn disconnect_connections(
     stop: &StopRequest,
     pacing: Option<&Pacing>,
 ) -> Vec<DisconnectOutcome> {
-    let mut outcomes = Vec::new();
-    for id in connection_ids {
-        // Between connections, never inside one: each started disconnect writes its result.
-        if stop.is_requested() {
-            break;
-        }
-        if let Some(audit) = audit {
-            let mut intent = audit.entry("disconnect", "intent");
-            intent.connection_id = Some(id.clone());
-            if let Err(e) = audit.append(&intent) {
-                outcomes.push(DisconnectOutcome {
-                    connection_id: id.clone(),
-                    class: DeliveryClass::Other,
-                    error: Some(e.to_string()),
-                    record: None,
-                });
-                continue;
+    let outcomes: Vec<Option<DisconnectOutcome>> = stream::iter(0..connection_ids.len())
+        .map(|i| async move {
+            let id = &connection_ids[i];
+            // Before a connection, never inside one: each started disconnect writes its result.
+            if stop.is_requested() {
+                return None;
             }
+            Some(disconnect_one(gateway, store.filter(|_| delete_record), id, audit, pacing).await)
+        })
+        .buffered(DISCONNECT_CONCURRENCY)
+        .collect()
+        .await;
+    // In order, up to the first one a stop left untried.
+    outcomes.into_iter().map_while(|o| o).collect()
+}
+
+/// Disconnects in flight at once: each is a few calls, all paced by the rate controller.
+const DISCONNECT_CONCURRENCY: usize = 16;
+
+async fn disconnect_one(
+    gateway: &dyn ManagementApi,
+    store: Option<&dyn ConnectionStore>,
+    id: &str,
+    audit: Option<&AuditLog>,
+    pacing: Option<&Pacing>,
+) -> DisconnectOutcome {
+    if let Some(audit) = audit {
+        let mut intent = audit.entry("disconnect", "intent");
+        intent.connection_id = Some(id.to_string());
+        if let Err(e) = audit.append(&intent) {
+            return DisconnectOutcome {
+                connection_id: id.to_string(),
+                class: DeliveryClass::Other,
+                error: Some(e.to_string()),
+                record: None,
+            };
         }
-        if let Some(pacing) = pacing {
-            pacing.acquire().await;
-        }
-        let result = gateway.delete_connection(id).await;
-        if let Some(pacing) = pacing {
-            pacing.observe(&result);
-        }
-        let closed = matches!(result, Ok(()) | Err(GatewayError::Gone));
-        let record = match store.filter(|_| delete_record) {
-            None => None,
-            Some(_) if !closed => Some(RecordAction::KeptConnectionMayBeOpen),
-            Some(store) => Some(delete_record_of(store, id, audit).await),
-        };
-        if let Some(audit) = audit {
-            let mut done = audit.entry("disconnect", "result");
-            done.connection_id = Some(id.clone());
-            done.outcome = Some(crate::gateway::classify(&result).as_str().to_string());
-            // The intent is on disk; a failure here loses only the confirmation.
-            let _ = audit.append(&done);
-        }
-        outcomes.push(DisconnectOutcome {
-            connection_id: id.clone(),
-            class: crate::gateway::classify(&result),
-            error: result.err().map(|e| e.to_string()),
-            record,
-        });
     }
-    outcomes
+    if let Some(pacing) = pacing {
+        pacing.acquire().await;
+    }
+    let result = gateway.delete_connection(id).await;
+    if let Some(pacing) = pacing {
+        pacing.observe(&result);
+    }
+    let closed = matches!(result, Ok(()) | Err(GatewayError::Gone));
+    let record = match store {
+        None => None,
+        Some(_) if !closed => Some(RecordAction::KeptConnectionMayBeOpen),
+        Some(store) => Some(delete_record_of(store, id, audit).await),
+    };
+    if let Some(audit) = audit {
+        let mut done = audit.entry("disconnect", "result");
+        done.connection_id = Some(id.to_string());
+        done.outcome = Some(crate::gateway::classify(&result).as_str().to_string());
+        // The intent is on disk; a failure here loses only the confirmation.
+        let _ = audit.append(&done);
+    }
+    DisconnectOutcome {
+        connection_id: id.to_string(),
+        class: crate::gateway::classify(&result),
+        error: result.err().map(|e| e.to_string()),
+        record,
+    }
 }
 
 async fn delete_record_of(

@@ -8,6 +8,5 @@ pub mod pacing;
 pub mod probe;
 pub mod purge;
 pub mod push;
-pub mod rate;
 pub mod refresh;
 pub mod restore;

@@ -1,5 +1,6 @@
-//! A token bucket shared by concurrent callers, so that wsdash never exceeds the call rate an
-//! operator allows against a shared production account.
+//! The emulated account throttle (`wsdash gateway --rate-limit`): a token bucket shared by
+//! every @connections call; above the rate the gateway answers 429 LimitExceededException.
+//! (wsdash's own pacing of its calls is `ops::pacing`.)
 
 use std::sync::Mutex;
 use std::time::Duration;
