@@ -906,16 +906,7 @@ async fn signals_during_purge_lose_nothing_over_twenty_five_runs() {
         let out = child.wait_with_output().expect("purge output");
         let stderr = String::from_utf8_lossy(&out.stderr);
         let code = out.status.code();
-        let (entries, bad) = wsdash::ops::audit::read_audit_log(&audit).expect("audit log");
-        assert!(bad.is_empty(), "run {run}: torn audit lines {bad:?}");
-        let intents: Vec<_> = entries
-            .iter()
-            .filter(|e| e.op == "delete" && e.phase == "intent")
-            .collect();
-        let results: Vec<_> = entries
-            .iter()
-            .filter(|e| e.op == "delete" && e.phase == "result")
-            .collect();
+        let (intents, results) = common::audit_deletes(&audit);
         let stored = stored_users(&client, "sig").await;
         let deleted: std::collections::BTreeSet<String> = intents
             .iter()

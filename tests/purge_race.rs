@@ -283,16 +283,7 @@ async fn a_purge_racing_reconnects_and_revivals_never_deletes_a_live_record() {
         );
 
         // 2. Every delete is in the audit log, with its item and its result.
-        let (entries, bad) = wsdash::ops::audit::read_audit_log(&audit).expect("audit log");
-        assert!(bad.is_empty(), "run {run}: {bad:?}");
-        let intents: Vec<_> = entries
-            .iter()
-            .filter(|e| e.op == "delete" && e.phase == "intent")
-            .collect();
-        let results: Vec<_> = entries
-            .iter()
-            .filter(|e| e.op == "delete" && e.phase == "result")
-            .collect();
+        let (intents, results) = common::audit_deletes(&audit);
         assert_eq!(
             intents.len(),
             results.len(),

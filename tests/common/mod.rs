@@ -145,6 +145,25 @@ impl Drop for Running {
     }
 }
 
+/// The delete intents and results of an audit log (which must have no torn lines).
+pub fn audit_deletes(
+    path: &std::path::Path,
+) -> (
+    Vec<wsdash::ops::audit::AuditEntry>,
+    Vec<wsdash::ops::audit::AuditEntry>,
+) {
+    let (entries, bad) = wsdash::ops::audit::read_audit_log(path).expect("audit log");
+    assert!(
+        bad.is_empty(),
+        "torn audit lines in {}: {bad:?}",
+        path.display()
+    );
+    entries
+        .into_iter()
+        .filter(|e| e.op == "delete")
+        .partition(|e| e.phase == "intent")
+}
+
 /// A free loopback port (released before use; good enough on a test machine).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
