@@ -119,8 +119,7 @@ fn main() {
 
     let demo = common::quiet_demo(&[]);
     let urls = demo.demo_urls();
-    let (management, admin) = (urls.management.clone(), urls.admin.clone());
-    let client = reqwest::Client::new();
+    let management = urls.management.clone();
 
     // The live connections: real WebSocket clients that read what they are sent.
     let ids: Vec<String> = runtime.block_on(async {
@@ -132,12 +131,8 @@ fn main() {
                 while let Some(Ok(_)) = read.next().await {}
             });
         }
-        client
-            .put(format!("{admin}/faults"))
-            .body(format!("{{\"latency_ms\": {latency_ms}}}"))
-            .send()
-            .await
-            .expect("faults");
+        urls.set_faults(&format!("{{\"latency_ms\": {latency_ms}}}"))
+            .await;
         urls.live_ids().await
     });
     assert_eq!(ids.len(), connections, "every client is connected");
@@ -244,7 +239,7 @@ fn main() {
         }
     }
 
-    throttled_ceiling(&runtime, &admin, &management, &ids, &scratch);
+    throttled_ceiling(&runtime, &urls, &ids, &scratch);
     std::fs::remove_dir_all(&scratch).ok();
 }
 
@@ -253,12 +248,12 @@ fn main() {
 /// (sampled from its own counters every 25 ms).
 fn throttled_ceiling(
     runtime: &tokio::runtime::Runtime,
-    admin: &str,
-    management: &str,
+    urls: &common::DemoUrls,
     ids: &[String],
     scratch: &std::path::Path,
 ) {
     const CEILING: f64 = 1000.0;
+    let (admin, management) = (urls.admin.as_str(), urls.management.as_str());
     let client = reqwest::Client::new();
     let total_calls = |stats: &serde_json::Value| -> u64 {
         stats["post_to_connection"]
@@ -266,14 +261,7 @@ fn throttled_ceiling(
             .map(|o| o.values().filter_map(|v| v.as_u64()).sum())
             .unwrap_or(0)
     };
-    runtime.block_on(async {
-        client
-            .put(format!("{admin}/faults"))
-            .body(r#"{"throttle": 0.2}"#)
-            .send()
-            .await
-            .expect("faults");
-    });
+    runtime.block_on(urls.set_faults(r#"{"throttle": 0.2}"#));
     let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
     let sampler = {
         let (client, admin, sampling) = (client.clone(), admin.to_string(), sampling.clone());

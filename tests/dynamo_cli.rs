@@ -838,13 +838,8 @@ async fn signals_during_purge_lose_nothing_over_twenty_five_runs() {
     let management = demo.value("management endpoint:");
     let dir = std::env::temp_dir().join(format!("wsdash-signals-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    // Probing at the default 50/s would make this test slow, not stronger.
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        "default_env = \"local\"\n[env.local]\nprobe_rate = 100000.0\nprobe_concurrency = 4\n",
-    )
-    .expect("config");
+    // Deletes go in batches of 4 × probe_concurrency: small batches, so signals land among them.
+    let config = common::env_config(&dir, "local", "probe_concurrency = 4");
     const RECORDS: usize = 300;
     let items: Vec<HashMap<String, AttributeValue>> = (0..RECORDS)
         .map(|i| {

@@ -590,12 +590,7 @@ async fn a_throttled_push_under_a_rate_ceiling_delivers_everything() {
     let client = reqwest::Client::new();
     let ids = urls.live_ids().await;
     assert_eq!(ids.len(), 40);
-    client
-        .put(format!("{admin}/faults"))
-        .body(r#"{"throttle": 0.2}"#)
-        .send()
-        .await
-        .expect("faults");
+    urls.set_faults(r#"{"throttle": 0.2}"#).await;
     let mut args = vec![
         "push",
         "--rate",

@@ -160,12 +160,7 @@ async fn a_purge_racing_reconnects_and_revivals_never_deletes_a_live_record() {
     use wsdash::gateway::ManagementApi;
     let dir = std::env::temp_dir().join(format!("wsdash-race-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        "default_env = \"race\"\n[env.race]\nprobe_rate = 100000.0\nprobe_concurrency = 32\n",
-    )
-    .expect("config");
+    let config = common::env_config(&dir, "race", "probe_concurrency = 32");
 
     let mut swarm = Swarm {
         sockets: BTreeMap::new(),

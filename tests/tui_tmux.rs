@@ -532,7 +532,7 @@ async fn the_dashboard_survives_every_fault_and_deletes_only_on_gone() {
     std::fs::write(
         &config,
         format!(
-            "default_env = \"rig\"\n[env.rig]\ntable = \"faults\"\nendpoint = \"{}\"\ndynamodb_endpoint = \"{}\"\nregion = \"us-east-1\"\nprobe_rate = 1000.0\n",
+            "default_env = \"rig\"\n[env.rig]\ntable = \"faults\"\nendpoint = \"{}\"\ndynamodb_endpoint = \"{}\"\nregion = \"us-east-1\"\n",
             rig.management(),
             rig.moto_url()
         ),

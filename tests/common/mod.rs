@@ -124,6 +124,18 @@ impl DemoUrls {
         sockets
     }
 
+    /// Change the emulator's faults (`PUT /_wsdash/faults`), e.g. `{"throttle": 0.2}`.
+    pub async fn set_faults(&self, patch: &str) {
+        let status = reqwest::Client::new()
+            .put(format!("{}/faults", self.admin))
+            .body(patch.to_string())
+            .send()
+            .await
+            .expect("faults")
+            .status();
+        assert!(status.is_success(), "faults {patch}: {status}");
+    }
+
     /// The connection ids the emulator holds open.
     pub async fn live_ids(&self) -> Vec<String> {
         let list: Vec<serde_json::Value> = reqwest::get(format!("{}/connections", self.admin))
@@ -143,6 +155,17 @@ impl Drop for Running {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A config file in `dir` whose default environment `name` holds `keys` (TOML lines).
+pub fn env_config(dir: &std::path::Path, name: &str, keys: &str) -> std::path::PathBuf {
+    let path = dir.join("config.toml");
+    std::fs::write(
+        &path,
+        format!("default_env = \"{name}\"\n[env.{name}]\n{keys}\n"),
+    )
+    .expect("config file");
+    path
 }
 
 /// The delete intents and results of an audit log (which must have no torn lines).
