@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod delete;
 pub mod disconnect;
+pub mod estimate;
 pub mod pacing;
 pub mod probe;
 pub mod purge;

@@ -30,6 +30,15 @@ pub enum ConnectionState {
 }
 
 impl ConnectionState {
+    pub const ALL: [ConnectionState; 6] = [
+        ConnectionState::Unprobed,
+        ConnectionState::Live,
+        ConnectionState::Stale,
+        ConnectionState::Expired,
+        ConnectionState::Unknown,
+        ConnectionState::Malformed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ConnectionState::Unprobed => "unprobed",

@@ -31,39 +31,85 @@ pub struct ProbeCoverage {
     pub oldest: Option<OffsetDateTime>,
 }
 
-/// One line of the connections table.
+/// One line of the connections table. A million of these can be held, so what most rows
+/// never have (delivery history, probe errors, malformed items) lives behind one pointer.
 #[derive(Debug, Clone)]
 pub struct Row {
     pub record: ConnectionRecord,
     pub state: ConnectionState,
     pub info: Option<ConnectionInfo>,
-    pub probe_error: Option<String>,
     pub probed_at: Option<OffsetDateTime>,
-    pub last_outcome: Option<DeliveryOutcome>,
-    pub history: VecDeque<DeliveryOutcome>,
     /// Highlighted until then, because it just changed.
     pub flash_until: Option<OffsetDateTime>,
-    /// Set for malformed items: why they do not parse.
-    pub malformed: Option<MalformedRecord>,
+    /// Where this row falls in the random probing order (see `tui::rows::sample_rank`).
+    pub sample_rank: u64,
+    extra: Option<Box<RowExtra>>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct RowExtra {
+    probe_error: Option<String>,
+    last_outcome: Option<DeliveryOutcome>,
+    history: VecDeque<DeliveryOutcome>,
+    malformed: Option<MalformedRecord>,
 }
 
 impl Row {
     pub fn new(record: ConnectionRecord) -> Self {
         Self {
+            sample_rank: crate::tui::rows::sample_rank(&record.connection_id),
             record,
             state: ConnectionState::Unprobed,
             info: None,
-            probe_error: None,
             probed_at: None,
-            last_outcome: None,
-            history: VecDeque::new(),
             flash_until: None,
-            malformed: None,
+            extra: None,
         }
     }
 
     pub fn key(&self) -> &str {
         &self.record.connection_id
+    }
+
+    fn extra_mut(&mut self) -> &mut RowExtra {
+        self.extra.get_or_insert_with(Default::default)
+    }
+
+    /// Why the last probe failed, when it failed for another reason than Gone.
+    pub fn probe_error(&self) -> Option<&str> {
+        self.extra.as_ref()?.probe_error.as_deref()
+    }
+
+    pub fn set_probe_error(&mut self, error: Option<String>) {
+        if error.is_some() || self.extra.is_some() {
+            self.extra_mut().probe_error = error;
+        }
+    }
+
+    pub fn last_outcome(&self) -> Option<&DeliveryOutcome> {
+        self.extra.as_ref()?.last_outcome.as_ref()
+    }
+
+    /// Delivery outcomes, newest first.
+    pub fn history(&self) -> std::collections::vec_deque::Iter<'_, DeliveryOutcome> {
+        static NONE: VecDeque<DeliveryOutcome> = VecDeque::new();
+        self.extra.as_ref().map_or(&NONE, |e| &e.history).iter()
+    }
+
+    pub fn record_outcome(&mut self, outcome: DeliveryOutcome) {
+        let extra = self.extra_mut();
+        extra.history.push_front(outcome.clone());
+        extra.history.truncate(HISTORY_PER_CONNECTION);
+        extra.last_outcome = Some(outcome);
+    }
+
+    /// Set for malformed items: why they do not parse.
+    pub fn malformed(&self) -> Option<&MalformedRecord> {
+        self.extra.as_ref()?.malformed.as_ref()
+    }
+
+    pub fn set_malformed(&mut self, malformed: MalformedRecord) {
+        self.extra_mut().malformed = Some(malformed);
     }
 }
 
@@ -209,9 +255,12 @@ pub struct App {
     pub rate: crate::ops::pacing::RateStatus,
     pub now: OffsetDateTime,
     pub rows: Vec<Row>,
-    pub index: HashMap<String, usize>,
+    /// Connection id to position in `rows`.
+    pub index: crate::tui::rows::RowIndex,
     /// Indices into `rows`, filtered and sorted: what the table shows.
     pub visible: Vec<usize>,
+    /// What keeps filtering and counting fast on big tables; derived from `rows`.
+    pub derived: crate::tui::rows::Derived,
     pub selected: usize,
     pub offset: usize,
     pub marked: HashSet<String>,
@@ -255,8 +304,9 @@ impl App {
             env,
             now,
             rows: Vec::new(),
-            index: HashMap::new(),
+            index: Default::default(),
             visible: Vec::new(),
+            derived: Default::default(),
             selected: 0,
             offset: 0,
             marked: HashSet::new(),
@@ -294,30 +344,18 @@ impl App {
 
     pub fn row(&self, connection_id: &str) -> Option<&Row> {
         self.index
-            .get(connection_id)
-            .and_then(|i| self.rows.get(*i))
+            .get(&self.rows, connection_id)
+            .and_then(|i| self.rows.get(i))
     }
 
     pub fn count(&self, state: ConnectionState) -> usize {
-        self.rows.iter().filter(|r| r.state == state).count()
+        self.derived.tally.count(state)
     }
 
     /// How much of the table the gateway has answered for: records probed, records that can
     /// be probed (malformed ones cannot), and the oldest answer still in use.
     pub fn probe_coverage(&self) -> ProbeCoverage {
-        let mut coverage = ProbeCoverage::default();
-        for row in self
-            .rows
-            .iter()
-            .filter(|r| r.state != ConnectionState::Malformed)
-        {
-            coverage.probeable += 1;
-            if let Some(at) = row.probed_at {
-                coverage.probed += 1;
-                coverage.oldest = Some(coverage.oldest.map_or(at, |o: OffsetDateTime| o.min(at)));
-            }
-        }
-        coverage
+        self.derived.tally.coverage
     }
 
     /// GetConnection calls per second, averaged over the last five seconds.

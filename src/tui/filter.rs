@@ -2,8 +2,9 @@
 
 use super::app::Row;
 
+/// One word of the filter, lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Term {
+pub enum Term {
     Any(String),
     State(String),
     User(String),
@@ -36,6 +37,11 @@ impl Filter {
         self.0.is_empty()
     }
 
+    pub fn terms(&self) -> &[Term] {
+        &self.0
+    }
+
+    /// The definition, row by row. The table uses `search::SearchIndex`, which must agree.
     pub fn matches(&self, row: &Row) -> bool {
         let ip = row
             .info
@@ -47,11 +53,11 @@ impl Filter {
             Term::State(s) => row.state.as_str().starts_with(s.as_str()),
             Term::User(u) => has(&row.record.user_id, u),
             Term::Id(i) => has(&row.record.connection_id, i),
-            Term::Ip(i) => ip.contains(i.as_str()),
+            Term::Ip(i) => has(ip, i),
             Term::Any(a) => {
                 has(&row.record.user_id, a)
                     || has(&row.record.connection_id, a)
-                    || ip.contains(a.as_str())
+                    || has(ip, a)
                     || row.state.as_str() == a
             }
         })

@@ -5,6 +5,8 @@ pub mod app;
 pub mod filter;
 pub mod keymap;
 pub mod layout;
+pub mod rows;
 pub mod runtime;
+pub mod search;
 pub mod update;
 pub mod views;

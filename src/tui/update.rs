@@ -3,14 +3,13 @@
 
 use super::action::{Action, Effect, PurgePlanRef, PushTarget};
 use super::app::*;
-use super::filter::Filter;
 use super::layout::table_rows;
+use super::rows::{self, recompute_visible, FLASH_FOR};
 use crate::emulator::notifications::{template, MESSAGE_TYPES};
 use crate::model::{DeliveryClass, DeliveryOutcome};
 use crate::ops::push::check_payload;
-use crate::ops::refresh::{is_expired, state_of, ConnectionState};
+use crate::ops::refresh::ConnectionState;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use std::collections::HashMap;
 use time::Duration;
 use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input;
@@ -27,7 +26,6 @@ pub fn scan_interval(app: &App) -> Duration {
         .map(|took| (took * SCAN_COST_FACTOR).max(SCAN_EVERY))
         .unwrap_or(SCAN_EVERY)
 }
-const FLASH_FOR: Duration = Duration::milliseconds(1500);
 
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     let overlay_before = std::mem::discriminant(&app.overlay);
@@ -187,7 +185,7 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
             app.last_scan_took = app.scan_started.take().map(|started| app.now - started);
             match result {
                 Ok(snapshot) => {
-                    merge_snapshot(app, snapshot);
+                    rows::merge_snapshot(app, snapshot);
                     app.last_refresh = Some(app.now);
                     app.data_from = Some(app.now);
                     app.scan_failing = false;
@@ -206,38 +204,9 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Probed(results) => {
             app.probing = false;
             app.probe_calls.push_back((app.now, results.len()));
-            let mut failures: HashMap<String, usize> = HashMap::new();
-            for result in &results {
-                if let Err(e) = &result.answer {
-                    if e.class() != DeliveryClass::Gone {
-                        *failures.entry(e.to_string()).or_default() += 1;
-                    }
-                }
-                let Some(&i) = app.index.get(&result.record.connection_id) else {
-                    continue;
-                };
-                let now = app.now;
-                let row = &mut app.rows[i];
-                let state = state_of(&result.answer);
-                if row.state != state {
-                    row.flash_until = Some(now + FLASH_FOR);
-                }
-                row.state = state;
-                row.probed_at = Some(now);
-                row.probe_error = result
-                    .answer
-                    .as_ref()
-                    .err()
-                    .filter(|e| e.class() != DeliveryClass::Gone)
-                    .map(|e| e.to_string());
-                if let Ok(info) = &result.answer {
-                    row.info = Some(info.clone());
-                }
-            }
-            if let Some((message, n)) = failures.into_iter().max_by_key(|(_, n)| *n) {
+            if let Some((message, n)) = rows::apply_probes(app, &results) {
                 app.error = Some(format!("probe: {n} call(s) failed: {message}"));
             }
-            recompute_visible(app);
             vec![]
         }
         Action::Delivered(outcome) => {
@@ -444,155 +413,20 @@ fn request_scan(app: &mut App) -> Vec<Effect> {
     vec![Effect::Scan]
 }
 
-/// Pick the next records to probe: never-probed first (newest first), then the longest unprobed.
+/// Probe the next batch: never-probed records first, in random order so the answers so far are
+/// a fair sample of the table (see `rows::next_to_probe`), then the longest unprobed.
 fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
     if app.probing || app.rows.is_empty() {
         return vec![];
     }
-    let now = app.now;
-    // Re-probe a record at most every few seconds; a scan every 2 s would otherwise drown the API.
-    let due = |r: &Row| {
-        r.probed_at
-            .is_none_or(|t| everything || now - t >= Duration::seconds(5))
-    };
-    let mut candidates: Vec<&Row> = app
-        .rows
-        .iter()
-        .filter(|r| {
-            // Old records are probed too: their age is a hint, the gateway's answer is the fact.
-            r.state != ConnectionState::Malformed && due(r)
-        })
-        .collect();
-    if candidates.is_empty() {
-        return vec![];
-    }
-    candidates.sort_by_key(|r| {
-        (
-            r.probed_at.is_some(),
-            r.probed_at,
-            std::cmp::Reverse(r.record.connected_at),
-        )
-    });
     // About two seconds of calls at the current rate: a batch never outlives a scan by much.
     let batch = (app.rate.current.unwrap_or(1000.0).max(1.0) as usize * 2).clamp(1, 5000);
-    let records = candidates
-        .into_iter()
-        .take(batch)
-        .map(|r| r.record.clone())
-        .collect();
+    let records = rows::next_to_probe(app, batch, everything);
+    if records.is_empty() {
+        return vec![];
+    }
     app.probing = true;
     vec![Effect::Probe(records)]
-}
-
-fn merge_snapshot(app: &mut App, snapshot: crate::store::StoreSnapshot) {
-    let now = app.now;
-    // Before the rows change: the old `visible` indexes the old rows.
-    let keep = app.selected_row().map(|r| r.key().to_string());
-    let mut old: HashMap<String, Row> = app
-        .rows
-        .drain(..)
-        .map(|r| (r.key().to_string(), r))
-        .collect();
-    let mut rows = Vec::with_capacity(snapshot.records.len() + snapshot.malformed.len());
-    for record in snapshot.records {
-        let mut row = match old.remove(&record.connection_id) {
-            Some(mut row) => {
-                row.record = record;
-                row
-            }
-            None => {
-                let mut row = Row::new(record);
-                row.flash_until = Some(now + FLASH_FOR);
-                row
-            }
-        };
-        if row.probed_at.is_none() && is_expired(&row.record, now) {
-            row.state = ConnectionState::Expired;
-        }
-        rows.push(row);
-    }
-    for (n, malformed) in snapshot.malformed.into_iter().enumerate() {
-        let id = malformed
-            .connection_id
-            .clone()
-            .unwrap_or_else(|| format!("(malformed #{n})"));
-        let mut row = Row::new(crate::model::ConnectionRecord {
-            user_id: malformed.user_id.clone().unwrap_or_else(|| "?".into()),
-            connection_id: id,
-            connected_at: time::OffsetDateTime::UNIX_EPOCH,
-        });
-        row.state = ConnectionState::Malformed;
-        row.malformed = Some(malformed);
-        rows.push(row);
-    }
-    app.rows = rows;
-    app.index = app
-        .rows
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.key().to_string(), i))
-        .collect();
-    app.marked.retain(|id| app.index.contains_key(id));
-    app.visible.clear();
-    recompute_visible_keeping(app, keep);
-}
-
-/// Filter and sort; the selection stays on the same connection when it is still shown.
-pub fn recompute_visible(app: &mut App) {
-    let keep = app.selected_row().map(|r| r.key().to_string());
-    recompute_visible_keeping(app, keep);
-}
-
-/// [`recompute_visible`] with the selection's connection id given (the rows may have changed).
-fn recompute_visible_keeping(app: &mut App, keep: Option<String>) {
-    let filter = Filter::parse(&app.filter);
-    let mut visible: Vec<usize> = (0..app.rows.len())
-        .filter(|i| filter.is_empty() || filter.matches(&app.rows[*i]))
-        .collect();
-    let rows = &app.rows;
-    let now = app.now;
-    let idle = |r: &Row| {
-        r.info
-            .as_ref()
-            .and_then(|i| i.last_active_at)
-            .map(|t| now - t)
-    };
-    match app.sort {
-        // Age ascending = newest first.
-        SortColumn::Age => visible.sort_by(|a, b| {
-            rows[*b]
-                .record
-                .connected_at
-                .cmp(&rows[*a].record.connected_at)
-        }),
-        SortColumn::User => {
-            visible.sort_by(|a, b| rows[*a].record.user_id.cmp(&rows[*b].record.user_id))
-        }
-        SortColumn::Connection => visible.sort_by(|a, b| {
-            rows[*a]
-                .record
-                .connection_id
-                .cmp(&rows[*b].record.connection_id)
-        }),
-        SortColumn::Idle => visible.sort_by_key(|i| idle(&rows[*i])),
-        SortColumn::SourceIp => visible.sort_by(|a, b| {
-            let ip = |r: &Row| r.info.as_ref().and_then(|i| i.source_ip.clone());
-            ip(&rows[*a]).cmp(&ip(&rows[*b]))
-        }),
-        SortColumn::State => visible.sort_by_key(|i| rows[*i].state),
-        SortColumn::Outcome => {
-            visible.sort_by_key(|i| rows[*i].last_outcome.as_ref().map(|o| o.class))
-        }
-    }
-    if app.sort_descending {
-        visible.reverse();
-    }
-    app.visible = visible;
-    app.selected = keep
-        .and_then(|id| app.visible.iter().position(|i| app.rows[*i].key() == id))
-        .unwrap_or(app.selected)
-        .min(app.visible.len().saturating_sub(1));
-    keep_selection_visible(app);
 }
 
 fn move_by(app: &mut App, delta: isize) -> Vec<Effect> {
@@ -615,7 +449,7 @@ fn page_by(app: &mut App, pages: isize) -> Vec<Effect> {
     move_by(app, pages * page)
 }
 
-fn keep_selection_visible(app: &mut App) {
+pub(crate) fn keep_selection_visible(app: &mut App) {
     let height = table_rows(app);
     if app.selected < app.offset {
         app.offset = app.selected;
@@ -938,15 +772,13 @@ fn record_outcome(app: &mut App, outcome: DeliveryOutcome) {
     app.outcomes.recent.push_front(outcome.clone());
     app.outcomes.recent.truncate(RECENT_OUTCOMES);
     let now = app.now;
-    if let Some(&i) = app.index.get(&outcome.connection_id) {
-        let row = &mut app.rows[i];
+    if let Some(i) = app.index.get(&app.rows, &outcome.connection_id) {
         if outcome.class == DeliveryClass::Gone {
-            row.state = ConnectionState::Stale;
+            rows::mark_stale(app, i);
         }
+        let row = &mut app.rows[i];
         row.flash_until = Some(now + FLASH_FOR);
-        row.history.push_front(outcome.clone());
-        row.history.truncate(HISTORY_PER_CONNECTION);
-        row.last_outcome = Some(outcome);
+        row.record_outcome(outcome);
     }
 }
 

@@ -23,7 +23,7 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
         return;
     };
     let mut lines = vec![Line::from("record as stored:")];
-    match &row.malformed {
+    match row.malformed() {
         Some(m) => {
             lines.push(Line::from(format!("  malformed: {}", printable(&m.reason))));
             lines.push(Line::from(format!(
@@ -49,7 +49,7 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
     }
     lines.push(Line::from(format!("state: {}", row.state.as_str())));
     lines.push(Line::from("last GetConnection:"));
-    match (&row.info, &row.probe_error, row.probed_at) {
+    match (&row.info, row.probe_error(), row.probed_at) {
         (_, _, None) => lines.push(Line::from("  not probed yet")),
         (_, Some(error), Some(at)) => lines.push(Line::from(format!(
             "  {} (at {})",
@@ -81,11 +81,11 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
             lines.push(Line::from(format!("  Gone (410) at {}", iso_millis(at))))
         }
     }
-    lines.push(Line::from(format!("deliveries ({}):", row.history.len())));
-    if row.history.is_empty() {
+    lines.push(Line::from(format!("deliveries ({}):", row.history().len())));
+    if row.history().len() == 0 {
         lines.push(Line::from("  none yet"));
     }
-    for o in &row.history {
+    for o in row.history() {
         lines.push(Line::from(format!(
             "  {}  {:<10} {:>6.1} ms  {}",
             iso_millis(o.at),

@@ -9,6 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
+fn percent(part: usize, whole: usize) -> f64 {
+    part as f64 * 100.0 / whole.max(1) as f64
+}
+
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let env_style = Style::default()
         .fg(Color::Black)
@@ -37,7 +41,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Style::default()
     };
     let coverage = app.probe_coverage();
-    let second = vec![
+    let estimate = crate::tui::rows::stale_estimate(app);
+    let mut second = vec![
         count(ConnectionState::Live, Color::Green),
         count(ConnectionState::Stale, Color::Red),
         count(ConnectionState::Expired, Color::Magenta),
@@ -45,16 +50,25 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         count(ConnectionState::Malformed, Color::LightRed),
         count(ConnectionState::Unprobed, Color::Gray),
         // Until every record is probed, the counts above are a partial picture: say how partial.
-        Span::raw(match (coverage.probeable, coverage.oldest) {
-            (0, _) => "│ nothing to probe".to_string(),
-            (n, Some(oldest)) => format!(
+        Span::raw(match (coverage.probeable, coverage.oldest, &estimate) {
+            (0, _, _) => "│ nothing to probe".to_string(),
+            // While a big table is first swept, the estimate matters more than answer ages.
+            (n, _, Some(_)) => format!("│ probed {:.0}% of {n} ", percent(coverage.probed, n)),
+            (n, Some(oldest), None) => format!(
                 "│ probed {:.0}% of {n}, oldest answer {} ago",
-                coverage.probed as f64 * 100.0 / n as f64,
+                percent(coverage.probed, n),
                 crate::model::format_age(app.now - oldest)
             ),
-            (n, None) => format!("│ probed 0% of {n}"),
+            (n, None, None) => format!("│ probed 0% of {n}"),
         }),
     ];
+    // A big table takes hours to sweep; a random sample answers "how bad is it" in seconds.
+    if let Some(estimate) = estimate {
+        second.push(Span::styled(
+            format!("│ stale {}", estimate.describe()),
+            Style::default().fg(Color::Red),
+        ));
+    }
     let mut third = vec![
         Span::raw(format!(
             "probes {:.1}/s, API rate {} │ ",

@@ -46,10 +46,10 @@ fn cells(app: &App, row: &AppRow) -> Vec<Cell<'static>> {
         )
     };
     let info = row.info.as_ref();
-    let outcome = match (&row.last_outcome, &row.malformed) {
+    let outcome = match (row.last_outcome(), row.malformed()) {
         (_, Some(m)) => printable(&m.reason).into_owned(),
         (Some(o), _) => format!("{} {:.0}ms", o.class.as_str(), o.latency_ms),
-        (None, _) => printable(row.probe_error.as_deref().unwrap_or_default()).into_owned(),
+        (None, _) => printable(row.probe_error().unwrap_or_default()).into_owned(),
     };
     vec![
         Cell::from(format!("{marked}{}", printable(&row.record.user_id))),

@@ -1,0 +1,427 @@
+//! The connection table as data: merging a scan, applying probe answers, counting, sorting and
+//! filtering. Everything here stays near-linear so a 1,000,000-record table remains usable: the
+//! sorted order is cached until the rows or the sort change, the filter runs on
+//! `search::SearchIndex`, and the counts in the header are kept, not recounted per frame.
+
+use super::app::{App, ProbeCoverage, Row, SortColumn};
+use super::filter::Filter;
+use super::search::SearchIndex;
+use crate::gateway::GatewayError;
+use crate::model::{ConnectionInfo, ConnectionRecord, DeliveryClass};
+use crate::ops::estimate::{stale_share, ShareEstimate};
+use crate::ops::refresh::{is_expired, state_of, ConnectionState};
+use crate::store::StoreSnapshot;
+use hashbrown::HashTable;
+use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
+use time::{Duration, OffsetDateTime};
+
+/// How long a changed row stays highlighted.
+pub const FLASH_FOR: Duration = Duration::milliseconds(1500);
+
+/// Where a record falls in the probing order of never-probed records. A hash of the connection
+/// id, fixed across scans, so the records probed so far are always a uniform random sample of
+/// the table: what makes `stale_estimate` honest while a sweep is incomplete.
+pub fn sample_rank(connection_id: &str) -> u64 {
+    // Fixed keys: the order is the same in every run, which keeps tests reproducible; it is
+    // unrelated to staleness, which is all the estimate needs.
+    let mut hasher = std::hash::DefaultHasher::new();
+    hasher.write(connection_id.as_bytes());
+    hasher.finish()
+}
+
+/// Below this many records a sweep takes seconds at the default rates: no estimate, just wait.
+pub const ESTIMATE_FROM_RECORDS: usize = 1_000;
+
+/// Connection id to position in `App::rows`, without a second copy of every id.
+#[derive(Default)]
+pub struct RowIndex {
+    table: HashTable<u32>,
+    hasher: std::hash::RandomState,
+}
+
+impl RowIndex {
+    pub fn build(rows: &[Row]) -> Self {
+        let mut index = RowIndex {
+            table: HashTable::with_capacity(rows.len()),
+            hasher: Default::default(),
+        };
+        for (i, row) in rows.iter().enumerate() {
+            let hash = index.hasher.hash_one(row.key());
+            index.table.insert_unique(hash, i as u32, |&j| {
+                index.hasher.hash_one(rows[j as usize].key())
+            });
+        }
+        index
+    }
+
+    pub fn get(&self, rows: &[Row], connection_id: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(connection_id);
+        self.table
+            .find(hash, |&i| {
+                rows.get(i as usize)
+                    .is_some_and(|r| r.key() == connection_id)
+            })
+            .map(|&i| i as usize)
+    }
+}
+
+/// Counts by state and probe coverage, kept up to date as rows change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    counts: [usize; ConnectionState::ALL.len()],
+    pub coverage: ProbeCoverage,
+    /// Records whose last probe the gateway answered with Live or Gone: the sample behind the
+    /// estimate, and how many of them are stale.
+    pub answered: usize,
+    pub answered_stale: usize,
+}
+
+impl Tally {
+    fn of(rows: &[Row]) -> Self {
+        let mut tally = Tally::default();
+        for row in rows {
+            tally.counts[state_slot(row.state)] += 1;
+            if row.state == ConnectionState::Malformed {
+                continue;
+            }
+            tally.coverage.probeable += 1;
+            if let Some(at) = row.probed_at {
+                tally.coverage.probed += 1;
+                tally.coverage.oldest = Some(tally.coverage.oldest.map_or(at, |o| o.min(at)));
+                tally.answered += usize::from(answered(row.state));
+                tally.answered_stale += usize::from(row.state == ConnectionState::Stale);
+            }
+        }
+        tally
+    }
+
+    pub fn count(&self, state: ConnectionState) -> usize {
+        self.counts[state_slot(state)]
+    }
+
+    fn moved(&mut self, from: ConnectionState, to: ConnectionState) {
+        self.counts[state_slot(from)] -= 1;
+        self.counts[state_slot(to)] += 1;
+    }
+
+    /// The share of stale records estimated from the records probed so far; `None` once every
+    /// record has an answer (the counts are then exact), before there is a sample at all, and
+    /// for tables small enough to sweep in seconds.
+    pub fn stale_estimate(&self) -> Option<ShareEstimate> {
+        if self.coverage.probed >= self.coverage.probeable
+            || self.answered == 0
+            || self.coverage.probeable < ESTIMATE_FROM_RECORDS
+        {
+            return None;
+        }
+        stale_share(self.answered_stale, self.answered, self.coverage.probeable)
+    }
+
+    /// A probed row went from `from` to `to`.
+    fn probe_answered(&mut self, from: Option<ConnectionState>, to: ConnectionState) {
+        if let Some(from) = from {
+            self.answered -= usize::from(answered(from));
+            self.answered_stale -= usize::from(from == ConnectionState::Stale);
+        }
+        self.answered += usize::from(answered(to));
+        self.answered_stale += usize::from(to == ConnectionState::Stale);
+    }
+}
+
+fn answered(state: ConnectionState) -> bool {
+    matches!(state, ConnectionState::Live | ConnectionState::Stale)
+}
+
+fn state_slot(state: ConnectionState) -> usize {
+    ConnectionState::ALL
+        .iter()
+        .position(|s| *s == state)
+        .unwrap_or(0)
+}
+
+/// Everything derived from `App::rows` to keep big tables fast.
+#[derive(Default)]
+pub struct Derived {
+    pub tally: Tally,
+    search: SearchIndex,
+    /// All rows in the current sort order; `None` when the rows or the sort changed since.
+    order: Option<(SortColumn, Vec<usize>)>,
+}
+
+impl Derived {
+    fn rows_changed(&mut self, rows: &[Row]) {
+        self.tally = Tally::of(rows);
+        self.search = SearchIndex::build(rows);
+        self.order = None;
+    }
+}
+
+/// Replace the rows with a fresh scan, keeping what is known about records still there.
+pub fn merge_snapshot(app: &mut App, snapshot: StoreSnapshot) {
+    let now = app.now;
+    // Before the rows change: the old `visible` indexes the old rows.
+    let keep = app.selected_row().map(|r| r.key().to_string());
+    let old_index = std::mem::take(&mut app.index);
+    let mut old: Vec<Option<Row>> = std::mem::take(&mut app.rows)
+        .into_iter()
+        .map(Some)
+        .collect();
+    let mut rows = Vec::with_capacity(snapshot.records.len() + snapshot.malformed.len());
+    for record in snapshot.records {
+        let known = old_index
+            .get_in(&old, &record.connection_id)
+            .and_then(|i| old[i].take());
+        let mut row = match known {
+            Some(mut row) => {
+                row.record = record;
+                row
+            }
+            None => {
+                let mut row = Row::new(record);
+                row.flash_until = Some(now + FLASH_FOR);
+                row
+            }
+        };
+        if row.probed_at.is_none() && is_expired(&row.record, now) {
+            row.state = ConnectionState::Expired;
+        }
+        rows.push(row);
+    }
+    drop(old);
+    for (n, malformed) in snapshot.malformed.into_iter().enumerate() {
+        let id = malformed
+            .connection_id
+            .clone()
+            .unwrap_or_else(|| format!("(malformed #{n})"));
+        let mut row = Row::new(ConnectionRecord {
+            user_id: malformed.user_id.clone().unwrap_or_else(|| "?".into()),
+            connection_id: id,
+            connected_at: OffsetDateTime::UNIX_EPOCH,
+        });
+        row.state = ConnectionState::Malformed;
+        row.set_malformed(malformed);
+        rows.push(row);
+    }
+    app.rows = rows;
+    app.index = RowIndex::build(&app.rows);
+    app.derived.rows_changed(&app.rows);
+    let (index, rows) = (&app.index, &app.rows);
+    app.marked.retain(|id| index.get(rows, id).is_some());
+    app.visible.clear();
+    recompute_visible_keeping(app, keep);
+}
+
+impl RowIndex {
+    /// `get` over rows that may have been taken out already (during a merge).
+    fn get_in(&self, rows: &[Option<Row>], connection_id: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(connection_id);
+        self.table
+            .find(hash, |&i| {
+                rows.get(i as usize)
+                    .and_then(|r| r.as_ref())
+                    .is_some_and(|r| r.key() == connection_id)
+            })
+            .map(|&i| i as usize)
+    }
+}
+
+/// Apply GetConnection answers. Returns the most common failure other than Gone, if any.
+pub fn apply_probes(
+    app: &mut App,
+    results: &[crate::ops::probe::ProbeResult],
+) -> Option<(String, usize)> {
+    let now = app.now;
+    let mut failures: HashMap<String, usize> = HashMap::new();
+    let mut order_depends_on_probes = false;
+    for result in results {
+        if let Err(e) = &result.answer {
+            if e.class() != DeliveryClass::Gone {
+                *failures.entry(e.to_string()).or_default() += 1;
+            }
+        }
+        let Some(i) = app.index.get(&app.rows, &result.record.connection_id) else {
+            continue;
+        };
+        let row = &mut app.rows[i];
+        if row.state == ConnectionState::Malformed {
+            continue;
+        }
+        let state = state_of(&result.answer);
+        let tally = &mut app.derived.tally;
+        if row.state != state {
+            row.flash_until = Some(now + FLASH_FOR);
+            tally.moved(row.state, state);
+            order_depends_on_probes = true;
+        }
+        tally.probe_answered(row.probed_at.map(|_| row.state), state);
+        app.derived.search.state_changed(i, state);
+        if row.probed_at.is_none() {
+            tally.coverage.probed += 1;
+        }
+        row.state = state;
+        row.probed_at = Some(now);
+        row.set_probe_error(
+            result
+                .answer
+                .as_ref()
+                .err()
+                .filter(|e| e.class() != DeliveryClass::Gone)
+                .map(GatewayError::to_string),
+        );
+        if let Ok(info) = &result.answer {
+            if source_ip(&row.info) != info.source_ip.as_deref() {
+                app.derived.search.ip_changed();
+            }
+            row.info = Some(info.clone());
+            order_depends_on_probes = true;
+        }
+    }
+    refresh_oldest_probe(app);
+    if order_depends_on_probes && sort_depends_on_probes(app.sort) {
+        app.derived.order = None;
+    }
+    recompute_visible(app);
+    failures.into_iter().max_by_key(|(_, n)| *n)
+}
+
+fn source_ip(info: &Option<ConnectionInfo>) -> Option<&str> {
+    info.as_ref().and_then(|i| i.source_ip.as_deref())
+}
+
+/// The oldest answer in use moves with every sweep: recomputed per probe batch, not per frame.
+fn refresh_oldest_probe(app: &mut App) {
+    app.derived.tally.coverage.oldest = app
+        .rows
+        .iter()
+        .filter(|r| r.state != ConnectionState::Malformed)
+        .filter_map(|r| r.probed_at)
+        .min();
+}
+
+fn sort_depends_on_probes(sort: SortColumn) -> bool {
+    matches!(
+        sort,
+        SortColumn::Idle | SortColumn::SourceIp | SortColumn::State | SortColumn::Outcome
+    )
+}
+
+/// A push or disconnect answered Gone for this row: it is stale, whatever the last probe said.
+pub fn mark_stale(app: &mut App, i: usize) {
+    let row = &mut app.rows[i];
+    if row.state != ConnectionState::Stale {
+        let tally = &mut app.derived.tally;
+        tally.moved(row.state, ConnectionState::Stale);
+        if row.probed_at.is_some() && row.state != ConnectionState::Malformed {
+            tally.probe_answered(Some(row.state), ConnectionState::Stale);
+        }
+        row.state = ConnectionState::Stale;
+        app.derived.search.state_changed(i, ConnectionState::Stale);
+    }
+}
+
+/// The sort or the outcomes it sorts by changed: sort again on the next recompute.
+pub fn resort(app: &mut App) {
+    app.derived.order = None;
+    recompute_visible(app);
+}
+
+/// Filter and sort; the selection stays on the same connection when it is still shown.
+pub fn recompute_visible(app: &mut App) {
+    let keep = app.selected_row().map(|r| r.key().to_string());
+    recompute_visible_keeping(app, keep);
+}
+
+/// [`recompute_visible`] with the selection's connection id given (the rows may have changed).
+pub fn recompute_visible_keeping(app: &mut App, keep: Option<String>) {
+    let order = match app.derived.order.take() {
+        Some((sort, order)) if sort == app.sort => order,
+        _ => sorted(&app.rows, app.sort, app.now),
+    };
+    let filter = Filter::parse(&app.filter);
+    let mut visible: Vec<usize> = if filter.is_empty() {
+        order.clone()
+    } else {
+        let hits = app.derived.search.matching(&filter, &app.rows);
+        order
+            .iter()
+            .copied()
+            .filter(|i| hits.contains(*i))
+            .collect()
+    };
+    app.derived.order = Some((app.sort, order));
+    if app.sort_descending {
+        visible.reverse();
+    }
+    app.visible = visible;
+    let kept = keep
+        .and_then(|id| app.index.get(&app.rows, &id))
+        .and_then(|row| app.visible.iter().position(|i| *i == row));
+    app.selected = kept
+        .unwrap_or(app.selected)
+        .min(app.visible.len().saturating_sub(1));
+    super::update::keep_selection_visible(app);
+}
+
+/// All rows in `sort` order (ascending; ties keep table order). Keys are extracted once, so
+/// the sort compares packed values instead of chasing a million rows around the heap.
+fn sorted(rows: &[Row], sort: SortColumn, now: OffsetDateTime) -> Vec<usize> {
+    fn by<'a, K: Ord>(rows: &'a [Row], key: impl Fn(&'a Row) -> K) -> Vec<usize> {
+        let mut keyed: Vec<(K, usize)> =
+            rows.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, i)| i).collect()
+    }
+    match sort {
+        // Age ascending = newest first.
+        SortColumn::Age => by(rows, |r| Reverse(r.record.connected_at)),
+        SortColumn::User => by(rows, |r| r.record.user_id.as_str()),
+        SortColumn::Connection => by(rows, |r| r.record.connection_id.as_str()),
+        SortColumn::Idle => by(rows, |r| {
+            r.info
+                .as_ref()
+                .and_then(|i| i.last_active_at)
+                .map(|t| now - t)
+        }),
+        SortColumn::SourceIp => by(rows, |r| source_ip(&r.info)),
+        SortColumn::State => by(rows, |r| r.state),
+        SortColumn::Outcome => by(rows, |r| r.last_outcome().map(|o| o.class)),
+    }
+}
+
+/// The records to probe next: never-probed ones first in their random sample order, then the
+/// longest unprobed. `batch` of them, chosen in linear time.
+pub fn next_to_probe(app: &App, batch: usize, everything: bool) -> Vec<ConnectionRecord> {
+    let now = app.now;
+    // Re-probe a record at most every few seconds; a scan every 2 s would otherwise drown the API.
+    let due = |r: &Row| {
+        r.probed_at
+            .is_none_or(|t| everything || now - t >= Duration::seconds(5))
+    };
+    // (probed before, when, random rank): never-probed first, then the longest unprobed.
+    type ProbeOrder = (bool, Option<OffsetDateTime>, u64);
+    let mut candidates: Vec<(ProbeOrder, usize)> = app
+        .rows
+        .iter()
+        .enumerate()
+        // Old records are probed too: their age is a hint, the gateway's answer is the fact.
+        .filter(|(_, r)| r.state != ConnectionState::Malformed && due(r))
+        .map(|(i, r)| ((r.probed_at.is_some(), r.probed_at, r.sample_rank), i))
+        .collect();
+    if candidates.len() > batch && batch > 0 {
+        candidates.select_nth_unstable(batch - 1);
+        candidates.truncate(batch);
+    }
+    candidates.sort_unstable();
+    candidates
+        .into_iter()
+        .take(batch)
+        .map(|(_, i)| app.rows[i].record.clone())
+        .collect()
+}
+
+/// The estimate the header shows while a sweep is incomplete.
+pub fn stale_estimate(app: &App) -> Option<ShareEstimate> {
+    app.derived.tally.stale_estimate()
+}
