@@ -634,3 +634,91 @@ async fn the_dashboard_survives_every_fault_and_deletes_only_on_gone() {
     drop(clients);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// An operator's push is never queued behind a probe sweep. The API ceiling is 10 calls/s and
+/// the table holds 400 records, so the dashboard's sweep needs 40 s; a push typed once the
+/// sweep has begun must reach the browser while most of the table is still unprobed, and the
+/// gateway must have answered only part of the sweep's GetConnection calls by then.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_started_during_a_probe_sweep_finishes_first() {
+    use common::dynamo::{create_table, dynamo, n, put_many, s};
+    use futures_util::StreamExt;
+    let moto = common::Moto::start();
+    let client = dynamo(&moto).await;
+    create_table(&client, "sweep", "user_id", None).await;
+    let demo = common::Running::start(
+        &[
+            "demo",
+            "--headless",
+            "--clients",
+            "0",
+            "--push-every-ms",
+            "0",
+            "--drop-disconnect",
+            "0",
+        ],
+        "try:",
+    );
+    let urls = demo.demo_urls();
+    let mut sockets = urls.connect(&["operator-target"]).await;
+    let live_id = urls.live_ids().await.pop().expect("one live connection");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut items: Vec<_> = (0..399)
+        .map(|i| {
+            [
+                ("user_id".to_string(), s(&format!("gone-{i:03}"))),
+                ("connection_id".to_string(), s(&format!("Gone{i:011}="))),
+                ("connected_at".to_string(), n(now - 60)),
+            ]
+            .into_iter()
+            .collect()
+        })
+        .collect();
+    items.push(
+        [
+            ("user_id".to_string(), s("operator-target")),
+            ("connection_id".to_string(), s(&live_id)),
+            ("connected_at".to_string(), n(now - 30)),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    put_many(&client, "sweep", &items).await;
+
+    let dir = std::env::temp_dir().join(format!("wsdash-tmux-sweep-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let command = format!(
+        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} AWS_ACCESS_KEY_ID=t AWS_SECRET_ACCESS_KEY=t \
+         AWS_REGION=us-east-1 {BIN} --table sweep --endpoint {management} --dynamodb-endpoint {moto} \
+         --audit-log {dir}/audit.jsonl --rate 10",
+        dir = dir.display(),
+        management = urls.management,
+        moto = moto.url
+    );
+    let tmux = Tmux::start_sized(&command, 160, 40);
+    tmux.wait_for("the sweep under way", |s| {
+        s.contains("connections 400/400") && s.contains("stale ") && count(s, "stale") >= Some(1)
+    });
+    tmux.keys(&[":", "push operator-target", "Enter"]);
+    let message = tokio::time::timeout(Duration::from_secs(30), sockets[0].next())
+        .await
+        .expect("the push arrives")
+        .expect("a frame")
+        .expect("a message");
+    let probes_so_far: u64 = admin_json(&urls.admin, "stats").await["get_connection"]
+        .as_object()
+        .expect("counters")
+        .values()
+        .filter_map(|v| v.as_u64())
+        .sum();
+    assert!(message.is_text(), "{message:?}");
+    assert!(
+        probes_so_far < 300,
+        "the push waited for the sweep: {probes_so_far} GetConnection calls came first"
+    );
+    let screen = tmux.wait_for("the push's outcome", |s| s.contains("delivered"));
+    let unprobed = count(&screen, "unprobed").unwrap_or(0);
+    assert!(unprobed >= 100, "most of the table is still unprobed: {screen}");
+    tmux.keys(&["q"]);
+    std::fs::remove_dir_all(dir).ok();
+}
