@@ -718,7 +718,10 @@ async fn a_push_started_during_a_probe_sweep_finishes_first() {
     );
     let screen = tmux.wait_for("the push's outcome", |s| s.contains("delivered"));
     let unprobed = count(&screen, "unprobed").unwrap_or(0);
-    assert!(unprobed >= 100, "most of the table is still unprobed: {screen}");
+    assert!(
+        unprobed >= 100,
+        "most of the table is still unprobed: {screen}"
+    );
     tmux.keys(&["q"]);
     std::fs::remove_dir_all(dir).ok();
 }

@@ -9,6 +9,9 @@ use crate::ops::audit::{AuditEntry, AuditLog};
 use crate::store::{ConnectionStore, DeleteOutcome};
 use futures_util::stream::{self, StreamExt};
 
+/// How many stored items one read asks for (DynamoDB's BatchGetItem limit).
+const READ_CHUNK: usize = 100;
+
 /// `reason` says why (gone, disconnect) and goes into the audit log.
 pub async fn delete_record_audited(
     store: &dyn ConnectionStore,
@@ -36,11 +39,19 @@ pub async fn delete_records_audited(
     let mut outcomes: Vec<Option<Result<DeleteOutcome, String>>> = vec![None; records.len()];
     let mut to_delete: Vec<usize> = (0..records.len()).collect();
     if let Some(audit) = audit {
-        let items: Vec<_> = stream::iter(0..records.len())
-            .map(|i| async move { store.raw_item(&records[i]).await })
-            .buffered(concurrency)
+        // Read in chunks (one BatchGetItem each on DynamoDB), several chunks at a time.
+        let chunks: Vec<_> = stream::iter((0..records.len()).step_by(READ_CHUNK))
+            .map(|start| async move {
+                let chunk = &records[start..(start + READ_CHUNK).min(records.len())];
+                match store.raw_items(chunk).await {
+                    Ok(items) => items.into_iter().map(Ok).collect::<Vec<_>>(),
+                    Err(e) => chunk.iter().map(|_| Err(e.clone())).collect(),
+                }
+            })
+            .buffered(concurrency.div_ceil(READ_CHUNK).max(4))
             .collect()
             .await;
+        let items: Vec<_> = chunks.into_iter().flatten().collect();
         let mut intents = Vec::new();
         to_delete.clear();
         for (i, item) in items.into_iter().enumerate() {

@@ -25,6 +25,9 @@ pub struct DynamoStore {
     segments: u32,
 }
 
+/// BatchGetItem reads at most this many keys per call.
+const BATCH_GET_LIMIT: usize = 100;
+
 /// The one place a DynamoDB SDK error becomes a [`StoreError`].
 fn store_error<E>(err: SdkError<E, HttpResponse>, table: &str) -> StoreError
 where
@@ -67,6 +70,23 @@ fn is_condition_failure<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>
 }
 
 impl DynamoStore {
+    /// The key attributes' values of an item or key, in the schema's key order: what matches a
+    /// BatchGetItem answer back to the record that asked for it.
+    fn key_values(&self, item: &Item) -> Vec<String> {
+        let names = &self.schema.names;
+        let value = |name: &str| match item.get(name) {
+            Some(AttributeValue::S(v)) => v.clone(),
+            _ => String::new(),
+        };
+        match self.schema.keyed_by {
+            KeyedBy::User => vec![value(&names.user_id)],
+            KeyedBy::Connection => vec![value(&names.connection_id)],
+            KeyedBy::UserThenConnection => {
+                vec![value(&names.user_id), value(&names.connection_id)]
+            }
+        }
+    }
+
     /// Describe the table, work out its schema and sample its items.
     pub async fn connect(
         sdk: &SdkConfig,
@@ -411,6 +431,74 @@ impl ConnectionStore for DynamoStore {
                     Some(AttributeValue::S(id)) if *id == record.connection_id)
             })
             .map(|item| item_to_json(&item)))
+    }
+
+    async fn raw_items(
+        &self,
+        records: &[ConnectionRecord],
+    ) -> Result<Vec<Option<serde_json::Value>>, StoreError> {
+        let mut found: HashMap<Vec<String>, Item> = HashMap::new();
+        for chunk in records.chunks(BATCH_GET_LIMIT) {
+            // DynamoDB refuses a batch that names one key twice.
+            let mut keys: Vec<Item> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
+            for record in chunk {
+                let key = self.schema.key_of(record);
+                if seen.insert(self.key_values(&key)) {
+                    keys.push(key);
+                }
+            }
+            let mut pending = Some(
+                aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                    .set_keys(Some(keys))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Other(e.to_string()))?,
+            );
+            let mut backoff = Duration::from_millis(50);
+            while let Some(request) = pending.take() {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| store_error(e, &self.table))?;
+                for item in out
+                    .responses()
+                    .and_then(|r| r.get(&self.table))
+                    .into_iter()
+                    .flatten()
+                {
+                    found.insert(self.key_values(item), item.clone());
+                }
+                // Keys DynamoDB had no capacity for this time: asked again, after a pause.
+                pending = out
+                    .unprocessed_keys()
+                    .and_then(|u| u.get(&self.table))
+                    .filter(|k| !k.keys().is_empty())
+                    .cloned();
+                if pending.is_some() {
+                    tokio::time::sleep(backoff.mul_f64(0.5 + rand::random::<f64>())).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+        let connection_attribute = &self.schema.names.connection_id;
+        Ok(records
+            .iter()
+            .map(|record| {
+                found
+                    .get(&self.key_values(&self.schema.key_of(record)))
+                    // The key may be the user id alone: the item counts only while it holds
+                    // this connection.
+                    .filter(|item| {
+                        matches!(item.get(connection_attribute),
+                            Some(AttributeValue::S(id)) if *id == record.connection_id)
+                    })
+                    .map(item_to_json)
+            })
+            .collect())
     }
 
     async fn restore(
