@@ -1124,3 +1124,159 @@ async fn hostile_stored_values_are_printed_escaped_and_never_crash_a_command() {
         }
     }
 }
+
+/// A stand-in for a throttled table: a proxy in front of moto that answers every third
+/// DynamoDB call with ProvisionedThroughputExceededException, as DynamoDB does, and passes the
+/// others through untouched. Returns its URL and the count of calls it throttled.
+async fn throttling_proxy(moto: &Moto) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode};
+    use axum::response::IntoResponse;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let calls = Arc::new(AtomicU64::new(0));
+    let throttled = Arc::new(AtomicU64::new(0));
+    let upstream = moto.url.clone();
+    let client = reqwest::Client::new();
+    let handler = {
+        let throttled = throttled.clone();
+        move |method: Method, headers: HeaderMap, body: Bytes| {
+            let (calls, throttled, upstream, client) = (
+                calls.clone(),
+                throttled.clone(),
+                upstream.clone(),
+                client.clone(),
+            );
+            async move {
+                if calls.fetch_add(1, Ordering::SeqCst) % 3 == 1 {
+                    throttled.fetch_add(1, Ordering::SeqCst);
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        [("content-type", "application/x-amz-json-1.0")],
+                        r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded."}"#,
+                    )
+                        .into_response();
+                }
+                let mut request = client.request(method, &upstream).body(body);
+                for (name, value) in &headers {
+                    if !matches!(name.as_str(), "host" | "content-length" | "connection") {
+                        request = request.header(name, value);
+                    }
+                }
+                let Ok(answer) = request.send().await else {
+                    return StatusCode::BAD_GATEWAY.into_response();
+                };
+                let status = answer.status();
+                let mut out = HeaderMap::new();
+                for (name, value) in answer.headers() {
+                    if !matches!(
+                        name.as_str(),
+                        "content-length" | "transfer-encoding" | "connection"
+                    ) {
+                        out.insert(name.clone(), value.clone());
+                    }
+                }
+                let body = answer.bytes().await.unwrap_or_default();
+                (status, out, body).into_response()
+            }
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind the proxy");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().fallback(handler))
+            .await
+            .ok();
+    });
+    (url, throttled)
+}
+
+/// DynamoDB throttles a third of the calls. `wsdash purge --yes` still deletes all 120 Gone
+/// records, each audited once with a "deleted" result, because every throttled call is sent
+/// again after a jittered backoff; and `restore` then brings every one of them back the same way.
+#[tokio::test(flavor = "multi_thread")]
+async fn dynamodb_throttling_is_retried_with_backoff() {
+    use std::sync::atomic::Ordering;
+    let moto = Moto::start();
+    let client = dynamo(&moto).await;
+    create_table(&client, "throttled", "connection_id", Some("user_id")).await;
+    let items: Vec<HashMap<String, AttributeValue>> = (0..120)
+        .map(|i| {
+            HashMap::from([
+                ("user_id".to_string(), s(&format!("dead-{i:03}"))),
+                ("connection_id".to_string(), s(&format!("THRT{i:011}="))),
+                ("connected_at".to_string(), n(now() - 600)),
+            ])
+        })
+        .collect();
+    put_many(&client, "throttled", &items).await;
+    let (proxy, throttled) = throttling_proxy(&moto).await;
+    let demo = quiet_demo(&[]);
+    let management = demo.value("management endpoint:");
+    let dir = std::env::temp_dir().join(format!("wsdash-throttled-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let audit = dir.join("audit.jsonl");
+    let audit_path = audit.to_str().expect("path");
+    let (code, stdout, stderr) = common::wsdash_with_env(
+        &[
+            "purge",
+            "--yes",
+            "--output",
+            "json",
+            "--table",
+            "throttled",
+            "--endpoint",
+            &management,
+            "--audit-log",
+            audit_path,
+        ],
+        &moto,
+        None,
+        &[("AWS_ENDPOINT_URL_DYNAMODB", proxy.as_str())],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(
+        throttled.load(Ordering::SeqCst) >= 20,
+        "the proxy throttled {} calls",
+        throttled.load(Ordering::SeqCst)
+    );
+    assert_eq!(
+        stored_users(&client, "throttled").await.len(),
+        0,
+        "{stdout}"
+    );
+    let (intents, results) = common::audit_deletes(&audit);
+    assert_eq!(intents.len(), 120);
+    assert_eq!(results.len(), 120);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.outcome.as_deref() == Some("deleted")),
+        "{results:?}"
+    );
+
+    let before = throttled.load(Ordering::SeqCst);
+    let (code, stdout, stderr) = common::wsdash_with_env(
+        &[
+            "restore",
+            "--output",
+            "json",
+            "--table",
+            "throttled",
+            audit_path,
+        ],
+        &moto,
+        None,
+        &[("AWS_ENDPOINT_URL_DYNAMODB", proxy.as_str())],
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(throttled.load(Ordering::SeqCst) > before);
+    assert_eq!(
+        stored_users(&client, "throttled").await.len(),
+        120,
+        "{stdout}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -25,6 +25,45 @@ pub struct DynamoStore {
     segments: u32,
 }
 
+/// Attempts per call while DynamoDB answers that it is throttling.
+const THROTTLE_ATTEMPTS: u32 = 8;
+
+/// Send a request again while DynamoDB throttles it (ProvisionedThroughputExceeded,
+/// ThrottlingException, RequestLimitExceeded): exponential backoff from 25 ms up to 2 s, with
+/// full jitter so concurrent callers do not come back in step. The SDK's own retries are off
+/// (see `aws_env`), so this is the one place a throttled store call is repeated.
+async fn send_retrying<T, E, Fut>(
+    mut send: impl FnMut() -> Fut,
+) -> Result<T, SdkError<E, HttpResponse>>
+where
+    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    E: ProvideErrorMetadata,
+{
+    let mut ceiling = Duration::from_millis(25);
+    let mut attempt = 1;
+    loop {
+        match send().await {
+            Err(e) if is_throttling(&e) && attempt < THROTTLE_ATTEMPTS => {
+                tokio::time::sleep(ceiling.mul_f64(rand::random::<f64>())).await;
+                ceiling = (ceiling * 2).min(Duration::from_secs(2));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_throttling<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
+    matches!(
+        err.code(),
+        Some(
+            "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+        )
+    )
+}
+
 /// BatchGetItem reads at most this many keys per call.
 const BATCH_GET_LIMIT: usize = 100;
 
@@ -100,10 +139,8 @@ impl DynamoStore {
             config = config.endpoint_url(endpoint);
         }
         let client = Client::from_conf(config.build());
-        let described = client
-            .describe_table()
-            .table_name(table)
-            .send()
+        let describe = client.describe_table().table_name(table);
+        let described = send_retrying(|| describe.clone().send())
             .await
             .map_err(|e| store_error(e, table))?;
         let description = described.table().ok_or_else(|| {
@@ -142,11 +179,8 @@ impl DynamoStore {
         let time_format = match names.connected_at_format {
             Some(format) => format,
             None => {
-                let sample = client
-                    .scan()
-                    .table_name(table)
-                    .limit(20)
-                    .send()
+                let request = client.scan().table_name(table).limit(20);
+                let sample = send_retrying(|| request.clone().send())
                     .await
                     .map_err(|e| store_error(e, table))?;
                 detect_time_format(sample.items(), &names.connected_at)
@@ -172,12 +206,8 @@ impl DynamoStore {
 
     /// Parse the first `limit` items of one scan page (doctor's "a sample of items parses").
     pub async fn sample(&self, limit: i32) -> Result<StoreSnapshot, StoreError> {
-        let page = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .limit(limit)
-            .send()
+        let request = self.client.scan().table_name(&self.table).limit(limit);
+        let page = send_retrying(|| request.clone().send())
             .await
             .map_err(|e| store_error(e, &self.table))?;
         Ok(self.snapshot_of(page.items()))
@@ -204,34 +234,22 @@ impl DynamoStore {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let mut attempt = 0;
-            let page = loop {
-                let mut request = self
-                    .client
-                    .scan()
-                    .table_name(&self.table)
-                    .segment(segment as i32)
-                    .total_segments(self.segments as i32)
-                    .set_exclusive_start_key(start.clone());
-                if let Some((attribute, value)) = filter {
-                    request = request
-                        .filter_expression("#a = :v")
-                        .expression_attribute_names("#a", attribute)
-                        .expression_attribute_values(":v", AttributeValue::S(value.to_string()));
-                }
-                match request
-                    .send()
-                    .await
-                    .map_err(|e| store_error(e, &self.table))
-                {
-                    Ok(page) => break page,
-                    Err(StoreError::Throttled(_)) if attempt < 8 => {
-                        attempt += 1;
-                        tokio::time::sleep(Duration::from_millis(50u64 << attempt.min(6))).await;
-                    }
-                    Err(e) => return Err(e),
-                }
-            };
+            let mut request = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .segment(segment as i32)
+                .total_segments(self.segments as i32)
+                .set_exclusive_start_key(start.clone());
+            if let Some((attribute, value)) = filter {
+                request = request
+                    .filter_expression("#a = :v")
+                    .expression_attribute_names("#a", attribute)
+                    .expression_attribute_values(":v", AttributeValue::S(value.to_string()));
+            }
+            let page = send_retrying(|| request.clone().send())
+                .await
+                .map_err(|e| store_error(e, &self.table))?;
             items.extend(page.items().iter().cloned());
             match page.last_evaluated_key() {
                 Some(key) if !key.is_empty() => start = Some(key.clone()),
@@ -256,7 +274,7 @@ impl DynamoStore {
         let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let page = self
+            let request = self
                 .client
                 .query()
                 .table_name(&self.table)
@@ -264,8 +282,8 @@ impl DynamoStore {
                 .key_condition_expression("#a = :v")
                 .expression_attribute_names("#a", attribute)
                 .expression_attribute_values(":v", AttributeValue::S(value.to_string()))
-                .set_exclusive_start_key(start.clone())
-                .send()
+                .set_exclusive_start_key(start.clone());
+            let page = send_retrying(|| request.clone().send())
                 .await
                 .map_err(|e| store_error(e, &self.table))?;
             items.extend(page.items().iter().cloned());
@@ -277,13 +295,13 @@ impl DynamoStore {
     }
 
     async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
-        let out = self
+        let request = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key))
-            .consistent_read(true)
-            .send()
+            .consistent_read(true);
+        let out = send_retrying(|| request.clone().send())
             .await
             .map_err(|e| store_error(e, &self.table))?;
         Ok(out.item().cloned())
@@ -373,13 +391,13 @@ impl ConnectionStore for DynamoStore {
             KeyedBy::User => None,
             _ => self.find_by_user(&record.user_id).await?,
         };
-        let out = self
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(self.schema.item_of(&record)))
-            .return_values(ReturnValue::AllOld)
-            .send()
+            .return_values(ReturnValue::AllOld);
+        let out = send_retrying(|| request.clone().send())
             .await
             .map_err(|e| store_error(e, &self.table))?;
         if let Some(previous) = previous.filter(|p| p.connection_id != record.connection_id) {
@@ -394,7 +412,7 @@ impl ConnectionStore for DynamoStore {
         record: &ConnectionRecord,
     ) -> Result<DeleteOutcome, StoreError> {
         let key = self.schema.key_of(record);
-        let result = self
+        let request = self
             .client
             .delete_item()
             .table_name(&self.table)
@@ -404,9 +422,8 @@ impl ConnectionStore for DynamoStore {
             .expression_attribute_values(
                 ":expected",
                 AttributeValue::S(record.connection_id.clone()),
-            )
-            .send()
-            .await;
+            );
+        let result = send_retrying(|| request.clone().send()).await;
         match result {
             Ok(_) => Ok(DeleteOutcome::Deleted),
             Err(e) if is_condition_failure(&e) => Ok(match self.get_item(key).await? {
@@ -457,11 +474,11 @@ impl ConnectionStore for DynamoStore {
             );
             let mut backoff = Duration::from_millis(50);
             while let Some(request) = pending.take() {
-                let out = self
+                let request = self
                     .client
                     .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
+                    .request_items(&self.table, request);
+                let out = send_retrying(|| request.clone().send())
                     .await
                     .map_err(|e| store_error(e, &self.table))?;
                 for item in out
@@ -528,15 +545,14 @@ impl ConnectionStore for DynamoStore {
             KeyedBy::Connection => &self.schema.names.connection_id,
             _ => &self.schema.names.user_id,
         };
-        let result = self
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#k)")
-            .expression_attribute_names("#k", key_attribute)
-            .send()
-            .await;
+            .expression_attribute_names("#k", key_attribute);
+        let result = send_retrying(|| request.clone().send()).await;
         match result {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
