@@ -3,10 +3,7 @@
 
 mod common;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
-    ScalarAttributeType, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use common::dynamo::{create_table, dynamo, n, put, put_many, s, stored_users};
 use common::{quiet_demo, wsdash, Moto};
 use serde_json::Value;
@@ -969,31 +966,7 @@ async fn a_push_to_a_user_reaches_every_tab_with_only_the_fields_given() {
     use futures_util::StreamExt;
     let moto = Moto::start();
     let client = dynamo(&moto).await;
-    let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .expect("key")
-    };
-    let attribute = |name: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(name)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .expect("attribute")
-    };
-    client
-        .create_table()
-        .table_name("tabs")
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(key("user_id", KeyType::Hash))
-        .key_schema(key("connection_id", KeyType::Range))
-        .attribute_definitions(attribute("user_id"))
-        .attribute_definitions(attribute("connection_id"))
-        .send()
-        .await
-        .expect("create table");
+    common::dynamo::create_table_by_user_and_connection(&client, "tabs").await;
     let demo = quiet_demo(&[]);
     let urls = demo.demo_urls();
     let management = urls.management.clone();
@@ -1125,74 +1098,6 @@ async fn hostile_stored_values_are_printed_escaped_and_never_crash_a_command() {
     }
 }
 
-/// A stand-in for a throttled table: a proxy in front of moto that answers every third
-/// DynamoDB call with ProvisionedThroughputExceededException, as DynamoDB does, and passes the
-/// others through untouched. Returns its URL and the count of calls it throttled.
-async fn throttling_proxy(moto: &Moto) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
-    use axum::body::Bytes;
-    use axum::http::{HeaderMap, Method, StatusCode};
-    use axum::response::IntoResponse;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
-    let calls = Arc::new(AtomicU64::new(0));
-    let throttled = Arc::new(AtomicU64::new(0));
-    let upstream = moto.url.clone();
-    let client = reqwest::Client::new();
-    let handler = {
-        let throttled = throttled.clone();
-        move |method: Method, headers: HeaderMap, body: Bytes| {
-            let (calls, throttled, upstream, client) = (
-                calls.clone(),
-                throttled.clone(),
-                upstream.clone(),
-                client.clone(),
-            );
-            async move {
-                if calls.fetch_add(1, Ordering::SeqCst) % 3 == 1 {
-                    throttled.fetch_add(1, Ordering::SeqCst);
-                    return (
-                        StatusCode::BAD_REQUEST,
-                        [("content-type", "application/x-amz-json-1.0")],
-                        r#"{"__type":"com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException","message":"The level of configured provisioned throughput for the table was exceeded."}"#,
-                    )
-                        .into_response();
-                }
-                let mut request = client.request(method, &upstream).body(body);
-                for (name, value) in &headers {
-                    if !matches!(name.as_str(), "host" | "content-length" | "connection") {
-                        request = request.header(name, value);
-                    }
-                }
-                let Ok(answer) = request.send().await else {
-                    return StatusCode::BAD_GATEWAY.into_response();
-                };
-                let status = answer.status();
-                let mut out = HeaderMap::new();
-                for (name, value) in answer.headers() {
-                    if !matches!(
-                        name.as_str(),
-                        "content-length" | "transfer-encoding" | "connection"
-                    ) {
-                        out.insert(name.clone(), value.clone());
-                    }
-                }
-                let body = answer.bytes().await.unwrap_or_default();
-                (status, out, body).into_response()
-            }
-        }
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind the proxy");
-    let url = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move {
-        axum::serve(listener, axum::Router::new().fallback(handler))
-            .await
-            .ok();
-    });
-    (url, throttled)
-}
-
 /// DynamoDB throttles a third of the calls. `wsdash purge --yes` still deletes all 120 Gone
 /// records, each audited once with a "deleted" result, because every throttled call is sent
 /// again after a jittered backoff; and `restore` then brings every one of them back the same way.
@@ -1212,7 +1117,8 @@ async fn dynamodb_throttling_is_retried_with_backoff() {
         })
         .collect();
     put_many(&client, "throttled", &items).await;
-    let (proxy, throttled) = throttling_proxy(&moto).await;
+    let proxy = common::proxy::DynamoProxy::start_throttling(&moto, Some(3)).await;
+    let throttled = proxy.throttled.clone();
     let demo = quiet_demo(&[]);
     let management = demo.value("management endpoint:");
     let dir = std::env::temp_dir().join(format!("wsdash-throttled-{}", std::process::id()));
@@ -1234,7 +1140,7 @@ async fn dynamodb_throttling_is_retried_with_backoff() {
         ],
         &moto,
         None,
-        &[("AWS_ENDPOINT_URL_DYNAMODB", proxy.as_str())],
+        &[("AWS_ENDPOINT_URL_DYNAMODB", proxy.url.as_str())],
     );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(
@@ -1269,7 +1175,7 @@ async fn dynamodb_throttling_is_retried_with_backoff() {
         ],
         &moto,
         None,
-        &[("AWS_ENDPOINT_URL_DYNAMODB", proxy.as_str())],
+        &[("AWS_ENDPOINT_URL_DYNAMODB", proxy.url.as_str())],
     );
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(throttled.load(Ordering::SeqCst) > before);
@@ -1279,4 +1185,141 @@ async fn dynamodb_throttling_is_retried_with_backoff() {
         "{stdout}"
     );
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// Read the store's feed until `count` changes came, or fail after 20 s with what did.
+async fn changes_from(
+    feed: &mut Box<dyn wsdash::store::changes::ChangeFeed>,
+    count: usize,
+) -> Vec<wsdash::store::changes::StoreChange> {
+    let mut changes = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while changes.len() < count {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only these changes came: {changes:?}"
+        );
+        changes.extend(feed.next_changes().await.expect("read the stream"));
+    }
+    changes
+}
+
+/// The table's stream, followed from the moment the feed opens: puts, a rewrite, a delete and a
+/// malformed item come out in order, with the table's key. The stream carries keys only, so the
+/// feed reads each written item from the table, as it is now (an item deleted since reads as
+/// removed). A table without a stream has no feed.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_table_stream_reports_each_change_in_order() {
+    use wsdash::store::changes::{ItemKey, StoreChange};
+    use wsdash::store::ConnectionStore;
+    let moto = Moto::start();
+    let client = dynamo(&moto).await;
+    common::dynamo::create_table_by_user_and_connection(&client, "tabs").await;
+    common::dynamo::enable_stream(&client, "tabs", "KEYS_ONLY").await;
+    create_table(&client, "plain", "user_id", None).await;
+    put(
+        &client,
+        "tabs",
+        &[
+            ("user_id", s("before")),
+            ("connection_id", s("Bfr0000000001=")),
+            ("connected_at", n(now())),
+        ],
+    )
+    .await;
+    let sdk = wsdash::aws_env::load_sdk_config(&wsdash::aws_env::AwsSettings {
+        dummy_credentials: true,
+        ..Default::default()
+    })
+    .await;
+    let open = |table: &'static str| {
+        let sdk = sdk.clone();
+        let url = moto.url.clone();
+        async move {
+            wsdash::store::DynamoStore::connect(&sdk, Some(&url), table, Default::default(), 1)
+                .await
+                .expect("connect")
+        }
+    };
+    assert!(
+        open("plain")
+            .await
+            .changes()
+            .await
+            .expect("describe")
+            .is_none(),
+        "a table without a stream has no feed"
+    );
+    let store = open("tabs").await;
+    let mut feed = store
+        .changes()
+        .await
+        .expect("open the stream")
+        .expect("the table has a stream");
+    let key = |connection: &str| ItemKey {
+        user_id: Some("tab-user".into()),
+        connection_id: Some(connection.into()),
+    };
+    let record = |connection: &str, at: i64| {
+        vec![
+            ("user_id", s("tab-user")),
+            ("connection_id", s(connection)),
+            ("connected_at", n(at)),
+        ]
+    };
+    let at = now();
+    put(&client, "tabs", &record("TabA000000001=", at - 5)).await;
+    put(&client, "tabs", &record("TabA000000001=", at)).await;
+    put(&client, "tabs", &record("TabB000000001=", at)).await;
+    client
+        .delete_item()
+        .table_name("tabs")
+        .key("user_id", s("tab-user"))
+        .key("connection_id", s("TabB000000001="))
+        .send()
+        .await
+        .expect("delete");
+    put(
+        &client,
+        "tabs",
+        &[
+            ("user_id", s("tab-user")),
+            ("connection_id", s("TabC000000001=")),
+        ],
+    )
+    .await;
+
+    let changes = changes_from(&mut feed, 5).await;
+    let summary: Vec<String> = changes
+        .iter()
+        .map(|change| match change {
+            StoreChange::Put { key, item: Ok(r) } => format!(
+                "put {} at {}",
+                key.connection_id.clone().unwrap_or_default(),
+                r.connected_at.unix_timestamp() - at
+            ),
+            StoreChange::Put { key, item: Err(m) } => format!(
+                "malformed {}: {}",
+                key.connection_id.clone().unwrap_or_default(),
+                m.reason
+            ),
+            StoreChange::Removed { key } => {
+                format!("removed {}", key.connection_id.clone().unwrap_or_default())
+            }
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            // Written twice before the feed read it: both reads see the item as it is now.
+            "put TabA000000001= at 0",
+            "put TabA000000001= at 0",
+            // Deleted before the feed read its insert.
+            "removed TabB000000001=",
+            "removed TabB000000001=",
+            "malformed TabC000000001=: missing connected_at",
+        ],
+        "nothing from before the feed opened, then every change in order"
+    );
+    assert_eq!(changes[2].key(), &key("TabB000000001="));
 }

@@ -725,3 +725,88 @@ async fn a_push_started_during_a_probe_sweep_finishes_first() {
     tmux.keys(&["q"]);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A table with a stream is read in full once, then followed: a record written by the backend
+/// appears and a deleted one goes, while a proxy in front of moto sees no further Scan.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_follows_the_table_stream_instead_of_scanning() {
+    use common::dynamo::{create_table, dynamo, enable_stream, n, put, s};
+    let moto = common::Moto::start();
+    let client = dynamo(&moto).await;
+    create_table(&client, "followed", "user_id", None).await;
+    enable_stream(&client, "followed", "NEW_AND_OLD_IMAGES").await;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for user in ["first-user", "second-user"] {
+        put(
+            &client,
+            "followed",
+            &[
+                ("user_id", s(user)),
+                ("connection_id", s(&format!("{user}-conn="))),
+                ("connected_at", n(now - 60)),
+            ],
+        )
+        .await;
+    }
+    let proxy = common::proxy::DynamoProxy::start(&moto).await;
+    let demo = common::Running::start(
+        &[
+            "demo",
+            "--headless",
+            "--clients",
+            "0",
+            "--push-every-ms",
+            "0",
+        ],
+        "try:",
+    );
+    let urls = demo.demo_urls();
+    let dir = std::env::temp_dir().join(format!("wsdash-tmux-follow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let command = format!(
+        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} AWS_ACCESS_KEY_ID=t AWS_SECRET_ACCESS_KEY=t \
+         AWS_REGION=us-east-1 {BIN} --table followed --endpoint {management} --dynamodb-endpoint {proxy}",
+        dir = dir.display(),
+        management = urls.management,
+        proxy = proxy.url
+    );
+    let tmux = Tmux::start_sized(&command, 160, 40);
+    tmux.wait_for("the first read, then the stream followed", |s| {
+        s.contains("first-user") && s.contains("following the stream of followed")
+    });
+    let scans = proxy.calls("Scan");
+
+    put(
+        &client,
+        "followed",
+        &[
+            ("user_id", s("third-user")),
+            ("connection_id", s("third-user-conn=")),
+            ("connected_at", n(now)),
+        ],
+    )
+    .await;
+    tmux.wait_for("the new record", |s| s.contains("third-user"));
+    client
+        .delete_item()
+        .table_name("followed")
+        .key("user_id", s("first-user"))
+        .send()
+        .await
+        .expect("delete");
+    let screen = tmux.wait_for("the deleted record gone", |s| {
+        !s.contains("first-user") && s.contains("second-user")
+    });
+    assert!(
+        screen.contains("following the stream of followed"),
+        "{screen}"
+    );
+    assert_eq!(
+        proxy.calls("Scan"),
+        scans,
+        "the dashboard scanned again instead of following the stream"
+    );
+    assert!(proxy.calls("Scan") >= 1, "the table was read in full once");
+    tmux.keys(&["q"]);
+    std::fs::remove_dir_all(dir).ok();
+}

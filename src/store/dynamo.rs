@@ -20,6 +20,8 @@ type Item = HashMap<String, AttributeValue>;
 
 pub struct DynamoStore {
     client: Client,
+    /// DynamoDB Streams, to follow the table's changes when it has a stream.
+    streams: aws_sdk_dynamodbstreams::Client,
     table: String,
     schema: TableSchema,
     segments: u32,
@@ -32,7 +34,7 @@ const THROTTLE_ATTEMPTS: u32 = 8;
 /// ThrottlingException, RequestLimitExceeded): exponential backoff from 25 ms up to 2 s, with
 /// full jitter so concurrent callers do not come back in step. The SDK's own retries are off
 /// (see `aws_env`), so this is the one place a throttled store call is repeated.
-async fn send_retrying<T, E, Fut>(
+pub(super) async fn send_retrying<T, E, Fut>(
     mut send: impl FnMut() -> Fut,
 ) -> Result<T, SdkError<E, HttpResponse>>
 where
@@ -68,7 +70,7 @@ fn is_throttling<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bo
 const BATCH_GET_LIMIT: usize = 100;
 
 /// The one place a DynamoDB SDK error becomes a [`StoreError`].
-fn store_error<E>(err: SdkError<E, HttpResponse>, table: &str) -> StoreError
+pub(super) fn store_error<E>(err: SdkError<E, HttpResponse>, table: &str) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -139,6 +141,7 @@ impl DynamoStore {
             config = config.endpoint_url(endpoint);
         }
         let client = Client::from_conf(config.build());
+        let streams = super::dynamo_stream::streams_client(sdk, endpoint);
         let describe = client.describe_table().table_name(table);
         let described = send_retrying(|| describe.clone().send())
             .await
@@ -188,6 +191,7 @@ impl DynamoStore {
         };
         Ok(Self {
             client,
+            streams,
             table: table.to_string(),
             schema: TableSchema {
                 names,
@@ -558,6 +562,17 @@ impl ConnectionStore for DynamoStore {
             Err(e) if is_condition_failure(&e) => Ok(false),
             Err(e) => Err(store_error(e, &self.table)),
         }
+    }
+
+    async fn changes(&self) -> Result<Option<Box<dyn super::changes::ChangeFeed>>, StoreError> {
+        let feed = super::dynamo_stream::DynamoStreamFeed::open(
+            &self.client,
+            &self.streams,
+            &self.table,
+            &self.schema,
+        )
+        .await?;
+        Ok(feed.map(|f| Box::new(f) as Box<dyn super::changes::ChangeFeed>))
     }
 
     fn describe(&self) -> String {

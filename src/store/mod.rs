@@ -3,7 +3,9 @@
 //! It is the only list of connections that exists (API Gateway has no "list connections" call), which
 //! is why stale records accumulate in it and why every delete here is conditional.
 
+pub mod changes;
 pub mod dynamo;
+pub mod dynamo_stream;
 pub mod memory;
 pub mod schema;
 
@@ -102,6 +104,11 @@ pub trait ConnectionStore: Send + Sync {
         record: &ConnectionRecord,
         raw: Option<&serde_json::Value>,
     ) -> Result<bool, StoreError>;
+    /// A feed of the store's changes from now on, when the store keeps one (a DynamoDB table with
+    /// a stream); `None` when it does not, and then the store is scanned at a pace instead.
+    async fn changes(&self) -> Result<Option<Box<dyn changes::ChangeFeed>>, StoreError> {
+        Ok(None)
+    }
     /// A short description for headers and messages (table name, "memory").
     fn describe(&self) -> String;
 }

@@ -48,6 +48,12 @@ pub enum Action {
     /// The terminal's new size: width, height.
     Resize(u16, u16),
     Scanned(Result<StoreSnapshot, String>),
+    /// The store's change feed is open (where from): changes from now on will follow.
+    FeedOpened(String),
+    /// Changes from the feed, oldest first; empty means "nothing changed until now".
+    StoreChanged(Vec<crate::store::changes::StoreChange>),
+    /// The feed failed or could not open: back to paced scans.
+    FeedLost(String),
     Probed(Vec<ProbeResult>),
     Delivered(DeliveryOutcome),
     PushFinished(usize),

@@ -272,6 +272,8 @@ pub struct App {
     pub overlay: Overlay,
     pub outcomes: OutcomePanel,
     pub emulator: Option<StatsView>,
+    /// When the emulator's counters were last asked for.
+    pub stats_requested: Option<OffsetDateTime>,
     pub last_refresh: Option<OffsetDateTime>,
     pub error: Option<String>,
     pub status: Option<String>,
@@ -289,6 +291,13 @@ pub struct App {
     pub data_from: Option<OffsetDateTime>,
     /// The last scan failed: the table shows older data.
     pub scan_failing: bool,
+    /// Followed through the store's change feed (where the changes come from): no paced scans.
+    pub following: Option<String>,
+    /// Changes that arrived while a scan was reading; applied again on top of its result, which
+    /// may have read those items before they changed.
+    pub changes_during_scan: Vec<crate::store::changes::StoreChange>,
+    /// A scan must start again once the one reading now is done (the feed opened meanwhile).
+    pub rescan: bool,
     pub client_page: Option<String>,
     pub quit: bool,
 }
@@ -318,6 +327,7 @@ impl App {
             overlay: Overlay::None,
             outcomes: OutcomePanel::default(),
             emulator: None,
+            stats_requested: None,
             last_refresh: None,
             error: None,
             status: None,
@@ -331,6 +341,9 @@ impl App {
             overlay_scroll: 0,
             data_from: None,
             scan_failing: false,
+            following: None,
+            changes_during_scan: Vec::new(),
+            rescan: false,
             client_page: None,
             quit: false,
         }

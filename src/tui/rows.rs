@@ -191,19 +191,13 @@ pub fn merge_snapshot(app: &mut App, snapshot: StoreSnapshot) {
     }
     drop(old);
     for (n, malformed) in snapshot.malformed.into_iter().enumerate() {
-        let id = malformed
-            .connection_id
-            .clone()
-            .unwrap_or_else(|| format!("(malformed #{n})"));
-        let mut row = Row::new(ConnectionRecord {
-            user_id: malformed.user_id.clone().unwrap_or_else(|| "?".into()),
-            connection_id: id,
-            connected_at: OffsetDateTime::UNIX_EPOCH,
-        });
-        row.state = ConnectionState::Malformed;
-        row.set_malformed(malformed);
-        rows.push(row);
+        rows.push(malformed_row(malformed, n));
     }
+    replace_rows(app, rows, keep);
+}
+
+/// Install a new set of rows and everything derived from them.
+pub(super) fn replace_rows(app: &mut App, rows: Vec<Row>, keep: Option<String>) {
     app.rows = rows;
     app.index = RowIndex::build(&app.rows);
     app.derived.rows_changed(&app.rows);
@@ -211,6 +205,23 @@ pub fn merge_snapshot(app: &mut App, snapshot: StoreSnapshot) {
     app.marked.retain(|id| index.get(rows, id).is_some());
     app.visible.clear();
     recompute_visible_keeping(app, keep);
+}
+
+/// A row for an item that does not parse: shown, never dropped. `n` names it when it has no
+/// connection id.
+pub(super) fn malformed_row(malformed: crate::store::MalformedRecord, n: usize) -> Row {
+    let id = malformed
+        .connection_id
+        .clone()
+        .unwrap_or_else(|| format!("(malformed #{n})"));
+    let mut row = Row::new(ConnectionRecord {
+        user_id: malformed.user_id.clone().unwrap_or_else(|| "?".into()),
+        connection_id: id,
+        connected_at: OffsetDateTime::UNIX_EPOCH,
+    });
+    row.state = ConnectionState::Malformed;
+    row.set_malformed(malformed);
+    row
 }
 
 impl RowIndex {

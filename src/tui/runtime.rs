@@ -13,6 +13,7 @@ use crate::ops::pacing::{Pacing, RateController};
 use crate::ops::probe::probe_records;
 use crate::ops::purge::{execute_purge, plan_purge};
 use crate::ops::push::{push_to_targets, PushOptions, PushTarget};
+use crate::store::changes::ChangeFeed;
 use crate::store::ConnectionStore;
 use bytes::Bytes;
 use crossterm::event::{Event, EventStream, KeyEventKind};
@@ -162,6 +163,27 @@ where
     let (tx, mut rx) = mpsc::unbounded_channel::<(u64, Action)>();
     let (switched_tx, mut switched_rx) =
         mpsc::unbounded_channel::<Result<(EnvironmentInfo, Backend), String>>();
+    // The feed opens before the first scan, so that no change can fall between the two.
+    let mut _following = {
+        let tagged = Tagged {
+            generation,
+            tx: tx.clone(),
+        };
+        let first = match open_feed(&backend.store).await {
+            Ok(Some(feed)) => {
+                for effect in update(&mut app, Action::FeedOpened(feed.describe())) {
+                    spawn_effect(effect, &backend, mutations, tagged.clone());
+                }
+                Some(feed)
+            }
+            Ok(None) => None,
+            Err(e) => {
+                update(&mut app, Action::FeedLost(e));
+                None
+            }
+        };
+        follow_changes(backend.store.clone(), first, false, tagged)
+    };
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -180,6 +202,13 @@ where
                 Ok((env, next)) => {
                     backend = next;
                     generation += 1;
+                    // Replaces (and so stops) the previous environment's follower.
+                    _following = follow_changes(
+                        backend.store.clone(),
+                        None,
+                        true,
+                        Tagged { generation, tx: tx.clone() },
+                    );
                     Action::EnvironmentSwitched(env)
                 }
                 Err(e) => Action::EnvironmentSwitchFailed(e),
@@ -259,6 +288,87 @@ impl Tagged {
             tx: self.tx.clone(),
         }
     }
+}
+
+/// How long to wait before opening the store's feed again after it failed.
+const REOPEN_FEED_AFTER: Duration = Duration::from_secs(30);
+
+async fn open_feed(
+    store: &Arc<dyn ConnectionStore>,
+) -> Result<Option<Box<dyn ChangeFeed>>, String> {
+    within("opening the table's stream", store.changes())
+        .await
+        .and_then(|r| r.map_err(|e| e.to_string()))
+}
+
+/// The task following one environment's feed; it stops when this is dropped.
+struct Following(Option<tokio::task::AbortHandle>);
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Follow the store's changes: `first` is an already open feed; otherwise one is opened (at once
+/// when `open_now`). When a feed fails, the dashboard goes back to scans and the feed is opened
+/// again a little later. A store without a feed is not asked again.
+fn follow_changes(
+    store: Arc<dyn ConnectionStore>,
+    first: Option<Box<dyn ChangeFeed>>,
+    open_now: bool,
+    tx: Tagged,
+) -> Following {
+    let task = tokio::spawn(async move {
+        let mut feed = first;
+        let mut wait = !open_now && feed.is_none();
+        let mut last_complaint: Option<String> = None;
+        loop {
+            if feed.is_none() {
+                if wait {
+                    tokio::time::sleep(REOPEN_FEED_AFTER).await;
+                }
+                wait = true;
+                match open_feed(&store).await {
+                    Ok(Some(open)) => {
+                        last_complaint = None;
+                        if tx.send(Action::FeedOpened(open.describe())).is_err() {
+                            return;
+                        }
+                        feed = Some(open);
+                    }
+                    Ok(None) => return,
+                    Err(e) => {
+                        // Said once, not every 30 s: the status line has other news to show.
+                        if last_complaint.as_ref() != Some(&e)
+                            && tx.send(Action::FeedLost(e.clone())).is_err()
+                        {
+                            return;
+                        }
+                        last_complaint = Some(e);
+                        continue;
+                    }
+                }
+            }
+            let Some(open) = feed.as_mut() else { continue };
+            let read = within("reading the table's stream", open.next_changes())
+                .await
+                .and_then(|r| r.map_err(|e| e.to_string()));
+            let sent = match read {
+                Ok(changes) => tx.send(Action::StoreChanged(changes)),
+                Err(e) => {
+                    feed = None;
+                    tx.send(Action::FeedLost(e))
+                }
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    });
+    Following(Some(task.abort_handle()))
 }
 
 async fn within<T>(what: &str, future: impl Future<Output = T>) -> Result<T, String> {

@@ -186,11 +186,19 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
             match result {
                 Ok(snapshot) => {
                     rows::merge_snapshot(app, snapshot);
+                    // The scan may have read an item before a change the feed already reported.
+                    let replay = std::mem::take(&mut app.changes_during_scan);
+                    super::feed::apply_changes(app, &replay);
                     app.last_refresh = Some(app.now);
                     app.data_from = Some(app.now);
                     app.scan_failing = false;
                     app.error = None;
-                    request_probe(app, false)
+                    let mut effects = Vec::new();
+                    if std::mem::take(&mut app.rescan) {
+                        effects.extend(request_scan(app));
+                    }
+                    effects.extend(request_probe(app, false));
+                    effects
                 }
                 Err(e) => {
                     // Still counts as an attempt, so a failing store is retried at the normal pace.
@@ -199,6 +207,44 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
                     app.error = Some(format!("scan failed: {e} (showing the last good data)"));
                     vec![]
                 }
+            }
+        }
+        Action::FeedOpened(source) => {
+            app.status = Some(format!("following {source}: no more full scans"));
+            app.following = Some(source);
+            if app.scanning {
+                // That scan began before the feed: a change in between could be missing from both.
+                app.rescan = true;
+                vec![]
+            } else if app.last_refresh.is_some() {
+                request_scan(app)
+            } else {
+                // The first scan has not started yet: it will start after the feed, as it must.
+                vec![]
+            }
+        }
+        Action::StoreChanged(changes) => {
+            if app.scanning {
+                app.changes_during_scan.extend(changes.iter().cloned());
+            }
+            super::feed::apply_changes(app, &changes);
+            if !app.scanning && app.following.is_some() && app.last_refresh.is_some() {
+                app.data_from = Some(app.now);
+            }
+            request_probe(app, false)
+        }
+        Action::FeedLost(message) => {
+            let was_following = app.following.take().is_some();
+            app.changes_during_scan.clear();
+            app.status = Some(if was_following {
+                format!("lost the table's change feed ({message}); scanning again")
+            } else {
+                format!("not following the table's changes ({message}); scanning at a pace")
+            });
+            if was_following {
+                request_scan(app)
+            } else {
+                vec![]
             }
         }
         Action::Probed(results) => {
@@ -391,14 +437,18 @@ fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
         app.probe_calls.pop_front();
     }
     let mut effects = Vec::new();
-    if app
-        .last_refresh
-        .is_none_or(|t| now - t >= scan_interval(app))
-    {
+    // While the feed is followed, the table is read in full only on request (`r`).
+    let scan_due = match app.last_refresh {
+        None => true,
+        Some(t) => app.following.is_none() && now - t >= scan_interval(app),
+    };
+    if scan_due {
         effects.extend(request_scan(app));
-        if app.env.emulator_admin.is_some() {
-            effects.push(Effect::FetchEmulatorStats);
-        }
+    }
+    if app.env.emulator_admin.is_some() && app.stats_requested.is_none_or(|t| now - t >= SCAN_EVERY)
+    {
+        app.stats_requested = Some(now);
+        effects.push(Effect::FetchEmulatorStats);
     }
     effects.extend(request_probe(app, false));
     effects
@@ -410,6 +460,7 @@ fn request_scan(app: &mut App) -> Vec<Effect> {
     }
     app.scanning = true;
     app.scan_started = Some(app.now);
+    app.changes_during_scan.clear();
     vec![Effect::Scan]
 }
 

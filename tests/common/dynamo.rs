@@ -141,3 +141,50 @@ pub async fn stored_users(
         }
     }
 }
+
+/// Turn on the table's stream (moto keeps one as DynamoDB does); `view` is the StreamViewType,
+/// e.g. "NEW_AND_OLD_IMAGES" or "KEYS_ONLY".
+pub async fn enable_stream(client: &aws_sdk_dynamodb::Client, table: &str, view: &str) {
+    client
+        .update_table()
+        .table_name(table)
+        .stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(view))
+                .build()
+                .expect("stream specification"),
+        )
+        .send()
+        .await
+        .expect("enable the stream");
+}
+
+/// A table keyed by user (partition) and connection (sort): one record per open tab.
+pub async fn create_table_by_user_and_connection(client: &aws_sdk_dynamodb::Client, name: &str) {
+    let key = |attribute: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(attribute)
+            .key_type(kind)
+            .build()
+            .expect("key")
+    };
+    let attribute = |attribute: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(attribute)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("attribute")
+    };
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("user_id", KeyType::Hash))
+        .key_schema(key("connection_id", KeyType::Range))
+        .attribute_definitions(attribute("user_id"))
+        .attribute_definitions(attribute("connection_id"))
+        .send()
+        .await
+        .expect("create table");
+}

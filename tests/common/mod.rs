@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dynamo;
+pub mod proxy;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

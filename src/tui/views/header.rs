@@ -76,10 +76,14 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             app.rate.describe(),
         )),
         Span::styled(data_age, data_style),
-        Span::raw(format!(
-            ", scan every {}s ",
-            crate::tui::update::scan_interval(app).whole_seconds()
-        )),
+        Span::raw(match &app.following {
+            // Changes arrive as they happen; the table is read in full only on `r`.
+            Some(source) => format!(", following {source} "),
+            None => format!(
+                ", scan every {}s ",
+                crate::tui::update::scan_interval(app).whole_seconds()
+            ),
+        }),
     ];
     if app.rate.throttled {
         // Throttling slows production pushes too: the operator must see it.
