@@ -9,6 +9,7 @@ use ratatui::Terminal;
 use std::time::{Duration, Instant};
 use wsdash::model::{ConnectionInfo, ConnectionRecord};
 use wsdash::ops::probe::ProbeResult;
+use wsdash::store::changes::{ItemKey, StoreChange};
 use wsdash::store::StoreSnapshot;
 use wsdash::tui::action::Action;
 use wsdash::tui::app::{App, EnvironmentInfo};
@@ -222,6 +223,45 @@ fn measure_table(records: usize) {
         "frame render, {records} records, filter active, 200x60: p50 {:.3} ms, p99 {:.3} ms (budget < 5 ms)",
         percentile(&mut frames.clone(), 0.5),
         percentile(&mut frames, 0.99)
+    );
+    // A followed table: each batch from the stream adds 25 records and removes 25.
+    let mut batches = Vec::new();
+    for batch in 0..20 {
+        let changes: Vec<StoreChange> = (0..25)
+            .flat_map(|i| {
+                let user = format!("streamed-{batch}-{i}");
+                let gone = app.rows[(batch * 25 + i) * 7 % app.rows.len()]
+                    .record
+                    .clone();
+                [
+                    StoreChange::Put {
+                        key: ItemKey {
+                            user_id: Some(user.clone()),
+                            connection_id: None,
+                        },
+                        item: Ok(ConnectionRecord {
+                            user_id: user,
+                            connection_id: format!("Strm{batch:04}{i:06}="),
+                            connected_at: app.now,
+                        }),
+                    },
+                    StoreChange::Removed {
+                        key: ItemKey {
+                            user_id: Some(gone.user_id),
+                            connection_id: None,
+                        },
+                    },
+                ]
+            })
+            .collect();
+        let t = Instant::now();
+        update(&mut app, Action::StoreChanged(changes));
+        batches.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "stream batch (25 puts + 25 deletes) applied to {records} rows: p50 {:.1} ms, max {:.1} ms",
+        percentile(&mut batches.clone(), 0.5),
+        batches.iter().cloned().fold(0.0, f64::max)
     );
     println!("process RSS at the end: {:.1} MB", rss_mb());
 }

@@ -3,12 +3,14 @@
 //! rewritten in place keeps what the probes learned about its connection.
 
 use super::app::{App, Row};
-use super::rows::{malformed_row, replace_rows, FLASH_FOR};
+use super::rows::{add_rows, malformed_row, recompute_visible_keeping, take_rows, FLASH_FOR};
 use crate::ops::refresh::{is_expired, ConnectionState};
 use crate::store::changes::{ItemKey, StoreChange};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-/// Apply `changes` (oldest first). Only the last change to each item counts.
+/// Apply `changes` (oldest first). Only the last change to each item counts. The rows and
+/// everything derived from them are updated in place (`rows::take_rows`, `rows::add_rows`), so
+/// a batch costs about one filter keystroke however big the table is.
 pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
     if changes.is_empty() {
         return;
@@ -20,25 +22,22 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
             order.push(change.key());
         }
     }
-    // A key names a connection, or (on a table keyed by user alone) the user's one record.
-    let connections: HashSet<&str> = order
-        .iter()
-        .filter_map(|k| k.connection_id.as_deref())
-        .collect();
-    let users: HashSet<&str> = order
-        .iter()
-        .filter(|k| k.connection_id.is_none())
-        .filter_map(|k| k.user_id.as_deref())
-        .collect();
     let keep = app.selected_row().map(|r| r.key().to_string());
-    let (mut rows, replaced): (Vec<Row>, Vec<Row>) =
-        std::mem::take(&mut app.rows).into_iter().partition(|row| {
-            !connections.contains(row.key()) && !users.contains(row.record.user_id.as_str())
-        });
-    let mut replaced: HashMap<String, Row> = replaced
+    // A key names a connection, or (on a table keyed by user alone) the user's one record.
+    let mut named = Vec::new();
+    for key in &order {
+        match (&key.connection_id, &key.user_id) {
+            (Some(connection), _) => named.extend(app.index.get(&app.rows, connection)),
+            (None, Some(user)) => named.extend(app.index.rows_of_user(&app.rows, user)),
+            (None, None) => {}
+        }
+    }
+    let mut replaced: HashMap<String, Row> = take_rows(app, named)
         .into_iter()
+        .filter(|row| row.state != ConnectionState::Malformed)
         .map(|row| (row.key().to_string(), row))
         .collect();
+    let mut added = Vec::new();
     for (n, key) in order.into_iter().enumerate() {
         let StoreChange::Put { item, .. } = last[key] else {
             continue;
@@ -47,11 +46,11 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
             Ok(record) => {
                 let mut row = match replaced.remove(&record.connection_id) {
                     // The same connection rewritten: what the probes learned still holds.
-                    Some(mut row) if row.state != ConnectionState::Malformed => {
+                    Some(mut row) => {
                         row.record = record.clone();
                         row
                     }
-                    _ => {
+                    None => {
                         let mut row = Row::new(record.clone());
                         row.flash_until = Some(app.now + FLASH_FOR);
                         row
@@ -60,12 +59,14 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
                 if row.probed_at.is_none() && is_expired(&row.record, app.now) {
                     row.state = ConnectionState::Expired;
                 }
-                rows.push(row);
+                added.push(row);
             }
-            Err(malformed) => rows.push(malformed_row(malformed.clone(), n)),
+            Err(malformed) => added.push(malformed_row(malformed.clone(), n)),
         }
     }
-    replace_rows(app, rows, keep);
+    add_rows(app, added);
+    app.visible.clear();
+    recompute_visible_keeping(app, keep);
 }
 
 #[cfg(test)]
@@ -73,7 +74,7 @@ mod tests {
     use super::*;
     use crate::model::ConnectionRecord;
     use crate::store::StoreSnapshot;
-    use crate::tui::app::EnvironmentInfo;
+    use crate::tui::app::{EnvironmentInfo, SortColumn};
     use time::OffsetDateTime;
 
     fn record(user: &str, connection: &str) -> ConnectionRecord {
@@ -120,11 +121,87 @@ mod tests {
         ids
     }
 
+    fn key_of(user: &str, connection: &str) -> ItemKey {
+        ItemKey {
+            user_id: Some(user.into()),
+            connection_id: Some(connection.into()),
+        }
+    }
+
+    proptest::proptest! {
+        /// Any table and any batches of puts, rewrites and deletes: the rows updated in place
+        /// show exactly what a fresh read of the final table shows, in the same order and under
+        /// the same filter.
+        #[test]
+        fn changes_applied_in_place_match_a_fresh_read(
+            initial in proptest::collection::btree_map(0..40usize, 0..4usize, 0..30),
+            batches in proptest::collection::vec(
+                proptest::collection::vec((proptest::bool::ANY, 0..40usize, 0..4usize), 1..12),
+                1..6,
+            ),
+            by_connection in proptest::bool::ANY,
+            filtered in proptest::bool::ANY,
+        ) {
+            let base = OffsetDateTime::now_utc();
+            let mut clock = 0i64;
+            let mut make = |user: usize, connection: usize| {
+                clock += 1;
+                ConnectionRecord {
+                    user_id: format!("u{user}"),
+                    connection_id: format!("C{connection:03}"),
+                    connected_at: base - time::Duration::seconds(clock),
+                }
+            };
+            let mut model: std::collections::BTreeMap<String, ConnectionRecord> = initial
+                .iter()
+                .map(|(&c, &u)| {
+                    let r = make(u, c);
+                    (r.connection_id.clone(), r)
+                })
+                .collect();
+            let setup = |app: &mut App| {
+                app.sort = if by_connection { SortColumn::Connection } else { SortColumn::Age };
+                app.filter = if filtered { "u1".into() } else { String::new() };
+                crate::tui::rows::resort(app);
+            };
+            let mut app = app_with(model.values().cloned().collect());
+            setup(&mut app);
+            for batch in batches {
+                let mut changes = Vec::new();
+                for (is_put, c, u) in batch {
+                    let id = format!("C{c:03}");
+                    // A connection belongs to one user for its life.
+                    let user = model.get(&id).map(|r| r.user_id.clone()).unwrap_or(format!("u{u}"));
+                    if is_put {
+                        let mut r = make(u, c);
+                        r.user_id = user.clone();
+                        model.insert(id.clone(), r.clone());
+                        changes.push(StoreChange::Put { key: key_of(&user, &id), item: Ok(r) });
+                    } else {
+                        model.remove(&id);
+                        changes.push(StoreChange::Removed { key: key_of(&user, &id) });
+                    }
+                }
+                apply_changes(&mut app, &changes);
+                let mut fresh = app_with(model.values().cloned().collect());
+                setup(&mut fresh);
+                let ids = |a: &App| a.visible.iter().map(|&i| a.rows[i].key().to_string()).collect::<Vec<_>>();
+                proptest::prop_assert_eq!(ids(&app), ids(&fresh));
+                proptest::prop_assert_eq!(app.rows.len(), model.len());
+                proptest::prop_assert_eq!(app.derived.tally.clone(), fresh.derived.tally.clone());
+                for id in model.keys() {
+                    let i = app.index.get(&app.rows, id);
+                    proptest::prop_assert!(i.is_some_and(|i| app.rows[i].key() == id));
+                }
+            }
+        }
+    }
+
     #[test]
     fn on_a_table_keyed_by_user_a_reconnect_replaces_the_users_record() {
         let mut app = app_with(vec![record("alice", "A1"), record("bob", "B1")]);
         let bob = app.index.get(&app.rows, "B1").unwrap();
-        app.rows[bob].state = ConnectionState::Live;
+        crate::tui::rows::mark_stale(&mut app, bob);
         apply_changes(
             &mut app,
             &[
@@ -142,17 +219,18 @@ mod tests {
         let bob = &app.rows[app.index.get(&app.rows, "B1").unwrap()];
         assert_eq!(
             bob.state,
-            ConnectionState::Live,
+            ConnectionState::Stale,
             "untouched rows keep their state"
         );
-        assert_eq!(app.count(ConnectionState::Live), 1);
+        assert_eq!(app.count(ConnectionState::Stale), 1);
+        assert_eq!(app.count(ConnectionState::Unprobed), 1);
     }
 
     #[test]
     fn a_record_rewritten_in_place_keeps_its_probe_answer() {
         let mut app = app_with(vec![record("alice", "A1"), record("alice", "A2")]);
         let i = app.index.get(&app.rows, "A1").unwrap();
-        app.rows[i].state = ConnectionState::Stale;
+        crate::tui::rows::mark_stale(&mut app, i);
         app.rows[i].probed_at = Some(app.now);
         apply_changes(
             &mut app,

@@ -34,10 +34,13 @@ pub fn sample_rank(connection_id: &str) -> u64 {
 /// Below this many records a sweep takes seconds at the default rates: no estimate, just wait.
 pub const ESTIMATE_FROM_RECORDS: usize = 1_000;
 
-/// Connection id to position in `App::rows`, without a second copy of every id.
+/// Connection id to position in `App::rows`, without a second copy of every id; and user id to
+/// the positions of the user's rows, for a change that names only the user (a table keyed by
+/// user). Kept in step with the rows as they are added and removed.
 #[derive(Default)]
 pub struct RowIndex {
     table: HashTable<u32>,
+    users: HashTable<u32>,
     hasher: std::hash::RandomState,
 }
 
@@ -45,13 +48,11 @@ impl RowIndex {
     pub fn build(rows: &[Row]) -> Self {
         let mut index = RowIndex {
             table: HashTable::with_capacity(rows.len()),
+            users: HashTable::with_capacity(rows.len()),
             hasher: Default::default(),
         };
-        for (i, row) in rows.iter().enumerate() {
-            let hash = index.hasher.hash_one(row.key());
-            index.table.insert_unique(hash, i as u32, |&j| {
-                index.hasher.hash_one(rows[j as usize].key())
-            });
+        for i in 0..rows.len() {
+            index.insert(rows, i);
         }
         index
     }
@@ -64,6 +65,74 @@ impl RowIndex {
                     .is_some_and(|r| r.key() == connection_id)
             })
             .map(|&i| i as usize)
+    }
+
+    /// Every row of the user.
+    pub fn rows_of_user(&self, rows: &[Row], user_id: &str) -> Vec<usize> {
+        self.users
+            .iter_hash(self.hasher.hash_one(user_id))
+            .map(|&i| i as usize)
+            .filter(|&i| rows.get(i).is_some_and(|r| r.record.user_id == user_id))
+            .collect()
+    }
+
+    /// Row `i` (already in `rows`) is new.
+    pub fn insert(&mut self, rows: &[Row], i: usize) {
+        let hasher = &self.hasher;
+        self.table
+            .insert_unique(hasher.hash_one(rows[i].key()), i as u32, |&j| {
+                hasher.hash_one(rows[j as usize].key())
+            });
+        self.users.insert_unique(
+            hasher.hash_one(rows[i].record.user_id.as_str()),
+            i as u32,
+            |&j| hasher.hash_one(rows[j as usize].record.user_id.as_str()),
+        );
+    }
+
+    /// Before `rows.swap_remove(i)`: forget row `i`, and give the last row its number.
+    pub fn swap_remove(&mut self, rows: &[Row], i: usize) {
+        let last = rows.len() - 1;
+        self.forget(rows, i);
+        if i != last {
+            self.renumber(rows, last, i);
+        }
+    }
+
+    fn forget(&mut self, rows: &[Row], i: usize) {
+        let row = &rows[i];
+        if let Ok(entry) = self
+            .table
+            .find_entry(self.hasher.hash_one(row.key()), |&j| j as usize == i)
+        {
+            entry.remove();
+        }
+        if let Ok(entry) = self
+            .users
+            .find_entry(self.hasher.hash_one(row.record.user_id.as_str()), |&j| {
+                j as usize == i
+            })
+        {
+            entry.remove();
+        }
+    }
+
+    fn renumber(&mut self, rows: &[Row], from: usize, to: usize) {
+        let row = &rows[from];
+        if let Some(slot) = self
+            .table
+            .find_mut(self.hasher.hash_one(row.key()), |&j| j as usize == from)
+        {
+            *slot = to as u32;
+        }
+        if let Some(slot) = self
+            .users
+            .find_mut(self.hasher.hash_one(row.record.user_id.as_str()), |&j| {
+                j as usize == from
+            })
+        {
+            *slot = to as u32;
+        }
     }
 }
 
@@ -99,6 +168,29 @@ impl Tally {
 
     pub fn count(&self, state: ConnectionState) -> usize {
         self.counts[state_slot(state)]
+    }
+
+    /// A row joins (`joins`) or leaves the table. The oldest probe answer is left to
+    /// `refresh_oldest_probe`.
+    pub(super) fn count_row(&mut self, row: &Row, joins: bool) {
+        let add = |n: &mut usize, by: bool| {
+            if by {
+                *n = if joins { *n + 1 } else { n.saturating_sub(1) };
+            }
+        };
+        add(&mut self.counts[state_slot(row.state)], true);
+        if row.state == ConnectionState::Malformed {
+            return;
+        }
+        add(&mut self.coverage.probeable, true);
+        if row.probed_at.is_some() {
+            add(&mut self.coverage.probed, true);
+            add(&mut self.answered, answered(row.state));
+            add(
+                &mut self.answered_stale,
+                row.state == ConnectionState::Stale,
+            );
+        }
     }
 
     fn moved(&mut self, from: ConnectionState, to: ConnectionState) {
@@ -207,6 +299,128 @@ pub(super) fn replace_rows(app: &mut App, rows: Vec<Row>, keep: Option<String>) 
     recompute_visible_keeping(app, keep);
 }
 
+/// Take rows out (positions, in any order), keeping the index, the counts, the search columns
+/// and the cached sort order in step instead of rebuilding them: a batch from a followed table
+/// costs one pass over the order, not a rebuild of 1,000,000 rows. Rows are removed with
+/// `swap_remove`, so the last rows take the freed positions. `app.visible` is stale until the
+/// next `recompute_visible`.
+pub(super) fn take_rows(app: &mut App, mut positions: Vec<usize>) -> Vec<Row> {
+    const GONE: u32 = u32::MAX;
+    positions.sort_unstable();
+    positions.dedup();
+    let mut remap: Option<Vec<u32>> = app
+        .derived
+        .order
+        .as_ref()
+        .map(|_| (0..app.rows.len() as u32).collect());
+    // Current position to original position, for the rows moved so far.
+    let mut moved: HashMap<usize, usize> = HashMap::new();
+    let mut taken = Vec::with_capacity(positions.len());
+    // From the highest: a row moved into a freed position is never one still to take.
+    for &i in positions.iter().rev() {
+        if i >= app.rows.len() {
+            continue;
+        }
+        let last = app.rows.len() - 1;
+        if let Some(remap) = remap.as_mut() {
+            remap[moved.remove(&i).unwrap_or(i)] = GONE;
+        }
+        app.index.swap_remove(&app.rows, i);
+        app.derived.search.swap_remove(i);
+        let row = app.rows.swap_remove(i);
+        app.derived.tally.count_row(&row, false);
+        if i != last {
+            let original = moved.remove(&last).unwrap_or(last);
+            moved.insert(i, original);
+            if let Some(remap) = remap.as_mut() {
+                remap[original] = i as u32;
+            }
+        }
+        taken.push(row);
+    }
+    if let (Some(remap), Some((_, order))) = (remap, app.derived.order.as_mut()) {
+        order.retain_mut(|i| match remap[*i] {
+            GONE => false,
+            now => {
+                *i = now as usize;
+                true
+            }
+        });
+    }
+    let oldest = app.derived.tally.coverage.oldest;
+    if taken
+        .iter()
+        .any(|r| r.probed_at.is_some() && r.probed_at == oldest)
+    {
+        refresh_oldest_probe(app);
+    }
+    let (index, rows) = (&app.index, &app.rows);
+    app.marked.retain(|id| index.get(rows, id).is_some());
+    app.derived.search.compact_if_wasteful(&app.rows);
+    taken
+}
+
+/// Add rows at the end, keeping everything derived in step (see `take_rows`); new rows are
+/// merged into the cached sort order.
+pub(super) fn add_rows(app: &mut App, new_rows: Vec<Row>) {
+    let start = app.rows.len();
+    for row in new_rows {
+        app.rows.push(row);
+        let i = app.rows.len() - 1;
+        app.index.insert(&app.rows, i);
+        app.derived.search.push(&app.rows[i]);
+        app.derived.tally.count_row(&app.rows[i], true);
+        if let Some(at) = app.rows[i].probed_at {
+            let oldest = &mut app.derived.tally.coverage.oldest;
+            *oldest = Some(oldest.map_or(at, |o| o.min(at)));
+        }
+    }
+    if let Some((sort, order)) = app.derived.order.take() {
+        let (rows, now) = (&app.rows, app.now);
+        let in_order = |a: &usize, b: &usize| compare_rows(rows, sort, now, *a, *b);
+        let mut added: Vec<usize> = (start..rows.len()).collect();
+        added.sort_by(in_order);
+        let mut merged = Vec::with_capacity(order.len() + added.len());
+        let mut added = added.into_iter().peekable();
+        for i in order {
+            while let Some(a) = added.next_if(|a| in_order(a, &i).is_lt()) {
+                merged.push(a);
+            }
+            merged.push(i);
+        }
+        merged.extend(added);
+        app.derived.order = Some((sort, merged));
+    }
+}
+
+/// The order `sorted` sorts by, for two rows: the same keys, then the position.
+fn compare_rows(
+    rows: &[Row],
+    sort: SortColumn,
+    now: OffsetDateTime,
+    a: usize,
+    b: usize,
+) -> std::cmp::Ordering {
+    let (x, y) = (&rows[a], &rows[b]);
+    let idle = |r: &Row| {
+        r.info
+            .as_ref()
+            .and_then(|i| i.last_active_at)
+            .map(|t| now - t)
+    };
+    let outcome = |r: &Row| r.last_outcome().map(|o| o.class);
+    match sort {
+        SortColumn::Age => Reverse(x.record.connected_at).cmp(&Reverse(y.record.connected_at)),
+        SortColumn::User => x.record.user_id.cmp(&y.record.user_id),
+        SortColumn::Connection => x.record.connection_id.cmp(&y.record.connection_id),
+        SortColumn::Idle => idle(x).cmp(&idle(y)),
+        SortColumn::SourceIp => source_ip(&x.info).cmp(&source_ip(&y.info)),
+        SortColumn::State => x.state.cmp(&y.state),
+        SortColumn::Outcome => outcome(x).cmp(&outcome(y)),
+    }
+    .then(a.cmp(&b))
+}
+
 /// A row for an item that does not parse: shown, never dropped. `n` names it when it has no
 /// connection id.
 pub(super) fn malformed_row(malformed: crate::store::MalformedRecord, n: usize) -> Row {
@@ -302,7 +516,7 @@ fn source_ip(info: &Option<ConnectionInfo>) -> Option<&str> {
 }
 
 /// The oldest answer in use moves with every sweep: recomputed per probe batch, not per frame.
-fn refresh_oldest_probe(app: &mut App) {
+pub(super) fn refresh_oldest_probe(app: &mut App) {
     app.derived.tally.coverage.oldest = app
         .rows
         .iter()

@@ -7,54 +7,97 @@ use super::filter::{Filter, Term};
 use crate::ops::refresh::ConnectionState;
 use memchr::memmem;
 
-/// One column of text: row `i` is `text[starts[i]..starts[i + 1] - 1]`, each followed by `\n`.
-/// A filter word never holds whitespace, so no match can run across two rows.
+/// One column of text, lower-cased: every value is followed by `\n` in `text`, in the order
+/// the values were added. A filter word never holds whitespace, so no match can run across two
+/// values. Rows can come and go (a followed table changes a few rows at a time): a removed
+/// row's text stays behind as garbage, and rows keep their numbers as `App::rows` does
+/// (`swap_remove`), until `SearchIndex::compact_if_wasteful` rebuilds the lot.
 #[derive(Debug, Default, Clone)]
 struct Column {
     text: Vec<u8>,
-    starts: Vec<u32>,
+    /// Where each value starts, in text order, and the row that holds it (`GONE` once removed).
+    values: Vec<(u32, u32)>,
+    /// Row number to its entry in `values`.
+    value_of_row: Vec<u32>,
 }
+
+/// A value whose row was removed.
+const GONE: u32 = u32::MAX;
 
 impl Column {
     fn build<'a>(values: impl Iterator<Item = &'a str>, rows: usize) -> Self {
         let mut column = Column {
             text: Vec::with_capacity(rows * 17),
-            starts: Vec::with_capacity(rows + 1),
+            values: Vec::with_capacity(rows),
+            value_of_row: Vec::with_capacity(rows),
         };
         for value in values {
-            column.starts.push(column.text.len() as u32);
-            if value.is_ascii() {
-                column
-                    .text
-                    .extend(value.bytes().map(|b| b.to_ascii_lowercase()));
-            } else {
-                column.text.extend(value.to_lowercase().bytes());
-            }
-            column.text.push(b'\n');
+            column.push(value);
         }
-        column.starts.push(column.text.len() as u32);
         column
+    }
+
+    fn rows(&self) -> usize {
+        self.value_of_row.len()
+    }
+
+    /// Add the value of a new last row.
+    fn push(&mut self, value: &str) {
+        let row = self.value_of_row.len() as u32;
+        self.value_of_row.push(self.values.len() as u32);
+        self.values.push((self.text.len() as u32, row));
+        if value.is_ascii() {
+            self.text
+                .extend(value.bytes().map(|b| b.to_ascii_lowercase()));
+        } else {
+            self.text.extend(value.to_lowercase().bytes());
+        }
+        self.text.push(b'\n');
+    }
+
+    /// Mirror `rows.swap_remove(row)`: the row goes, the last row takes its number.
+    fn swap_remove(&mut self, row: usize) {
+        let last = self.value_of_row.len() - 1;
+        self.values[self.value_of_row[row] as usize].1 = GONE;
+        if row != last {
+            let moved = self.value_of_row[last];
+            self.values[moved as usize].1 = row as u32;
+            self.value_of_row[row] = moved;
+        }
+        self.value_of_row.pop();
+    }
+
+    /// Values left behind by removed rows.
+    fn garbage(&self) -> usize {
+        self.values.len() - self.value_of_row.len()
     }
 
     /// Sets the bit of every row whose value contains `needle` (already lower-case).
     fn mark_containing(&self, needle: &str, hits: &mut BitSet) {
-        let rows = self.starts.len().saturating_sub(1);
         if needle.is_empty() {
-            hits.set_all(rows);
+            hits.set_all(self.rows());
             return;
         }
         let finder = memmem::Finder::new(needle.as_bytes());
-        let mut row = 0usize;
+        let end_of = |value: usize| {
+            self.values
+                .get(value + 1)
+                .map_or(self.text.len(), |next| next.0 as usize)
+        };
+        let mut value = 0usize;
         let mut from = 0usize;
         while let Some(found) = finder.find(&self.text[from..]) {
-            let at = (from + found) as u32;
-            // Matches come in order: walk forward to the row holding this one.
-            while self.starts[row + 1] <= at {
-                row += 1;
+            let at = from + found;
+            // Matches come in order: walk forward to the value holding this one.
+            while end_of(value) <= at {
+                value += 1;
             }
-            hits.set(row);
-            // The rest of this row cannot add anything: go on from the next one.
-            from = self.starts[row + 1] as usize;
+            let row = self.values[value].1;
+            if row != GONE {
+                hits.set(row as usize);
+            }
+            // The rest of this value cannot add anything: go on from the next one.
+            from = end_of(value);
             if from >= self.text.len() {
                 break;
             }
@@ -133,6 +176,30 @@ impl SearchIndex {
     pub fn state_changed(&mut self, row: usize, state: ConnectionState) {
         if let Some(slot) = self.states.get_mut(row) {
             *slot = state;
+        }
+    }
+
+    /// A row was added at the end of `rows`.
+    pub fn push(&mut self, row: &Row) {
+        self.users.push(&row.record.user_id);
+        self.ids.push(&row.record.connection_id);
+        self.ips.push(source_ip(row));
+        self.states.push(row.state);
+    }
+
+    /// Mirror `rows.swap_remove(row)`.
+    pub fn swap_remove(&mut self, row: usize) {
+        self.users.swap_remove(row);
+        self.ids.swap_remove(row);
+        self.ips.swap_remove(row);
+        self.states.swap_remove(row);
+    }
+
+    /// Rebuild once removed rows left more garbage than there are rows: memory stays bounded
+    /// however long a table is followed, at the cost of one rebuild per table's worth of churn.
+    pub fn compact_if_wasteful(&mut self, rows: &[Row]) {
+        if self.users.garbage() > rows.len().max(1024) {
+            *self = SearchIndex::build(rows);
         }
     }
 
@@ -247,6 +314,39 @@ mod tests {
                 .collect();
             let filter = Filter::parse(&text);
             let hits = SearchIndex::build(&rows).matching(&filter, &rows);
+            for (i, r) in rows.iter().enumerate() {
+                proptest::prop_assert_eq!(hits.contains(i), filter.matches(r), "{:?} on {:?}", text, r.record);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Rows removed (as `Vec::swap_remove` does) and added one by one: the index still
+        /// answers for every row exactly as the definition does.
+        #[test]
+        fn rows_removed_and_added_stay_searchable(
+            table in proptest::collection::vec(("[aAb1]{0,4}", "[aB1=]{0,4}", 0..6usize), 1..40),
+            steps in proptest::collection::vec((proptest::bool::ANY, 0..40usize, "[ab1]{0,3}"), 0..40),
+            text in "(state:|user:|id:)?[ab1]{0,2}( [ab1]{0,2})?",
+        ) {
+            let mut rows: Vec<Row> = table
+                .iter()
+                .map(|(user, id, state)| row(user, id, None, ConnectionState::ALL[*state]))
+                .collect();
+            let mut index = SearchIndex::build(&rows);
+            for (remove, at, value) in steps {
+                if remove && !rows.is_empty() {
+                    let at = at % rows.len();
+                    index.swap_remove(at);
+                    rows.swap_remove(at);
+                } else {
+                    rows.push(row(&value, &value.to_uppercase(), None, ConnectionState::Live));
+                    index.push(&rows[rows.len() - 1]);
+                }
+                index.compact_if_wasteful(&rows);
+            }
+            let filter = Filter::parse(&text);
+            let hits = index.matching(&filter, &rows);
             for (i, r) in rows.iter().enumerate() {
                 proptest::prop_assert_eq!(hits.contains(i), filter.matches(r), "{:?} on {:?}", text, r.record);
             }
