@@ -48,8 +48,7 @@ fn wsdash_push(
         .env("XDG_CONFIG_HOME", scratch.join("no-config"))
         .env("AWS_ACCESS_KEY_ID", "bench")
         .env("AWS_SECRET_ACCESS_KEY", "bench")
-        .env("AWS_REGION", "us-east-1")
-        .env("WSDASH_LOG", "error");
+        .env("AWS_REGION", "us-east-1");
     command
 }
 
