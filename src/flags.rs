@@ -25,10 +25,14 @@ pub fn fraction(text: &str) -> Result<f64, String> {
     }
 }
 
-/// A clock factor within [`crate::emulator::gateway::TIME_SCALE_RANGE`].
+/// How far the emulator's clock may be sped up or slowed down: beyond it, timeouts would be
+/// centuries or microseconds.
+pub const TIME_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
+
+/// A clock factor within [`TIME_SCALE_RANGE`].
 pub fn time_scale(text: &str) -> Result<f64, String> {
     let value = number(text)?;
-    let range = crate::emulator::gateway::TIME_SCALE_RANGE;
+    let range = TIME_SCALE_RANGE;
     if range.contains(&value) {
         Ok(value)
     } else {

@@ -8,10 +8,16 @@ pub mod doctor;
 pub mod emulator;
 pub mod flags;
 pub mod gateway;
+pub mod launch;
 pub mod logging;
+pub mod messages;
 pub mod model;
 pub mod ops;
 pub mod shutdown;
 pub mod store;
 pub mod text;
+pub mod token;
 pub mod tui;
+
+#[cfg(test)]
+mod layering;

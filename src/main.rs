@@ -1,7 +1,8 @@
 use clap::Parser;
 use std::process::ExitCode;
-use wsdash::cli::{self, Cli, Command};
+use wsdash::cli::{Cli, Command};
 use wsdash::commands::{self, CommandError};
+use wsdash::launch;
 
 fn main() -> ExitCode {
     wsdash::tui::runtime::mark_process_start();
@@ -23,12 +24,12 @@ fn main() -> ExitCode {
     let result: Result<(), CommandError> = runtime.block_on(async move {
         let server = |r: anyhow::Result<()>| r.map_err(|e| CommandError::Failed(format!("{e:#}")));
         match cli.command {
-            Some(Command::Gateway(args)) => server(cli::run_gateway(args).await),
-            Some(Command::Backend(args)) => server(cli::run_backend(&global, args).await),
+            Some(Command::Gateway(args)) => server(launch::run_gateway(args).await),
+            Some(Command::Backend(args)) => server(launch::run_backend(&global, args).await),
             Some(Command::Demo(args)) if args.headless => {
-                server(cli::run_demo_headless(&global, args).await)
+                server(launch::run_demo_headless(&global, args).await)
             }
-            Some(Command::Demo(args)) => server(cli::run_demo_dashboard(&global, args).await),
+            Some(Command::Demo(args)) => server(launch::run_demo_dashboard(&global, args).await),
             Some(Command::List) => commands::list::run(&global).await,
             Some(Command::Probe) => commands::probe::run(&global).await,
             Some(Command::Push(args)) => commands::push::run(&global, &args).await,
@@ -36,10 +37,10 @@ fn main() -> ExitCode {
             Some(Command::Purge(args)) => commands::purge::run(&global, &args).await,
             Some(Command::Restore(args)) => commands::restore::run(&global, &args).await,
             Some(Command::Doctor(args)) => commands::doctor::run(&global, &args).await,
-            None if cli::wants_demo(&global) => {
-                server(cli::run_demo_dashboard(&global, Default::default()).await)
+            None if launch::wants_demo(&global) => {
+                server(launch::run_demo_dashboard(&global, Default::default()).await)
             }
-            None => cli::run_env_dashboard(&global).await,
+            None => launch::run_env_dashboard(&global).await,
         }
     });
     match result {

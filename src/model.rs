@@ -216,3 +216,13 @@ mod tests {
         assert_eq!(format_age(time::Duration::seconds(-3)), "0s");
     }
 }
+
+/// The admin API's `/_wsdash/stats` answer.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Default)]
+pub struct StatsView {
+    pub live_connections: usize,
+    pub post_to_connection: std::collections::BTreeMap<String, u64>,
+    pub get_connection: std::collections::BTreeMap<String, u64>,
+    pub delete_connection: std::collections::BTreeMap<String, u64>,
+    pub sockets: std::collections::BTreeMap<String, u64>,
+}

@@ -9,9 +9,6 @@ use crate::doctor::{
 };
 use std::sync::Arc;
 
-/// The API id the emulator reports for itself.
-pub const EMULATOR_API_ID: &str = "wsdash";
-
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct DoctorArgs {
     /// The WebSocket API's id (derived from an execute-api --endpoint when not given).
@@ -61,7 +58,7 @@ pub async fn collect_checks(
         .api_id
         .clone()
         .or_else(|| parsed.as_ref().map(|p| p.0.clone()))
-        .or_else(|| local.then(|| EMULATOR_API_ID.to_string()))
+        .or_else(|| local.then(|| crate::emulator::config_api::API_ID.to_string()))
         .ok_or_else(|| {
             usage("doctor needs the API: pass --api-id ID, or an execute-api --endpoint")
         })?;

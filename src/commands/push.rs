@@ -48,10 +48,10 @@ fn typed_payload(
     kind: &str,
     data: Option<serde_json::Value>,
 ) -> Result<serde_json::Value, CommandError> {
-    if !crate::emulator::notifications::MESSAGE_TYPES.contains(&kind) {
+    if !crate::messages::MESSAGE_TYPES.contains(&kind) {
         eprintln!(
             "note: --type {kind:?} is not one of the guide's types ({}); sending it anyway",
-            crate::emulator::notifications::MESSAGE_TYPES.join(", ")
+            crate::messages::MESSAGE_TYPES.join(", ")
         );
     }
     let mut payload = serde_json::Map::new();

@@ -160,7 +160,7 @@ pub async fn run(
         ),
     ));
 
-    let nonce = format!("wsdash-doctor-{}", crate::emulator::demo::random_token());
+    let nonce = format!("wsdash-doctor-{}", crate::token::random_token());
     let payload = serde_json::json!({"type": "heartbeat", "doctor": nonce}).to_string();
     let started = Instant::now();
     match gateway

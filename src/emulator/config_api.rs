@@ -3,7 +3,6 @@
 //! The configuration is the guide's: three routes, HTTP_PROXY integrations with the mapping.
 
 use super::gateway::{aws_error, GatewayState};
-use crate::commands::doctor::EMULATOR_API_ID;
 use crate::model::iso_millis;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -12,6 +11,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
+
+/// The one API the emulator serves, as `aws apigatewayv2` and `wsdash doctor` name it.
+pub const API_ID: &str = "wsdash";
 
 pub fn router() -> Router<Arc<GatewayState>> {
     Router::new()
@@ -37,11 +39,11 @@ const ROUTES: [(&str, &str, &str); 3] = [
 ];
 
 async fn get_api(State(state): State<Arc<GatewayState>>, Path(api_id): Path<String>) -> Response {
-    if api_id != EMULATOR_API_ID {
+    if api_id != API_ID {
         return not_found("API");
     }
     Json(json!({
-        "apiId": EMULATOR_API_ID,
+        "apiId": API_ID,
         "name": "wsdash emulator",
         "protocolType": "WEBSOCKET",
         "routeSelectionExpression": "$request.body.action",
@@ -51,7 +53,7 @@ async fn get_api(State(state): State<Arc<GatewayState>>, Path(api_id): Path<Stri
 }
 
 async fn get_routes(Path(api_id): Path<String>) -> Response {
-    if api_id != EMULATOR_API_ID {
+    if api_id != API_ID {
         return not_found("API");
     }
     let items: Vec<_> = ROUTES
@@ -65,7 +67,7 @@ async fn get_integrations(
     State(state): State<Arc<GatewayState>>,
     Path(api_id): Path<String>,
 ) -> Response {
-    if api_id != EMULATOR_API_ID {
+    if api_id != API_ID {
         return not_found("API");
     }
     let items: Vec<_> = ROUTES
@@ -88,7 +90,7 @@ async fn get_stage(
     State(state): State<Arc<GatewayState>>,
     Path((api_id, stage)): Path<(String, String)>,
 ) -> Response {
-    if api_id != EMULATOR_API_ID {
+    if api_id != API_ID {
         return not_found("API");
     }
     if stage != state.config.stage {
@@ -102,7 +104,7 @@ async fn get_deployments(
     State(state): State<Arc<GatewayState>>,
     Path(api_id): Path<String>,
 ) -> Response {
-    if api_id != EMULATOR_API_ID {
+    if api_id != API_ID {
         return not_found("API");
     }
     Json(json!({"items": [{"deploymentId": "local", "deploymentStatus": "DEPLOYED", "createdDate": iso_millis(state.started_at)}]})).into_response()

@@ -175,7 +175,10 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
     let management: Arc<dyn ManagementApi> =
         Arc::new(AwsManagementApi::new(&sdk, &gateway.management_url()));
     let store: Arc<dyn ConnectionStore> = Arc::new(MemoryStore::new());
-    let admin_token = args.admin_token.clone().unwrap_or_else(random_token);
+    let admin_token = args
+        .admin_token
+        .clone()
+        .unwrap_or_else(crate::token::random_token);
     let backend = Arc::new(BackendState {
         store: store.clone(),
         gateway: management.clone(),
@@ -218,10 +221,4 @@ pub async fn bind(addr: &str, flag: &str) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {addr} ({flag}): {e}"))
-}
-
-pub fn random_token() -> String {
-    use rand::Rng;
-    let bytes: [u8; 12] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -152,9 +152,7 @@ impl GatewayOptions {
     }
 }
 
-/// The clock factor's sane range: slower than 1/1000 or faster than 100,000× makes timeouts of
-/// centuries or of microseconds, never what anyone testing wants.
-pub const TIME_SCALE_RANGE: std::ops::RangeInclusive<f64> = 0.001..=100_000.0;
+use crate::flags::TIME_SCALE_RANGE;
 
 pub fn check_time_scale(time_scale: f64) -> anyhow::Result<()> {
     anyhow::ensure!(

@@ -1,6 +1,7 @@
-//! The guide's message types (§3.3, §4.2) as templates, and the demo's stream of realistic pushes.
+//! The demo's stream of realistic pushes, in the guide's message types (`crate::messages`).
 
 use crate::gateway::ManagementApi;
+use crate::messages::template;
 use crate::ops::push::{push_to_users, PushOptions};
 use crate::store::ConnectionStore;
 use bytes::Bytes;
@@ -9,32 +10,6 @@ use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// `assets/templates.json`: one example payload per message type.
-pub const TEMPLATES_JSON: &str = include_str!("../../assets/templates.json");
-
-/// The message types in the guide's order.
-pub const MESSAGE_TYPES: [&str; 6] = [
-    "new_content",
-    "new_comment",
-    "status_update",
-    "alert_triggered",
-    "unread_counts",
-    "heartbeat",
-];
-
-/// The template for a message type, with a fresh timestamp.
-pub fn template(message_type: &str) -> Option<serde_json::Value> {
-    let all: serde_json::Value = serde_json::from_str(TEMPLATES_JSON).ok()?;
-    let mut payload = all.get(message_type)?.clone();
-    if let Some(object) = payload.as_object_mut() {
-        object.insert(
-            "sent_at".into(),
-            crate::model::iso_millis(crate::model::now_utc_millis()).into(),
-        );
-    }
-    Some(payload)
-}
 
 /// Push a realistic mix of notifications to random connected users until cancelled,
 /// as an application using the guide's push service would.
@@ -91,19 +66,5 @@ pub async fn run_notification_stream(
             PushOptions::default(),
         )
         .await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_message_type_has_a_template_of_its_type() {
-        for t in MESSAGE_TYPES {
-            let payload = template(t).expect(t);
-            assert_eq!(payload["type"], t);
-        }
-        assert!(template("nope").is_none());
     }
 }

@@ -204,15 +204,7 @@ pub struct Stats {
     sockets: [AtomicU64; 12],
 }
 
-/// The admin API's `/_wsdash/stats` answer.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Default)]
-pub struct StatsView {
-    pub live_connections: usize,
-    pub post_to_connection: BTreeMap<String, u64>,
-    pub get_connection: BTreeMap<String, u64>,
-    pub delete_connection: BTreeMap<String, u64>,
-    pub sockets: BTreeMap<String, u64>,
-}
+pub use crate::model::StatsView;
 
 impl Stats {
     pub fn record_call(&self, op: ManagementOp, class: DeliveryClass) {

@@ -1,6 +1,6 @@
 //! Everything that can happen to the dashboard: keys turned into intents, and results of work.
 
-use crate::emulator::registry::StatsView;
+use crate::model::StatsView;
 use crate::model::{ConnectionRecord, DeliveryOutcome};
 use crate::ops::disconnect::DisconnectOutcome;
 use crate::ops::probe::ProbeResult;

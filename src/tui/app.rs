@@ -1,6 +1,6 @@
 //! The dashboard's state: plain data, changed only by `update`, read by the views.
 
-use crate::emulator::registry::StatsView;
+use crate::model::StatsView;
 use crate::model::{ConnectionInfo, ConnectionRecord, DeliveryClass, DeliveryOutcome};
 use crate::ops::purge::PurgePlan;
 use crate::ops::refresh::ConnectionState;

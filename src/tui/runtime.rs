@@ -37,12 +37,12 @@ pub struct Backend {
     pub doctor: Option<DoctorJob>,
 }
 
-/// The environment and options `:doctor` runs with.
-#[derive(Clone)]
-pub struct DoctorJob {
-    pub global: crate::commands::GlobalArgs,
-    pub args: crate::commands::doctor::DoctorArgs,
-}
+/// What `:doctor` runs: the checks of this environment, made by whoever opened it.
+pub type DoctorJob = Arc<
+    dyn Fn() -> futures_util::future::BoxFuture<'static, Result<Vec<crate::doctor::Check>, String>>
+        + Send
+        + Sync,
+>;
 
 static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
@@ -484,13 +484,7 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
                     )));
                     return;
                 };
-                let result = async {
-                    let context = crate::commands::Context::new(&job.global).await?;
-                    crate::commands::doctor::collect_checks(&context, &job.args).await
-                }
-                .await
-                .map_err(|e| e.to_string());
-                Action::DoctorDone(result)
+                Action::DoctorDone(job().await)
             }
             Effect::FetchEmulatorStats => {
                 let Some(admin) = &backend.emulator_admin else {

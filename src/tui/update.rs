@@ -5,7 +5,7 @@ use super::action::{Action, Effect, PurgePlanRef, PushTarget};
 use super::app::*;
 use super::layout::table_rows;
 use super::rows::{self, recompute_visible, FLASH_FOR};
-use crate::emulator::notifications::{template, MESSAGE_TYPES};
+use crate::messages::{template, MESSAGE_TYPES};
 use crate::model::{DeliveryClass, DeliveryOutcome};
 use crate::ops::push::check_payload;
 use crate::ops::refresh::ConnectionState;

@@ -1,7 +1,7 @@
 //! `p`: the push composer. One-line JSON editor with live validation and size against the limit.
 
 use super::centered;
-use crate::emulator::notifications::MESSAGE_TYPES;
+use crate::messages::MESSAGE_TYPES;
 use crate::ops::push::{check_payload, MAX_MESSAGE_BYTES};
 use crate::tui::app::{App, Composer, ComposerField, PushTargetKind};
 use crate::tui::update::composer_targets;

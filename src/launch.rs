@@ -1,0 +1,279 @@
+//! Starting what the command line asks for: the emulator, the backend, the demo and the
+//! dashboards, wired to their stores and Management API clients.
+
+use crate::aws_env::{load_sdk_config, AwsSettings};
+use crate::cli::BackendArgs;
+use crate::commands::{Context, GlobalArgs};
+use crate::emulator::auth::TokenAuth;
+use crate::emulator::backend::{spawn_backend, BackendState, StoreKind};
+use crate::emulator::demo::{bind, start_demo, DemoArgs};
+use crate::emulator::gateway::{start_gateway, GatewayArgs, GatewayOptions};
+use crate::gateway::{AwsManagementApi, ManagementApi};
+use crate::store::{ConnectionStore, MemoryStore};
+use crate::token::random_token;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Loopback endpoints are the emulator or moto: they need no real credentials.
+pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    // Refuse before binding, so a refused address is never opened even for a moment.
+    if let Ok(addr) = args.listen.parse::<std::net::SocketAddr>() {
+        crate::emulator::gateway::check_admin_exposure(addr, args.admin_token.as_deref())?;
+    }
+    let listener = bind(&args.listen, "--listen").await?;
+    let options = GatewayOptions {
+        admin_token: args.admin_token.clone(),
+        ..args.options.clone()
+    };
+    let handle = start_gateway(listener, &args.backend, &options, shutdown.clone()).await?;
+    println!("wsdash gateway (API Gateway WebSocket emulator)");
+    println!("websocket: {}", handle.websocket_url());
+    println!("management endpoint: {}", handle.management_url());
+    println!("admin API: {}/ (not part of AWS)", handle.admin_url());
+    println!("backend: {}", args.backend);
+    crate::shutdown::wait_for_shutdown_signal().await;
+    shutdown.cancel();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    Ok(())
+}
+
+pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.dev_tokens || args.jwt_secret.is_some(),
+        "the backend accepts no token at all: pass --dev-tokens, --jwt-secret S, or both"
+    );
+    let shutdown = CancellationToken::new();
+    let listener = bind(&args.listen, "--listen").await?;
+    let sdk = load_sdk_config(&AwsSettings {
+        region: global.region.clone(),
+        profile: global.profile.clone(),
+        dummy_credentials: crate::config::is_local_endpoint(&args.gateway)
+            && std::env::var("AWS_ACCESS_KEY_ID").is_err(),
+        ..AwsSettings::default()
+    })
+    .await;
+    let gateway: Arc<dyn ManagementApi> = Arc::new(AwsManagementApi::new(&sdk, &args.gateway));
+    let store: Arc<dyn ConnectionStore> = match args.store {
+        StoreKind::Memory => Arc::new(MemoryStore::new()),
+        StoreKind::Dynamodb => {
+            let context = Context::new(global)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Context::store_dyn(&context.store().await.map_err(|e| anyhow::anyhow!("{e}"))?)
+        }
+    };
+    let admin_token = args.admin_token.clone().unwrap_or_else(random_token);
+    let addr = listener.local_addr()?;
+    spawn_backend(
+        listener,
+        Arc::new(BackendState {
+            store,
+            gateway,
+            auth: TokenAuth::new(args.jwt_secret.clone(), args.dev_tokens),
+            admin_token: admin_token.clone(),
+            audit: Some(Arc::new(crate::ops::audit::AuditLog::open(
+                &global.audit_path(),
+                "backend",
+            )?)),
+        }),
+        shutdown.clone(),
+    );
+    println!("wsdash reference backend");
+    println!("backend: http://{addr}");
+    println!("management endpoint: {}", args.gateway);
+    println!("admin token: {admin_token}");
+    crate::shutdown::wait_for_shutdown_signal().await;
+    shutdown.cancel();
+    Ok(())
+}
+
+pub async fn run_demo_headless(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
+    let args = DemoArgs {
+        audit_log: Some(global.audit_path()),
+        ..args
+    };
+    let demo = start_demo(&args).await?;
+    println!("{}", demo.describe());
+    println!("Ctrl-C to stop.");
+    crate::shutdown::wait_for_shutdown_signal().await;
+    demo.shutdown.cancel();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    Ok(())
+}
+
+/// True when nothing names an environment: `wsdash` then opens the built-in demo.
+pub fn wants_demo(global: &GlobalArgs) -> bool {
+    if global.env.is_some() || global.table.is_some() || global.endpoint.is_some() {
+        return false;
+    }
+    match global.environment() {
+        Ok(env) => env.name == "default" && env.table.is_none(),
+        Err(_) => false,
+    }
+}
+
+/// The dashboard on the built-in demo.
+pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<()> {
+    use crate::tui::app::EnvironmentInfo;
+    use crate::tui::runtime::{run_dashboard, Backend};
+    let initial = EnvironmentInfo {
+        name: "demo".into(),
+        color: "green".into(),
+        endpoint: "starting the emulator…".into(),
+        table: "-".into(),
+        readonly: global.readonly,
+        ..EnvironmentInfo::default()
+    };
+    let audit_path = global.audit_path();
+    let args = DemoArgs {
+        audit_log: Some(audit_path.clone()),
+        ..args
+    };
+    // The same flag and variable as every other command (clap reads WSDASH_READONLY for it).
+    let readonly = global.readonly;
+    let shutdown = Arc::new(std::sync::Mutex::new(None::<CancellationToken>));
+    let keep = shutdown.clone();
+    let result = run_dashboard(
+        initial,
+        async move {
+            let demo = start_demo(&args).await?;
+            if let Ok(mut slot) = keep.lock() {
+                *slot = Some(demo.shutdown.clone());
+            }
+
+            let env = EnvironmentInfo {
+                name: "demo".into(),
+                color: "green".into(),
+                endpoint: demo.gateway.management_url(),
+                table: format!("in-memory store of the demo backend {}", demo.backend_url),
+                readonly,
+                api_rate: None,
+                emulator_admin: Some(demo.gateway.admin_url()),
+            };
+            let backend = Backend {
+                store: demo.store.clone(),
+                gateway: demo.management.clone(),
+                // The emulator shares no quota: no ceiling, as for any loopback endpoint.
+                rate: crate::ops::pacing::RateController::unlimited(),
+                concurrency: 16,
+                audit: Some(Arc::new(crate::ops::audit::AuditLog::open(
+                    &audit_path,
+                    "demo",
+                )?)),
+                emulator_admin: Some(demo.gateway.admin_url()),
+                doctor: Some(doctor_job(
+                    GlobalArgs {
+                        endpoint: Some(demo.gateway.management_url()),
+                        // The demo is its own environment: a user's config file must not leak in.
+                        config: Some("/dev/null".into()),
+                        ..GlobalArgs::default()
+                    },
+                    crate::commands::doctor::DoctorArgs {
+                        backend: Some(demo.backend_url.clone()),
+                        admin_token: Some(demo.admin_token.clone()),
+                        ..Default::default()
+                    },
+                )),
+            };
+            Ok((env, backend, Some(demo.client_page_url())))
+        },
+        Some(environment_opener(global)),
+    )
+    .await;
+    if let Some(token) = shutdown.lock().ok().and_then(|s| s.clone()) {
+        token.cancel();
+    }
+    result
+}
+
+/// Clients and header facts for one configured environment.
+async fn open_environment(
+    global: &GlobalArgs,
+) -> Result<
+    (
+        crate::tui::app::EnvironmentInfo,
+        crate::tui::runtime::Backend,
+    ),
+    crate::commands::CommandError,
+> {
+    use crate::tui::app::EnvironmentInfo;
+    use crate::tui::runtime::Backend;
+    let context = Context::new(global).await?;
+    let gateway = context.management()?;
+    let store = context.store().await?;
+    let audit = Arc::new(context.audit()?);
+    let env = EnvironmentInfo {
+        name: context.env.name.clone(),
+        color: context.env.color.clone(),
+        endpoint: context
+            .env
+            .endpoint()
+            .map(str::to_string)
+            .unwrap_or_default(),
+        table: format!(
+            "{} ({})",
+            context.env.table().unwrap_or_default(),
+            crate::store::dynamo::describe_schema(store.schema())
+        ),
+        readonly: context.env.readonly,
+        api_rate: context.env.api_rate,
+        emulator_admin: None,
+    };
+    let backend = Backend {
+        store: Context::store_dyn(&store),
+        gateway,
+        rate: context.rate(),
+        concurrency: context.env.probe_concurrency,
+        audit: Some(audit),
+        emulator_admin: None,
+        doctor: Some(doctor_job(global.clone(), Default::default())),
+    };
+    Ok((env, backend))
+}
+
+/// `:env NAME`: the same flags, but the named environment's table and endpoints.
+fn environment_opener(global: &GlobalArgs) -> crate::tui::runtime::EnvironmentOpener {
+    let base = global.clone();
+    Arc::new(move |name: String| {
+        let global = GlobalArgs {
+            env: Some(name),
+            region: None,
+            profile: None,
+            table: None,
+            endpoint: None,
+            dynamodb_endpoint: None,
+            ..base.clone()
+        };
+        Box::pin(async move { open_environment(&global).await.map_err(|e| e.to_string()) })
+    })
+}
+
+/// The dashboard on a configured environment.
+pub async fn run_env_dashboard(global: &GlobalArgs) -> Result<(), crate::commands::CommandError> {
+    use crate::commands::context::failed;
+    let (env, backend) = open_environment(global).await?;
+    crate::tui::runtime::run_dashboard(
+        env.clone(),
+        async move { Ok((env, backend, None)) },
+        Some(environment_opener(global)),
+    )
+    .await
+    .map_err(failed)
+}
+
+/// `:doctor` in a dashboard: the same checks as `wsdash doctor` with these arguments.
+fn doctor_job(
+    global: GlobalArgs,
+    args: crate::commands::doctor::DoctorArgs,
+) -> crate::tui::runtime::DoctorJob {
+    Arc::new(move || {
+        let (global, args) = (global.clone(), args.clone());
+        Box::pin(async move {
+            let context = Context::new(&global).await.map_err(|e| e.to_string())?;
+            crate::commands::doctor::collect_checks(&context, &args)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
+}
