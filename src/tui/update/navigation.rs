@@ -1,0 +1,142 @@
+//! Moving through the table and the overlays: the cursor, pages, marks, sort, details, help.
+
+use super::super::action::Effect;
+use super::super::app::*;
+use super::super::layout::table_rows;
+use super::super::rows::recompute_visible;
+
+pub(super) fn resize(app: &mut App, width: u16, height: u16) -> Vec<Effect> {
+    app.screen = (width, height);
+    keep_selection_visible(app);
+    vec![]
+}
+
+pub(super) fn scroll_overlay(app: &mut App, delta: isize) -> Vec<Effect> {
+    let max = crate::tui::layout::overlay_max_scroll(app) as isize;
+    app.overlay_scroll = (app.overlay_scroll as isize)
+        .saturating_add(delta)
+        .clamp(0, max) as usize;
+    vec![]
+}
+
+pub(super) fn toggle_mark(app: &mut App) -> Vec<Effect> {
+    if let Some(id) = app.selected_row().map(|r| r.key().to_string()) {
+        if !app.marked.remove(&id) {
+            app.marked.insert(id);
+        }
+        move_by(app, 1);
+    }
+    vec![]
+}
+
+pub(super) fn open_details(app: &mut App) -> Vec<Effect> {
+    if let Some(id) = app.selected_row().map(|r| r.key().to_string()) {
+        app.overlay = Overlay::Details(id);
+    }
+    vec![]
+}
+
+pub(super) fn toggle_help(app: &mut App) -> Vec<Effect> {
+    app.overlay = match app.overlay {
+        Overlay::Help => Overlay::None,
+        _ => Overlay::Help,
+    };
+    vec![]
+}
+
+/// Esc: close the prompt, else the overlay, else clear the filter.
+pub(super) fn back(app: &mut App) -> Vec<Effect> {
+    if app.prompt != Prompt::None {
+        app.prompt = Prompt::None;
+    } else if matches!(app.overlay, Overlay::None) {
+        if !app.filter.is_empty() {
+            app.filter.clear();
+            recompute_visible(app);
+        }
+    } else {
+        app.overlay = Overlay::None;
+    }
+    vec![]
+}
+
+pub(super) fn cycle_sort(app: &mut App) -> Vec<Effect> {
+    app.sort = app.sort.next();
+    recompute_visible(app);
+    app.status = Some(format!("sorted by {}", app.sort.name()));
+    vec![]
+}
+
+pub(super) fn reverse_sort(app: &mut App) -> Vec<Effect> {
+    app.sort_descending = !app.sort_descending;
+    recompute_visible(app);
+    vec![]
+}
+
+pub(super) fn move_by(app: &mut App, delta: isize) -> Vec<Effect> {
+    if let Overlay::Details(_) | Overlay::Help | Overlay::Summary(..) = app.overlay {
+        return vec![];
+    }
+    let last = app.visible.len().saturating_sub(1) as isize;
+    app.selected = (app.selected as isize)
+        .saturating_add(delta)
+        .clamp(0, last.max(0)) as usize;
+    keep_selection_visible(app);
+    vec![]
+}
+/// PgUp/PgDn: the view and the cursor both move by one screenful, as in a pager.
+pub(super) fn page_by(app: &mut App, pages: isize) -> Vec<Effect> {
+    let page = table_rows(app) as isize;
+    let last_offset = app.visible.len().saturating_sub(page as usize) as isize;
+    app.offset = (app.offset as isize + pages * page).clamp(0, last_offset.max(0)) as usize;
+    move_by(app, pages * page)
+}
+pub(crate) fn keep_selection_visible(app: &mut App) {
+    let height = table_rows(app);
+    if app.selected < app.offset {
+        app.offset = app.selected;
+    } else if app.selected >= app.offset + height {
+        app.offset = app.selected + 1 - height;
+    }
+    app.offset = app.offset.min(app.visible.len().saturating_sub(1));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{app_with, update};
+    use super::*;
+    use crate::tui::action::Action;
+
+    #[test]
+    fn a_page_moves_the_cursor_by_a_screenful_and_stops_at_the_ends() {
+        let ids: Vec<String> = (0..100).map(|i| format!("C{i:03}")).collect();
+        let records: Vec<(&str, &str)> = ids.iter().map(|id| ("u", id.as_str())).collect();
+        let mut app = app_with(&records);
+        update(&mut app, Action::Resize(120, 30));
+        let page = table_rows(&app);
+        update(&mut app, Action::PageDown);
+        assert_eq!(app.selected, page);
+        update(&mut app, Action::Bottom);
+        assert_eq!(app.selected, 99);
+        update(&mut app, Action::PageDown);
+        assert_eq!(app.selected, 99);
+        update(&mut app, Action::Top);
+        assert_eq!((app.selected, app.offset), (0, 0));
+    }
+
+    #[test]
+    fn escape_closes_the_prompt_then_the_overlay_then_clears_the_filter() {
+        let mut app = app_with(&[("alice", "A1"), ("bob", "B1")]);
+        app.filter = "alice".into();
+        recompute_visible(&mut app);
+        app.overlay = Overlay::Help;
+        app.prompt = Prompt::Command;
+        update(&mut app, Action::Back);
+        assert_eq!(app.prompt, Prompt::None);
+        assert!(matches!(app.overlay, Overlay::Help));
+        update(&mut app, Action::Back);
+        assert!(matches!(app.overlay, Overlay::None));
+        assert_eq!(app.visible.len(), 1);
+        update(&mut app, Action::Back);
+        assert_eq!(app.visible.len(), 2);
+    }
+}

@@ -1,0 +1,238 @@
+//! Keeping the table current: ticks, scans, the store's change feed, probes, the rate, the
+//! emulator's counters, and switching environments.
+
+use super::super::action::Effect;
+use super::super::app::*;
+use super::super::rows;
+use crate::model::StatsView;
+use crate::ops::pacing::RateStatus;
+use crate::ops::probe::ProbeResult;
+use crate::store::changes::StoreChange;
+use crate::store::StoreSnapshot;
+use time::Duration;
+
+/// How often the table is re-read from the store, at the most.
+pub const SCAN_EVERY: Duration = Duration::seconds(2);
+/// A full scan is repeated no sooner than this many times its own duration, so a big table is
+/// not scanned back to back (each scan costs read capacity on a production table).
+const SCAN_COST_FACTOR: i32 = 10;
+
+/// The pause between scans: 2 s for small tables, longer when scans are slow.
+pub fn scan_interval(app: &App) -> Duration {
+    app.last_scan_took
+        .map(|took| (took * SCAN_COST_FACTOR).max(SCAN_EVERY))
+        .unwrap_or(SCAN_EVERY)
+}
+pub(super) fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
+    app.now = now;
+    let second = now.unix_timestamp();
+    if app.outcomes.current_second != Some(second) {
+        let gap = app
+            .outcomes
+            .current_second
+            .map(|s| (second - s).clamp(1, SPARKLINE_SECONDS as i64))
+            .unwrap_or(1);
+        for _ in 0..gap {
+            app.outcomes.per_second.push_back(0);
+        }
+        while app.outcomes.per_second.len() > SPARKLINE_SECONDS {
+            app.outcomes.per_second.pop_front();
+        }
+        app.outcomes.current_second = Some(second);
+    }
+    while app
+        .probe_calls
+        .front()
+        .is_some_and(|(t, _)| now - *t > Duration::seconds(5))
+    {
+        app.probe_calls.pop_front();
+    }
+    let mut effects = Vec::new();
+    // While the feed is followed, the table is read in full only on request (`r`).
+    let scan_due = match app.last_refresh {
+        None => true,
+        Some(t) => app.following.is_none() && now - t >= scan_interval(app),
+    };
+    if scan_due {
+        effects.extend(request_scan(app));
+    }
+    if app.env.emulator_admin.is_some() && app.stats_requested.is_none_or(|t| now - t >= SCAN_EVERY)
+    {
+        app.stats_requested = Some(now);
+        effects.push(Effect::FetchEmulatorStats);
+    }
+    effects.extend(request_probe(app, false));
+    effects
+}
+fn request_scan(app: &mut App) -> Vec<Effect> {
+    if app.scanning {
+        return vec![];
+    }
+    app.scanning = true;
+    app.scan_started = Some(app.now);
+    app.changes_during_scan.clear();
+    vec![Effect::Scan]
+}
+/// Probe the next batch: never-probed records first, in random order so the answers so far are
+/// a fair sample of the table (see `rows::next_to_probe`), then the longest unprobed.
+fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
+    if app.probing || app.rows.is_empty() {
+        return vec![];
+    }
+    // About two seconds of calls at the current rate: a batch never outlives a scan by much.
+    let batch = (app.rate.current.unwrap_or(1000.0).max(1.0) as usize * 2).clamp(1, 5000);
+    let records = rows::next_to_probe(app, batch, everything);
+    if records.is_empty() {
+        return vec![];
+    }
+    app.probing = true;
+    vec![Effect::Probe(records)]
+}
+pub(super) fn refresh_now(app: &mut App) -> Vec<Effect> {
+    app.last_refresh = None;
+    let mut effects = request_scan(app);
+    effects.extend(request_probe(app, true));
+    effects
+}
+
+pub(super) fn scanned(app: &mut App, result: Result<StoreSnapshot, String>) -> Vec<Effect> {
+    app.scanning = false;
+    app.last_scan_took = app.scan_started.take().map(|started| app.now - started);
+    match result {
+        Ok(snapshot) => {
+            rows::merge_snapshot(app, snapshot);
+            // The scan may have read an item before a change the feed already reported.
+            let replay = std::mem::take(&mut app.changes_during_scan);
+            crate::tui::feed::apply_changes(app, &replay);
+            app.last_refresh = Some(app.now);
+            app.data_from = Some(app.now);
+            app.scan_failing = false;
+            app.error = None;
+            let mut effects = Vec::new();
+            if std::mem::take(&mut app.rescan) {
+                effects.extend(request_scan(app));
+            }
+            effects.extend(request_probe(app, false));
+            effects
+        }
+        Err(e) => {
+            // Still counts as an attempt, so a failing store is retried at the normal pace.
+            app.last_refresh = Some(app.now);
+            app.scan_failing = true;
+            app.error = Some(format!("scan failed: {e} (showing the last good data)"));
+            vec![]
+        }
+    }
+}
+
+pub(super) fn feed_opened(app: &mut App, source: String) -> Vec<Effect> {
+    app.status = Some(format!("following {source}: no more full scans"));
+    app.following = Some(source);
+    if app.scanning {
+        // That scan began before the feed: a change in between could be missing from both.
+        app.rescan = true;
+        vec![]
+    } else if app.last_refresh.is_some() {
+        request_scan(app)
+    } else {
+        // The first scan has not started yet: it will start after the feed, as it must.
+        vec![]
+    }
+}
+
+pub(super) fn store_changed(app: &mut App, changes: Vec<StoreChange>) -> Vec<Effect> {
+    if app.scanning {
+        app.changes_during_scan.extend(changes.iter().cloned());
+    }
+    crate::tui::feed::apply_changes(app, &changes);
+    if !app.scanning && app.following.is_some() && app.last_refresh.is_some() {
+        app.data_from = Some(app.now);
+    }
+    request_probe(app, false)
+}
+
+pub(super) fn feed_lost(app: &mut App, message: String) -> Vec<Effect> {
+    let was_following = app.following.take().is_some();
+    app.changes_during_scan.clear();
+    app.status = Some(if was_following {
+        format!("lost the table's change feed ({message}); scanning again")
+    } else {
+        format!("not following the table's changes ({message}); scanning at a pace")
+    });
+    if was_following {
+        request_scan(app)
+    } else {
+        vec![]
+    }
+}
+
+pub(super) fn probed(app: &mut App, results: Vec<ProbeResult>) -> Vec<Effect> {
+    app.probing = false;
+    app.probe_calls.push_back((app.now, results.len()));
+    if let Some((message, n)) = rows::apply_probes(app, &results) {
+        app.error = Some(format!("probe: {n} call(s) failed: {message}"));
+    }
+    vec![]
+}
+
+pub(super) fn rate_observed(app: &mut App, status: RateStatus) -> Vec<Effect> {
+    app.rate = status;
+    vec![]
+}
+
+pub(super) fn emulator_stats(app: &mut App, result: Result<StatsView, String>) -> Vec<Effect> {
+    match result {
+        Ok(stats) => app.emulator = Some(stats),
+        Err(e) => app.status = Some(format!("emulator stats unavailable: {e}")),
+    }
+    vec![]
+}
+
+pub(super) fn environment_switched(app: &mut App, env: EnvironmentInfo) -> Vec<Effect> {
+    let name = env.name.clone();
+    let screen = app.screen;
+    let history = std::mem::take(&mut app.sent_history);
+    *app = App::new(env, app.now);
+    app.screen = screen;
+    app.sent_history = history;
+    app.status = Some(format!("now on environment {name}"));
+    vec![]
+}
+
+pub(super) fn environment_switch_failed(app: &mut App, message: String) -> Vec<Effect> {
+    app.status = Some(format!(
+        "cannot open that environment: {message} (still on {})",
+        app.env.name
+    ));
+    vec![]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::app_with;
+    use super::*;
+
+    #[test]
+    fn slow_scans_are_spaced_out() {
+        let mut app = app_with(&[]);
+        assert_eq!(scan_interval(&app), SCAN_EVERY);
+        app.last_scan_took = Some(Duration::seconds(3));
+        assert_eq!(scan_interval(&app), Duration::seconds(30));
+    }
+
+    #[test]
+    fn while_the_feed_is_followed_ticks_never_scan_and_losing_it_scans_at_once() {
+        let mut app = app_with(&[("alice", "A1")]);
+        let now = app.now;
+        feed_opened(&mut app, "the stream of t".into());
+        assert!(
+            on_tick(&mut app, now).contains(&Effect::Scan),
+            "the first read"
+        );
+        scanned(&mut app, Ok(StoreSnapshot::default()));
+        let later = now + Duration::minutes(10);
+        assert!(!on_tick(&mut app, later).contains(&Effect::Scan));
+        assert_eq!(feed_lost(&mut app, "expired".into()), [Effect::Scan]);
+        assert!(app.following.is_none());
+    }
+}
