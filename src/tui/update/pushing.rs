@@ -297,10 +297,10 @@ mod tests {
 
     #[test]
     fn templates_in_the_composer_carry_no_stale_timestamp() {
-        for i in 0..MESSAGE_TYPES.len() {
+        for (i, message_type) in MESSAGE_TYPES.iter().enumerate() {
             let payload: serde_json::Value =
                 serde_json::from_str(&compact_template(i)).expect("json");
-            assert_eq!(payload["type"], MESSAGE_TYPES[i]);
+            assert_eq!(payload["type"], *message_type);
             assert!(payload.get("sent_at").is_none());
         }
     }
