@@ -4,6 +4,10 @@
 //! `cargo bench --bench dashboard` (each table size runs in a child process of its own, so its
 //! RSS is not inflated by the other's).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::measure::percentile;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::time::{Duration, Instant};
@@ -20,19 +24,9 @@ const SIZES: [usize; 2] = [100_000, 1_000_000];
 /// Set in the child process: the table size it measures.
 const SIZE_VARIABLE: &str = "WSDASH_BENCH_DASHBOARD_RECORDS";
 
+/// This process's resident memory in MB.
 fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-fn percentile(samples: &mut [f64], p: f64) -> f64 {
-    samples.sort_by(f64::total_cmp);
-    samples[((samples.len() - 1) as f64 * p).round() as usize]
+    common::measure::rss_mb(std::process::id())
 }
 
 fn loaded_app(records: usize) -> App {
@@ -91,29 +85,18 @@ fn loaded_app(records: usize) -> App {
 
 /// (first frame, data sources ready) in ms after the process started, from the dashboard's log.
 fn first_frame_ms() -> Option<(f64, f64)> {
+    if !common::tmux::available() {
+        return None;
+    }
     let dir = std::env::temp_dir().join(format!("wsdash-bench-ff-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).ok()?;
-    let session = format!("wsdash-bench-{}", std::process::id());
     let command = format!(
         "env XDG_CONFIG_HOME={d} XDG_STATE_HOME={d} {bin} demo --clients 20",
         d = dir.display(),
-        bin = env!("CARGO_BIN_EXE_wsdash")
+        bin = common::BIN
     );
-    std::process::Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "140",
-            "-y",
-            "45",
-            &command,
-        ])
-        .status()
-        .ok()?;
+    let tmux = common::tmux::Tmux::start_sized(&command, 140, 45);
     let log = dir.join("wsdash").join("wsdash.log");
     let deadline = Instant::now() + Duration::from_secs(10);
     let mut found = None;
@@ -135,9 +118,7 @@ fn first_frame_ms() -> Option<(f64, f64)> {
             ))
         });
     }
-    let _ = std::process::Command::new("tmux")
-        .args(["kill-session", "-t", &session])
-        .status();
+    drop(tmux);
     let _ = std::fs::remove_dir_all(&dir);
     found
 }

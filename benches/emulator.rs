@@ -3,10 +3,14 @@
 //!
 //! `cargo bench --bench emulator` (set WSDASH_BENCH_CLIENTS to change the 10,000 clients).
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use bytes::Bytes;
+use common::measure::{percentile, rss_mb};
+use common::{free_port, DemoUrls, Running};
 use futures_util::StreamExt;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,80 +19,6 @@ use wsdash::gateway::{AwsManagementApi, ManagementApi};
 use wsdash::model::{ConnectionRecord, DeliveryClass};
 use wsdash::ops::probe::probe_records;
 use wsdash::ops::push::{push_to_targets, PushOptions, PushTarget};
-
-struct Process(Child);
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn start(args: &[&str], ready: &str) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wsdash"))
-        .args(args)
-        .env("WSDASH_LOG", "error")
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("start wsdash");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(line)) if line.starts_with(ready) => break,
-            Some(Ok(_)) => {}
-            _ => panic!("wsdash {args:?} exited before printing {ready:?}"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
-    Process(child)
-}
-
-fn rss_mb(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(f64::NAN)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-async fn set_latency(admin: &str, ms: u64) {
-    reqwest::Client::new()
-        .put(format!("{admin}/faults"))
-        .body(format!("{{\"latency_ms\": {ms}}}"))
-        .send()
-        .await
-        .expect("set faults");
-}
-
-async fn connection_ids(admin: &str) -> Vec<String> {
-    let list: Vec<serde_json::Value> = reqwest::get(format!("{admin}/connections"))
-        .await
-        .expect("admin")
-        .json()
-        .await
-        .expect("json");
-    list.iter()
-        .filter_map(|c| c["connection_id"].as_str().map(str::to_string))
-        .collect()
-}
 
 struct Run {
     calls: usize,
@@ -143,12 +73,11 @@ async fn push_run(
     .await;
     let seconds = started.elapsed().as_secs_f64();
     let mut latencies: Vec<f64> = outcomes.iter().map(|o| o.latency_ms).collect();
-    latencies.sort_by(f64::total_cmp);
     Run {
         calls,
         seconds,
-        p50: percentile(&latencies, 0.5),
-        p99: percentile(&latencies, 0.99),
+        p50: percentile(&mut latencies, 0.5),
+        p99: percentile(&mut latencies, 0.99),
         failures: outcomes
             .iter()
             .filter(|o| o.class != DeliveryClass::Delivered)
@@ -207,12 +136,12 @@ async fn main() {
     let be_url = format!("http://127.0.0.1:{be_port}");
     let management = format!("http://127.0.0.1:{gw_port}/production");
     let admin = format!("http://127.0.0.1:{gw_port}/_wsdash");
-    let gateway = start(
+    let gateway = Running::start(
         &["gateway", "--listen", &gw_addr, "--backend", &be_url],
         "backend:",
     );
     let be_addr = format!("127.0.0.1:{be_port}");
-    let _backend = start(
+    let _backend = Running::start(
         &[
             "backend",
             "--listen",
@@ -225,7 +154,7 @@ async fn main() {
         ],
         "admin token:",
     );
-    let rss_empty = rss_mb(gateway.0.id());
+    let rss_empty = rss_mb(gateway.pid());
 
     // Connect the idle clients; each counts what it receives.
     let received = Arc::new(AtomicU64::new(0));
@@ -251,7 +180,7 @@ async fn main() {
     }
     let connect_seconds = connect_started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_loaded = rss_mb(gateway.0.id());
+    let rss_loaded = rss_mb(gateway.pid());
     println!(
         "== emulator benchmark ({} cores) ==",
         std::thread::available_parallelism()
@@ -271,7 +200,12 @@ async fn main() {
     })
     .await;
     let api: Arc<dyn ManagementApi> = Arc::new(AwsManagementApi::new(&sdk, &management));
-    let ids = connection_ids(&admin).await;
+    let urls = DemoUrls {
+        websocket: ws.clone(),
+        management: management.clone(),
+        admin: admin.clone(),
+    };
+    let ids = urls.live_ids().await;
     assert_eq!(ids.len(), sockets, "every client is live");
 
     // Push to all: one message per client, until every client has it.
@@ -299,7 +233,7 @@ async fn main() {
         sustained.rate() / guide_plain
     );
 
-    set_latency(&admin, 10).await;
+    urls.set_faults(r#"{"latency_ms": 10}"#).await;
     let slow = push_run(&api, &ids, 20_000, 512).await;
     slow.print("push with 10 ms injected latency (conc. 512)");
     let guide_slow = guide_loop(&management, &ids[0], 200);
@@ -309,5 +243,5 @@ async fn main() {
         guide_slow,
         slow.rate() / guide_slow
     );
-    set_latency(&admin, 0).await;
+    urls.set_faults(r#"{"latency_ms": 0}"#).await;
 }

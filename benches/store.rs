@@ -3,23 +3,14 @@
 //!
 //! `cargo bench --bench store` (WSDASH_BENCH_ITEMS changes the 100,000).
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest,
-    ScalarAttributeType, WriteRequest,
-};
-use futures_util::StreamExt;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 use wsdash::store::{ConnectionStore, DynamoStore};
-
-struct Moto(std::process::Child);
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::main]
 async fn main() {
@@ -27,101 +18,37 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("port");
-    let _moto = Moto(
-        Command::new("moto_server")
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("moto_server (pip install 'moto[server]')"),
-    );
-    let url = format!("http://127.0.0.1:{port}");
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let moto = common::Moto::start();
+    let url = moto.url.clone();
+    let client = common::dynamo::dynamo(&moto).await;
     let sdk = wsdash::aws_env::load_sdk_config(&wsdash::aws_env::AwsSettings {
         dummy_credentials: true,
         call_timeout: Some(Duration::from_secs(120)),
         ..Default::default()
     })
     .await;
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .endpoint_url(&url)
-            .build(),
-    );
-    client
-        .create_table()
-        .table_name("bench")
-        .billing_mode(BillingMode::PayPerRequest)
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("user_id")
-                .key_type(KeyType::Hash)
-                .build()
-                .expect("key"),
-        )
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("user_id")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .expect("attr"),
-        )
-        .send()
-        .await
-        .expect("create table");
+    common::dynamo::create_table(&client, "bench", "user_id", None).await;
     let load = Instant::now();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let chunks: Vec<Vec<usize>> = (0..items)
-        .collect::<Vec<_>>()
-        .chunks(25)
-        .map(<[usize]>::to_vec)
-        .collect();
-    futures_util::stream::iter(chunks)
-        .for_each_concurrent(8, |chunk| {
-            let client = client.clone();
-            async move {
-                let requests: Vec<WriteRequest> = chunk
-                    .iter()
-                    .map(|i| {
-                        let item = HashMap::from([
-                            (
-                                "user_id".to_string(),
-                                AttributeValue::S(format!("user-{i:06}")),
-                            ),
-                            (
-                                "connection_id".to_string(),
-                                AttributeValue::S(format!("{i:015}=")),
-                            ),
-                            (
-                                "connected_at".to_string(),
-                                AttributeValue::N((now - (*i as i64 % 7000)).to_string()),
-                            ),
-                        ]);
-                        WriteRequest::builder()
-                            .put_request(
-                                PutRequest::builder()
-                                    .set_item(Some(item))
-                                    .build()
-                                    .expect("put"),
-                            )
-                            .build()
-                    })
-                    .collect();
-                client
-                    .batch_write_item()
-                    .request_items("bench", requests)
-                    .send()
-                    .await
-                    .expect("batch write");
-            }
+    let records: Vec<HashMap<String, AttributeValue>> = (0..items)
+        .map(|i| {
+            HashMap::from([
+                (
+                    "user_id".to_string(),
+                    AttributeValue::S(format!("user-{i:06}")),
+                ),
+                (
+                    "connection_id".to_string(),
+                    AttributeValue::S(format!("{i:015}=")),
+                ),
+                (
+                    "connected_at".to_string(),
+                    AttributeValue::N((now - (i as i64 % 7000)).to_string()),
+                ),
+            ])
         })
-        .await;
+        .collect();
+    common::dynamo::put_many(&client, "bench", &records).await;
     println!(
         "== DynamoDB scan benchmark (moto_server, {items} items; loaded in {:.1} s) ==",
         load.elapsed().as_secs_f64()

@@ -3,7 +3,7 @@
 
 mod common;
 
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::AttributeValue;
 use common::dynamo::{create_table, dynamo, n, put, put_many, s, stored_users};
 use common::{quiet_demo, wsdash, Moto};
 use serde_json::Value;
@@ -162,44 +162,16 @@ async fn twenty_thousand_items_list_correctly_across_pages() {
     let moto = Moto::start();
     let client = dynamo(&moto).await;
     create_table(&client, "big", "user_id", None).await;
-    let mut writes = Vec::new();
-    for chunk in (0..20_000).collect::<Vec<_>>().chunks(25) {
-        let requests: Vec<WriteRequest> = chunk
-            .iter()
-            .map(|i| {
-                let item = HashMap::from([
-                    ("user_id".to_string(), s(&format!("user-{i:05}"))),
-                    ("connection_id".to_string(), s(&format!("{i:015}="))),
-                    ("connected_at".to_string(), n(now() - 30)),
-                ]);
-                WriteRequest::builder()
-                    .put_request(
-                        PutRequest::builder()
-                            .set_item(Some(item))
-                            .build()
-                            .expect("put"),
-                    )
-                    .build()
-            })
-            .collect();
-        let client = client.clone();
-        writes.push(tokio::spawn(async move {
-            client
-                .batch_write_item()
-                .request_items("big", requests)
-                .send()
-                .await
-                .expect("batch write");
-        }));
-        if writes.len() >= 8 {
-            for w in writes.drain(..) {
-                w.await.expect("join");
-            }
-        }
-    }
-    for w in writes {
-        w.await.expect("join");
-    }
+    let items: Vec<HashMap<String, AttributeValue>> = (0..20_000)
+        .map(|i| {
+            HashMap::from([
+                ("user_id".to_string(), s(&format!("user-{i:05}"))),
+                ("connection_id".to_string(), s(&format!("{i:015}="))),
+                ("connected_at".to_string(), n(now() - 30)),
+            ])
+        })
+        .collect();
+    put_many(&client, "big", &items).await;
     let (code, out, err) = wsdash(&["list", "--table", "big", "--output", "json"], &moto, None);
     assert_eq!(code, 0, "{err}");
     let list = json(&out);

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 pub mod dynamo;
+pub mod measure;
 pub mod proxy;
+pub mod tmux;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
