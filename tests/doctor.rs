@@ -437,3 +437,154 @@ async fn e2e_passes_against_the_demo_and_names_the_step_that_fails() {
         "{out}"
     );
 }
+
+/// `aws apigatewayv2 …` against the emulator, as the guide's commands are written.
+fn aws(gateway: &str, args: &[&str]) -> Value {
+    let out = Command::new(common::aws_cli())
+        .args([
+            "--endpoint-url",
+            gateway,
+            "--output",
+            "json",
+            "apigatewayv2",
+        ])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .output()
+        .expect("run the AWS CLI");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "aws {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&stdout).unwrap_or(Value::Null)
+}
+
+/// `wsdash doctor` on the emulator: exit code and checks by name.
+fn doctor_on(endpoint: &str) -> (i32, HashMap<String, Value>, String) {
+    let out = Command::new(BIN)
+        .args(["doctor", "--endpoint", endpoint, "--output", "json"])
+        .env("XDG_CONFIG_HOME", "/nonexistent/wsdash-test-config")
+        .env_remove("AWS_ENDPOINT_URL_APIGATEWAYV2")
+        .output()
+        .expect("doctor");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let parsed: Value = serde_json::from_str(&stdout).expect("doctor's json");
+    let checks = parsed["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|c| Some((c["name"].as_str()?.to_string(), c.clone())))
+        .collect();
+    (out.status.code().unwrap_or(-1), checks, stdout)
+}
+
+/// The guide's most common failure, reproduced, diagnosed and fixed locally with the AWS CLI:
+/// the connectionId mapping removed from $connect changes nothing until the stage is deployed;
+/// then the backend answers "connectionId header missing" and the client is refused, doctor
+/// fails with the fix, the fix (pasted as doctor printed it) and a deployment bring it back.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_missing_connection_id_mapping_with_the_aws_cli() {
+    let demo = quiet_demo(&[]);
+    let urls = demo.demo_urls();
+    let gateway = urls
+        .management
+        .rsplit_once('/')
+        .map(|(base, _)| base.to_string())
+        .expect("stage URL");
+    let apis = aws(&gateway, &["get-apis"]);
+    assert_eq!(apis["Items"][0]["ApiId"], "wsdash", "{apis}");
+    assert_eq!(apis["Items"][0]["ProtocolType"], "WEBSOCKET");
+    let routes = aws(&gateway, &["get-routes", "--api-id", "wsdash"]);
+    let connect_target = routes["Items"]
+        .as_array()
+        .expect("routes")
+        .iter()
+        .find(|r| r["RouteKey"] == "$connect")
+        .and_then(|r| r["Target"].as_str())
+        .expect("a $connect route with a target")
+        .to_string();
+    let integration_id = connect_target.trim_start_matches("integrations/");
+
+    let updated = aws(
+        &gateway,
+        &[
+            "update-integration",
+            "--api-id",
+            "wsdash",
+            "--integration-id",
+            integration_id,
+            "--request-parameters",
+            r#"{"integration.request.header.connectionId": ""}"#,
+        ],
+    );
+    assert!(updated.get("RequestParameters").is_none(), "{updated}");
+    // Not deployed yet: the stage still serves the mapping.
+    let _still_served = urls.connect(&["before-deploy"]).await;
+
+    aws(
+        &gateway,
+        &[
+            "create-deployment",
+            "--api-id",
+            "wsdash",
+            "--stage-name",
+            "production",
+        ],
+    );
+    let Err(refused) =
+        tokio_tungstenite::connect_async(format!("{}?token=dev:after", urls.websocket)).await
+    else {
+        panic!("the handshake must be refused once the change is deployed");
+    };
+    let tokio_tungstenite::tungstenite::Error::Http(response) = refused else {
+        panic!("not an HTTP refusal: {refused:?}");
+    };
+    let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default()).to_string();
+    assert_eq!(response.status().as_u16(), 400, "{body}");
+    assert!(body.contains("connectionId header missing"), "{body}");
+
+    let (code, checks, out) = doctor_on(&urls.management);
+    assert_eq!(code, 1, "{out}");
+    let failed = &checks["integration $connect"];
+    assert_eq!(failed["status"], "FAIL", "{out}");
+    let fix = failed["fix"].as_str().expect("a fix").to_string();
+    assert!(
+        fix.contains("update-integration") && fix.contains("create-deployment"),
+        "{fix}"
+    );
+
+    // The fix exactly as printed, with the same CLI.
+    let cli_dir = common::aws_cli()
+        .parent()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let applied = Command::new("sh")
+        .args(["-c", &fix])
+        .env(
+            "PATH",
+            format!("{cli_dir}:{}", std::env::var("PATH").unwrap_or_default()),
+        )
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .stdout(Stdio::null())
+        .status()
+        .expect("run the fix");
+    assert!(applied.success(), "the printed fix failed: {fix}");
+
+    let _welcome_again = urls.connect(&["after-fix"]).await;
+    let (code, checks, out) = doctor_on(&urls.management);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        checks.values().all(|c| c["status"] != "FAIL"),
+        "everything passes after the fix: {out}"
+    );
+    assert_eq!(checks["integration $connect"]["status"], "PASS", "{out}");
+}

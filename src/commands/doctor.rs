@@ -90,17 +90,20 @@ pub async fn collect_checks(
     };
 
     let mut v2 = aws_sdk_apigatewayv2::config::Builder::from(&context.sdk);
-    if local && std::env::var("AWS_ENDPOINT_URL_APIGATEWAYV2").is_err() {
-        // The emulator answers the apigatewayv2 read calls for its own configuration.
-        if let Some(base) = endpoint
+    let mut v2_endpoint = std::env::var("AWS_ENDPOINT_URL_APIGATEWAYV2").ok();
+    if local && v2_endpoint.is_none() {
+        // The emulator answers the apigatewayv2 calls for its own configuration.
+        v2_endpoint = endpoint
             .as_deref()
-            .and_then(|e| e.rsplit_once('/').map(|(b, _)| b.to_string()))
-        {
-            v2 = v2.endpoint_url(base);
-        }
+            .and_then(|e| e.rsplit_once('/').map(|(b, _)| b.to_string()));
+    }
+    if let Some(base) = &v2_endpoint {
+        v2 = v2.endpoint_url(base);
     }
     let v2 = aws_sdk_apigatewayv2::Client::from_conf(v2.build());
-    let config = api_config::fetch(&v2, &api_id, &stage, &region).await;
+    let mut config = api_config::fetch(&v2, &api_id, &stage, &region).await;
+    // The fixes doctor prints must reach the same API when pasted.
+    config.endpoint_url = v2_endpoint;
     checks.extend(api_config::evaluate(&config, endpoint.as_deref()));
 
     checks.push(

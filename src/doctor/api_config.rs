@@ -38,6 +38,8 @@ pub struct ApiConfig {
     pub integrations: Result<Vec<IntegrationInfo>, String>,
     pub stage: Result<Option<StageInfo>, String>,
     pub latest_deployment: Result<Option<String>, String>,
+    /// A non-AWS apigatewayv2 endpoint (the emulator, moto): the printed fixes name it.
+    pub endpoint_url: Option<String>,
 }
 
 fn describe<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
@@ -179,11 +181,20 @@ pub async fn fetch(client: &Client, api_id: &str, stage_name: &str, region: &str
         integrations,
         stage,
         latest_deployment,
+        endpoint_url: None,
     }
 }
 
 fn cli(config: &ApiConfig, rest: &str) -> String {
-    format!("aws apigatewayv2 {rest} --region {}", config.region)
+    let endpoint = config
+        .endpoint_url
+        .as_ref()
+        .map(|url| format!(" --endpoint-url {url}"))
+        .unwrap_or_default();
+    format!(
+        "aws apigatewayv2 {rest} --region {}{endpoint}",
+        config.region
+    )
 }
 
 /// Judge the configuration.
@@ -379,6 +390,7 @@ mod tests {
             api_id: "abc".into(),
             stage_name: "production".into(),
             region: "eu-west-1".into(),
+            endpoint_url: None,
             protocol: Ok("WEBSOCKET".into()),
             routes: Ok(ROUTES
                 .iter()

@@ -1,7 +1,11 @@
-//! The apigatewayv2 read calls for the emulator's own configuration (GetApi, GetRoutes,
-//! GetIntegrations, GetStage, GetDeployments), so `wsdash doctor` works against the demo.
-//! The configuration is the guide's: three routes, HTTP_PROXY integrations with the mapping.
+//! The apigatewayv2 calls for the emulator's own configuration, on the gateway's port under
+//! `/v2/apis`, so the AWS CLI (`--endpoint-url`) and `wsdash doctor` work against the demo:
+//! GetApis, GetApi; GetRoutes, GetRoute, CreateRoute, UpdateRoute; GetIntegrations,
+//! GetIntegration, CreateIntegration, UpdateIntegration; GetStages, GetStage; GetDeployments,
+//! CreateDeployment. Edits change a draft; the stage serves what was last deployed
+//! (`api_definition`).
 
+use super::api_definition::{ConfigError, IntegrationDef, IntegrationPatch, Route, RoutePatch};
 use super::gateway::{aws_error, GatewayState};
 use crate::model::iso_millis;
 use axum::extract::{Path, State};
@@ -9,19 +13,39 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
+use bytes::Bytes;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The one API the emulator serves, as `aws apigatewayv2` and `wsdash doctor` name it.
 pub const API_ID: &str = "wsdash";
 
+type Shared = State<Arc<GatewayState>>;
+
 pub fn router() -> Router<Arc<GatewayState>> {
     Router::new()
+        .route("/", get(get_apis))
         .route("/{api_id}", get(get_api))
-        .route("/{api_id}/routes", get(get_routes))
-        .route("/{api_id}/integrations", get(get_integrations))
+        .route("/{api_id}/routes", get(get_routes).post(create_route))
+        .route(
+            "/{api_id}/routes/{route_id}",
+            get(get_route).patch(update_route),
+        )
+        .route(
+            "/{api_id}/integrations",
+            get(get_integrations).post(create_integration),
+        )
+        .route(
+            "/{api_id}/integrations/{integration_id}",
+            get(get_integration).patch(update_integration),
+        )
+        .route("/{api_id}/stages", get(get_stages))
         .route("/{api_id}/stages/{stage}", get(get_stage))
-        .route("/{api_id}/deployments", get(get_deployments))
+        .route(
+            "/{api_id}/deployments",
+            get(get_deployments).post(create_deployment),
+        )
 }
 
 fn not_found(what: &str) -> Response {
@@ -32,80 +56,311 @@ fn not_found(what: &str) -> Response {
     )
 }
 
-const ROUTES: [(&str, &str, &str); 3] = [
-    ("$connect", "connect", "/ws/connect"),
-    ("$disconnect", "disconnect", "/ws/disconnect"),
-    ("$default", "default", "/ws/message"),
-];
-
-async fn get_api(State(state): State<Arc<GatewayState>>, Path(api_id): Path<String>) -> Response {
-    if api_id != API_ID {
-        return not_found("API");
+fn refused(error: ConfigError) -> Response {
+    match error {
+        ConfigError::NotFound(what) => not_found(what),
+        ConfigError::BadRequest(message) => {
+            aws_error(StatusCode::BAD_REQUEST, "BadRequestException", &message)
+        }
+        ConfigError::Conflict(message) => {
+            aws_error(StatusCode::CONFLICT, "ConflictException", &message)
+        }
     }
-    Json(json!({
+}
+
+/// The request body as JSON; the CLI and the SDKs do not all say `application/json`.
+fn body_json(body: &Bytes) -> Result<Value, ConfigError> {
+    if body.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ConfigError::BadRequest(format!("the request body is not JSON: {e}")))
+}
+
+fn text(body: &Value, field: &str) -> Option<String> {
+    body.get(field).and_then(Value::as_str).map(str::to_string)
+}
+
+fn api_json(state: &GatewayState) -> Value {
+    json!({
         "apiId": API_ID,
         "name": "wsdash emulator",
         "protocolType": "WEBSOCKET",
         "routeSelectionExpression": "$request.body.action",
         "createdDate": iso_millis(state.started_at),
-    }))
-    .into_response()
+    })
 }
 
-async fn get_routes(Path(api_id): Path<String>) -> Response {
-    if api_id != API_ID {
-        return not_found("API");
+fn route_json(route: &Route) -> Value {
+    let mut out = json!({
+        "routeId": route.id,
+        "routeKey": route.route_key,
+        "authorizationType": "NONE",
+        "apiKeyRequired": false,
+    });
+    if let Some(target) = &route.target {
+        out["target"] = json!(target);
     }
-    let items: Vec<_> = ROUTES
-        .iter()
-        .map(|(key, id, _)| json!({"routeId": format!("route-{id}"), "routeKey": key, "target": format!("integrations/{id}")}))
-        .collect();
-    Json(json!({ "items": items })).into_response()
+    out
 }
 
-async fn get_integrations(
-    State(state): State<Arc<GatewayState>>,
-    Path(api_id): Path<String>,
+fn integration_json(integration: &IntegrationDef) -> Value {
+    let mut out = json!({
+        "integrationId": integration.id,
+        "integrationType": integration.integration_type,
+        "integrationMethod": integration.method,
+        "integrationUri": integration.uri,
+        "connectionType": "INTERNET",
+        "passthroughBehavior": "WHEN_NO_MATCH",
+        "timeoutInMillis": 29000,
+    });
+    if !integration.request_parameters.is_empty() {
+        out["requestParameters"] = json!(integration.request_parameters);
+    }
+    out
+}
+
+/// Every handler answers only for the emulator's API id.
+macro_rules! this_api {
+    ($api_id:expr) => {
+        if $api_id != API_ID {
+            return not_found("API");
+        }
+    };
+}
+
+async fn get_apis(State(state): Shared) -> Response {
+    Json(json!({ "items": [api_json(&state)] })).into_response()
+}
+
+async fn get_api(State(state): Shared, Path(api_id): Path<String>) -> Response {
+    this_api!(api_id);
+    Json(api_json(&state)).into_response()
+}
+
+async fn get_routes(State(state): Shared, Path(api_id): Path<String>) -> Response {
+    this_api!(api_id);
+    let routes = state.integration.api.draft().routes;
+    Json(json!({ "items": routes.iter().map(route_json).collect::<Vec<_>>() })).into_response()
+}
+
+async fn get_route(
+    State(state): Shared,
+    Path((api_id, route_id)): Path<(String, String)>,
 ) -> Response {
-    if api_id != API_ID {
-        return not_found("API");
-    }
-    let items: Vec<_> = ROUTES
+    this_api!(api_id);
+    match state
+        .integration
+        .api
+        .draft()
+        .routes
         .iter()
-        .map(|(_, id, path)| {
+        .find(|r| r.id == route_id)
+    {
+        Some(route) => Json(route_json(route)).into_response(),
+        None => not_found("Route"),
+    }
+}
+
+fn route_patch(body: &Value) -> RoutePatch {
+    RoutePatch {
+        route_key: text(body, "routeKey"),
+        target: text(body, "target"),
+    }
+}
+
+async fn create_route(State(state): Shared, Path(api_id): Path<String>, body: Bytes) -> Response {
+    this_api!(api_id);
+    let body = match body_json(&body) {
+        Ok(body) => body,
+        Err(e) => return refused(e),
+    };
+    match state.integration.api.create_route(route_patch(&body)) {
+        Ok(route) => (StatusCode::CREATED, Json(route_json(&route))).into_response(),
+        Err(e) => refused(e),
+    }
+}
+
+async fn update_route(
+    State(state): Shared,
+    Path((api_id, route_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    this_api!(api_id);
+    let body = match body_json(&body) {
+        Ok(body) => body,
+        Err(e) => return refused(e),
+    };
+    match state
+        .integration
+        .api
+        .update_route(&route_id, route_patch(&body))
+    {
+        Ok(route) => Json(route_json(&route)).into_response(),
+        Err(e) => refused(e),
+    }
+}
+
+async fn get_integrations(State(state): Shared, Path(api_id): Path<String>) -> Response {
+    this_api!(api_id);
+    let integrations = state.integration.api.draft().integrations;
+    Json(json!({ "items": integrations.iter().map(integration_json).collect::<Vec<_>>() }))
+        .into_response()
+}
+
+async fn get_integration(
+    State(state): Shared,
+    Path((api_id, integration_id)): Path<(String, String)>,
+) -> Response {
+    this_api!(api_id);
+    match state
+        .integration
+        .api
+        .draft()
+        .integrations
+        .iter()
+        .find(|i| i.id == integration_id)
+    {
+        Some(integration) => Json(integration_json(integration)).into_response(),
+        None => not_found("Integration"),
+    }
+}
+
+fn integration_patch(body: &Value) -> Result<IntegrationPatch, ConfigError> {
+    let request_parameters = match body.get("requestParameters") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => Some(
+            map.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect::<BTreeMap<_, _>>(),
+        ),
+        Some(_) => {
+            return Err(ConfigError::BadRequest(
+                "requestParameters must be a map of strings".into(),
+            ))
+        }
+    };
+    Ok(IntegrationPatch {
+        integration_type: text(body, "integrationType"),
+        method: text(body, "integrationMethod"),
+        uri: text(body, "integrationUri"),
+        request_parameters,
+    })
+}
+
+async fn create_integration(
+    State(state): Shared,
+    Path(api_id): Path<String>,
+    body: Bytes,
+) -> Response {
+    this_api!(api_id);
+    let patch = match body_json(&body).and_then(|b| integration_patch(&b)) {
+        Ok(patch) => patch,
+        Err(e) => return refused(e),
+    };
+    match state.integration.api.create_integration(patch) {
+        Ok(integration) => {
+            (StatusCode::CREATED, Json(integration_json(&integration))).into_response()
+        }
+        Err(e) => refused(e),
+    }
+}
+
+async fn update_integration(
+    State(state): Shared,
+    Path((api_id, integration_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    this_api!(api_id);
+    let patch = match body_json(&body).and_then(|b| integration_patch(&b)) {
+        Ok(patch) => patch,
+        Err(e) => return refused(e),
+    };
+    match state
+        .integration
+        .api
+        .update_integration(&integration_id, patch)
+    {
+        Ok(integration) => Json(integration_json(&integration)).into_response(),
+        Err(e) => refused(e),
+    }
+}
+
+fn stage_json(state: &GatewayState) -> Value {
+    let (deployment_id, updated) = state.integration.api.stage();
+    json!({
+        "stageName": state.config.stage,
+        // Like a stage made with the CLI: changes wait for CreateDeployment.
+        "autoDeploy": false,
+        "deploymentId": deployment_id,
+        "createdDate": iso_millis(state.started_at),
+        "lastUpdatedDate": iso_millis(updated),
+    })
+}
+
+async fn get_stages(State(state): Shared, Path(api_id): Path<String>) -> Response {
+    this_api!(api_id);
+    Json(json!({ "items": [stage_json(&state)] })).into_response()
+}
+
+async fn get_stage(
+    State(state): Shared,
+    Path((api_id, stage)): Path<(String, String)>,
+) -> Response {
+    this_api!(api_id);
+    if stage != state.config.stage {
+        return not_found("stage");
+    }
+    Json(stage_json(&state)).into_response()
+}
+
+async fn get_deployments(State(state): Shared, Path(api_id): Path<String>) -> Response {
+    this_api!(api_id);
+    let items: Vec<Value> = state
+        .integration
+        .api
+        .deployments()
+        .iter()
+        .map(|d| {
             json!({
-                "integrationId": id,
-                "integrationType": "HTTP_PROXY",
-                "integrationMethod": "POST",
-                "integrationUri": format!("{}{path}", state.integration.backend()),
-                "passthroughBehavior": "WHEN_NO_MATCH",
-                "requestParameters": {"integration.request.header.connectionId": "context.connectionId"},
+                "deploymentId": d.id,
+                "deploymentStatus": "DEPLOYED",
+                "createdDate": iso_millis(d.created_at),
+                "description": d.description,
             })
         })
         .collect();
     Json(json!({ "items": items })).into_response()
 }
 
-async fn get_stage(
-    State(state): State<Arc<GatewayState>>,
-    Path((api_id, stage)): Path<(String, String)>,
-) -> Response {
-    if api_id != API_ID {
-        return not_found("API");
-    }
-    if stage != state.config.stage {
-        return not_found("stage");
-    }
-    let at = iso_millis(state.started_at);
-    Json(json!({"stageName": stage, "autoDeploy": true, "deploymentId": "local", "createdDate": at, "lastUpdatedDate": at})).into_response()
-}
-
-async fn get_deployments(
-    State(state): State<Arc<GatewayState>>,
+async fn create_deployment(
+    State(state): Shared,
     Path(api_id): Path<String>,
+    body: Bytes,
 ) -> Response {
-    if api_id != API_ID {
-        return not_found("API");
+    this_api!(api_id);
+    let body = match body_json(&body) {
+        Ok(body) => body,
+        Err(e) => return refused(e),
+    };
+    if let Some(stage) = text(&body, "stageName") {
+        if stage != state.config.stage {
+            return not_found("stage");
+        }
     }
-    Json(json!({"items": [{"deploymentId": "local", "deploymentStatus": "DEPLOYED", "createdDate": iso_millis(state.started_at)}]})).into_response()
+    let deployment = state
+        .integration
+        .api
+        .deploy(text(&body, "description"), crate::model::now_utc_millis());
+    tracing::info!(deployment_id = %deployment.id, "the stage now serves a new deployment");
+    (
+        StatusCode::CREATED,
+        Json(json!({
+            "deploymentId": deployment.id,
+            "deploymentStatus": "DEPLOYED",
+            "createdDate": iso_millis(deployment.created_at),
+            "description": deployment.description,
+        })),
+    )
+        .into_response()
 }

@@ -211,7 +211,10 @@ pub async fn start_gateway(
             .rate_limit
             .map(|rps| RateLimiter::new(rps, options.rate_burst)),
         faults: FaultSwitch::new(options.faults.clone()),
-        integration: Integration::new(backend),
+        integration: Integration::new(Arc::new(super::api_definition::ApiConfigStore::new(
+            super::api_definition::ApiDefinition::guide(backend),
+            crate::model::now_utc_millis(),
+        ))),
         registry: Registry::default(),
         config,
         shutdown: shutdown.clone(),

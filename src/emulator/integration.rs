@@ -1,8 +1,11 @@
-//! The HTTP_PROXY integration: how the emulator calls the backend for `$connect`, `$default` and
-//! `$disconnect`, with the `connectionId` header the guide's §1.2 mapping provides.
+//! The HTTP_PROXY integrations: how the emulator calls the backend for `$connect`, messages and
+//! `$disconnect`, as the deployed configuration says (`api_definition`): the URI, the method,
+//! and the request parameters (the guide's §1.2 connectionId header among them).
 
+use super::api_definition::{ApiConfigStore, ApiDefinition, CallContext};
 use axum::http::StatusCode;
 use bytes::Bytes;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// API Gateway gives an integration at most 29 s.
@@ -11,7 +14,8 @@ const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 #[derive(Clone)]
 pub struct Integration {
     http: reqwest::Client,
-    backend: String,
+    /// Routes and integrations: each call reads the deployed snapshot.
+    pub api: Arc<ApiConfigStore>,
 }
 
 /// Why `$connect` refused the handshake.
@@ -21,49 +25,98 @@ pub struct ConnectRefused {
     pub body: String,
 }
 
+/// The client's handshake query string as pairs (for `route.request.querystring.*`).
+fn query_pairs(raw_query: Option<&str>) -> Vec<(String, String)> {
+    let Some(query) = raw_query.filter(|q| !q.is_empty()) else {
+        return Vec::new();
+    };
+    reqwest::Url::parse(&format!("http://query/?{query}"))
+        .map(|url| url.query_pairs().into_owned().collect())
+        .unwrap_or_default()
+}
+
 impl Integration {
-    pub fn new(backend: &str) -> Self {
+    pub fn new(api: Arc<ApiConfigStore>) -> Self {
         let http = reqwest::Client::builder()
             .timeout(INTEGRATION_TIMEOUT)
             .pool_max_idle_per_host(64)
             .build()
             .unwrap_or_default();
-        Self {
-            http,
-            backend: backend.trim_end_matches('/').to_string(),
+        Self { http, api }
+    }
+
+    /// The request for `route_key`'s integration, or `None` when the deployed API has no such
+    /// route or it targets nothing.
+    fn request(
+        &self,
+        api: &ApiDefinition,
+        route_key: &str,
+        event_type: &str,
+        connection_id: &str,
+        client_query: &[(String, String)],
+        pass_query: Option<&str>,
+    ) -> Option<(String, reqwest::RequestBuilder)> {
+        let integration = api.integration_for(route_key)?;
+        let request_id = crate::token::random_token();
+        let call = integration.call(&CallContext {
+            connection_id,
+            route_key,
+            event_type,
+            request_id: &request_id,
+            query: client_query,
+        });
+        // HTTP_PROXY passes the client's own query string through; mapped ones are added.
+        let mut url = call.uri.clone();
+        let mut separator = if url.contains('?') { '&' } else { '?' };
+        if let Some(q) = pass_query.filter(|q| !q.is_empty()) {
+            url.push(separator);
+            url.push_str(q);
+            separator = '&';
         }
+        if !call.query.is_empty() {
+            let mapped: String = reqwest::Url::parse_with_params("http://q/", &call.query)
+                .ok()
+                .and_then(|u| u.query().map(str::to_string))
+                .unwrap_or_default();
+            url.push(separator);
+            url.push_str(&mapped);
+        }
+        let method = reqwest::Method::from_bytes(integration.method.as_bytes())
+            .unwrap_or(reqwest::Method::POST);
+        let mut request = self.http.request(method, &url);
+        for (name, value) in &call.headers {
+            request = request.header(name, value);
+        }
+        Some((integration.uri.clone(), request))
     }
 
-    pub fn backend(&self) -> &str {
-        &self.backend
-    }
-
-    /// `$connect`: no body, the client's query string passed through; any non-2xx refuses.
+    /// `$connect`: no body, the client's query string passed through; any non-2xx refuses. With
+    /// no `$connect` route deployed, every handshake is accepted, as API Gateway does.
     pub async fn connect(
         &self,
         connection_id: &str,
         raw_query: Option<&str>,
     ) -> Result<(), ConnectRefused> {
-        let mut url = format!("{}/ws/connect", self.backend);
-        if let Some(q) = raw_query.filter(|q| !q.is_empty()) {
-            url.push('?');
-            url.push_str(q);
-        }
-        let response = self
-            .http
-            .post(url)
-            .header("connectionId", connection_id)
-            .send()
-            .await
-            .map_err(|e| ConnectRefused {
-                status: StatusCode::BAD_GATEWAY,
-                // reqwest's message includes the URL, and with it the token: say only what failed.
-                body: format!(
-                    "backend unreachable for $connect at {}: {}",
-                    self.backend,
-                    short_reason(&e)
-                ),
-            })?;
+        let api = self.api.deployed();
+        let client_query = query_pairs(raw_query);
+        let Some((uri, request)) = self.request(
+            &api,
+            "$connect",
+            "CONNECT",
+            connection_id,
+            &client_query,
+            raw_query,
+        ) else {
+            return Ok(());
+        };
+        let response = request.send().await.map_err(|e| ConnectRefused {
+            status: StatusCode::BAD_GATEWAY,
+            // reqwest's message includes the URL, and with it the token: say only what failed.
+            body: format!(
+                "backend unreachable for $connect at {uri}: {}",
+                short_reason(&e)
+            ),
+        })?;
         let status = response.status();
         if status.is_success() {
             return Ok(());
@@ -75,21 +128,29 @@ impl Integration {
         })
     }
 
-    /// `$default`: the message as body; the backend's answer, if any, goes back to the client.
+    /// A client message, routed by `$request.body.action`: the backend's answer, if any, goes
+    /// back to the client. With no route for it (and no `$default`), the client is told
+    /// "Forbidden", as API Gateway does.
     pub async fn message(&self, connection_id: &str, body: Bytes) -> Option<Bytes> {
-        let response = self
-            .http
-            .post(format!("{}/ws/message", self.backend))
-            .header("connectionId", connection_id)
-            .body(body)
-            .send()
-            .await;
-        match response {
+        let api = self.api.deployed();
+        let route_key = api.select_route(&body).to_string();
+        let Some((_, request)) =
+            self.request(&api, &route_key, "MESSAGE", connection_id, &[], None)
+        else {
+            let answer = serde_json::json!({
+                "message": "Forbidden",
+                "connectionId": connection_id,
+                "requestId": crate::token::random_token(),
+            });
+            return Some(Bytes::from(answer.to_string()));
+        };
+        match request.body(body).send().await {
             Ok(r) => r.bytes().await.ok().filter(|b| !b.is_empty()),
             Err(e) => {
                 tracing::warn!(
                     connection_id,
-                    "backend unreachable for $default: {}",
+                    route_key,
+                    "backend unreachable for a message: {}",
                     short_reason(&e)
                 );
                 None
@@ -99,13 +160,13 @@ impl Integration {
 
     /// `$disconnect`: best effort, like the real one.
     pub async fn disconnect(&self, connection_id: &str) {
-        let result = self
-            .http
-            .post(format!("{}/ws/disconnect", self.backend))
-            .header("connectionId", connection_id)
-            .send()
-            .await;
-        if let Err(e) = result {
+        let api = self.api.deployed();
+        let Some((_, request)) =
+            self.request(&api, "$disconnect", "DISCONNECT", connection_id, &[], None)
+        else {
+            return;
+        };
+        if let Err(e) = request.send().await {
             tracing::warn!(
                 connection_id,
                 "backend unreachable for $disconnect: {}",

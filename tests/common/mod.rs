@@ -232,6 +232,21 @@ pub fn python_with(modules: &[&str]) -> String {
     python
 }
 
+/// The AWS CLI: `WSDASH_AWS_CLI`, or the one `./test` installs in `target/awscli-venv`.
+pub fn aws_cli() -> std::path::PathBuf {
+    let path = std::env::var_os("WSDASH_AWS_CLI")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/awscli-venv/bin/aws")
+        });
+    assert!(
+        path.exists(),
+        "no AWS CLI at {}: ./test installs it (python3 -m venv target/awscli-venv && target/awscli-venv/bin/pip install awscli)",
+        path.display()
+    );
+    path
+}
+
 /// A `moto_server` on a free loopback port (DynamoDB, apigatewayv2, sts); killed on drop.
 pub struct Moto {
     child: Child,
