@@ -1,5 +1,10 @@
 //! The nouns every part of wsdash shares: connection records, probe answers and delivery outcomes.
 
+/// API Gateway's quotas for WebSocket APIs: a message (Management API or client) is at most
+/// 128 KB; it travels in frames of at most 32 KB.
+pub const MAX_MESSAGE_BYTES: usize = 131_072;
+pub const MAX_FRAME_BYTES: usize = 32 * 1024;
+
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;

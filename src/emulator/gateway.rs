@@ -27,8 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-/// The Management API's message limit.
-pub const MAX_PAYLOAD_BYTES: usize = 131_072;
+use crate::model::{MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct GatewayArgs {
@@ -82,6 +81,16 @@ pub struct GatewayOptions {
     /// Accept client messages above 128 KB instead of closing with 1009.
     #[arg(long)]
     pub no_message_limit: bool,
+    /// Accept client frames above 32 KB instead of closing with 1009 (API Gateway's frame quota).
+    #[arg(long)]
+    pub no_frame_limit: bool,
+    /// New connections per second before handshakes are answered 429 (API Gateway's default
+    /// account quota is 500).
+    #[arg(long, default_value_t = 500.0, value_parser = crate::flags::rate)]
+    pub connect_rate: f64,
+    /// Accept handshakes at any rate.
+    #[arg(long)]
+    pub no_connect_limit: bool,
     /// Limit @connections calls to this many per second (answers 429 above it); off by default.
     #[arg(long, value_parser = crate::flags::rate)]
     pub rate_limit: Option<f64>,
@@ -103,6 +112,9 @@ impl Default for GatewayOptions {
             idle_timeout_secs: 600,
             max_duration_secs: 7200,
             no_message_limit: false,
+            no_frame_limit: false,
+            connect_rate: 500.0,
+            no_connect_limit: false,
             rate_limit: None,
             rate_burst: 5000,
             faults: Faults::default(),
@@ -119,6 +131,9 @@ pub struct GatewayLimits {
     pub idle_timeout: Option<Duration>,
     pub max_duration: Option<Duration>,
     pub max_message_bytes: Option<usize>,
+    pub max_frame_bytes: Option<usize>,
+    /// New connections per second (`None`: no limit).
+    pub connect_rate: Option<f64>,
 }
 
 impl GatewayOptions {
@@ -147,7 +162,9 @@ impl GatewayOptions {
             time_scale: self.time_scale,
             idle_timeout: scaled(self.idle_timeout_secs),
             max_duration: scaled(self.max_duration_secs),
-            max_message_bytes: (!self.no_message_limit).then_some(MAX_PAYLOAD_BYTES),
+            max_message_bytes: (!self.no_message_limit).then_some(MAX_MESSAGE_BYTES),
+            max_frame_bytes: (!self.no_frame_limit).then_some(MAX_FRAME_BYTES),
+            connect_rate: (!self.no_connect_limit).then_some(self.connect_rate),
         })
     }
 }
@@ -171,6 +188,8 @@ pub struct GatewayState {
     pub faults: FaultSwitch,
     pub integration: Integration,
     limiter: Option<RateLimiter>,
+    /// New connections per second, as the account quota caps them.
+    connect_limiter: Option<RateLimiter>,
     /// Once cancelled, ending sockets no longer call `$disconnect`: the backend is going away too.
     pub shutdown: CancellationToken,
     pub started_at: time::OffsetDateTime,
@@ -211,6 +230,9 @@ pub async fn start_gateway(
             .rate_limit
             .map(|rps| RateLimiter::new(rps, options.rate_burst)),
         faults: FaultSwitch::new(options.faults.clone()),
+        connect_limiter: config
+            .connect_rate
+            .map(|rate| RateLimiter::new(rate, rate.ceil() as u32)),
         integration: Integration::new(Arc::new(super::api_definition::ApiConfigStore::new(
             super::api_definition::ApiDefinition::guide(backend),
             crate::model::now_utc_millis(),
@@ -322,6 +344,16 @@ async fn websocket(
         )
             .into_response();
     };
+    if let Some(limiter) = &state.connect_limiter {
+        if !limiter.try_acquire() {
+            state.registry.stats.record(SocketEvent::ConnectThrottled);
+            return aws_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "LimitExceededException",
+                "Too many new connections: the account allows 500 per second",
+            );
+        }
+    }
     let id = new_connection_id();
     // The query holds the token: it is forwarded, never logged.
     if let Err(refused) = state.integration.connect(&id, query.as_deref()).await {
@@ -350,8 +382,13 @@ async fn websocket(
     // Room for a 128 KB message plus framing; larger ones are closed with 1009 by the socket task.
     // Small buffers: tungstenite's default 128 KiB read buffer per socket would make 10,000 idle
     // clients cost over a gigabyte; they grow on demand for large messages.
+    let max_frame = state
+        .config
+        .max_frame_bytes
+        .unwrap_or(MAX_MESSAGE_BYTES * 8);
     upgrade
-        .max_message_size(MAX_PAYLOAD_BYTES * 8)
+        .max_message_size(MAX_MESSAGE_BYTES * 8)
+        .max_frame_size(max_frame)
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .on_failed_upgrade(move |_| {
@@ -480,7 +517,7 @@ async fn post_to_connection(
     if let Err(response) = admit(&state, op).await {
         return response;
     }
-    if body.len() > MAX_PAYLOAD_BYTES {
+    if body.len() > MAX_MESSAGE_BYTES {
         state
             .registry
             .stats
@@ -489,7 +526,7 @@ async fn post_to_connection(
             StatusCode::PAYLOAD_TOO_LARGE,
             "PayloadTooLargeException",
             &format!(
-                "Payload of {} bytes exceeds the limit of {MAX_PAYLOAD_BYTES} bytes",
+                "Payload of {} bytes exceeds the limit of {MAX_MESSAGE_BYTES} bytes",
                 body.len()
             ),
         );

@@ -175,13 +175,17 @@ pub enum SocketEvent {
     IdleTimeout,
     MaxDuration,
     MessageTooBig,
+    /// A client frame above 32 KB: closed with 1009.
+    FrameTooBig,
+    /// A handshake above the new-connection rate: answered 429.
+    ConnectThrottled,
     Killed,
     MessagesFromClients,
     DisconnectsSent,
     DisconnectsDropped,
 }
 
-const SOCKET_EVENTS: [SocketEvent; 12] = [
+const SOCKET_EVENTS: [SocketEvent; 14] = [
     SocketEvent::Connected,
     SocketEvent::ConnectRefused,
     SocketEvent::ClosedByClient,
@@ -190,6 +194,8 @@ const SOCKET_EVENTS: [SocketEvent; 12] = [
     SocketEvent::IdleTimeout,
     SocketEvent::MaxDuration,
     SocketEvent::MessageTooBig,
+    SocketEvent::FrameTooBig,
+    SocketEvent::ConnectThrottled,
     SocketEvent::Killed,
     SocketEvent::MessagesFromClients,
     SocketEvent::DisconnectsSent,
@@ -201,7 +207,7 @@ pub struct Stats {
     post: OutcomeCounters,
     get: OutcomeCounters,
     delete: OutcomeCounters,
-    sockets: [AtomicU64; 12],
+    sockets: [AtomicU64; 14],
 }
 
 pub use crate::model::StatsView;

@@ -67,6 +67,10 @@ pub async fn run_socket(
                     connection.touch();
                 }
                 Some(Ok(Message::Close(_))) => break SocketEvent::ClosedByClient,
+                Some(Err(e)) if is_oversized(&e) => {
+                    let _ = sink.send(close_frame(CLOSE_MESSAGE_TOO_BIG, "Frame too big")).await;
+                    break SocketEvent::FrameTooBig;
+                }
                 Some(Err(_)) | None => break SocketEvent::DeadPeer,
             },
             _ = wait_for(idle_deadline) => {
@@ -134,6 +138,19 @@ where
         }
     });
     None
+}
+
+/// A frame above the frame limit (or a message far above the message limit) was refused while
+/// reading: the peer is fine, it sent too much at once.
+fn is_oversized(error: &axum::Error) -> bool {
+    use std::error::Error as _;
+    use tokio_tungstenite::tungstenite::Error;
+    matches!(
+        error
+            .source()
+            .and_then(|inner| inner.downcast_ref::<Error>()),
+        Some(Error::Capacity(_))
+    )
 }
 
 /// A payload becomes a text frame when it is UTF-8, a binary frame otherwise, as API Gateway does.

@@ -35,7 +35,7 @@ pub enum GatewayError {
     Gone,
     #[error("forbidden (403): {0}; check the execute-api:ManageConnections permission, the credentials and that the endpoint includes the right stage")]
     Forbidden(String),
-    #[error("payload too large (413): messages are limited to 131072 bytes")]
+    #[error("payload too large (413): messages are limited to {max} bytes", max = crate::model::MAX_MESSAGE_BYTES)]
     PayloadTooLarge,
     #[error("throttled (429): {0}; lower the call rate or concurrency")]
     Throttled(String),

@@ -15,10 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
-/// The Management API refuses messages above this size.
-pub const MAX_MESSAGE_BYTES: usize = 131_072;
-/// Above this, API Gateway splits the message into several frames.
-pub const FRAME_BYTES: usize = 32 * 1024;
+pub use crate::model::{MAX_FRAME_BYTES, MAX_MESSAGE_BYTES};
 
 #[derive(Clone)]
 pub struct PushOptions {
@@ -288,7 +285,7 @@ fn jittered_backoff(attempt: u32) -> Duration {
 /// Problems with a payload found before anything is sent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PayloadError {
-    #[error("payload is {0} bytes; API Gateway refuses messages above 131072 bytes")]
+    #[error("payload is {0} bytes; API Gateway refuses messages above {max} bytes", max = MAX_MESSAGE_BYTES)]
     TooLarge(usize),
     #[error("payload is not valid JSON: {0}")]
     InvalidJson(String),
@@ -303,7 +300,7 @@ pub fn check_payload(payload: &[u8], must_be_json: bool) -> Result<Option<String
         serde_json::from_slice::<serde_json::Value>(payload)
             .map_err(|e| PayloadError::InvalidJson(e.to_string()))?;
     }
-    Ok((payload.len() > FRAME_BYTES).then(|| {
+    Ok((payload.len() > MAX_FRAME_BYTES).then(|| {
         format!(
             "payload is {} bytes: above 32 KB, API Gateway delivers it in several frames",
             payload.len()
@@ -328,7 +325,7 @@ mod tests {
             check_payload(&big, false),
             Err(PayloadError::TooLarge(MAX_MESSAGE_BYTES + 1))
         );
-        let framed = vec![b' '; FRAME_BYTES + 1];
+        let framed = vec![b' '; MAX_FRAME_BYTES + 1];
         assert!(check_payload(&framed, false).unwrap().is_some());
     }
 

@@ -114,14 +114,24 @@ pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 impl DemoUrls {
-    /// One open WebSocket per user, signed in with a dev token.
+    /// One open WebSocket per user, signed in with a dev token. A handshake answered 429 (more
+    /// than 500 new connections a second) is tried again after a pause, as a client would.
     pub async fn connect(&self, users: &[&str]) -> Vec<Socket> {
+        use tokio_tungstenite::tungstenite::Error;
         let mut sockets = Vec::new();
         for user in users {
-            let (socket, _) =
-                tokio_tungstenite::connect_async(format!("{}?token=dev:{user}", self.websocket))
-                    .await
-                    .expect("connect");
+            let url = format!("{}?token=dev:{user}", self.websocket);
+            let mut attempts = 0;
+            let socket = loop {
+                match tokio_tungstenite::connect_async(&url).await {
+                    Ok((socket, _)) => break socket,
+                    Err(Error::Http(response)) if response.status() == 429 && attempts < 50 => {
+                        attempts += 1;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => panic!("connect as {user}: {e}"),
+                }
+            };
             sockets.push(socket);
         }
         sockets

@@ -238,6 +238,120 @@ async def check_faults_and_unregistered_messages():
     print("ok: injected 429/403 raise the modelled exceptions and are counted")
 
 
+async def check_frame_limit():
+    # A 100 KB message in 32 KB frames is fine; one frame above 32 KB closes with 1009.
+    ws = await open_client("framed")
+    await ws.send(["x" * 32768, "x" * 32768, "x" * 32768, "x" * 4096])
+    await ws.send(json.dumps({"action": "ping"}))
+    # The backend may answer the big message first (it is not JSON); the socket must live on.
+    replies = [await recv_json(ws), await recv_json(ws)]
+    assert any(r.get("type") == "heartbeat" for r in replies), replies
+    await ws.send("x" * 32769)
+    try:
+        await asyncio.wait_for(ws.recv(), 5)
+        raise AssertionError("expected close")
+    except ConnectionClosed as e:
+        assert e.rcvd is not None and e.rcvd.code == 1009, e
+    status, stats = http("GET", f"{EMULATOR_ADMIN}/stats")
+    assert stats["sockets"]["frame_too_big"] >= 1, stats
+    print("ok: frames above 32 KB close with 1009; a large message in 32 KB frames passes")
+
+
+class CustomIntegration:
+    """A backend for a custom route: answers who it is and the connectionId header it got."""
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                answer = json.dumps({
+                    "routed_to": "subscribe",
+                    "connection_id": self.headers.get("connectionId"),
+                    "got": json.loads(body),
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/subscribe"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+async def check_route_selection():
+    # $request.body.action picks a custom route once it is deployed; anything else goes to $default.
+    gateway = MGMT.rsplit("/", 1)[0]
+    v2 = boto3.client(
+        "apigatewayv2",
+        endpoint_url=gateway,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    custom = CustomIntegration()
+    integration = v2.create_integration(
+        ApiId="wsdash",
+        IntegrationType="HTTP_PROXY",
+        IntegrationMethod="POST",
+        IntegrationUri=custom.url,
+        RequestParameters={"integration.request.header.connectionId": "context.connectionId"},
+    )
+    v2.create_route(ApiId="wsdash", RouteKey="subscribe", Target=f"integrations/{integration['IntegrationId']}")
+    ws = await open_client("router")
+    cid = (await wait_for(lambda: records().get("router"), "router's record"))["connection_id"]
+    await ws.send(json.dumps({"action": "ping"}))
+    assert (await recv_json(ws))["type"] == "heartbeat"
+    # Not deployed yet: "subscribe" still falls to $default, whose backend ignores it.
+    await ws.send(json.dumps({"action": "subscribe", "topic": "a"}))
+    try:
+        reply = await recv_json(ws, timeout=0.5)
+        assert reply.get("routed_to") != "subscribe", reply
+    except asyncio.TimeoutError:
+        pass
+    v2.create_deployment(ApiId="wsdash", StageName="production")
+    await ws.send(json.dumps({"action": "subscribe", "topic": "b"}))
+    reply = await recv_json(ws)
+    assert reply == {"routed_to": "subscribe", "connection_id": cid, "got": {"action": "subscribe", "topic": "b"}}, reply
+    await ws.send(json.dumps({"action": "ping"}))
+    assert (await recv_json(ws))["type"] == "heartbeat", "other actions still reach $default"
+    await ws.close()
+    custom.server.shutdown()
+    print("ok: the route selection expression sends {action: subscribe} to its own integration once deployed")
+
+
+async def check_new_connection_rate():
+    # 700 handshakes at once: the account's 500 per second admits a burst of 500, answers the
+    # rest 429, and a client that backs off gets in.
+    async def attempt(n):
+        try:
+            ws = await connect(f"{WS}?token=dev:rush-{n}", open_timeout=20)
+            return ws
+        except InvalidStatus as e:
+            return e.response.status_code
+
+    results = await asyncio.gather(*(attempt(n) for n in range(700)))
+    refused = [r for r in results if r == 429]
+    opened = [r for r in results if not isinstance(r, int)]
+    assert refused, "some handshakes above 500 per second must be refused"
+    assert len(opened) + len(refused) == 700, [r for r in results if isinstance(r, int) and r != 429][:5]
+    await asyncio.gather(*(ws.close() for ws in opened))
+    status, stats = http("GET", f"{EMULATOR_ADMIN}/stats")
+    assert stats["sockets"]["connect_throttled"] == len(refused), stats
+    await asyncio.sleep(1.1)
+    late = await open_client("rush-late")
+    await late.close()
+    print(f"ok: {len(refused)} of 700 simultaneous handshakes answered 429; after a second they succeed")
+
+
 async def main():
     await check_connect_push_get_delete()
     await check_refused_handshakes()
@@ -245,6 +359,9 @@ async def main():
     await check_oversized_client_message_closes_1009()
     await check_stale_cleanup()
     await check_faults_and_unregistered_messages()
+    await check_frame_limit()
+    await check_route_selection()
+    await check_new_connection_rate()
     print("all wire checks passed")
 
 
