@@ -61,7 +61,7 @@ fn loaded_app(records: usize) -> App {
         .enumerate()
         .map(|(i, record)| ProbeResult {
             answer: if i % 5 == 0 {
-                Err(wsdash::gateway::GatewayError::Gone)
+                Err(wsdash::management::GatewayError::Gone)
             } else {
                 Ok(ConnectionInfo {
                     connected_at: Some(record.connected_at),

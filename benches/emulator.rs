@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wsdash::aws_env::{load_sdk_config, AwsSettings};
-use wsdash::gateway::{AwsManagementApi, ManagementApi};
+use wsdash::management::{AwsManagementApi, ManagementApi};
 use wsdash::model::{ConnectionRecord, DeliveryClass};
 use wsdash::ops::probe::probe_records;
 use wsdash::ops::push::{push_to_targets, PushOptions, PushTarget};

@@ -8,7 +8,7 @@ use crate::emulator::auth::TokenAuth;
 use crate::emulator::backend::{spawn_backend, BackendState, StoreKind};
 use crate::emulator::demo::{bind, start_demo, DemoArgs};
 use crate::emulator::gateway::{start_gateway, GatewayArgs, GatewayOptions};
-use crate::gateway::{AwsManagementApi, ManagementApi};
+use crate::management::{AwsManagementApi, ManagementApi};
 use crate::store::{ConnectionStore, MemoryStore};
 use crate::token::random_token;
 use std::sync::Arc;
@@ -33,8 +33,7 @@ pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
     println!("admin API: {}/ (not part of AWS)", handle.admin_url());
     println!("backend: {}", args.backend);
     crate::shutdown::wait_for_shutdown_signal().await;
-    shutdown.cancel();
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    crate::emulator::demo::stop(&shutdown, &handle.server).await;
     Ok(())
 }
 
@@ -65,7 +64,7 @@ pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Resu
     };
     let admin_token = args.admin_token.clone().unwrap_or_else(random_token);
     let addr = listener.local_addr()?;
-    spawn_backend(
+    let server = spawn_backend(
         listener,
         Arc::new(BackendState {
             store,
@@ -84,7 +83,11 @@ pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Resu
     println!("management endpoint: {}", args.gateway);
     println!("admin token: {admin_token}");
     crate::shutdown::wait_for_shutdown_signal().await;
-    shutdown.cancel();
+    let tasks = tokio_util::task::TaskTracker::new();
+    tasks.spawn(async move {
+        let _ = server.await;
+    });
+    crate::emulator::demo::stop(&shutdown, &tasks).await;
     Ok(())
 }
 
@@ -97,8 +100,7 @@ pub async fn run_demo_headless(global: &GlobalArgs, args: DemoArgs) -> anyhow::R
     println!("{}", demo.describe());
     println!("Ctrl-C to stop.");
     crate::shutdown::wait_for_shutdown_signal().await;
-    demo.shutdown.cancel();
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    crate::emulator::demo::stop(&demo.shutdown, &demo.tasks).await;
     Ok(())
 }
 
@@ -132,14 +134,16 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
     };
     // The same flag and variable as every other command (clap reads WSDASH_READONLY for it).
     let readonly = global.readonly;
-    let shutdown = Arc::new(std::sync::Mutex::new(None::<CancellationToken>));
+    let shutdown = Arc::new(std::sync::Mutex::new(
+        None::<(CancellationToken, tokio_util::task::TaskTracker)>,
+    ));
     let keep = shutdown.clone();
     let result = run_dashboard(
         initial,
         async move {
             let demo = start_demo(&args).await?;
             if let Ok(mut slot) = keep.lock() {
-                *slot = Some(demo.shutdown.clone());
+                *slot = Some((demo.shutdown.clone(), demo.tasks.clone()));
             }
 
             let env = EnvironmentInfo {
@@ -181,8 +185,9 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
         Some(environment_opener(global)),
     )
     .await;
-    if let Some(token) = shutdown.lock().ok().and_then(|s| s.clone()) {
-        token.cancel();
+    let running = shutdown.lock().ok().and_then(|s| s.clone());
+    if let Some((token, tasks)) = running {
+        crate::emulator::demo::stop(&token, &tasks).await;
     }
     result
 }

@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "model", "text", "token", "shutdown", "flags", "messages", "aws_env",
     ],
-    &["store", "gateway", "config"],
+    &["store", "management", "config"],
     &["ops", "logging"],
     &["emulator", "doctor"],
     &["commands", "tui"],

@@ -456,8 +456,8 @@ async fn purge_never_deletes_a_record_whose_user_reconnected_between_plan_and_ex
     let store = DynamoStore::connect(&sdk, Some(&moto.url), "race", Default::default(), 2)
         .await
         .expect("store");
-    let gateway: Arc<dyn wsdash::gateway::ManagementApi> =
-        Arc::new(wsdash::gateway::AwsManagementApi::new(&sdk, &management));
+    let gateway: Arc<dyn wsdash::management::ManagementApi> =
+        Arc::new(wsdash::management::AwsManagementApi::new(&sdk, &management));
     let snapshot = store.scan().await.expect("scan");
     let plan = plan_purge(gateway.clone(), snapshot.records, 4, None).await;
     assert_eq!(plan.stale.len(), 2);

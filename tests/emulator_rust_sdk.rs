@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use wsdash::aws_env::{load_sdk_config, AwsSettings};
-use wsdash::gateway::{AwsManagementApi, GatewayError, ManagementApi};
+use wsdash::management::{AwsManagementApi, GatewayError, ManagementApi};
 use wsdash::model::DeliveryClass;
 
 struct System {

@@ -156,8 +156,8 @@ async fn a_purge_racing_reconnects_and_revivals_never_deletes_a_live_record() {
         ..Default::default()
     })
     .await;
-    let management = wsdash::gateway::AwsManagementApi::new(&sdk, &system.management);
-    use wsdash::gateway::ManagementApi;
+    let management = wsdash::management::AwsManagementApi::new(&sdk, &system.management);
+    use wsdash::management::ManagementApi;
     let dir = std::env::temp_dir().join(format!("wsdash-race-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let config = common::env_config(&dir, "race", "probe_concurrency = 32");
@@ -306,7 +306,7 @@ async fn a_purge_racing_reconnects_and_revivals_never_deletes_a_live_record() {
         {
             assert_eq!(
                 management.get_connection(id).await.err(),
-                Some(wsdash::gateway::GatewayError::Gone),
+                Some(wsdash::management::GatewayError::Gone),
                 "run {run}: {user}'s record {id} was deleted while its connection is open"
             );
         }

@@ -6,11 +6,11 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use time::macros::datetime;
 use time::OffsetDateTime;
-use wsdash::gateway::GatewayError;
+use wsdash::management::GatewayError;
 use wsdash::model::{ConnectionInfo, ConnectionRecord, DeliveryClass, DeliveryOutcome};
+use wsdash::ops::classify::ConnectionState;
 use wsdash::ops::probe::ProbeResult;
 use wsdash::ops::purge::{PurgePlan, PurgeReport, StaleReason, StaleRecord};
-use wsdash::ops::refresh::ConnectionState;
 use wsdash::store::{MalformedRecord, StoreSnapshot};
 use wsdash::tui::action::{Action, Effect};
 use wsdash::tui::app::{App, EnvironmentInfo, Overlay};
@@ -383,7 +383,7 @@ fn the_composer_pushes_to_a_typed_user_id() {
     match press(&mut app, &[KeyCode::Enter]).as_slice() {
         [Effect::Push { targets, .. }] => {
             assert_eq!(targets.len(), 1);
-            assert_eq!(targets[0].label, "bob");
+            assert_eq!(targets[0].target, "bob");
         }
         other => panic!("expected a push to bob, got {other:?}"),
     }
@@ -487,7 +487,7 @@ fn the_command_line_pushes_to_a_user() {
     }
     match press(&mut app, &[KeyCode::Enter]).as_slice() {
         [Effect::Push { targets, payload }] => {
-            assert_eq!(targets[0].label, "bob");
+            assert_eq!(targets[0].target, "bob");
             assert_eq!(payload, r#"{"type":"heartbeat"}"#);
         }
         other => panic!("expected a push, got {other:?}"),

@@ -5,7 +5,7 @@ use crate::config::is_local_endpoint;
 use crate::config::{
     default_audit_path, default_config_path, load_config, resolve, Environment, Overrides,
 };
-use crate::gateway::{AwsManagementApi, ManagementApi};
+use crate::management::{AwsManagementApi, ManagementApi};
 use crate::ops::audit::AuditLog;
 use crate::ops::pacing::RateController;
 use crate::store::{ConnectionStore, DynamoStore};

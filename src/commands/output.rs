@@ -1,7 +1,7 @@
 //! Printing results: aligned tables for people, one stable JSON document for scripts.
 
 use crate::model::{age_since, iso_millis};
-use crate::ops::refresh::{data_warning, is_expired, ConnectionState, ProbedRecord};
+use crate::ops::classify::{data_warning, is_expired, ConnectionState, ProbedRecord};
 use crate::store::MalformedRecord;
 use serde_json::{json, Value};
 use time::OffsetDateTime;

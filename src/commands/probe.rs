@@ -2,7 +2,7 @@
 
 use super::context::{failed, CommandError, Context, GlobalArgs, OutputFormat};
 use super::output::print_records;
-use crate::ops::refresh::classify_records;
+use crate::ops::classify::classify_records;
 use crate::store::ConnectionStore;
 
 pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
@@ -33,8 +33,8 @@ pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
 
 /// Probing is the command's whole job: if some records could not be classified, say why (the
 /// most common reason) and exit 1, after the records were printed.
-pub fn probe_failures(probed: &[crate::ops::refresh::ProbedRecord]) -> Result<(), CommandError> {
-    use crate::ops::refresh::ConnectionState;
+pub fn probe_failures(probed: &[crate::ops::classify::ProbedRecord]) -> Result<(), CommandError> {
+    use crate::ops::classify::ConnectionState;
     let mut reasons: std::collections::HashMap<&str, usize> = Default::default();
     for p in probed
         .iter()

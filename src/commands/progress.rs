@@ -1,7 +1,7 @@
 //! Progress on stderr for long headless operations, when stderr is a terminal. It wraps the
 //! Management API, so every operation gets it without `ops` knowing about terminals.
 
-use crate::gateway::{GatewayError, ManagementApi};
+use crate::management::{GatewayError, ManagementApi};
 use crate::model::ConnectionInfo;
 use async_trait::async_trait;
 use bytes::Bytes;

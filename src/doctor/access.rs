@@ -2,7 +2,7 @@
 //! execute-api:ManageConnections permission.
 
 use super::Check;
-use crate::gateway::{GatewayError, ManagementApi};
+use crate::management::{GatewayError, ManagementApi};
 use crate::store::dynamo::describe_schema;
 use crate::store::schema::SchemaOverrides;
 use crate::store::{DynamoStore, StoreError};

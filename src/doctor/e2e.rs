@@ -3,7 +3,7 @@
 //! and see the record go. Whatever it created is cleaned up, even when a step fails.
 
 use super::Check;
-use crate::gateway::ManagementApi;
+use crate::management::ManagementApi;
 use crate::store::{ConnectionStore, DynamoStore};
 use bytes::Bytes;
 use futures_util::StreamExt;

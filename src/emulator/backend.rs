@@ -5,7 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 use super::auth::TokenAuth;
-use crate::gateway::ManagementApi;
+use crate::management::ManagementApi;
 use crate::model::ConnectionRecord;
 use crate::ops::purge::purge_stale;
 use crate::ops::push::{push_to_users, PushOptions};
@@ -45,14 +45,19 @@ pub fn router(state: Arc<BackendState>) -> Router {
 }
 
 /// Serve the backend on `listener` until `shutdown` is cancelled.
-pub fn spawn_backend(listener: TcpListener, state: Arc<BackendState>, shutdown: CancellationToken) {
+/// Serve until `shutdown` is cancelled; the task ends when in-flight requests have finished.
+pub fn spawn_backend(
+    listener: TcpListener,
+    state: Arc<BackendState>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let server =
             axum::serve(listener, router(state)).with_graceful_shutdown(shutdown.cancelled_owned());
         if let Err(e) = server.await {
             tracing::error!("backend stopped: {e}");
         }
-    });
+    })
 }
 
 fn connection_id(headers: &HeaderMap) -> Result<String, Response> {

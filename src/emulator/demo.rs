@@ -8,7 +8,7 @@ use super::gateway::{start_gateway, GatewayHandle, GatewayOptions};
 use super::notifications::run_notification_stream;
 use super::swarm::{spawn_swarm, SwarmConfig, SwarmStats};
 use crate::aws_env::{load_sdk_config, AwsSettings};
-use crate::gateway::{AwsManagementApi, ManagementApi};
+use crate::management::{AwsManagementApi, ManagementApi};
 use crate::store::{ConnectionStore, MemoryStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,6 +85,23 @@ pub struct Demo {
     pub management: Arc<dyn ManagementApi>,
     pub swarm: Arc<SwarmStats>,
     pub shutdown: CancellationToken,
+    /// The backend server and the notification stream, awaited on stop.
+    pub tasks: tokio_util::task::TaskTracker,
+}
+
+/// How long a stop waits for servers to finish what they are doing.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// Cancel `shutdown`, then wait (at most a few seconds) for `tasks` to end.
+pub async fn stop(shutdown: &CancellationToken, tasks: &tokio_util::task::TaskTracker) {
+    shutdown.cancel();
+    tasks.close();
+    if tokio::time::timeout(STOP_GRACE, tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("servers did not stop within {}s", STOP_GRACE.as_secs());
+    }
 }
 
 impl Demo {
@@ -189,7 +206,13 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
             None => None,
         },
     });
-    spawn_backend(backend_listener, backend, shutdown.clone());
+    let tasks = tokio_util::task::TaskTracker::new();
+    let gateway_server = gateway.server.clone();
+    tasks.spawn(async move { gateway_server.wait().await });
+    let backend_server = spawn_backend(backend_listener, backend, shutdown.clone());
+    tasks.spawn(async move {
+        let _ = backend_server.await;
+    });
 
     let mut swarm = SwarmConfig::new(gateway.websocket_url(), args.clients);
     swarm.time_scale = args.time_scale;
@@ -198,7 +221,7 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
     swarm.mean_lifetime = (args.lifetime_secs > 0).then(|| Duration::from_secs(args.lifetime_secs));
     let swarm = spawn_swarm(swarm, shutdown.clone());
     if args.push_every_ms > 0 {
-        tokio::spawn(run_notification_stream(
+        tasks.spawn(run_notification_stream(
             management.clone(),
             store.clone(),
             Duration::from_millis(args.push_every_ms),
@@ -214,6 +237,7 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
         management,
         swarm,
         shutdown,
+        tasks,
     })
 }
 

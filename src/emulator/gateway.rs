@@ -200,6 +200,8 @@ pub struct GatewayHandle {
     pub addr: SocketAddr,
     pub stage: String,
     pub state: Arc<GatewayState>,
+    /// `server.wait()` ends once the shutdown token is cancelled and the listener has closed.
+    pub server: tokio_util::task::TaskTracker,
 }
 
 impl GatewayHandle {
@@ -245,7 +247,8 @@ pub async fn start_gateway(
     let app = router(state.clone());
     let closing = state.clone();
     let stop = shutdown.clone();
-    tokio::spawn(async move {
+    let server = tokio_util::task::TaskTracker::new();
+    server.spawn(async move {
         let server = axum::serve(
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -261,10 +264,12 @@ pub async fn start_gateway(
             tracing::error!("gateway stopped: {e}");
         }
     });
+    server.close();
     Ok(GatewayHandle {
         addr,
         stage: options.stage.clone(),
         state,
+        server,
     })
 }
 

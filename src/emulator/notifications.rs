@@ -1,6 +1,6 @@
 //! The demo's stream of realistic pushes, in the guide's message types (`crate::messages`).
 
-use crate::gateway::ManagementApi;
+use crate::management::ManagementApi;
 use crate::messages::template;
 use crate::ops::push::{push_to_users, PushOptions};
 use crate::store::ConnectionStore;

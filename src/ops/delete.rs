@@ -6,8 +6,18 @@
 
 use crate::model::ConnectionRecord;
 use crate::ops::audit::{AuditEntry, AuditLog};
-use crate::store::{ConnectionStore, DeleteOutcome};
+use crate::store::{ConnectionStore, DeleteOutcome, StoreError};
 use futures_util::stream::{self, StreamExt};
+
+/// Why a record was not deleted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeleteError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Nothing is deleted whose intent is not on disk first.
+    #[error("not deleted: the audit log could not be written ({0})")]
+    AuditNotWritten(String),
+}
 
 /// How many stored items one read asks for (DynamoDB's BatchGetItem limit).
 const READ_CHUNK: usize = 100;
@@ -18,7 +28,7 @@ pub async fn delete_record_audited(
     record: &ConnectionRecord,
     audit: Option<&AuditLog>,
     reason: &str,
-) -> Result<DeleteOutcome, String> {
+) -> Result<DeleteOutcome, DeleteError> {
     delete_records_audited(store, std::slice::from_ref(record), audit, reason, 1)
         .await
         .pop()
@@ -34,9 +44,9 @@ pub async fn delete_records_audited(
     audit: Option<&AuditLog>,
     reason: &str,
     concurrency: usize,
-) -> Vec<Result<DeleteOutcome, String>> {
+) -> Vec<Result<DeleteOutcome, DeleteError>> {
     let concurrency = concurrency.max(1);
-    let mut outcomes: Vec<Option<Result<DeleteOutcome, String>>> = vec![None; records.len()];
+    let mut outcomes: Vec<Option<Result<DeleteOutcome, DeleteError>>> = vec![None; records.len()];
     let mut to_delete: Vec<usize> = (0..records.len()).collect();
     if let Some(audit) = audit {
         // Read in chunks (one BatchGetItem each on DynamoDB), several chunks at a time.
@@ -56,7 +66,7 @@ pub async fn delete_records_audited(
         to_delete.clear();
         for (i, item) in items.into_iter().enumerate() {
             match item {
-                Err(e) => outcomes[i] = Some(Err(e.to_string())),
+                Err(e) => outcomes[i] = Some(Err(DeleteError::Store(e))),
                 // Nothing with this connection id is stored any more: nothing to delete.
                 Ok(None) => {
                     outcomes[i] = Some(Ok(match store.find_by_user(&records[i].user_id).await {
@@ -76,16 +86,16 @@ pub async fn delete_records_audited(
         }
         if let Err(e) = audit.append_all(&intents) {
             for i in to_delete.drain(..) {
-                outcomes[i] = Some(Err(e.to_string()));
+                outcomes[i] = Some(Err(DeleteError::AuditNotWritten(e.to_string())));
             }
         }
     }
-    let deleted: Vec<(usize, Result<DeleteOutcome, String>)> = stream::iter(to_delete)
+    let deleted: Vec<(usize, Result<DeleteOutcome, DeleteError>)> = stream::iter(to_delete)
         .map(|i| async move {
             let outcome = store
                 .delete_if_current(&records[i])
                 .await
-                .map_err(|e| e.to_string());
+                .map_err(DeleteError::from);
             (i, outcome)
         })
         .buffer_unordered(concurrency)

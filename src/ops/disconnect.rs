@@ -4,7 +4,7 @@
 //! DeleteConnection succeeded, or answered Gone. Any other answer keeps the record, because the
 //! socket may still be open and its user would stop receiving pushes.
 
-use crate::gateway::{GatewayError, ManagementApi};
+use crate::management::{GatewayError, ManagementApi};
 use crate::model::DeliveryClass;
 use crate::ops::audit::AuditLog;
 use crate::ops::delete::delete_record_audited;
@@ -132,13 +132,13 @@ async fn disconnect_one(
     if let Some(audit) = audit {
         let mut done = audit.entry("disconnect", "result");
         done.connection_id = Some(id.to_string());
-        done.outcome = Some(crate::gateway::classify(&result).as_str().to_string());
+        done.outcome = Some(crate::management::classify(&result).as_str().to_string());
         // The intent is on disk; a failure here loses only the confirmation.
         let _ = audit.append(&done);
     }
     DisconnectOutcome {
         connection_id: id.to_string(),
-        class: crate::gateway::classify(&result),
+        class: crate::management::classify(&result),
         error: result.err().map(|e| e.to_string()),
         record,
     }
@@ -154,7 +154,7 @@ async fn delete_record_of(
             Ok(DeleteOutcome::Deleted) => RecordAction::Deleted,
             Ok(DeleteOutcome::Changed) => RecordAction::Changed,
             Ok(DeleteOutcome::Missing) => RecordAction::Missing,
-            Err(e) => RecordAction::Failed(e),
+            Err(e) => RecordAction::Failed(e.to_string()),
         },
         Ok(None) => RecordAction::Missing,
         Err(e) => RecordAction::Failed(e.to_string()),

@@ -1,7 +1,8 @@
 //! Operations shared by the dashboard, the headless commands and the reference backend.
-//! They talk only to the [`crate::gateway::ManagementApi`] and [`crate::store::ConnectionStore`] traits.
+//! They talk only to the [`crate::management::ManagementApi`] and [`crate::store::ConnectionStore`] traits.
 
 pub mod audit;
+pub mod classify;
 pub mod delete;
 pub mod disconnect;
 pub mod estimate;
@@ -9,5 +10,4 @@ pub mod pacing;
 pub mod probe;
 pub mod purge;
 pub mod push;
-pub mod refresh;
 pub mod restore;

@@ -254,10 +254,10 @@ impl Pacing {
         self.controller.acquire(self.lane).await
     }
 
-    pub fn observe<T>(&self, result: &Result<T, crate::gateway::GatewayError>) {
+    pub fn observe<T>(&self, result: &Result<T, crate::management::GatewayError>) {
         self.controller.observe(matches!(
             result,
-            Err(crate::gateway::GatewayError::Throttled(_))
+            Err(crate::management::GatewayError::Throttled(_))
         ));
     }
 }

@@ -1,6 +1,6 @@
 //! Probing records with GetConnection: the only way to learn whether a stored connection still exists.
 
-use crate::gateway::{GatewayError, ManagementApi};
+use crate::management::{GatewayError, ManagementApi};
 use crate::model::{ConnectionInfo, ConnectionRecord};
 use crate::ops::pacing::Pacing;
 use futures_util::stream::{self, StreamExt};

@@ -1,12 +1,12 @@
 //! Purging stale records: a plan (probe every record, keep the ones the gateway says are Gone)
 //! and its execution (audited, conditional deletes, so a user who reconnected meanwhile keeps the new record).
 
-use crate::gateway::ManagementApi;
+use crate::management::ManagementApi;
 use crate::model::ConnectionRecord;
 use crate::ops::audit::AuditLog;
+use crate::ops::classify::{classify_records, ConnectionState};
 use crate::ops::delete::delete_records_audited;
 use crate::ops::pacing::Pacing;
-use crate::ops::refresh::{classify_records, ConnectionState};
 use crate::shutdown::StopRequest;
 use crate::store::{ConnectionStore, DeleteOutcome, StoreError};
 use serde::Serialize;
@@ -125,7 +125,7 @@ pub async fn execute_purge(
                 Ok(DeleteOutcome::Deleted) => report.deleted.push(record),
                 Ok(DeleteOutcome::Changed) => report.changed.push(record),
                 Ok(DeleteOutcome::Missing) => report.missing.push(record),
-                Err(e) => report.failed.push((record, e)),
+                Err(e) => report.failed.push((record, e.to_string())),
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Push fan-out: deliver one payload to many connections, concurrently, classifying every result.
 //! Gone means the record is stale, so it is deleted, conditionally, never touching a newer record.
 
-use crate::gateway::{GatewayError, ManagementApi};
+use crate::management::{GatewayError, ManagementApi};
 use crate::model::{now_utc_millis, ConnectionRecord, DeliveryClass, DeliveryOutcome};
 use crate::ops::audit::AuditLog;
 use crate::ops::delete::delete_record_audited;
@@ -50,8 +50,9 @@ impl Default for PushOptions {
     }
 }
 
-/// One connection to push to, and what the operator asked for.
-#[derive(Debug, Clone)]
+/// One connection to push to, and what the operator asked for (a user id, a connection id):
+/// the label outcomes carry.
+#[derive(Debug, Clone, PartialEq)]
 pub struct PushTarget {
     pub target: String,
     pub record: Option<ConnectionRecord>,

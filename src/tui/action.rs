@@ -91,13 +91,7 @@ pub enum Effect {
     SetRate(Option<f64>),
 }
 
-/// A push target as the dashboard knows it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PushTarget {
-    pub record: Option<ConnectionRecord>,
-    pub connection_id: String,
-    pub label: String,
-}
+pub use crate::ops::push::PushTarget;
 
 /// Plans compare by identity of their content for effect tests.
 #[derive(Debug, Clone)]

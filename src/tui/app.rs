@@ -2,8 +2,8 @@
 
 use crate::model::StatsView;
 use crate::model::{ConnectionInfo, ConnectionRecord, DeliveryClass, DeliveryOutcome};
+use crate::ops::classify::ConnectionState;
 use crate::ops::purge::PurgePlan;
-use crate::ops::refresh::ConnectionState;
 use crate::store::MalformedRecord;
 use std::collections::{HashMap, HashSet, VecDeque};
 use time::OffsetDateTime;

@@ -4,7 +4,7 @@
 
 use super::app::{App, Row};
 use super::rows::{add_rows, malformed_row, recompute_visible_keeping, take_rows, FLASH_FOR};
-use crate::ops::refresh::{is_expired, ConnectionState};
+use crate::ops::classify::{is_expired, ConnectionState};
 use crate::store::changes::{ItemKey, StoreChange};
 use std::collections::HashMap;
 

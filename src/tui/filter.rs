@@ -68,7 +68,7 @@ impl Filter {
 mod tests {
     use super::*;
     use crate::model::ConnectionRecord;
-    use crate::ops::refresh::ConnectionState;
+    use crate::ops::classify::ConnectionState;
 
     #[test]
     fn words_and_qualifiers_all_have_to_match() {

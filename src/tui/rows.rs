@@ -6,10 +6,10 @@
 use super::app::{App, ProbeCoverage, Row, SortColumn};
 use super::filter::Filter;
 use super::search::SearchIndex;
-use crate::gateway::GatewayError;
+use crate::management::GatewayError;
 use crate::model::{ConnectionInfo, ConnectionRecord, DeliveryClass};
+use crate::ops::classify::{is_expired, state_of, ConnectionState};
 use crate::ops::estimate::{stale_share, ShareEstimate};
-use crate::ops::refresh::{is_expired, state_of, ConnectionState};
 use crate::store::StoreSnapshot;
 use hashbrown::HashTable;
 use std::cmp::Reverse;

@@ -6,13 +6,13 @@ use super::app::{App, EnvironmentInfo};
 use super::keymap::action_for;
 use super::update::update;
 use super::views;
-use crate::gateway::ManagementApi;
+use crate::management::ManagementApi;
 use crate::ops::audit::AuditLog;
 use crate::ops::disconnect::disconnect_connections;
 use crate::ops::pacing::{Pacing, RateController};
 use crate::ops::probe::probe_records;
 use crate::ops::purge::{execute_purge, plan_purge};
-use crate::ops::push::{push_to_targets, PushOptions, PushTarget};
+use crate::ops::push::{push_to_targets, PushOptions};
 use crate::store::changes::ChangeFeed;
 use crate::store::ConnectionStore;
 use bytes::Bytes;
@@ -412,13 +412,6 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
                         let _ = forward.send(Action::Delivered(outcome));
                     }
                 });
-                let targets = targets
-                    .into_iter()
-                    .map(|t| match t.record {
-                        Some(record) => PushTarget::record(record, t.label),
-                        None => PushTarget::connection(t.connection_id),
-                    })
-                    .collect();
                 let options = PushOptions {
                     concurrency: backend.concurrency.max(16),
                     progress: Some(outcomes_tx),

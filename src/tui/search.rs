@@ -4,7 +4,7 @@
 
 use super::app::Row;
 use super::filter::{Filter, Term};
-use crate::ops::refresh::ConnectionState;
+use crate::ops::classify::ConnectionState;
 use memchr::memmem;
 
 /// One column of text, lower-cased: every value is followed by `\n` in `text`, in the order

@@ -4,9 +4,9 @@ use super::super::action::{Effect, PurgePlanRef};
 use super::super::app::*;
 use super::refuse_readonly;
 use crate::model::DeliveryClass;
+use crate::ops::classify::ConnectionState;
 use crate::ops::disconnect::DisconnectOutcome;
 use crate::ops::purge::{PurgePlan, PurgeReport};
-use crate::ops::refresh::ConnectionState;
 
 pub(super) fn open_disconnect(app: &mut App) -> Vec<Effect> {
     if refuse_readonly(app, "disconnect") {
@@ -83,6 +83,7 @@ pub(super) fn confirm(app: &mut App) -> Vec<Effect> {
         }
     }
 }
+
 fn targets_marked_or_selected(app: &App) -> Vec<String> {
     let mut ids: Vec<String> = if app.marked.is_empty() {
         app.selected_row()

@@ -83,6 +83,7 @@ pub(super) fn move_by(app: &mut App, delta: isize) -> Vec<Effect> {
     keep_selection_visible(app);
     vec![]
 }
+
 /// PgUp/PgDn: the view and the cursor both move by one screenful, as in a pager.
 pub(super) fn page_by(app: &mut App, pages: isize) -> Vec<Effect> {
     let page = table_rows(app) as isize;

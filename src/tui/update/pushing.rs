@@ -1,13 +1,13 @@
 //! Pushes: the composer (`p`), `:push USER JSON`, and the outcomes they report.
 
-use super::super::action::{Effect, PushTarget};
+use super::super::action::Effect;
 use super::super::app::*;
 use super::super::rows::{self, FLASH_FOR};
 use super::refuse_readonly;
 use crate::messages::{template, MESSAGE_TYPES};
 use crate::model::{DeliveryClass, DeliveryOutcome};
-use crate::ops::push::check_payload;
-use crate::ops::refresh::ConnectionState;
+use crate::ops::classify::ConnectionState;
+use crate::ops::push::{check_payload, PushTarget};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input;
@@ -91,6 +91,7 @@ pub(super) fn key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     }
     vec![]
 }
+
 fn send_composer(app: &mut App) -> Vec<Effect> {
     let Overlay::Composer(composer) = &app.overlay else {
         return vec![];
@@ -108,7 +109,7 @@ fn send_composer(app: &mut App) -> Vec<Effect> {
             vanished
                 .iter()
                 .take(5)
-                .map(|t| crate::text::printable(&t.label).into_owned())
+                .map(|t| crate::text::printable(&t.target).into_owned())
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -127,6 +128,7 @@ fn send_composer(app: &mut App) -> Vec<Effect> {
     app.overlay = Overlay::None;
     vec![Effect::Push { targets, payload }]
 }
+
 fn compact_template(index: usize) -> String {
     MESSAGE_TYPES
         .get(index)
@@ -139,6 +141,7 @@ fn compact_template(index: usize) -> String {
         })
         .unwrap_or_else(|| "{}".into())
 }
+
 fn new_composer(app: &App) -> Composer {
     Composer {
         target: if app.marked.is_empty() {
@@ -174,16 +177,15 @@ fn new_composer(app: &App) -> Composer {
         },
     }
 }
+
 fn row_target(row: &Row) -> PushTarget {
-    PushTarget {
-        record: Some(row.record.clone()),
-        connection_id: row.record.connection_id.clone(),
-        label: row.record.user_id.clone(),
-    }
+    PushTarget::record(row.record.clone(), row.record.user_id.clone())
 }
+
 fn usable(row: &&Row) -> bool {
     row.state != ConnectionState::Malformed
 }
+
 /// The rows a push would reach, and a label for each.
 pub fn composer_targets(app: &App, composer: &Composer) -> Vec<PushTarget> {
     match composer.target {
@@ -202,6 +204,7 @@ pub fn composer_targets(app: &App, composer: &Composer) -> Vec<PushTarget> {
         PushTargetKind::Filtered => composer.shown.filtered.clone(),
     }
 }
+
 /// Split shown targets into those still in the table (same record) and those gone since.
 fn still_present(app: &App, targets: Vec<PushTarget>) -> (Vec<PushTarget>, Vec<PushTarget>) {
     targets.into_iter().partition(|t| {
@@ -209,6 +212,7 @@ fn still_present(app: &App, targets: Vec<PushTarget>) -> (Vec<PushTarget>, Vec<P
             .is_some_and(|row| Some(&row.record) == t.record.as_ref())
     })
 }
+
 fn remember_payload(app: &mut App, payload: &str) {
     app.sent_history.retain(|p| p != payload);
     app.sent_history.push(payload.to_string());
@@ -216,6 +220,7 @@ fn remember_payload(app: &mut App, payload: &str) {
         app.sent_history.remove(0);
     }
 }
+
 /// `:push USER [JSON]`: every record of the user, the first template when no JSON is given.
 pub(super) fn push_command(app: &mut App, rest: &str) -> Vec<Effect> {
     if refuse_readonly(app, "push") {
@@ -238,11 +243,7 @@ pub(super) fn push_command(app: &mut App, rest: &str) -> Vec<Effect> {
         .rows
         .iter()
         .filter(|r| r.record.user_id == user && r.state != ConnectionState::Malformed)
-        .map(|r| PushTarget {
-            record: Some(r.record.clone()),
-            connection_id: r.record.connection_id.clone(),
-            label: user.to_string(),
-        })
+        .map(|r| PushTarget::record(r.record.clone(), user))
         .collect();
     if targets.is_empty() {
         app.status = Some(format!(":push: no record for user {user:?}"));

@@ -64,6 +64,7 @@ pub(super) fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
     effects.extend(request_probe(app, false));
     effects
 }
+
 fn request_scan(app: &mut App) -> Vec<Effect> {
     if app.scanning {
         return vec![];
@@ -73,6 +74,7 @@ fn request_scan(app: &mut App) -> Vec<Effect> {
     app.changes_during_scan.clear();
     vec![Effect::Scan]
 }
+
 /// Probe the next batch: never-probed records first, in random order so the answers so far are
 /// a fair sample of the table (see `rows::next_to_probe`), then the longest unprobed.
 fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {

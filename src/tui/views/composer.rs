@@ -32,7 +32,7 @@ pub fn render(app: &App, composer: &Composer, frame: &mut Frame, area: Rect) {
     let target = match composer.target {
         PushTargetKind::Selected => format!(
             "selected connection ({})",
-            crate::text::printable(targets.first().map(|t| t.label.as_str()).unwrap_or("none"))
+            crate::text::printable(targets.first().map(|t| t.target.as_str()).unwrap_or("none"))
         ),
         PushTargetKind::User => format!("user: {}▏", composer.user.value()),
         PushTargetKind::Marked => "marked rows".to_string(),

@@ -1,7 +1,7 @@
 //! Where we are and how things stand: environment, endpoint, table, counts, probe rate, errors.
 
 use super::env_color;
-use crate::ops::refresh::ConnectionState;
+use crate::ops::classify::ConnectionState;
 use crate::tui::app::App;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};

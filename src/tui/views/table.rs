@@ -1,7 +1,7 @@
 //! The connections table; only the rows on screen are built into widgets.
 
 use crate::model::{age_since, format_age};
-use crate::ops::refresh::{ConnectionState, IDLE_TIMEOUT, MAX_CONNECTION_AGE};
+use crate::ops::classify::{ConnectionState, IDLE_TIMEOUT, MAX_CONNECTION_AGE};
 use crate::text::printable;
 use crate::tui::app::{App, Row as AppRow, SortColumn};
 use ratatui::layout::{Constraint, Rect};

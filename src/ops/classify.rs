@@ -1,6 +1,6 @@
 //! Classifying records: live, stale, expired, unknown or malformed.
 
-use crate::gateway::{GatewayError, ManagementApi};
+use crate::management::{GatewayError, ManagementApi};
 use crate::model::{ConnectionInfo, ConnectionRecord};
 use crate::ops::pacing::Pacing;
 use crate::ops::probe::probe_records;
