@@ -189,7 +189,7 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
     if let Some((token, tasks)) = running {
         crate::emulator::demo::stop(&token, &tasks).await;
     }
-    result
+    Ok(result?)
 }
 
 /// Clients and header facts for one configured environment.

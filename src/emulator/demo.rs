@@ -3,6 +3,7 @@
 
 use super::auth::TokenAuth;
 use super::backend::{spawn_backend, BackendState};
+use super::error::{ensure, EmulatorError};
 use super::faults::Faults;
 use super::gateway::{start_gateway, GatewayHandle, GatewayOptions};
 use super::notifications::run_notification_stream;
@@ -134,29 +135,28 @@ impl Demo {
 }
 
 /// Numbers that would make the demo crash or spin, refused with the flag's name.
-fn check_args(args: &DemoArgs) -> anyhow::Result<()> {
+fn check_args(args: &DemoArgs) -> Result<(), EmulatorError> {
     super::gateway::check_time_scale(args.time_scale)?;
     for (flag, value) in [
         ("--drop-disconnect", args.drop_disconnect),
         ("--vanish", args.vanish),
     ] {
-        anyhow::ensure!(
-            (0.0..=1.0).contains(&value),
-            "{flag} is a fraction between 0 and 1, got {value}"
-        );
+        ensure((0.0..=1.0).contains(&value), || {
+            format!("{flag} is a fraction between 0 and 1, got {value}")
+        })?;
     }
-    anyhow::ensure!(
-        args.clients <= MAX_DEMO_CLIENTS,
-        "--clients is at most {MAX_DEMO_CLIENTS} (each is a real socket), got {}",
-        args.clients
-    );
-    Ok(())
+    ensure(args.clients <= MAX_DEMO_CLIENTS, || {
+        format!(
+            "--clients is at most {MAX_DEMO_CLIENTS} (each is a real socket), got {}",
+            args.clients
+        )
+    })
 }
 
 /// Each simulated client is a socket and a task; beyond this the laptop, not the demo, is tested.
 pub const MAX_DEMO_CLIENTS: usize = 20_000;
 
-pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
+pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
     check_args(args)?;
     if let Ok(addr) = args.gateway_listen.parse::<std::net::SocketAddr>() {
         super::gateway::check_admin_exposure(addr, args.admin_token.as_deref())?;
@@ -241,8 +241,12 @@ pub async fn start_demo(args: &DemoArgs) -> anyhow::Result<Demo> {
     })
 }
 
-pub async fn bind(addr: &str, flag: &str) -> anyhow::Result<TcpListener> {
+pub async fn bind(addr: &str, flag: &str) -> Result<TcpListener, EmulatorError> {
     TcpListener::bind(addr)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} ({flag}): {e}"))
+        .map_err(|source| EmulatorError::Bind {
+            addr: addr.to_string(),
+            flag: flag.to_string(),
+            source,
+        })
 }

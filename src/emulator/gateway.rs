@@ -45,21 +45,17 @@ pub struct GatewayArgs {
 }
 
 /// The admin API kills sockets and injects faults: beyond loopback, only with a token.
-pub fn check_admin_exposure(addr: SocketAddr, admin_token: Option<&str>) -> anyhow::Result<()> {
+pub fn check_admin_exposure(
+    addr: SocketAddr,
+    admin_token: Option<&str>,
+) -> Result<(), EmulatorError> {
     if addr.ip().is_loopback() {
         return Ok(());
     }
     match admin_token {
-        None => anyhow::bail!(
-            "refusing to listen on {addr} without --admin-token: the emulator's admin API (/_wsdash/kill, /_wsdash/faults) would answer anyone who reaches the port; pass --admin-token TOKEN (or WSDASH_GATEWAY_ADMIN_TOKEN), or listen on 127.0.0.1"
-        ),
-        Some(token) => {
-            anyhow::ensure!(
-                token.len() >= 8,
-                "listening on {addr}, the admin token must be at least 8 characters"
-            );
-            Ok(())
-        }
+        None => Err(EmulatorError::AdminTokenRequired(addr)),
+        Some(token) if token.len() < 8 => Err(EmulatorError::AdminTokenTooShort(addr)),
+        Some(_) => Ok(()),
     }
 }
 
@@ -137,21 +133,23 @@ pub struct GatewayLimits {
 }
 
 impl GatewayOptions {
-    pub fn limits(&self) -> anyhow::Result<GatewayLimits> {
+    pub fn limits(&self) -> Result<GatewayLimits, EmulatorError> {
         check_time_scale(self.time_scale)?;
-        anyhow::ensure!(
-            !self.stage.is_empty() && !self.stage.contains('/'),
-            "--stage must be a single path segment, got {:?}",
-            self.stage
-        );
-        self.faults.validate().map_err(anyhow::Error::msg)?;
+        ensure(!self.stage.is_empty() && !self.stage.contains('/'), || {
+            format!(
+                "--stage must be a single path segment, got {:?}",
+                self.stage
+            )
+        })?;
+        self.faults.validate().map_err(EmulatorError::BadOption)?;
         if let Some(rate) = self.rate_limit {
-            anyhow::ensure!(
-                rate.is_finite() && rate > 0.0,
-                "--rate-limit must be a number of calls per second above 0, got {rate}"
-            );
+            ensure(rate.is_finite() && rate > 0.0, || {
+                format!("--rate-limit must be a number of calls per second above 0, got {rate}")
+            })?;
         }
-        anyhow::ensure!(self.rate_burst >= 1, "--rate-burst must be at least 1");
+        ensure(self.rate_burst >= 1, || {
+            "--rate-burst must be at least 1".into()
+        })?;
         let scaled = |secs: u64| {
             (secs > 0).then(|| {
                 Duration::try_from_secs_f64(secs as f64 / self.time_scale).unwrap_or(Duration::MAX)
@@ -169,16 +167,17 @@ impl GatewayOptions {
     }
 }
 
+use super::error::{ensure, EmulatorError};
 use crate::flags::TIME_SCALE_RANGE;
 
-pub fn check_time_scale(time_scale: f64) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        TIME_SCALE_RANGE.contains(&time_scale),
-        "--time-scale must be between {} and {}, got {time_scale}",
-        TIME_SCALE_RANGE.start(),
-        TIME_SCALE_RANGE.end()
-    );
-    Ok(())
+pub fn check_time_scale(time_scale: f64) -> Result<(), EmulatorError> {
+    ensure(TIME_SCALE_RANGE.contains(&time_scale), || {
+        format!(
+            "--time-scale must be between {} and {}, got {time_scale}",
+            TIME_SCALE_RANGE.start(),
+            TIME_SCALE_RANGE.end()
+        )
+    })
 }
 
 pub struct GatewayState {
@@ -222,7 +221,7 @@ pub async fn start_gateway(
     backend: &str,
     options: &GatewayOptions,
     shutdown: CancellationToken,
-) -> anyhow::Result<GatewayHandle> {
+) -> Result<GatewayHandle, EmulatorError> {
     let config = options.limits()?;
     let addr = listener.local_addr()?;
     check_admin_exposure(addr, options.admin_token.as_deref())?;

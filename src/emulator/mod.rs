@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backend;
 pub mod config_api;
 pub mod demo;
+pub mod error;
 pub mod faults;
 pub mod gateway;
 pub mod ids;

@@ -64,14 +64,26 @@ pub type EnvironmentOpener = Arc<
         + Sync,
 >;
 
+/// Why the dashboard stopped other than by the operator's choice.
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardError {
+    #[error("terminal: {0}")]
+    Terminal(#[from] std::io::Error),
+    #[error("{0}")]
+    Setup(String),
+}
+
+/// Whatever kept the dashboard's data sources from starting, said in words.
+pub type SetupError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Open the terminal, draw at once, then wait for `setup` (which may start the demo) and run.
 pub async fn run_dashboard<F>(
     initial: EnvironmentInfo,
     setup: F,
     opener: Option<EnvironmentOpener>,
-) -> anyhow::Result<()>
+) -> Result<(), DashboardError>
 where
-    F: Future<Output = anyhow::Result<(EnvironmentInfo, Backend, Option<String>)>>,
+    F: Future<Output = Result<(EnvironmentInfo, Backend, Option<String>), SetupError>>,
 {
     // Listen before the first frame: SIGINT, SIGTERM or SIGHUP must never leave the operator's
     // terminal in raw mode on the alternate screen. (ratatui::init also restores on a panic.)
@@ -121,9 +133,9 @@ async fn event_loop<F>(
     opener: Option<EnvironmentOpener>,
     mut signals: crate::shutdown::Signals,
     mutations: &Mutations,
-) -> anyhow::Result<()>
+) -> Result<(), DashboardError>
 where
-    F: Future<Output = anyhow::Result<(EnvironmentInfo, Backend, Option<String>)>>,
+    F: Future<Output = Result<(EnvironmentInfo, Backend, Option<String>), SetupError>>,
 {
     let mut app = App::new(initial, time::OffsetDateTime::now_utc());
     app.status = Some("starting…".into());
@@ -137,7 +149,7 @@ where
         );
     }
     let (env, backend, client_page) = tokio::select! {
-        ready = setup => ready?,
+        ready = setup => ready.map_err(|e| DashboardError::Setup(e.to_string()))?,
         signal = signals.recv() => {
             tracing::info!(%signal, "stopped while starting");
             return Ok(());
@@ -194,7 +206,7 @@ where
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => action_for(&app, key),
                 Some(Ok(Event::Resize(width, height))) => Some(Action::Resize(width, height)),
                 Some(Ok(_)) => None,
-                Some(Err(e)) => return Err(anyhow::anyhow!("terminal input failed: {e}")),
+                Some(Err(e)) => return Err(DashboardError::Terminal(e)),
                 None => Some(Action::Quit),
             },
             Some((tag, action)) = rx.recv() => (tag == generation).then_some(action),
