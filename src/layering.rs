@@ -177,7 +177,9 @@ fn no_module_circle_and_layers_only_point_down() {
     // One error style: typed errors in the library, anyhow only where the binary wires it up.
     for (module, text) in &modules {
         if module != "launch" && module != "layering" && text.contains("anyhow::") {
-            problems.push(format!("{module} uses anyhow: give it a typed error (thiserror)"));
+            problems.push(format!(
+                "{module} uses anyhow: give it a typed error (thiserror)"
+            ));
         }
     }
     for circle in circles(&files).into_iter().chain(circles(&tops)) {
