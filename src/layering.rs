@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &[
         "model", "text", "token", "shutdown", "flags", "messages", "aws_env",
     ],
-    &["store", "management", "config"],
+    &["store", "management", "config", "access_logs"],
     &["ops", "logging"],
     &["emulator", "doctor"],
     &["commands", "tui"],

@@ -1,5 +1,6 @@
 //! wsdash: a dashboard and toolkit for WebSocket push on AWS API Gateway, with a local emulator.
 
+pub mod access_logs;
 pub mod aws_env;
 pub mod cli;
 pub mod commands;

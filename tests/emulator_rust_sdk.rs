@@ -1,4 +1,4 @@
-//! The Rust SDK through `gateway/` against the emulator, with gateway and backend as separate
+//! The Rust SDK through `management/` against the emulator, with gateway and backend as separate
 //! processes like a user runs them, plus the limits and faults the SDK must classify.
 
 mod common;
@@ -649,4 +649,90 @@ async fn a_throttled_push_under_a_rate_ceiling_delivers_everything() {
         "the gateway did throttle: {stats}"
     );
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The stage's access log, as API Gateway writes it: a line per $connect (a refused one with the
+/// backend's 401), message and $disconnect, in a file and shipped to a CloudWatch Logs group on
+/// moto_server, where FilterLogEvents finds a connection's lines by its id.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_access_log_reaches_cloudwatch_and_reads_back_by_connection() {
+    use futures_util::SinkExt;
+    use wsdash::access_logs::{AccessLogEntry, AccessLogSource, CloudWatchAccessLogs};
+    let moto = common::Moto::start();
+    let dir = std::env::temp_dir().join(format!("wsdash-access-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("access.jsonl");
+    let demo = common::quiet_demo(&[
+        "--access-log",
+        file.to_str().expect("path"),
+        "--log-group",
+        "/wsdash/access",
+        "--logs-endpoint",
+        &moto.url,
+    ]);
+    let urls = demo.demo_urls();
+    let mut sockets = urls.connect(&["logged"]).await;
+    let id = urls.live_ids().await.pop().expect("one connection");
+    sockets[0]
+        .send(Message::text(r#"{"action":"ping"}"#))
+        .await
+        .expect("send");
+    let _reply = tokio::time::timeout(Duration::from_secs(5), sockets[0].next()).await;
+    let refused = tokio_tungstenite::connect_async(format!("{}?token=bad", urls.websocket)).await;
+    assert!(refused.is_err(), "a bad token is refused");
+    sockets[0].close(None).await.expect("close");
+
+    let sdk = load_sdk_config(&AwsSettings {
+        dummy_credentials: true,
+        ..Default::default()
+    })
+    .await;
+    let logs = CloudWatchAccessLogs::new(&sdk, Some(&moto.url), "/wsdash/access");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let events = loop {
+        let lines = logs.for_connection(&id).await.unwrap_or_default();
+        let events: Vec<AccessLogEntry> = lines.into_iter().filter_map(|l| l.entry).collect();
+        if events.len() >= 3 || std::time::Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let kinds: Vec<(&str, &str, u16)> = events
+        .iter()
+        .map(|e| (e.event_type.as_str(), e.route_key.as_str(), e.status))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("CONNECT", "$connect", 200),
+            ("MESSAGE", "$default", 200),
+            ("DISCONNECT", "$disconnect", 200)
+        ],
+        "{events:?}"
+    );
+    assert!(events
+        .iter()
+        .all(|e| e.connection_id == id && e.integration_status == Some(200)));
+
+    // The refused handshake, with the backend's 401 and why, in the file and in the group.
+    let written: Vec<AccessLogEntry> = std::fs::read_to_string(&file)
+        .expect("the access-log file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let refusal = written
+        .iter()
+        .find(|e| e.event_type == "CONNECT" && e.status == 401)
+        .expect("the refused handshake is logged");
+    assert_eq!(refusal.integration_status, Some(401));
+    assert!(refusal
+        .error_message
+        .as_deref()
+        .is_some_and(|m| !m.is_empty()));
+    let in_group = logs
+        .for_connection(&refusal.connection_id)
+        .await
+        .expect("filter");
+    assert_eq!(in_group.len(), 1, "{in_group:?}");
+    std::fs::remove_dir_all(dir).ok();
 }

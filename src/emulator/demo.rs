@@ -51,6 +51,15 @@ pub struct DemoArgs {
     /// Run without the dashboard: print the URLs and serve until Ctrl-C.
     #[arg(long)]
     pub headless: bool,
+    /// Append the emulator's access log (JSON lines) to this file.
+    #[arg(long)]
+    pub access_log: Option<std::path::PathBuf>,
+    /// Ship the emulator's access log to this CloudWatch Logs group.
+    #[arg(long)]
+    pub log_group: Option<String>,
+    /// The CloudWatch Logs endpoint for --log-group (e.g. moto_server); AWS when not given.
+    #[arg(long)]
+    pub logs_endpoint: Option<String>,
     /// The audit log of the backend's stale endpoint (set from the global --audit-log).
     #[arg(skip)]
     pub audit_log: Option<std::path::PathBuf>,
@@ -70,6 +79,9 @@ impl Default for DemoArgs {
             time_scale: 1.0,
             admin_token: None,
             headless: false,
+            access_log: None,
+            log_group: None,
+            logs_endpoint: None,
             audit_log: None,
         }
     }
@@ -178,6 +190,9 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
         } else {
             args.admin_token.clone()
         },
+        access_log: args.access_log.clone(),
+        log_group: args.log_group.clone(),
+        logs_endpoint: args.logs_endpoint.clone(),
         ..GatewayOptions::default()
     };
     let gateway = start_gateway(gateway_listener, &backend_url, &options, shutdown.clone()).await?;

@@ -87,6 +87,15 @@ pub struct GatewayOptions {
     /// Accept handshakes at any rate.
     #[arg(long)]
     pub no_connect_limit: bool,
+    /// Append the access log (one JSON line per $connect, message and $disconnect) to this file.
+    #[arg(long)]
+    pub access_log: Option<std::path::PathBuf>,
+    /// Ship the access log to this CloudWatch Logs group, as a stage with access logging does.
+    #[arg(long)]
+    pub log_group: Option<String>,
+    /// The CloudWatch Logs endpoint for --log-group (e.g. moto_server); AWS when not given.
+    #[arg(long)]
+    pub logs_endpoint: Option<String>,
     /// Limit @connections calls to this many per second (answers 429 above it); off by default.
     #[arg(long, value_parser = crate::flags::rate)]
     pub rate_limit: Option<f64>,
@@ -111,6 +120,9 @@ impl Default for GatewayOptions {
             no_frame_limit: false,
             connect_rate: 500.0,
             no_connect_limit: false,
+            access_log: None,
+            log_group: None,
+            logs_endpoint: None,
             rate_limit: None,
             rate_burst: 5000,
             faults: Faults::default(),
@@ -168,6 +180,7 @@ impl GatewayOptions {
 }
 
 use super::error::{ensure, EmulatorError};
+use crate::access_logs::AccessLogEntry;
 use crate::flags::TIME_SCALE_RANGE;
 
 pub fn check_time_scale(time_scale: f64) -> Result<(), EmulatorError> {
@@ -189,6 +202,9 @@ pub struct GatewayState {
     limiter: Option<RateLimiter>,
     /// New connections per second, as the account quota caps them.
     connect_limiter: Option<RateLimiter>,
+    pub access_log: super::access_log::AccessLog,
+    /// The CloudWatch Logs group the access log goes to, for GetStage.
+    pub log_group: Option<String>,
     /// Once cancelled, ending sockets no longer call `$disconnect`: the backend is going away too.
     pub shutdown: CancellationToken,
     pub started_at: time::OffsetDateTime,
@@ -225,7 +241,10 @@ pub async fn start_gateway(
     let config = options.limits()?;
     let addr = listener.local_addr()?;
     check_admin_exposure(addr, options.admin_token.as_deref())?;
+    let access_log = open_access_log(options, &shutdown).await?;
     let state = Arc::new(GatewayState {
+        access_log,
+        log_group: options.log_group.clone(),
         admin_token: options.admin_token.clone(),
         limiter: options
             .rate_limit
@@ -348,9 +367,26 @@ async fn websocket(
         )
             .into_response();
     };
+    let id = new_connection_id();
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let log_connect =
+        |status: u16, integration: Option<u16>, latency: Option<u64>, error: Option<String>| {
+            let mut line = AccessLogEntry::now(&id, "CONNECT", "$connect", status);
+            line.integration_status = integration;
+            line.integration_latency = latency;
+            line.error_message = error;
+            line.source_ip = peer.ip().to_string();
+            line.user_agent = user_agent.clone();
+            state.access_log.record(line);
+        };
     if let Some(limiter) = &state.connect_limiter {
         if !limiter.try_acquire() {
             state.registry.stats.record(SocketEvent::ConnectThrottled);
+            log_connect(429, None, None, Some("Too Many Requests".into()));
             return aws_error(
                 StatusCode::TOO_MANY_REQUESTS,
                 "LimitExceededException",
@@ -358,18 +394,25 @@ async fn websocket(
             );
         }
     }
-    let id = new_connection_id();
     // The query holds the token: it is forwarded, never logged.
-    if let Err(refused) = state.integration.connect(&id, query.as_deref()).await {
-        state.registry.stats.record(SocketEvent::ConnectRefused);
-        tracing::info!(connection_id = %id, status = refused.status.as_u16(), "$connect refused the handshake");
-        return (refused.status, refused.body).into_response();
+    let started = std::time::Instant::now();
+    let connected = state.integration.connect(&id, query.as_deref()).await;
+    let latency = Some(started.elapsed().as_millis() as u64);
+    match connected {
+        Err(refused) => {
+            state.registry.stats.record(SocketEvent::ConnectRefused);
+            tracing::info!(connection_id = %id, status = refused.status.as_u16(), "$connect refused the handshake");
+            let reason: String = refused.body.chars().take(200).collect();
+            log_connect(
+                refused.status.as_u16(),
+                refused.integration_status,
+                latency,
+                Some(reason),
+            );
+            return (refused.status, refused.body).into_response();
+        }
+        Ok(integration) => log_connect(200, integration, latency, None),
     }
-    let user_agent = headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
     let (commands, inbox) = mpsc::unbounded_channel();
     let connection = Arc::new(LiveConnection::new(
         id.clone(),
@@ -615,6 +658,7 @@ fn admin_router(state: Arc<GatewayState>) -> Router<Arc<GatewayState>> {
         .route("/stats", get(admin_stats))
         .route("/faults", get(admin_faults).put(admin_update_faults))
         .route("/kill", post(admin_kill))
+        .route("/logs", get(admin_logs))
         .route_layer(axum::middleware::from_fn_with_state(
             state,
             require_admin_token,
@@ -717,4 +761,68 @@ async fn admin_kill(State(state): State<Arc<GatewayState>>, body: Bytes) -> Resp
         })
         .collect();
     Json(serde_json::json!({ "killed": killed })).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct LogsQuery {
+    connection_id: Option<String>,
+    limit: Option<usize>,
+}
+
+/// The access log's recent lines (the demo's dashboard reads a connection's here).
+async fn admin_logs(
+    State(state): State<Arc<GatewayState>>,
+    axum::extract::Query(query): axum::extract::Query<LogsQuery>,
+) -> Response {
+    let limit = query.limit.unwrap_or(200).min(10_000);
+    Json(
+        state
+            .access_log
+            .recent(query.connection_id.as_deref(), limit),
+    )
+    .into_response()
+}
+
+/// The access log's file and CloudWatch group, as the options say.
+async fn open_access_log(
+    options: &GatewayOptions,
+    shutdown: &CancellationToken,
+) -> Result<super::access_log::AccessLog, EmulatorError> {
+    let file = match &options.access_log {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| {
+                    EmulatorError::BadOption(format!("--access-log {}: {e}", path.display()))
+                })?,
+        ),
+        None => None,
+    };
+    let cloudwatch = match &options.log_group {
+        Some(group) => {
+            let local = options
+                .logs_endpoint
+                .as_deref()
+                .is_some_and(crate::config::is_local_endpoint);
+            let sdk = crate::aws_env::load_sdk_config(&crate::aws_env::AwsSettings {
+                dummy_credentials: local && std::env::var("AWS_ACCESS_KEY_ID").is_err(),
+                ..Default::default()
+            })
+            .await;
+            let logs = crate::access_logs::CloudWatchAccessLogs::new(
+                &sdk,
+                options.logs_endpoint.as_deref(),
+                group,
+            );
+            Some(super::access_log::ship_to_cloudwatch(
+                logs,
+                options.stage.clone(),
+                shutdown.clone(),
+            ))
+        }
+        None => None,
+    };
+    Ok(super::access_log::AccessLog::new(file, cloudwatch))
 }

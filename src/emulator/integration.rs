@@ -23,6 +23,18 @@ pub struct Integration {
 pub struct ConnectRefused {
     pub status: StatusCode,
     pub body: String,
+    /// The backend's own status, when it answered at all.
+    pub integration_status: Option<u16>,
+}
+
+/// What became of a client message.
+#[derive(Debug, Clone)]
+pub struct MessageOutcome {
+    pub route_key: String,
+    /// The backend's status; `None` when no integration was called or it did not answer.
+    pub integration_status: Option<u16>,
+    /// What goes back to the client.
+    pub reply: Option<Bytes>,
 }
 
 /// The client's handshake query string as pairs (for `route.request.querystring.*`).
@@ -96,7 +108,7 @@ impl Integration {
         &self,
         connection_id: &str,
         raw_query: Option<&str>,
-    ) -> Result<(), ConnectRefused> {
+    ) -> Result<Option<u16>, ConnectRefused> {
         let api = self.api.deployed();
         let client_query = query_pairs(raw_query);
         let Some((uri, request)) = self.request(
@@ -107,9 +119,10 @@ impl Integration {
             &client_query,
             raw_query,
         ) else {
-            return Ok(());
+            return Ok(None);
         };
         let response = request.send().await.map_err(|e| ConnectRefused {
+            integration_status: None,
             status: StatusCode::BAD_GATEWAY,
             // reqwest's message includes the URL, and with it the token: say only what failed.
             body: format!(
@@ -119,19 +132,20 @@ impl Integration {
         })?;
         let status = response.status();
         if status.is_success() {
-            return Ok(());
+            return Ok(Some(status.as_u16()));
         }
         let body = response.text().await.unwrap_or_default();
         Err(ConnectRefused {
             status: StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
             body,
+            integration_status: Some(status.as_u16()),
         })
     }
 
     /// A client message, routed by `$request.body.action`: the backend's answer, if any, goes
     /// back to the client. With no route for it (and no `$default`), the client is told
     /// "Forbidden", as API Gateway does.
-    pub async fn message(&self, connection_id: &str, body: Bytes) -> Option<Bytes> {
+    pub async fn message(&self, connection_id: &str, body: Bytes) -> MessageOutcome {
         let api = self.api.deployed();
         let route_key = api.select_route(&body).to_string();
         let Some((_, request)) =
@@ -142,10 +156,21 @@ impl Integration {
                 "connectionId": connection_id,
                 "requestId": crate::token::random_token(),
             });
-            return Some(Bytes::from(answer.to_string()));
+            return MessageOutcome {
+                route_key,
+                integration_status: None,
+                reply: Some(Bytes::from(answer.to_string())),
+            };
         };
         match request.body(body).send().await {
-            Ok(r) => r.bytes().await.ok().filter(|b| !b.is_empty()),
+            Ok(r) => {
+                let status = r.status().as_u16();
+                MessageOutcome {
+                    route_key,
+                    integration_status: Some(status),
+                    reply: r.bytes().await.ok().filter(|b| !b.is_empty()),
+                }
+            }
             Err(e) => {
                 tracing::warn!(
                     connection_id,
@@ -153,25 +178,30 @@ impl Integration {
                     "backend unreachable for a message: {}",
                     short_reason(&e)
                 );
-                None
+                MessageOutcome {
+                    route_key,
+                    integration_status: None,
+                    reply: None,
+                }
             }
         }
     }
 
-    /// `$disconnect`: best effort, like the real one.
-    pub async fn disconnect(&self, connection_id: &str) {
+    /// `$disconnect`: best effort, like the real one. The backend's status, if it answered.
+    pub async fn disconnect(&self, connection_id: &str) -> Option<u16> {
         let api = self.api.deployed();
-        let Some((_, request)) =
-            self.request(&api, "$disconnect", "DISCONNECT", connection_id, &[], None)
-        else {
-            return;
-        };
-        if let Err(e) = request.send().await {
-            tracing::warn!(
-                connection_id,
-                "backend unreachable for $disconnect: {}",
-                short_reason(&e)
-            );
+        let (_, request) =
+            self.request(&api, "$disconnect", "DISCONNECT", connection_id, &[], None)?;
+        match request.send().await {
+            Ok(response) => Some(response.status().as_u16()),
+            Err(e) => {
+                tracing::warn!(
+                    connection_id,
+                    "backend unreachable for $disconnect: {}",
+                    short_reason(&e)
+                );
+                None
+            }
         }
     }
 }

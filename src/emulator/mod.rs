@@ -2,6 +2,7 @@
 //! an API Gateway WebSocket emulator, the reference backend, a swarm of simulated clients,
 //! and the demo that wires them together over real sockets.
 
+pub mod access_log;
 pub mod api_definition;
 pub mod auth;
 pub mod backend;

@@ -3,6 +3,7 @@
 
 use super::gateway::GatewayState;
 use super::registry::{LiveConnection, SocketCommand, SocketEvent};
+use crate::access_logs::AccessLogEntry;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
@@ -103,7 +104,13 @@ pub async fn finish(state: &GatewayState, connection_id: &str, ended_by: SocketE
         return;
     }
     state.registry.stats.record(SocketEvent::DisconnectsSent);
-    state.integration.disconnect(connection_id).await;
+    let started = std::time::Instant::now();
+    let integration_status = state.integration.disconnect(connection_id).await;
+    let mut line = AccessLogEntry::now(connection_id, "DISCONNECT", "$disconnect", 200);
+    line.integration_status = integration_status;
+    line.integration_latency = Some(started.elapsed().as_millis() as u64);
+    line.error_message = Some(format!("{ended_by:?}"));
+    state.access_log.record(line);
 }
 
 /// Handle one client message; returns the reason to end the socket, if it must end.
@@ -133,7 +140,23 @@ where
     let state = state.clone();
     let connection = connection.clone();
     tokio::spawn(async move {
-        if let Some(reply) = state.integration.message(&connection.id, data).await {
+        let started = std::time::Instant::now();
+        let outcome = state.integration.message(&connection.id, data).await;
+        let mut line = AccessLogEntry::now(&connection.id, "MESSAGE", &outcome.route_key, 200);
+        line.integration_status = outcome.integration_status;
+        line.integration_latency = Some(started.elapsed().as_millis() as u64);
+        line.source_ip = connection.source_ip.clone();
+        line.user_agent = connection.user_agent.clone();
+        if outcome.integration_status.is_none() {
+            line.status = if outcome.reply.is_some() { 403 } else { 502 };
+            line.error_message = Some(if outcome.reply.is_some() {
+                "Forbidden: no route for this message".into()
+            } else {
+                "Internal server error: the integration did not answer".into()
+            });
+        }
+        state.access_log.record(line);
+        if let Some(reply) = outcome.reply {
             connection.command(SocketCommand::Send(as_message(reply)));
         }
     });

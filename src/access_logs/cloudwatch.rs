@@ -1,0 +1,158 @@
+//! Access logs in a CloudWatch Logs group: read a connection's lines with FilterLogEvents (the
+//! dashboard), write lines with PutLogEvents (the emulator, as API Gateway's stage would).
+
+use super::{AccessLogEntry, AccessLogSource, LogLine, LogsError};
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use aws_sdk_cloudwatchlogs::Client;
+
+/// How far back the details view looks.
+const LOOK_BACK_MS: i64 = 24 * 3600 * 1000;
+/// At most this many lines for one connection.
+const MAX_LINES: usize = 300;
+
+pub struct CloudWatchAccessLogs {
+    client: Client,
+    group: String,
+}
+
+fn logs_error<E, R>(err: SdkError<E, R>, group: &str) -> LogsError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    let message = err
+        .message()
+        .map(str::to_string)
+        .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+    match err.code() {
+        Some("ResourceNotFoundException") => LogsError::GroupNotFound(group.to_string()),
+        Some("AccessDeniedException" | "UnrecognizedClientException") => {
+            LogsError::AccessDenied(message)
+        }
+        _ if matches!(
+            err,
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+        ) =>
+        {
+            LogsError::Network(message)
+        }
+        Some(code) => LogsError::Other(format!("{code}: {message}")),
+        None => LogsError::Other(message),
+    }
+}
+
+impl CloudWatchAccessLogs {
+    /// `endpoint`: moto_server or another non-AWS endpoint; AWS_ENDPOINT_URL_CLOUDWATCH_LOGS works too.
+    pub fn new(sdk: &SdkConfig, endpoint: Option<&str>, group: &str) -> Self {
+        let mut config = aws_sdk_cloudwatchlogs::config::Builder::from(sdk);
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        CloudWatchAccessLogs {
+            client: Client::from_conf(config.build()),
+            group: group.to_string(),
+        }
+    }
+
+    /// Create the group and the stream unless they exist.
+    pub async fn ensure_stream(&self, stream: &str) -> Result<(), LogsError> {
+        let exists =
+            |e: &dyn ProvideErrorMetadata| e.code() == Some("ResourceAlreadyExistsException");
+        if let Err(e) = self
+            .client
+            .create_log_group()
+            .log_group_name(&self.group)
+            .send()
+            .await
+        {
+            if !exists(&e) {
+                return Err(logs_error(e, &self.group));
+            }
+        }
+        if let Err(e) = self
+            .client
+            .create_log_stream()
+            .log_group_name(&self.group)
+            .log_stream_name(stream)
+            .send()
+            .await
+        {
+            if !exists(&e) {
+                return Err(logs_error(e, &self.group));
+            }
+        }
+        Ok(())
+    }
+
+    /// Append lines to `stream` (oldest first, as PutLogEvents wants them).
+    pub async fn put(&self, stream: &str, entries: &[AccessLogEntry]) -> Result<(), LogsError> {
+        let mut events: Vec<InputLogEvent> = entries
+            .iter()
+            .filter_map(|entry| {
+                InputLogEvent::builder()
+                    .timestamp(entry.request_time_epoch)
+                    .message(serde_json::to_string(entry).ok()?)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        if events.is_empty() {
+            return Ok(());
+        }
+        events.sort_by_key(|e| e.timestamp());
+        self.client
+            .put_log_events()
+            .log_group_name(&self.group)
+            .log_stream_name(stream)
+            .set_log_events(Some(events))
+            .send()
+            .await
+            .map_err(|e| logs_error(e, &self.group))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AccessLogSource for CloudWatchAccessLogs {
+    async fn for_connection(&self, connection_id: &str) -> Result<Vec<LogLine>, LogsError> {
+        let since = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+            - LOOK_BACK_MS;
+        let mut lines = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .filter_log_events()
+                .log_group_name(&self.group)
+                // A quoted term: lines holding exactly this connection id.
+                .filter_pattern(format!("\"{connection_id}\""))
+                .start_time(since)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| logs_error(e, &self.group))?;
+            lines.extend(page.events().iter().map(|event| {
+                LogLine::parse(
+                    event.timestamp().unwrap_or_default(),
+                    event.message().unwrap_or_default().to_string(),
+                )
+            }));
+            match page.next_token() {
+                Some(token) if !token.is_empty() && lines.len() < MAX_LINES => {
+                    next = Some(token.to_string())
+                }
+                _ => break,
+            }
+        }
+        lines.sort_by_key(|l| l.at_ms);
+        lines.truncate(MAX_LINES);
+        Ok(lines)
+    }
+
+    fn describe(&self) -> String {
+        format!("log group {}", self.group)
+    }
+}
