@@ -199,6 +199,74 @@ async fn a_correct_configuration_passes_and_each_mistake_fails_with_its_fix() {
         "moto has no GetDeployments: {out}"
     );
 
+    // Neither access logs nor TTL: both warned about, each with the command that turns it on.
+    assert_eq!(status(&checks, "access logging"), "WARN", "{out}");
+    let fix = checks["access logging"]["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.contains(&format!(
+            "update-stage --api-id {good} --stage-name production"
+        )) && fix.contains("DestinationArn")
+            && fix.contains("$context.connectionId"),
+        "{fix}"
+    );
+    assert_eq!(status(&checks, "table TTL"), "WARN", "{out}");
+    let fix = checks["table TTL"]["fix"].as_str().unwrap_or_default();
+    assert!(
+        fix.contains("update-time-to-live --table-name conns"),
+        "{fix}"
+    );
+    let v2 = aws_sdk_apigatewayv2::Client::from_conf(
+        aws_sdk_apigatewayv2::config::Builder::from(&sdk().await)
+            .endpoint_url(&moto.url)
+            .build(),
+    );
+    // moto has no UpdateStage: the stage is made again, with access logging.
+    v2.delete_stage()
+        .api_id(&good)
+        .stage_name("production")
+        .send()
+        .await
+        .expect("delete the stage");
+    v2.create_stage()
+        .api_id(&good)
+        .stage_name("production")
+        .access_log_settings(
+            aws_sdk_apigatewayv2::types::AccessLogSettings::builder()
+                .destination_arn("arn:aws:logs:us-east-1:123456789012:log-group:/ws/access")
+                .format(wsdash::access_logs::ACCESS_LOG_FORMAT)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("a stage with access logging");
+    dynamo_client(&moto)
+        .await
+        .update_time_to_live()
+        .table_name("conns")
+        .time_to_live_specification(
+            aws_sdk_dynamodb::types::TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expires_at")
+                .build()
+                .expect("ttl"),
+        )
+        .send()
+        .await
+        .expect("turn on TTL");
+    let (_, checks, out) = doctor(
+        &moto,
+        &[
+            "--api-id",
+            &good,
+            "--endpoint",
+            &endpoint,
+            "--table",
+            "conns",
+        ],
+    );
+    assert_eq!(status(&checks, "access logging"), "PASS", "{out}");
+    assert_eq!(status(&checks, "table TTL"), "PASS", "{out}");
+
     let unmapped = create_api(&moto, Some("$disconnect"), None).await;
     let (code, checks, out) = doctor(
         &moto,

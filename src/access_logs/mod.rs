@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 pub use cloudwatch::CloudWatchAccessLogs;
 pub use emulator::EmulatorAccessLogs;
 
+/// The access-log format (a stage's AccessLogSettings.Format) whose lines parse as
+/// `AccessLogEntry`: what the emulator writes and what doctor proposes.
+pub const ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","connectionId":"$context.connectionId","eventType":"$context.eventType","routeKey":"$context.routeKey","status":"$context.status","errorMessage":"$context.error.message","integrationStatus":"$context.integrationStatus","integrationLatency":"$context.integrationLatency","sourceIp":"$context.identity.sourceIp","userAgent":"$context.identity.userAgent","requestTime":"$context.requestTime","requestTimeEpoch":"$context.requestTimeEpoch"}"#;
+
 /// One access-log line, in the fields of the guide's access-log format.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -20,13 +24,22 @@ pub struct AccessLogEntry {
     /// CONNECT, MESSAGE or DISCONNECT.
     pub event_type: String,
     pub route_key: String,
+    #[serde(deserialize_with = "number::required")]
     pub status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "number::optional"
+    )]
     pub integration_status: Option<u16>,
     /// Milliseconds the integration took.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "number::optional"
+    )]
     pub integration_latency: Option<u64>,
     #[serde(default)]
     pub source_ip: String,
@@ -35,8 +48,43 @@ pub struct AccessLogEntry {
     /// `26/Nov/2026:09:42:09 +0000`, as $context.requestTime writes it.
     #[serde(default)]
     pub request_time: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "number::or_zero")]
     pub request_time_epoch: i64,
+}
+
+/// API Gateway writes every `$context` value as a string, "-" when it has none; the emulator
+/// writes numbers. Both read the same.
+mod number {
+    use serde::{Deserialize, Deserializer};
+    use std::str::FromStr;
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(serde_json::Number),
+        Text(String),
+        Null(()),
+    }
+
+    fn parse<T: FromStr>(raw: Raw) -> Option<T> {
+        match raw {
+            Raw::Number(n) => n.to_string().parse().ok(),
+            Raw::Text(t) => t.trim().parse().ok(),
+            Raw::Null(()) => None,
+        }
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>, T: FromStr>(d: D) -> Result<Option<T>, D::Error> {
+        Ok(parse(Raw::deserialize(d)?))
+    }
+
+    pub fn required<'de, D: Deserializer<'de>, T: FromStr>(d: D) -> Result<T, D::Error> {
+        parse(Raw::deserialize(d)?).ok_or_else(|| serde::de::Error::custom("expected a number"))
+    }
+
+    pub fn or_zero<'de, D: Deserializer<'de>, T: FromStr + Default>(d: D) -> Result<T, D::Error> {
+        Ok(parse(Raw::deserialize(d)?).unwrap_or_default())
+    }
 }
 
 impl AccessLogEntry {

@@ -104,9 +104,10 @@ pub async fn collect_checks(
     let mut config = api_config::fetch(&v2, &api_id, &stage, &region).await;
     // The fixes doctor prints must reach the same API when pasted.
     config.endpoint_url = v2_endpoint;
+    config.account = account.clone();
     checks.extend(api_config::evaluate(&config, endpoint.as_deref()));
 
-    checks.push(
+    checks.extend(
         access::table(
             &context.sdk,
             env.dynamodb_endpoint.as_deref(),

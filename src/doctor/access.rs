@@ -32,38 +32,88 @@ pub async fn credentials(sdk: &SdkConfig) -> (Check, Option<String>) {
 }
 
 /// The table exists, its key schema fits the mapping, and a sample of its items parses.
+/// The table's schema and a sample of its items, then its TTL.
 pub async fn table(
     sdk: &SdkConfig,
     endpoint: Option<&str>,
     table: Option<&str>,
     names: SchemaOverrides,
     region: &str,
-) -> Check {
+) -> Vec<Check> {
+    let (check, store) = table_and_sample(sdk, endpoint, table, names, region).await;
+    let mut checks = vec![check];
+    if let (Some(store), Some(table)) = (store, table) {
+        checks.push(time_to_live(&store, table, region).await);
+    }
+    checks
+}
+
+/// A record whose $disconnect was lost and that no purge reached stays for ever unless the
+/// table expires it: TTL is the safety net (deleted within about two days, by DynamoDB).
+async fn time_to_live(store: &DynamoStore, table: &str, region: &str) -> Check {
+    match store.time_to_live().await {
+        Ok(Some(attribute)) => Check::pass(
+            "table TTL",
+            format!("{table} expires records on {attribute}: the records nothing else deletes go eventually"),
+        ),
+        Ok(None) => Check::warn(
+            "table TTL",
+            format!("{table} has no TTL: a record whose $disconnect was lost stays until a purge finds it Gone"),
+            Some(format!(
+                "aws dynamodb update-time-to-live --table-name {table} --time-to-live-specification Enabled=true,AttributeName=expires_at --region {region}   # and have the backend write expires_at = connected_at + 7200 (API Gateway's 2 h maximum), in epoch seconds"
+            )),
+        ),
+        Err(e) => Check::warn(
+            "table TTL",
+            format!("cannot read {table}'s TTL setting: {e}"),
+            Some("grant dynamodb:DescribeTimeToLive on the table".into()),
+        ),
+    }
+}
+
+async fn table_and_sample(
+    sdk: &SdkConfig,
+    endpoint: Option<&str>,
+    table: Option<&str>,
+    names: SchemaOverrides,
+    region: &str,
+) -> (Check, Option<DynamoStore>) {
     let Some(table) = table else {
-        return Check::warn(
-            "table",
-            "no connection table configured, so records are not checked",
-            Some("--table NAME (or table = \"...\" in the environment)".into()),
+        return (
+            Check::warn(
+                "table",
+                "no connection table configured, so records are not checked",
+                Some("--table NAME (or table = \"...\" in the environment)".into()),
+            ),
+            None,
         );
     };
     let store = match DynamoStore::connect(sdk, endpoint, table, names, 1).await {
         Ok(store) => store,
         Err(StoreError::TableNotFound(_)) => {
-            return Check::fail(
-                "table",
-                format!("table {table} does not exist in {region}"),
-                format!("check --table and --region (aws dynamodb list-tables --region {region})"),
+            return (
+                Check::fail(
+                    "table",
+                    format!("table {table} does not exist in {region}"),
+                    format!(
+                        "check --table and --region (aws dynamodb list-tables --region {region})"
+                    ),
+                ),
+                None,
             )
         }
         Err(e) => {
-            return Check::fail(
-                "table",
-                format!("table {table}: {e}"),
-                "set [env.NAME.schema] user_id / connection_id / connected_at to the table's attribute names",
+            return (
+                Check::fail(
+                    "table",
+                    format!("table {table}: {e}"),
+                    "set [env.NAME.schema] user_id / connection_id / connected_at to the table's attribute names",
+                ),
+                None,
             )
         }
     };
-    match store.sample(25).await {
+    let check = match store.sample(25).await {
         Ok(sample) if sample.malformed.is_empty() => Check::pass(
             "table",
             format!(
@@ -89,7 +139,8 @@ pub async fn table(
             format!("cannot read {table}: {e}"),
             "grant dynamodb:Scan on the table",
         ),
-    }
+    };
+    (check, Some(store))
 }
 
 /// Which item an example is about: its ids as stored (the item itself, when it has neither).

@@ -23,6 +23,8 @@ pub struct IntegrationInfo {
 #[derive(Debug, Clone, Default)]
 pub struct StageInfo {
     pub auto_deploy: bool,
+    /// Where the stage's access log goes (a CloudWatch Logs group ARN), if anywhere.
+    pub access_log_destination: Option<String>,
     pub last_updated: Option<String>,
     pub deployment_id: Option<String>,
 }
@@ -40,6 +42,8 @@ pub struct ApiConfig {
     pub latest_deployment: Result<Option<String>, String>,
     /// A non-AWS apigatewayv2 endpoint (the emulator, moto): the printed fixes name it.
     pub endpoint_url: Option<String>,
+    /// The account, when the credentials check found it: fixes name ARNs in full.
+    pub account: Option<String>,
 }
 
 fn describe<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
@@ -150,6 +154,11 @@ pub async fn fetch(client: &Client, api_id: &str, stage_name: &str, region: &str
     {
         Ok(s) => Ok(Some(StageInfo {
             auto_deploy: s.auto_deploy().unwrap_or(false),
+            access_log_destination: s
+                .access_log_settings()
+                .and_then(|a| a.destination_arn())
+                .filter(|d| !d.is_empty())
+                .map(str::to_string),
             last_updated: s
                 .last_updated_date()
                 .or(s.created_date())
@@ -182,6 +191,7 @@ pub async fn fetch(client: &Client, api_id: &str, stage_name: &str, region: &str
         stage,
         latest_deployment,
         endpoint_url: None,
+        account: None,
     }
 }
 
@@ -355,6 +365,10 @@ pub fn evaluate(config: &ApiConfig, configured_endpoint: Option<&str>) -> Vec<Ch
         )),
     }
 
+    if let Ok(Some(stage)) = &config.stage {
+        checks.push(access_logging(config, stage));
+    }
+
     let derived = format!(
         "https://{id}.execute-api.{}.amazonaws.com/{}",
         config.region, config.stage_name
@@ -370,6 +384,41 @@ pub fn evaluate(config: &ApiConfig, configured_endpoint: Option<&str>) -> Vec<Ch
         Some(e) => checks.push(Check::warn("endpoint", format!("{e} is not an execute-api URL (custom domain or local emulator); expected {derived} on AWS"), None)),
     }
     checks
+}
+
+/// Without access logs, "client keeps reconnecting" (the guide's §5.2) has no evidence: the
+/// 401s of a bad token on $connect are only in them.
+fn access_logging(config: &ApiConfig, stage: &StageInfo) -> Check {
+    if let Some(destination) = &stage.access_log_destination {
+        return Check::pass(
+            "access logging",
+            format!("stage {} logs access to {destination}", config.stage_name),
+        );
+    }
+    let group = format!("/aws/apigateway/{}/{}", config.api_id, config.stage_name);
+    let format = crate::access_logs::ACCESS_LOG_FORMAT;
+    let settings = serde_json::json!({
+        "DestinationArn": format!("arn:aws:logs:{}:{}:log-group:{group}", config.region, config.account.as_deref().unwrap_or("ACCOUNT_ID")),
+        "Format": format,
+    });
+    Check::warn(
+        "access logging",
+        format!(
+            "stage {} has no access log: refused handshakes (a bad token's 401s on $connect) and integration errors leave no trace",
+            config.stage_name
+        ),
+        Some(format!(
+            "aws logs create-log-group --log-group-name {group} --region {} && {}",
+            config.region,
+            cli(
+                config,
+                &format!(
+                    "update-stage --api-id {} --stage-name {} --access-log-settings '{settings}'",
+                    config.api_id, config.stage_name
+                )
+            )
+        )),
+    )
 }
 
 #[cfg(test)]
@@ -391,6 +440,7 @@ mod tests {
             stage_name: "production".into(),
             region: "eu-west-1".into(),
             endpoint_url: None,
+            account: None,
             protocol: Ok("WEBSOCKET".into()),
             routes: Ok(ROUTES
                 .iter()

@@ -286,9 +286,6 @@ async fn update_integration(
     }
 }
 
-/// The access-log format the emulator writes: the `$context` variables of `AccessLogEntry`.
-pub const ACCESS_LOG_FORMAT: &str = r#"{"requestId":"$context.requestId","connectionId":"$context.connectionId","eventType":"$context.eventType","routeKey":"$context.routeKey","status":"$context.status","errorMessage":"$context.error.message","integrationStatus":"$context.integrationStatus","integrationLatency":"$context.integrationLatency","sourceIp":"$context.identity.sourceIp","userAgent":"$context.identity.userAgent","requestTime":"$context.requestTime","requestTimeEpoch":"$context.requestTimeEpoch"}"#;
-
 fn stage_json(state: &GatewayState) -> Value {
     let (deployment_id, updated) = state.integration.api.stage();
     let mut stage = json!({
@@ -302,7 +299,7 @@ fn stage_json(state: &GatewayState) -> Value {
     if let Some(group) = &state.log_group {
         stage["accessLogSettings"] = json!({
             "destinationArn": format!("arn:aws:logs:us-east-1:000000000000:log-group:{group}"),
-            "format": ACCESS_LOG_FORMAT,
+            "format": crate::access_logs::ACCESS_LOG_FORMAT,
         });
     }
     stage

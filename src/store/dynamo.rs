@@ -208,6 +208,24 @@ impl DynamoStore {
         &self.schema
     }
 
+    /// The table's TTL attribute, when TTL is enabled (or being enabled).
+    pub async fn time_to_live(&self) -> Result<Option<String>, StoreError> {
+        let request = self.client.describe_time_to_live().table_name(&self.table);
+        let out = send_retrying(|| request.clone().send())
+            .await
+            .map_err(|e| store_error(e, &self.table))?;
+        let Some(description) = out.time_to_live_description() else {
+            return Ok(None);
+        };
+        let on = matches!(
+            description.time_to_live_status().map(|s| s.as_str()),
+            Some("ENABLED" | "ENABLING")
+        );
+        Ok(on
+            .then(|| description.attribute_name().map(str::to_string))
+            .flatten())
+    }
+
     /// Parse the first `limit` items of one scan page (doctor's "a sample of items parses").
     pub async fn sample(&self, limit: i32) -> Result<StoreSnapshot, StoreError> {
         let request = self.client.scan().table_name(&self.table).limit(limit);
