@@ -39,6 +39,8 @@ pub struct EnvironmentFile {
     pub probe_concurrency: Option<usize>,
     pub scan_segments: Option<u32>,
     pub schema: Option<SchemaOverrides>,
+    /// The CloudWatch Logs group the stage's access log goes to (the details view reads it).
+    pub log_group: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -138,6 +140,8 @@ pub struct Environment {
     pub probe_concurrency: usize,
     pub scan_segments: u32,
     pub schema: SchemaOverrides,
+    /// The stage's access-log group, when the environment names one.
+    pub log_group: Option<String>,
 }
 
 impl Environment {
@@ -262,6 +266,7 @@ pub fn resolve(
         probe_concurrency: base.probe_concurrency.unwrap_or(DEFAULT_PROBE_CONCURRENCY),
         scan_segments: base.scan_segments.unwrap_or(4),
         schema: base.schema.unwrap_or_default(),
+        log_group: base.log_group,
         name,
     })
 }

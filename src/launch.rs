@@ -154,6 +154,7 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
                 readonly,
                 api_rate: None,
                 emulator_admin: Some(demo.gateway.admin_url()),
+                access_logs: Some("the emulator's access log".into()),
             };
             let backend = Backend {
                 store: demo.store.clone(),
@@ -166,6 +167,9 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
                     "demo",
                 )?)),
                 emulator_admin: Some(demo.gateway.admin_url()),
+                access_logs: Some(Arc::new(crate::access_logs::EmulatorAccessLogs::new(
+                    &demo.gateway.admin_url(),
+                ))),
                 doctor: Some(doctor_job(
                     GlobalArgs {
                         endpoint: Some(demo.gateway.management_url()),
@@ -224,6 +228,11 @@ async fn open_environment(
         readonly: context.env.readonly,
         api_rate: context.env.api_rate,
         emulator_admin: None,
+        access_logs: context
+            .env
+            .log_group
+            .as_ref()
+            .map(|group| format!("log group {group}")),
     };
     let backend = Backend {
         store: Context::store_dyn(&store),
@@ -232,6 +241,14 @@ async fn open_environment(
         concurrency: context.env.probe_concurrency,
         audit: Some(audit),
         emulator_admin: None,
+        // AWS_ENDPOINT_URL_CLOUDWATCH_LOGS points it elsewhere (moto), as for every SDK client.
+        access_logs: context.env.log_group.as_ref().map(|group| {
+            Arc::new(crate::access_logs::CloudWatchAccessLogs::new(
+                &context.sdk,
+                None,
+                group,
+            )) as Arc<dyn crate::access_logs::AccessLogSource>
+        }),
         doctor: Some(doctor_job(global.clone(), Default::default())),
     };
     Ok((env, backend))

@@ -29,6 +29,7 @@ fn env(readonly: bool) -> EnvironmentInfo {
         readonly,
         api_rate: Some(50.0),
         emulator_admin: None,
+        access_logs: None,
     }
 }
 
@@ -936,4 +937,50 @@ fn the_header_says_how_much_of_the_table_is_probed_and_how_old_the_answers_are()
         text.contains("probed 80% of 5, oldest answer 2m00s ago"),
         "{text}"
     );
+}
+
+/// With an access log configured, the details view reads the selected connection's lines,
+/// shows them (a refused handshake with the backend's 401 among them), and reads them again
+/// every few seconds while it stays open.
+#[test]
+fn the_details_view_shows_the_connections_access_log() {
+    let mut app = loaded(false);
+    app.env.access_logs = Some("log group /ws/access".into());
+    let selected = app.selected_row().expect("a row").key().to_string();
+    let effects = update(&mut app, Action::OpenDetails);
+    assert_eq!(effects, vec![Effect::FetchAccessLogs(selected.clone())]);
+    let text = |backend: &TestBackend| {
+        backend
+            .buffer()
+            .content()
+            .iter()
+            .map(|c| c.symbol())
+            .collect::<String>()
+    };
+    assert!(text(&screen(&app, 120, 40)).contains("reading…"));
+    let mut entry = wsdash::access_logs::AccessLogEntry::now(&selected, "CONNECT", "$connect", 401);
+    entry.request_time = "24/Nov/2026:10:29:58 +0000".into();
+    entry.integration_status = Some(401);
+    entry.error_message = Some("invalid token".into());
+    update(
+        &mut app,
+        Action::AccessLogs {
+            connection_id: selected.clone(),
+            result: Ok(vec![wsdash::access_logs::LogLine::parse(
+                0,
+                serde_json::to_string(&entry).expect("json"),
+            )]),
+        },
+    );
+    let shown = text(&screen(&app, 120, 40));
+    assert!(
+        shown.contains("access log (log group /ws/access)"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("10:29:58 CONNECT $connect 401 (integration 401): invalid token"),
+        "{shown}"
+    );
+    let later = NOW + time::Duration::seconds(6);
+    assert!(update(&mut app, Action::Tick(later)).contains(&Effect::FetchAccessLogs(selected)));
 }

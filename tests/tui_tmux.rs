@@ -50,6 +50,12 @@ async fn push_disconnect_and_purge_from_the_panels() {
     // Push to user-0 from the composer.
     tmux.keys(&["/", "u", "s", "e", "r", "-", "0", "Enter"]);
     tmux.wait_for("the filter", |s| s.contains("connections 1/7"));
+    // Its details show what the gateway logged for it: the accepted handshake.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the connection's access log", |s| {
+        s.contains("access log (the emulator's access log)") && s.contains("CONNECT $connect 200")
+    });
+    tmux.keys(&["Escape"]);
     tmux.keys(&["p"]);
     tmux.wait_for("the composer", |s| s.contains("valid JSON"));
     tmux.keys(&["Enter"]);

@@ -61,6 +61,11 @@ pub enum Action {
     PurgePlanned(PurgePlan),
     Purged(PurgeReport),
     EmulatorStats(Result<StatsView, String>),
+    /// A connection's access-log lines, for the details view.
+    AccessLogs {
+        connection_id: String,
+        result: Result<Vec<crate::access_logs::LogLine>, String>,
+    },
     /// A background operation could not run at all.
     OperationFailed(String),
     DoctorDone(Result<Vec<crate::doctor::Check>, String>),
@@ -85,6 +90,8 @@ pub enum Effect {
     PlanPurge,
     ExecutePurge(Box<PurgePlanRef>),
     FetchEmulatorStats,
+    /// Read this connection's access-log lines.
+    FetchAccessLogs(String),
     Doctor,
     SwitchEnvironment(String),
     /// `:rate N`: the new ceiling (None: unlimited).

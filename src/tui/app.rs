@@ -21,6 +21,8 @@ pub struct EnvironmentInfo {
     pub api_rate: Option<f64>,
     /// Set in the demo: where to fetch the emulator's counters and the client page.
     pub emulator_admin: Option<String>,
+    /// Where the stage's access log is read (a log group, the emulator), when there is one.
+    pub access_logs: Option<String>,
 }
 
 /// See [`App::probe_coverage`].
@@ -249,6 +251,14 @@ pub const RECENT_OUTCOMES: usize = 50;
 pub const SPARKLINE_SECONDS: usize = 60;
 pub const HISTORY_PER_CONNECTION: usize = 20;
 
+/// A connection's access-log lines, as last read (`None` while the first read runs).
+#[derive(Debug, Clone)]
+pub struct ConnectionLog {
+    pub connection_id: String,
+    pub lines: Option<Result<Vec<crate::access_logs::LogLine>, String>>,
+    pub requested: OffsetDateTime,
+}
+
 pub struct App {
     pub env: EnvironmentInfo,
     /// The rate controller as the runtime last saw it (ceiling, current rate, throttling).
@@ -274,6 +284,8 @@ pub struct App {
     pub emulator: Option<StatsView>,
     /// When the emulator's counters were last asked for.
     pub stats_requested: Option<OffsetDateTime>,
+    /// The access-log lines of the connection the details view shows.
+    pub connection_log: Option<ConnectionLog>,
     pub last_refresh: Option<OffsetDateTime>,
     pub error: Option<String>,
     pub status: Option<String>,
@@ -328,6 +340,7 @@ impl App {
             outcomes: OutcomePanel::default(),
             emulator: None,
             stats_requested: None,
+            connection_log: None,
             last_refresh: None,
             error: None,
             status: None,

@@ -33,6 +33,8 @@ pub struct Backend {
     pub concurrency: usize,
     pub audit: Option<Arc<AuditLog>>,
     pub emulator_admin: Option<String>,
+    /// Where the details view reads a connection's access-log lines.
+    pub access_logs: Option<Arc<dyn crate::access_logs::AccessLogSource>>,
     /// What `:doctor` checks.
     pub doctor: Option<DoctorJob>,
 }
@@ -490,6 +492,21 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
                     return;
                 };
                 Action::DoctorDone(job().await)
+            }
+            Effect::FetchAccessLogs(connection_id) => {
+                let Some(source) = &backend.access_logs else {
+                    return;
+                };
+                let result = within(
+                    "reading the access log",
+                    source.for_connection(&connection_id),
+                )
+                .await
+                .and_then(|r| r.map_err(|e| e.to_string()));
+                Action::AccessLogs {
+                    connection_id,
+                    result,
+                }
             }
             Effect::FetchEmulatorStats => {
                 let Some(admin) = &backend.emulator_admin else {

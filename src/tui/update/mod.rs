@@ -76,6 +76,10 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Probed(results) => refresh::probed(app, results),
         Action::RateObserved(status) => refresh::rate_observed(app, status),
         Action::EmulatorStats(result) => refresh::emulator_stats(app, result),
+        Action::AccessLogs {
+            connection_id,
+            result,
+        } => refresh::access_logs(app, connection_id, result),
         Action::EnvironmentSwitched(env) => refresh::environment_switched(app, env),
         Action::EnvironmentSwitchFailed(message) => {
             refresh::environment_switch_failed(app, message)

@@ -30,10 +30,11 @@ pub(super) fn toggle_mark(app: &mut App) -> Vec<Effect> {
 }
 
 pub(super) fn open_details(app: &mut App) -> Vec<Effect> {
-    if let Some(id) = app.selected_row().map(|r| r.key().to_string()) {
-        app.overlay = Overlay::Details(id);
-    }
-    vec![]
+    let Some(id) = app.selected_row().map(|r| r.key().to_string()) else {
+        return vec![];
+    };
+    app.overlay = Overlay::Details(id.clone());
+    super::refresh::request_connection_log(app, id)
 }
 
 pub(super) fn toggle_help(app: &mut App) -> Vec<Effect> {

@@ -11,6 +11,39 @@ use crate::store::changes::StoreChange;
 use crate::store::StoreSnapshot;
 use time::Duration;
 
+/// How often an open details view reads its connection's access log again.
+const CONNECTION_LOG_EVERY: Duration = Duration::seconds(5);
+
+/// Read `connection_id`'s access-log lines, when the environment has an access log.
+pub(super) fn request_connection_log(app: &mut App, connection_id: String) -> Vec<Effect> {
+    if app.env.access_logs.is_none() {
+        return vec![];
+    }
+    let lines = match app.connection_log.take() {
+        Some(log) if log.connection_id == connection_id => log.lines,
+        _ => None,
+    };
+    app.connection_log = Some(ConnectionLog {
+        connection_id: connection_id.clone(),
+        lines,
+        requested: app.now,
+    });
+    vec![Effect::FetchAccessLogs(connection_id)]
+}
+
+pub(super) fn access_logs(
+    app: &mut App,
+    connection_id: String,
+    result: Result<Vec<crate::access_logs::LogLine>, String>,
+) -> Vec<Effect> {
+    if let Some(log) = &mut app.connection_log {
+        if log.connection_id == connection_id {
+            log.lines = Some(result);
+        }
+    }
+    vec![]
+}
+
 /// How often the table is re-read from the store, at the most.
 pub const SCAN_EVERY: Duration = Duration::seconds(2);
 /// A full scan is repeated no sooner than this many times its own duration, so a big table is
@@ -60,6 +93,16 @@ pub(super) fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
     {
         app.stats_requested = Some(now);
         effects.push(Effect::FetchEmulatorStats);
+    }
+    if let Overlay::Details(id) = &app.overlay {
+        let due = app
+            .connection_log
+            .as_ref()
+            .is_none_or(|log| now - log.requested >= CONNECTION_LOG_EVERY);
+        if due {
+            let id = id.clone();
+            effects.extend(request_connection_log(app, id));
+        }
     }
     effects.extend(request_probe(app, false));
     effects

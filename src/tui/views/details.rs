@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
-    let popup = centered(area, 90, 24);
+    let popup = centered(area, 100, 32);
     frame.render_widget(Clear, popup);
     let block = Block::default()
         .borders(Borders::ALL)
@@ -79,6 +79,27 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
         }
         (None, None, Some(at)) => {
             lines.push(Line::from(format!("  Gone (410) at {}", iso_millis(at))))
+        }
+    }
+    if let Some(source) = &app.env.access_logs {
+        lines.push(Line::from(format!("access log ({}):", printable(source))));
+        match app
+            .connection_log
+            .as_ref()
+            .filter(|log| log.connection_id == connection_id)
+            .and_then(|log| log.lines.as_ref())
+        {
+            None => lines.push(Line::from("  reading…")),
+            Some(Err(e)) => lines.push(Line::from(format!("  cannot read it: {}", printable(e)))),
+            Some(Ok(found)) if found.is_empty() => {
+                lines.push(Line::from("  no lines for this connection yet"))
+            }
+            Some(Ok(found)) => {
+                // The newest few: the handshake and the last events matter most.
+                for line in found.iter().skip(found.len().saturating_sub(8)) {
+                    lines.push(Line::from(format!("  {}", printable(&line.summary()))));
+                }
+            }
         }
     }
     lines.push(Line::from(format!("deliveries ({}):", row.history().len())));
