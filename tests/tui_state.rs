@@ -984,3 +984,44 @@ fn the_details_view_shows_the_connections_access_log() {
     let later = NOW + time::Duration::seconds(6);
     assert!(update(&mut app, Action::Tick(later)).contains(&Effect::FetchAccessLogs(selected)));
 }
+
+/// A user whose connection id changes with every scan is a reconnect storm: `f` lists them with
+/// each connection and when it appeared, and counts records appearing and vanishing per minute.
+/// The first read of the table counts as nothing.
+#[test]
+fn f_lists_users_whose_connection_keeps_changing() {
+    let mut app = loaded(false);
+    for (minute, id) in [
+        (1, "FLAP00000000001="),
+        (2, "FLAP00000000002="),
+        (3, "FLAP00000000003="),
+    ] {
+        let now = NOW + time::Duration::minutes(minute);
+        update(&mut app, Action::Tick(now));
+        update(
+            &mut app,
+            Action::Scanned(Ok(StoreSnapshot {
+                records: vec![
+                    record("alice", "AAAAAAAAAAAAAAA=", 5),
+                    record("flappy", id, 0),
+                ],
+                malformed: vec![],
+            })),
+        );
+    }
+    update(&mut app, Action::ShowFlapping);
+    let Overlay::Summary(title, lines) = &app.overlay else {
+        panic!("{:?}", app.overlay);
+    };
+    assert!(title.contains("1 user(s)"), "{title}");
+    let text = lines.join("\n");
+    assert!(
+        text.contains("flappy  3 connections: FLAP00000000001= at 10:31:00"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("alice"),
+        "a steady user is not listed: {text}"
+    );
+    assert!(text.contains("new records per minute"), "{text}");
+}

@@ -29,7 +29,7 @@ async fn push_disconnect_and_purge_from_the_panels() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let audit = dir.join("audit.jsonl");
     let command = format!(
-        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} {BIN} demo --clients 4 --lifetime-secs 0 --drop-disconnect 1 \
+        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} {BIN} demo --clients 4 --flappers 0 --lifetime-secs 0 --drop-disconnect 1 \
          --push-every-ms 0 --gateway-listen 127.0.0.1:{port} --audit-log {audit}",
         dir = dir.display(),
         audit = audit.display()
@@ -713,5 +713,36 @@ async fn the_dashboard_follows_the_table_stream_instead_of_scanning() {
     );
     assert!(proxy.calls("Scan") >= 1, "the table was read in full once");
     tmux.keys(&["q"]);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// The demo's reconnecting client shows up under `f` as a reconnect storm, with its connections.
+#[test]
+fn the_demo_shows_its_reconnect_storm_under_f() {
+    let dir = std::env::temp_dir().join(format!("wsdash-tmux-flap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // A faster clock: the flapper reconnects about every 2 s instead of 8.
+    let command = format!(
+        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} {BIN} demo --clients 2 --time-scale 4 --push-every-ms 0",
+        dir = dir.display()
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for("the demo's rows", |s| s.contains("user-0"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let screen = loop {
+        tmux.keys(&["f"]);
+        let screen = tmux.screen();
+        if screen.contains("flapper-0") && screen.contains("Reconnect storms: 1 user(s)") {
+            break screen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no reconnect storm after 60 s; the screen was:\n{screen}"
+        );
+        tmux.keys(&["Escape"]);
+        std::thread::sleep(Duration::from_secs(2));
+    };
+    assert!(screen.contains("new records per minute"), "{screen}");
+    tmux.keys(&["Escape", "q"]);
     std::fs::remove_dir_all(dir).ok();
 }

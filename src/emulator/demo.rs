@@ -51,6 +51,9 @@ pub struct DemoArgs {
     /// Run without the dashboard: print the URLs and serve until Ctrl-C.
     #[arg(long)]
     pub headless: bool,
+    /// Clients that reconnect every few seconds, a reconnect storm for `f` (only with --clients > 0).
+    #[arg(long, default_value_t = 1)]
+    pub flappers: usize,
     /// Append the emulator's access log (JSON lines) to this file.
     #[arg(long)]
     pub access_log: Option<std::path::PathBuf>,
@@ -79,6 +82,7 @@ impl Default for DemoArgs {
             time_scale: 1.0,
             admin_token: None,
             headless: false,
+            flappers: 1,
             access_log: None,
             log_group: None,
             logs_endpoint: None,
@@ -235,6 +239,15 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
     swarm.mean_offline = Duration::from_secs(args.offline_secs.max(1));
     swarm.mean_lifetime = (args.lifetime_secs > 0).then(|| Duration::from_secs(args.lifetime_secs));
     let swarm = spawn_swarm(swarm, shutdown.clone());
+    if args.clients > 0 && args.flappers > 0 {
+        // Clients that reconnect every few seconds: a reconnect storm for `f` to show.
+        let mut flapper = SwarmConfig::new(gateway.websocket_url(), args.flappers);
+        flapper.user_prefix = "flapper-".into();
+        flapper.time_scale = args.time_scale;
+        flapper.mean_lifetime = Some(Duration::from_secs(8));
+        flapper.mean_offline = Duration::from_secs(1);
+        spawn_swarm(flapper, shutdown.clone());
+    }
     if args.push_every_ms > 0 {
         tasks.spawn(run_notification_stream(
             management.clone(),

@@ -23,6 +23,8 @@ pub enum Action {
     OpenDetails,
     Back,
     ToggleHelp,
+    /// The reconnect-storm summary.
+    ShowFlapping,
     CycleSort,
     ReverseSort,
     RefreshNow,

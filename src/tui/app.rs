@@ -286,6 +286,8 @@ pub struct App {
     pub stats_requested: Option<OffsetDateTime>,
     /// The access-log lines of the connection the details view shows.
     pub connection_log: Option<ConnectionLog>,
+    /// Records appearing and vanishing: reconnect storms.
+    pub churn: crate::tui::churn::Churn,
     pub last_refresh: Option<OffsetDateTime>,
     pub error: Option<String>,
     pub status: Option<String>,
@@ -341,6 +343,7 @@ impl App {
             emulator: None,
             stats_requested: None,
             connection_log: None,
+            churn: Default::default(),
             last_refresh: None,
             error: None,
             status: None,

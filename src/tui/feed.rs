@@ -38,6 +38,7 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
         .map(|row| (row.key().to_string(), row))
         .collect();
     let mut added = Vec::new();
+    let mut appeared = Vec::new();
     for (n, key) in order.into_iter().enumerate() {
         let StoreChange::Put { item, .. } = last[key] else {
             continue;
@@ -51,6 +52,7 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
                         row
                     }
                     None => {
+                        appeared.push((record.user_id.clone(), record.connection_id.clone()));
                         let mut row = Row::new(record.clone());
                         row.flash_until = Some(app.now + FLASH_FOR);
                         row
@@ -64,6 +66,9 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
             Err(malformed) => added.push(malformed_row(malformed.clone(), n)),
         }
     }
+    let vanished = replaced.len();
+    let now = app.now;
+    app.churn.record(now, appeared, vanished);
     add_rows(app, added);
     app.visible.clear();
     recompute_visible_keeping(app, keep);

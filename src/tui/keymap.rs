@@ -114,6 +114,12 @@ pub const TABLE_KEYS: &[Binding] = &[
         action: || Action::OpenPurge,
     },
     Binding {
+        keys: "f",
+        help: "reconnect storms: users whose connection keeps changing, churn per minute",
+        matches: |k| plain(k, KeyCode::Char('f')),
+        action: || Action::ShowFlapping,
+    },
+    Binding {
         keys: "r",
         help: "refresh now",
         matches: |k| plain(k, KeyCode::Char('r')),

@@ -2,6 +2,7 @@
 
 pub mod action;
 pub mod app;
+pub mod churn;
 pub mod feed;
 pub mod filter;
 pub mod keymap;

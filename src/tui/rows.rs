@@ -261,6 +261,7 @@ pub fn merge_snapshot(app: &mut App, snapshot: StoreSnapshot) {
         .map(Some)
         .collect();
     let mut rows = Vec::with_capacity(snapshot.records.len() + snapshot.malformed.len());
+    let mut appeared = Vec::new();
     for record in snapshot.records {
         let known = old_index
             .get_in(&old, &record.connection_id)
@@ -271,6 +272,7 @@ pub fn merge_snapshot(app: &mut App, snapshot: StoreSnapshot) {
                 row
             }
             None => {
+                appeared.push((record.user_id.clone(), record.connection_id.clone()));
                 let mut row = Row::new(record);
                 row.flash_until = Some(now + FLASH_FOR);
                 row
@@ -280,6 +282,15 @@ pub fn merge_snapshot(app: &mut App, snapshot: StoreSnapshot) {
             row.state = ConnectionState::Expired;
         }
         rows.push(row);
+    }
+    // The first read of a table is not churn.
+    if app.data_from.is_some() {
+        let vanished = old
+            .iter()
+            .flatten()
+            .filter(|r| r.state != ConnectionState::Malformed)
+            .count();
+        app.churn.record(now, appeared, vanished);
     }
     drop(old);
     for (n, malformed) in snapshot.malformed.into_iter().enumerate() {

@@ -250,6 +250,70 @@ pub(super) fn operation_failed(app: &mut App, message: String) -> Vec<Effect> {
     vec![]
 }
 
+/// Users whose connection id keeps changing (a client stuck reconnecting, a bad deploy, a
+/// flaky network), and records appearing and vanishing per minute.
+pub(super) fn show_flapping(app: &mut App) -> Vec<Effect> {
+    use crate::tui::churn::{sparkline, FLAP_CONNECTIONS, FLAP_WINDOW};
+    let flapping = app.churn.flapping(app.now);
+    let (appeared, vanished) = app.churn.per_minute(app.now, 30);
+    let mut lines = vec![
+        format!(
+            "new records per minute, last 30 min  |{}|  now {}",
+            sparkline(&appeared),
+            appeared.last().copied().unwrap_or(0)
+        ),
+        format!(
+            "vanished per minute                  |{}|  now {}",
+            sparkline(&vanished),
+            vanished.last().copied().unwrap_or(0)
+        ),
+        String::new(),
+    ];
+    if flapping.is_empty() {
+        lines.push(format!(
+            "no user got {FLAP_CONNECTIONS} or more new connections in the last {} minutes",
+            FLAP_WINDOW.whole_minutes()
+        ));
+    }
+    for user in &flapping {
+        let ids: Vec<String> = user
+            .connections
+            .iter()
+            .map(|(at, id)| {
+                format!(
+                    "{} at {:02}:{:02}:{:02}",
+                    crate::text::printable(id),
+                    at.hour(),
+                    at.minute(),
+                    at.second()
+                )
+            })
+            .collect();
+        lines.push(format!(
+            "{}  {} connections: {}",
+            crate::text::printable(&user.user_id),
+            user.connections.len(),
+            ids.join(", ")
+        ));
+    }
+    if !flapping.is_empty() && app.env.access_logs.is_some() {
+        lines.push(String::new());
+        lines.push(
+            "Enter on one of their rows shows its $connect lines: a run of 401s means a bad token"
+                .into(),
+        );
+    }
+    app.overlay = Overlay::Summary(
+        format!(
+            "Reconnect storms: {} user(s) with {FLAP_CONNECTIONS}+ new connections in {} min",
+            flapping.len(),
+            FLAP_WINDOW.whole_minutes()
+        ),
+        lines,
+    );
+    vec![]
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::app_with;

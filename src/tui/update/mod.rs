@@ -66,6 +66,7 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Purged(report) => dialogs::purged(app, report),
         Action::DoctorDone(result) => dialogs::doctor_done(app, result),
         Action::OperationFailed(message) => dialogs::operation_failed(app, message),
+        Action::ShowFlapping => dialogs::show_flapping(app),
         // Keeping the data current.
         Action::Tick(now) => refresh::on_tick(app, now),
         Action::RefreshNow => refresh::refresh_now(app),

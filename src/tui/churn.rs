@@ -1,0 +1,169 @@
+//! Reconnect storms: which users keep getting new connection ids, and how many records appear
+//! and vanish per minute. Fed by every scan merge and every batch from the store's feed; the
+//! first read of a table is not churn and is not counted.
+
+use std::collections::{HashMap, VecDeque};
+use time::{Duration, OffsetDateTime};
+
+/// A user is flapping after this many new connections within `FLAP_WINDOW`.
+pub const FLAP_CONNECTIONS: usize = 3;
+pub const FLAP_WINDOW: Duration = Duration::minutes(5);
+/// How many minutes of new/vanished counts are kept.
+const MINUTES_KEPT: usize = 60;
+
+#[derive(Debug, Default)]
+pub struct Churn {
+    /// Each user's connection ids that appeared within the window, oldest first.
+    appeared: HashMap<String, VecDeque<(OffsetDateTime, String)>>,
+    /// (minute, records that appeared, records that vanished), oldest first.
+    per_minute: VecDeque<(i64, u32, u32)>,
+}
+
+/// A user whose connection keeps changing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flapping {
+    pub user_id: String,
+    /// (when it appeared, connection id), oldest first.
+    pub connections: Vec<(OffsetDateTime, String)>,
+}
+
+impl Churn {
+    /// Records appeared (user, connection id) and `vanished` records went, at `now`.
+    pub fn record(
+        &mut self,
+        now: OffsetDateTime,
+        appeared: impl IntoIterator<Item = (String, String)>,
+        vanished: usize,
+    ) {
+        let mut count = 0u32;
+        for (user, connection) in appeared {
+            count += 1;
+            self.appeared
+                .entry(user)
+                .or_default()
+                .push_back((now, connection));
+        }
+        let minute = now.unix_timestamp().div_euclid(60);
+        match self
+            .per_minute
+            .iter_mut()
+            .rev()
+            .find(|(m, _, _)| *m == minute)
+        {
+            Some((_, new, gone)) => {
+                *new += count;
+                *gone += vanished as u32;
+            }
+            None => {
+                self.per_minute.push_back((minute, count, vanished as u32));
+                // Clocks only go forward in the dashboard; a late report still lands in order.
+                self.per_minute
+                    .make_contiguous()
+                    .sort_by_key(|(m, _, _)| *m);
+            }
+        }
+        while self.per_minute.len() > MINUTES_KEPT {
+            self.per_minute.pop_front();
+        }
+        self.forget_before(now - FLAP_WINDOW);
+    }
+
+    fn forget_before(&mut self, cutoff: OffsetDateTime) {
+        self.appeared.retain(|_, seen| {
+            while seen.front().is_some_and(|(at, _)| *at < cutoff) {
+                seen.pop_front();
+            }
+            !seen.is_empty()
+        });
+    }
+
+    /// Users with `FLAP_CONNECTIONS` or more new connections in the window before `now`, the
+    /// busiest first.
+    pub fn flapping(&self, now: OffsetDateTime) -> Vec<Flapping> {
+        let cutoff = now - FLAP_WINDOW;
+        let mut found: Vec<Flapping> = self
+            .appeared
+            .iter()
+            .map(|(user, seen)| Flapping {
+                user_id: user.clone(),
+                connections: seen
+                    .iter()
+                    .filter(|(at, _)| *at >= cutoff)
+                    .cloned()
+                    .collect(),
+            })
+            .filter(|f| f.connections.len() >= FLAP_CONNECTIONS)
+            .collect();
+        found.sort_by(|a, b| {
+            b.connections
+                .len()
+                .cmp(&a.connections.len())
+                .then_with(|| a.user_id.cmp(&b.user_id))
+        });
+        found
+    }
+
+    /// Records that appeared and vanished per minute over the last `minutes` up to `now`
+    /// (oldest first; quiet minutes count 0).
+    pub fn per_minute(&self, now: OffsetDateTime, minutes: usize) -> (Vec<u64>, Vec<u64>) {
+        let last = now.unix_timestamp().div_euclid(60);
+        let first = last - minutes as i64 + 1;
+        let mut appeared = vec![0; minutes];
+        let mut vanished = vec![0; minutes];
+        for (minute, new, gone) in &self.per_minute {
+            if (first..=last).contains(minute) {
+                let i = (minute - first) as usize;
+                appeared[i] = u64::from(*new);
+                vanished[i] = u64::from(*gone);
+            }
+        }
+        (appeared, vanished)
+    }
+}
+
+/// `▁▂▅█` for counts, scaled to the largest.
+pub fn sparkline(values: &[u64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().max().unwrap_or(0);
+    values
+        .iter()
+        .map(|&v| {
+            if max == 0 || v == 0 {
+                ' '
+            } else {
+                BARS[(v * 7 / max).min(7) as usize]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn three_new_connections_in_five_minutes_is_flapping_and_it_passes() {
+        let start = OffsetDateTime::now_utc();
+        let mut churn = Churn::default();
+        for (minute, id) in [(0, "A1"), (1, "A2"), (2, "A3")] {
+            churn.record(
+                start + Duration::minutes(minute),
+                [("alice".to_string(), id.to_string())],
+                1,
+            );
+        }
+        churn.record(start, [("bob".to_string(), "B1".to_string())], 0);
+        let now = start + Duration::minutes(2);
+        let flapping = churn.flapping(now);
+        assert_eq!(flapping.len(), 1);
+        assert_eq!(flapping[0].user_id, "alice");
+        assert_eq!(flapping[0].connections.len(), 3);
+        assert!(
+            churn.flapping(start + Duration::minutes(6)).is_empty(),
+            "the window moved on"
+        );
+        let (appeared, vanished) = churn.per_minute(now, 3);
+        assert_eq!((appeared, vanished), (vec![2, 1, 1], vec![1, 1, 1]));
+        assert_eq!(sparkline(&[0, 1, 4]), " ▂█");
+    }
+}
