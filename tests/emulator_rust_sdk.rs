@@ -734,5 +734,18 @@ async fn the_access_log_reaches_cloudwatch_and_reads_back_by_connection() {
         .await
         .expect("filter");
     assert_eq!(in_group.len(), 1, "{in_group:?}");
+    let refusals = logs
+        .refused_handshakes(0)
+        .await
+        .expect("refused handshakes");
+    assert_eq!(
+        refusals
+            .iter()
+            .filter_map(|l| l.entry.as_ref())
+            .map(|e| (e.connection_id.as_str(), e.status))
+            .collect::<Vec<_>>(),
+        [(refusal.connection_id.as_str(), 401)],
+        "only the refused handshake"
+    );
     std::fs::remove_dir_all(dir).ok();
 }

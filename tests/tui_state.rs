@@ -1009,6 +1009,15 @@ fn f_lists_users_whose_connection_keeps_changing() {
             })),
         );
     }
+    app.env.access_logs = Some("log group /ws/access".into());
+    let refused = |n: usize| {
+        let mut entry =
+            wsdash::access_logs::AccessLogEntry::now(&format!("R{n}"), "CONNECT", "$connect", 401);
+        entry.source_ip = "198.51.100.9".into();
+        entry.error_message = Some("invalid token".into());
+        wsdash::access_logs::LogLine::parse(0, serde_json::to_string(&entry).expect("json"))
+    };
+    update(&mut app, Action::Refusals(Ok(vec![refused(1), refused(2)])));
     update(&mut app, Action::ShowFlapping);
     let Overlay::Summary(title, lines) = &app.overlay else {
         panic!("{:?}", app.overlay);
@@ -1024,4 +1033,8 @@ fn f_lists_users_whose_connection_keeps_changing() {
         "a steady user is not listed: {text}"
     );
     assert!(text.contains("new records per minute"), "{text}");
+    assert!(
+        text.contains("401 ×2 — a client retrying with a bad or expired token; 2 from 198.51.100.9; last reason: invalid token"),
+        "{text}"
+    );
 }

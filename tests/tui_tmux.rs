@@ -716,7 +716,8 @@ async fn the_dashboard_follows_the_table_stream_instead_of_scanning() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-/// The demo's reconnecting client shows up under `f` as a reconnect storm, with its connections.
+/// The demo's reconnecting client shows up under `f` as a reconnect storm, with its connections,
+/// and its client with a bad token as a run of 401s from the access log.
 #[test]
 fn the_demo_shows_its_reconnect_storm_under_f() {
     let dir = std::env::temp_dir().join(format!("wsdash-tmux-flap-{}", std::process::id()));
@@ -732,7 +733,10 @@ fn the_demo_shows_its_reconnect_storm_under_f() {
     let screen = loop {
         tmux.keys(&["f"]);
         let screen = tmux.screen();
-        if screen.contains("flapper-0") && screen.contains("Reconnect storms: 1 user(s)") {
+        if screen.contains("flapper-0")
+            && screen.contains("Reconnect storms: 1 user(s)")
+            && screen.contains("401 ×")
+        {
             break screen;
         }
         assert!(
@@ -743,6 +747,11 @@ fn the_demo_shows_its_reconnect_storm_under_f() {
         std::thread::sleep(Duration::from_secs(2));
     };
     assert!(screen.contains("new records per minute"), "{screen}");
+    // The demo's client with a bad token, seen only in the access log.
+    assert!(
+        screen.contains("a client retrying with a bad or expired token"),
+        "{screen}"
+    );
     tmux.keys(&["Escape", "q"]);
     std::fs::remove_dir_all(dir).ok();
 }

@@ -45,6 +45,39 @@ where
 }
 
 impl CloudWatchAccessLogs {
+    /// FilterLogEvents with `pattern` from `since` (epoch ms), oldest first, at most MAX_LINES.
+    async fn filter(&self, pattern: &str, since: i64) -> Result<Vec<LogLine>, LogsError> {
+        let mut lines = Vec::new();
+        let mut next: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .filter_log_events()
+                .log_group_name(&self.group)
+                .filter_pattern(pattern)
+                .start_time(since)
+                .set_next_token(next.take())
+                .send()
+                .await
+                .map_err(|e| logs_error(e, &self.group))?;
+            lines.extend(page.events().iter().map(|event| {
+                LogLine::parse(
+                    event.timestamp().unwrap_or_default(),
+                    event.message().unwrap_or_default().to_string(),
+                )
+            }));
+            match page.next_token() {
+                Some(token) if !token.is_empty() && lines.len() < MAX_LINES => {
+                    next = Some(token.to_string())
+                }
+                _ => break,
+            }
+        }
+        lines.sort_by_key(|l| l.at_ms);
+        lines.truncate(MAX_LINES);
+        Ok(lines)
+    }
+
     /// `endpoint`: moto_server or another non-AWS endpoint; AWS_ENDPOINT_URL_CLOUDWATCH_LOGS works too.
     pub fn new(sdk: &SdkConfig, endpoint: Option<&str>, group: &str) -> Self {
         let mut config = aws_sdk_cloudwatchlogs::config::Builder::from(sdk);
@@ -120,35 +153,13 @@ impl AccessLogSource for CloudWatchAccessLogs {
     async fn for_connection(&self, connection_id: &str) -> Result<Vec<LogLine>, LogsError> {
         let since = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
             - LOOK_BACK_MS;
-        let mut lines = Vec::new();
-        let mut next: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .filter_log_events()
-                .log_group_name(&self.group)
-                // A quoted term: lines holding exactly this connection id.
-                .filter_pattern(format!("\"{connection_id}\""))
-                .start_time(since)
-                .set_next_token(next.take())
-                .send()
-                .await
-                .map_err(|e| logs_error(e, &self.group))?;
-            lines.extend(page.events().iter().map(|event| {
-                LogLine::parse(
-                    event.timestamp().unwrap_or_default(),
-                    event.message().unwrap_or_default().to_string(),
-                )
-            }));
-            match page.next_token() {
-                Some(token) if !token.is_empty() && lines.len() < MAX_LINES => {
-                    next = Some(token.to_string())
-                }
-                _ => break,
-            }
-        }
-        lines.sort_by_key(|l| l.at_ms);
-        lines.truncate(MAX_LINES);
+        // A quoted term: lines holding exactly this connection id.
+        self.filter(&format!("\"{connection_id}\""), since).await
+    }
+
+    async fn refused_handshakes(&self, since_ms: i64) -> Result<Vec<LogLine>, LogsError> {
+        let mut lines = self.filter("\"CONNECT\"", since_ms).await?;
+        lines.retain(super::is_refused_handshake);
         Ok(lines)
     }
 

@@ -48,6 +48,30 @@ impl AccessLogSource for EmulatorAccessLogs {
             .collect())
     }
 
+    async fn refused_handshakes(&self, since_ms: i64) -> Result<Vec<LogLine>, LogsError> {
+        let answer = self
+            .http
+            .get(format!("{}/logs", self.admin_url))
+            .query(&[("limit", "5000")])
+            .send()
+            .await
+            .map_err(|e| LogsError::Network(e.without_url().to_string()))?;
+        let entries: Vec<AccessLogEntry> = answer
+            .json()
+            .await
+            .map_err(|e| LogsError::Other(e.without_url().to_string()))?;
+        Ok(entries
+            .into_iter()
+            .filter(|e| e.request_time_epoch >= since_ms)
+            .map(|entry| LogLine {
+                at_ms: entry.request_time_epoch,
+                raw: String::new(),
+                entry: Some(entry),
+            })
+            .filter(super::is_refused_handshake)
+            .collect())
+    }
+
     fn describe(&self) -> String {
         "the emulator's access log".into()
     }

@@ -147,6 +147,13 @@ pub struct LogLine {
     pub raw: String,
 }
 
+/// A refused handshake: a CONNECT line with a status of 400 or more.
+pub fn is_refused_handshake(line: &LogLine) -> bool {
+    line.entry
+        .as_ref()
+        .is_some_and(|e| e.event_type == "CONNECT" && e.status >= 400)
+}
+
 impl LogLine {
     pub fn parse(at_ms: i64, raw: String) -> Self {
         LogLine {
@@ -181,6 +188,9 @@ pub enum LogsError {
 pub trait AccessLogSource: Send + Sync {
     /// The connection's lines of the last day, oldest first (at most a few hundred).
     async fn for_connection(&self, connection_id: &str) -> Result<Vec<LogLine>, LogsError>;
+    /// Handshakes refused since `since_ms` (epoch milliseconds), oldest first: a run of 401s
+    /// is a client with a bad token retrying.
+    async fn refused_handshakes(&self, since_ms: i64) -> Result<Vec<LogLine>, LogsError>;
     /// For the header and messages: the group or the emulator.
     fn describe(&self) -> String;
 }

@@ -51,7 +51,8 @@ pub struct DemoArgs {
     /// Run without the dashboard: print the URLs and serve until Ctrl-C.
     #[arg(long)]
     pub headless: bool,
-    /// Clients that reconnect every few seconds, a reconnect storm for `f` (only with --clients > 0).
+    /// Misbehaving clients for `f` to show (only with --clients > 0): this many that reconnect
+    /// every few seconds, and as many with a bad token that retry every 5 s.
     #[arg(long, default_value_t = 1)]
     pub flappers: usize,
     /// Append the emulator's access log (JSON lines) to this file.
@@ -247,6 +248,12 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
         flapper.mean_lifetime = Some(Duration::from_secs(8));
         flapper.mean_offline = Duration::from_secs(1);
         spawn_swarm(flapper, shutdown.clone());
+        let mut bad_token = SwarmConfig::new(gateway.websocket_url(), args.flappers);
+        bad_token.user_prefix = "bad-token-".into();
+        bad_token.time_scale = args.time_scale;
+        bad_token.token = Some("expired-token".into());
+        bad_token.fixed_retry = Some(Duration::from_secs(5));
+        spawn_swarm(bad_token, shutdown.clone());
     }
     if args.push_every_ms > 0 {
         tasks.spawn(run_notification_stream(

@@ -30,6 +30,11 @@ pub struct SwarmConfig {
     pub vanish_fraction: f64,
     /// Spread the first connections over this long, so a big swarm does not stampede.
     pub ramp_up: Duration,
+    /// A token to use instead of `dev:{user}` (e.g. a bad one, refused with 401).
+    pub token: Option<String>,
+    /// Retry a refused handshake after exactly this long, ignoring the backoff: a misbehaving
+    /// client, as a stuck retry loop in an app is.
+    pub fixed_retry: Option<Duration>,
 }
 
 impl SwarmConfig {
@@ -43,6 +48,8 @@ impl SwarmConfig {
             mean_offline: Duration::from_secs(10),
             vanish_fraction: 0.0,
             ramp_up: Duration::from_millis(500),
+            token: None,
+            fixed_retry: None,
         }
     }
 }
@@ -144,7 +151,10 @@ async fn run_client(
     shutdown: CancellationToken,
 ) {
     let scale = |d: Duration| d.div_f64(config.time_scale);
-    let token = format!("dev:{}{n}", config.user_prefix);
+    let token = config
+        .token
+        .clone()
+        .unwrap_or_else(|| format!("dev:{}{n}", config.user_prefix));
     let url = format!(
         "{}?token={}",
         config.websocket_url,
@@ -176,6 +186,9 @@ async fn run_client(
         let wait = match end {
             SessionEnd::Shutdown => return,
             SessionEnd::Left => random_around(config.mean_offline.div_f64(config.time_scale)),
+            SessionEnd::ServerClosed if config.fixed_retry.is_some() => {
+                scale(config.fixed_retry.unwrap_or(FIRST_BACKOFF))
+            }
             SessionEnd::ServerClosed => {
                 let wait = scale(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -63,6 +63,8 @@ pub enum Action {
     PurgePlanned(PurgePlan),
     Purged(PurgeReport),
     EmulatorStats(Result<StatsView, String>),
+    /// Refused handshakes from the access log (for `f`).
+    Refusals(Result<Vec<crate::access_logs::LogLine>, String>),
     /// A connection's access-log lines, for the details view.
     AccessLogs {
         connection_id: String,
@@ -94,6 +96,8 @@ pub enum Effect {
     FetchEmulatorStats,
     /// Read this connection's access-log lines.
     FetchAccessLogs(String),
+    /// Read the handshakes refused in the last few minutes.
+    FetchRefusals,
     Doctor,
     SwitchEnvironment(String),
     /// `:rate N`: the new ceiling (None: unlimited).

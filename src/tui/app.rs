@@ -288,6 +288,9 @@ pub struct App {
     pub connection_log: Option<ConnectionLog>,
     /// Records appearing and vanishing: reconnect storms.
     pub churn: crate::tui::churn::Churn,
+    /// Handshakes refused lately, from the access log, and when they were last asked for.
+    pub refusals: Option<Result<Vec<crate::access_logs::LogLine>, String>>,
+    pub refusals_requested: Option<OffsetDateTime>,
     pub last_refresh: Option<OffsetDateTime>,
     pub error: Option<String>,
     pub status: Option<String>,
@@ -344,6 +347,8 @@ impl App {
             stats_requested: None,
             connection_log: None,
             churn: Default::default(),
+            refusals: None,
+            refusals_requested: None,
             last_refresh: None,
             error: None,
             status: None,

@@ -493,6 +493,22 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
                 };
                 Action::DoctorDone(job().await)
             }
+            Effect::FetchRefusals => {
+                let Some(source) = &backend.access_logs else {
+                    return;
+                };
+                let window = super::update::REFUSALS_WINDOW;
+                let since = time::OffsetDateTime::now_utc() - window;
+                let since_ms = (since.unix_timestamp_nanos() / 1_000_000) as i64;
+                Action::Refusals(
+                    within(
+                        "reading the access log",
+                        source.refused_handshakes(since_ms),
+                    )
+                    .await
+                    .and_then(|r| r.map_err(|e| e.to_string())),
+                )
+            }
             Effect::FetchAccessLogs(connection_id) => {
                 let Some(source) = &backend.access_logs else {
                     return;

@@ -296,6 +296,8 @@ pub(super) fn show_flapping(app: &mut App) -> Vec<Effect> {
             ids.join(", ")
         ));
     }
+    lines.push(String::new());
+    lines.extend(refusal_lines(app));
     if !flapping.is_empty() && app.env.access_logs.is_some() {
         lines.push(String::new());
         lines.push(
@@ -312,6 +314,69 @@ pub(super) fn show_flapping(app: &mut App) -> Vec<Effect> {
         lines,
     );
     vec![]
+}
+
+/// What the access log says about refused handshakes lately: by status, with the commonest
+/// reason and the source address that retries most.
+fn refusal_lines(app: &App) -> Vec<String> {
+    use std::collections::BTreeMap;
+    let minutes = super::REFUSALS_WINDOW.whole_minutes();
+    let lines = match &app.refusals {
+        None if app.env.access_logs.is_none() => {
+            return vec![
+                "refused handshakes: no access log for this environment (log_group in its config)"
+                    .into(),
+            ]
+        }
+        None => return vec!["refused handshakes: reading the access log…".into()],
+        Some(Err(e)) => {
+            return vec![format!(
+                "refused handshakes: cannot read the access log: {}",
+                crate::text::printable(e)
+            )]
+        }
+        Some(Ok(lines)) => lines,
+    };
+    if lines.is_empty() {
+        return vec![format!(
+            "refused handshakes in the last {minutes} min: none"
+        )];
+    }
+    let mut by_status: BTreeMap<u16, Vec<&crate::access_logs::AccessLogEntry>> = BTreeMap::new();
+    for entry in lines.iter().filter_map(|l| l.entry.as_ref()) {
+        by_status.entry(entry.status).or_default().push(entry);
+    }
+    let mut out = vec![format!(
+        "refused handshakes in the last {minutes} min: {} (from the access log)",
+        lines.len()
+    )];
+    for (status, entries) in by_status {
+        let mut sources: BTreeMap<&str, usize> = BTreeMap::new();
+        for entry in &entries {
+            *sources.entry(entry.source_ip.as_str()).or_default() += 1;
+        }
+        let (busiest, from_it) = sources
+            .iter()
+            .max_by_key(|(_, n)| **n)
+            .map(|(ip, n)| (*ip, *n))
+            .unwrap_or_default();
+        let reason = entries
+            .last()
+            .and_then(|e| e.error_message.as_deref())
+            .unwrap_or_default();
+        let meaning = match status {
+            401 | 403 => " — a client retrying with a bad or expired token",
+            429 => " — more than 500 new connections a second",
+            _ => "",
+        };
+        out.push(format!(
+            "  {status} ×{}{meaning}; {from_it} from {}; last reason: {}",
+            entries.len(),
+            crate::text::printable(busiest),
+            crate::text::printable(reason)
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use super::app::App;
 
 pub(crate) use navigation::keep_selection_visible;
 pub use pushing::composer_targets;
-pub use refresh::{scan_interval, SCAN_EVERY};
+pub use refresh::{scan_interval, REFUSALS_WINDOW, SCAN_EVERY};
 
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     let overlay_before = std::mem::discriminant(&app.overlay);
@@ -77,6 +77,10 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Probed(results) => refresh::probed(app, results),
         Action::RateObserved(status) => refresh::rate_observed(app, status),
         Action::EmulatorStats(result) => refresh::emulator_stats(app, result),
+        Action::Refusals(result) => {
+            app.refusals = Some(result);
+            vec![]
+        }
         Action::AccessLogs {
             connection_id,
             result,

@@ -11,6 +11,11 @@ use crate::store::changes::StoreChange;
 use crate::store::StoreSnapshot;
 use time::Duration;
 
+/// How often refused handshakes are read from the access log.
+const REFUSALS_EVERY: Duration = Duration::seconds(10);
+/// How far back refused handshakes count.
+pub const REFUSALS_WINDOW: Duration = Duration::minutes(5);
+
 /// How often an open details view reads its connection's access log again.
 const CONNECTION_LOG_EVERY: Duration = Duration::seconds(5);
 
@@ -93,6 +98,14 @@ pub(super) fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
     {
         app.stats_requested = Some(now);
         effects.push(Effect::FetchEmulatorStats);
+    }
+    if app.env.access_logs.is_some()
+        && app
+            .refusals_requested
+            .is_none_or(|t| now - t >= REFUSALS_EVERY)
+    {
+        app.refusals_requested = Some(now);
+        effects.push(Effect::FetchRefusals);
     }
     if let Overlay::Details(id) = &app.overlay {
         let due = app
