@@ -752,6 +752,11 @@ fn the_demo_shows_its_reconnect_storm_under_f() {
         screen.contains("a client retrying with a bad or expired token"),
         "{screen}"
     );
+    // And the emulator's counts per minute, under CloudWatch's metric names.
+    assert!(
+        screen.contains("ConnectCount") && screen.contains("ClientError"),
+        "{screen}"
+    );
     tmux.keys(&["Escape", "q"]);
     std::fs::remove_dir_all(dir).ok();
 }

@@ -291,6 +291,8 @@ pub struct App {
     /// Handshakes refused lately, from the access log, and when they were last asked for.
     pub refusals: Option<Result<Vec<crate::access_logs::LogLine>, String>>,
     pub refusals_requested: Option<OffsetDateTime>,
+    /// The gateway's counts per minute (the demo's emulator).
+    pub metrics: crate::tui::metrics::MetricHistory,
     pub last_refresh: Option<OffsetDateTime>,
     pub error: Option<String>,
     pub status: Option<String>,
@@ -349,6 +351,7 @@ impl App {
             churn: Default::default(),
             refusals: None,
             refusals_requested: None,
+            metrics: Default::default(),
             last_refresh: None,
             error: None,
             status: None,

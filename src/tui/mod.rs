@@ -7,6 +7,7 @@ pub mod feed;
 pub mod filter;
 pub mod keymap;
 pub mod layout;
+pub mod metrics;
 pub mod rows;
 pub mod runtime;
 pub mod search;

@@ -298,6 +298,18 @@ pub(super) fn show_flapping(app: &mut App) -> Vec<Effect> {
     }
     lines.push(String::new());
     lines.extend(refusal_lines(app));
+    if app.env.emulator_admin.is_some() {
+        // The emulator's counters, under AWS/ApiGateway's metric names.
+        lines.push(String::new());
+        lines.push("the gateway per minute, last 30 min (the emulator's counters):".into());
+        for (name, values) in app.metrics.per_minute(app.now, 30) {
+            lines.push(format!(
+                "  {name:<14} |{}|  now {}",
+                sparkline(&values),
+                values.last().copied().unwrap_or(0)
+            ));
+        }
+    }
     if !flapping.is_empty() && app.env.access_logs.is_some() {
         lines.push(String::new());
         lines.push(

@@ -240,7 +240,11 @@ pub(super) fn rate_observed(app: &mut App, status: RateStatus) -> Vec<Effect> {
 
 pub(super) fn emulator_stats(app: &mut App, result: Result<StatsView, String>) -> Vec<Effect> {
     match result {
-        Ok(stats) => app.emulator = Some(stats),
+        Ok(stats) => {
+            let now = app.now;
+            app.metrics.record(now, &stats);
+            app.emulator = Some(stats);
+        }
         Err(e) => app.status = Some(format!("emulator stats unavailable: {e}")),
     }
     vec![]

@@ -1,0 +1,103 @@
+//! The gateway's counts over time, as sparklines: in the demo from the emulator's own counters
+//! (sampled with every stats poll), in CloudWatch's metric names so the panel reads the same
+//! as AWS/ApiGateway's.
+
+use crate::model::StatsView;
+use std::collections::VecDeque;
+use time::OffsetDateTime;
+
+/// Minutes of history kept: the 1 h view.
+const MINUTES_KEPT: usize = 60;
+
+/// (metric name, how to read its running total from the emulator's counters)
+type Metric = (&'static str, fn(&StatsView) -> u64);
+
+const METRICS: [Metric; 5] = [
+    ("ConnectCount", |s| socket(s, "connected")),
+    ("MessageCount", |s| socket(s, "messages_from_clients")),
+    ("ClientError", |s| {
+        socket(s, "connect_refused")
+            + socket(s, "connect_throttled")
+            + socket(s, "message_too_big")
+            + socket(s, "frame_too_big")
+    }),
+    ("PushDelivered", |s| {
+        s.post_to_connection.get("delivered").copied().unwrap_or(0)
+    }),
+    ("PushGone", |s| {
+        s.post_to_connection.get("gone").copied().unwrap_or(0)
+    }),
+];
+
+fn socket(stats: &StatsView, name: &str) -> u64 {
+    stats.sockets.get(name).copied().unwrap_or(0)
+}
+
+/// The last running totals seen in each minute.
+#[derive(Debug, Default)]
+pub struct MetricHistory {
+    minutes: VecDeque<(i64, [u64; METRICS.len()])>,
+}
+
+impl MetricHistory {
+    pub fn record(&mut self, now: OffsetDateTime, stats: &StatsView) {
+        let minute = now.unix_timestamp().div_euclid(60);
+        let totals = METRICS.map(|(_, read)| read(stats));
+        match self.minutes.back_mut() {
+            Some((m, last)) if *m == minute => *last = totals,
+            _ => self.minutes.push_back((minute, totals)),
+        }
+        while self.minutes.len() > MINUTES_KEPT + 1 {
+            self.minutes.pop_front();
+        }
+    }
+
+    /// Each metric's count per minute over the last `minutes` up to `now` (oldest first): the
+    /// growth of its running total from one minute to the next.
+    pub fn per_minute(&self, now: OffsetDateTime, minutes: usize) -> Vec<(&'static str, Vec<u64>)> {
+        let last = now.unix_timestamp().div_euclid(60);
+        let first = last - minutes as i64 + 1;
+        METRICS
+            .iter()
+            .enumerate()
+            .map(|(k, (name, _))| {
+                let mut values = vec![0; minutes];
+                for pair in self.minutes.iter().collect::<Vec<_>>().windows(2) {
+                    let ((_, before), (minute, after)) = (pair[0], pair[1]);
+                    if (first..=last).contains(minute) {
+                        values[(minute - first) as usize] = after[k].saturating_sub(before[k]);
+                    }
+                }
+                (*name, values)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn stats(connected: u64, refused: u64) -> StatsView {
+        StatsView {
+            sockets: BTreeMap::from([
+                ("connected".to_string(), connected),
+                ("connect_refused".to_string(), refused),
+            ]),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn running_totals_become_counts_per_minute() {
+        let start = OffsetDateTime::now_utc();
+        let mut history = MetricHistory::default();
+        history.record(start, &stats(10, 0));
+        history.record(start + time::Duration::minutes(1), &stats(13, 2));
+        history.record(start + time::Duration::minutes(2), &stats(20, 2));
+        let series = history.per_minute(start + time::Duration::minutes(2), 3);
+        assert_eq!(series[0], ("ConnectCount", vec![0, 3, 7]));
+        assert_eq!(series[2], ("ClientError", vec![0, 2, 0]));
+    }
+}
