@@ -155,6 +155,8 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
                 api_rate: None,
                 emulator_admin: Some(demo.gateway.admin_url()),
                 access_logs: Some("the emulator's access log".into()),
+                // The emulator's own counters stand in for CloudWatch in the demo.
+                metrics: None,
             };
             let backend = Backend {
                 store: demo.store.clone(),
@@ -170,6 +172,7 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
                 access_logs: Some(Arc::new(crate::access_logs::EmulatorAccessLogs::new(
                     &demo.gateway.admin_url(),
                 ))),
+                metrics: None,
                 doctor: Some(doctor_job(
                     GlobalArgs {
                         endpoint: Some(demo.gateway.management_url()),
@@ -212,7 +215,16 @@ async fn open_environment(
     let gateway = context.management()?;
     let store = context.store().await?;
     let audit = Arc::new(context.audit()?);
+    // An execute-api endpoint names the API and stage whose CloudWatch metrics to read.
+    let stage = context
+        .env
+        .endpoint()
+        .ok()
+        .and_then(crate::doctor::parse_execute_api_endpoint);
     let env = EnvironmentInfo {
+        metrics: stage
+            .as_ref()
+            .map(|(api, _, stage)| format!("CloudWatch AWS/ApiGateway {api}/{stage}")),
         name: context.env.name.clone(),
         color: context.env.color.clone(),
         endpoint: context
@@ -248,6 +260,14 @@ async fn open_environment(
                 None,
                 group,
             )) as Arc<dyn crate::access_logs::AccessLogSource>
+        }),
+        metrics: stage.map(|(api, _, stage)| {
+            Arc::new(crate::gateway_metrics::CloudWatchMetrics::new(
+                &context.sdk,
+                None,
+                &api,
+                &stage,
+            ))
         }),
         doctor: Some(doctor_job(global.clone(), Default::default())),
     };

@@ -12,7 +12,13 @@ const LAYERS: &[&[&str]] = &[
     &[
         "model", "text", "token", "shutdown", "flags", "messages", "aws_env",
     ],
-    &["store", "management", "config", "access_logs"],
+    &[
+        "store",
+        "management",
+        "config",
+        "access_logs",
+        "gateway_metrics",
+    ],
     &["ops", "logging"],
     &["emulator", "doctor"],
     &["commands", "tui"],

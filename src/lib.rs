@@ -8,6 +8,7 @@ pub mod config;
 pub mod doctor;
 pub mod emulator;
 pub mod flags;
+pub mod gateway_metrics;
 pub mod launch;
 pub mod logging;
 pub mod management;

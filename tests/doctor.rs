@@ -656,3 +656,24 @@ async fn the_missing_connection_id_mapping_with_the_aws_cli() {
     );
     assert_eq!(checks["integration $connect"]["status"], "PASS", "{out}");
 }
+
+/// The stage's CloudWatch metrics come through GetMetricData, which the Rust SDK sends as
+/// rpc-v2-cbor. moto_server (5.2.1 and 5.2.5 alike) does not serve that protocol for CloudWatch,
+/// so this checks what can be checked against it: the refusal reaches the caller as one clear
+/// message instead of a panic or an empty chart. (The answer's decoding is a unit test in
+/// `gateway_metrics`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_say_clearly_when_the_endpoint_does_not_serve_them() {
+    let moto = Moto::start();
+    let metrics = wsdash::gateway_metrics::CloudWatchMetrics::new(
+        &sdk().await,
+        Some(&moto.url),
+        "abc123",
+        "production",
+    );
+    let error = metrics
+        .per_minute(time::OffsetDateTime::now_utc(), 5)
+        .await
+        .expect_err("moto has no CBOR CloudWatch");
+    assert!(error.starts_with("GetMetricData failed"), "{error}");
+}

@@ -30,6 +30,7 @@ fn env(readonly: bool) -> EnvironmentInfo {
         api_rate: Some(50.0),
         emulator_admin: None,
         access_logs: None,
+        metrics: None,
     }
 }
 
@@ -1037,4 +1038,57 @@ fn f_lists_users_whose_connection_keeps_changing() {
         text.contains("401 ×2 — a client retrying with a bad or expired token; 2 from 198.51.100.9; last reason: invalid token"),
         "{text}"
     );
+}
+
+/// On AWS the stage's CloudWatch metrics are read once a minute and drawn under `f`; when
+/// they cannot be read, `f` says why.
+#[test]
+fn the_stage_metrics_are_read_each_minute_and_drawn_under_f() {
+    let mut app = App::new(env(false), NOW);
+    app.env.metrics = Some("CloudWatch AWS/ApiGateway abc123/production".into());
+    assert!(update(&mut app, Action::Tick(NOW)).contains(&Effect::FetchMetrics));
+    assert!(
+        !update(&mut app, Action::Tick(NOW + time::Duration::seconds(30)))
+            .contains(&Effect::FetchMetrics)
+    );
+    assert!(
+        update(&mut app, Action::Tick(NOW + time::Duration::seconds(61)))
+            .contains(&Effect::FetchMetrics)
+    );
+    let mut values = vec![0.0; 30];
+    values[29] = 12.0;
+    update(
+        &mut app,
+        Action::GatewayMetrics(Ok(vec![wsdash::gateway_metrics::MetricSeries {
+            name: "ConnectCount".into(),
+            values,
+        }])),
+    );
+    update(&mut app, Action::ShowFlapping);
+    let Overlay::Summary(_, lines) = &app.overlay else {
+        panic!("{:?}", app.overlay);
+    };
+    let text = lines.join("\n");
+    assert!(
+        text.contains(
+            "the stage per minute, last 30 min (CloudWatch AWS/ApiGateway abc123/production)"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("ConnectCount") && text.contains("█|  now 12"),
+        "{text}"
+    );
+    update(&mut app, Action::Back);
+    update(
+        &mut app,
+        Action::GatewayMetrics(Err("GetMetricData failed: AccessDenied".into())),
+    );
+    update(&mut app, Action::ShowFlapping);
+    let Overlay::Summary(_, lines) = &app.overlay else {
+        panic!("{:?}", app.overlay);
+    };
+    assert!(lines
+        .join("\n")
+        .contains("GetMetricData failed: AccessDenied"));
 }

@@ -63,6 +63,8 @@ pub enum Action {
     PurgePlanned(PurgePlan),
     Purged(PurgeReport),
     EmulatorStats(Result<StatsView, String>),
+    /// The stage's metrics per minute, the last 30 minutes (for `f`).
+    GatewayMetrics(Result<Vec<crate::gateway_metrics::MetricSeries>, String>),
     /// Refused handshakes from the access log (for `f`).
     Refusals(Result<Vec<crate::access_logs::LogLine>, String>),
     /// A connection's access-log lines, for the details view.
@@ -98,6 +100,8 @@ pub enum Effect {
     FetchAccessLogs(String),
     /// Read the handshakes refused in the last few minutes.
     FetchRefusals,
+    /// Read the stage's CloudWatch metrics.
+    FetchMetrics,
     Doctor,
     SwitchEnvironment(String),
     /// `:rate N`: the new ceiling (None: unlimited).

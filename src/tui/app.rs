@@ -23,6 +23,8 @@ pub struct EnvironmentInfo {
     pub emulator_admin: Option<String>,
     /// Where the stage's access log is read (a log group, the emulator), when there is one.
     pub access_logs: Option<String>,
+    /// The stage's CloudWatch metrics (`ApiId/Stage`), when the endpoint names them.
+    pub metrics: Option<String>,
 }
 
 /// See [`App::probe_coverage`].
@@ -293,6 +295,9 @@ pub struct App {
     pub refusals_requested: Option<OffsetDateTime>,
     /// The gateway's counts per minute (the demo's emulator).
     pub metrics: crate::tui::metrics::MetricHistory,
+    /// The stage's CloudWatch metrics as last read, and when they were asked for.
+    pub gateway_metrics: Option<Result<Vec<crate::gateway_metrics::MetricSeries>, String>>,
+    pub metrics_requested: Option<OffsetDateTime>,
     pub last_refresh: Option<OffsetDateTime>,
     pub error: Option<String>,
     pub status: Option<String>,
@@ -352,6 +357,8 @@ impl App {
             refusals: None,
             refusals_requested: None,
             metrics: Default::default(),
+            gateway_metrics: None,
+            metrics_requested: None,
             last_refresh: None,
             error: None,
             status: None,

@@ -35,6 +35,8 @@ pub struct Backend {
     pub emulator_admin: Option<String>,
     /// Where the details view reads a connection's access-log lines.
     pub access_logs: Option<Arc<dyn crate::access_logs::AccessLogSource>>,
+    /// The stage's CloudWatch metrics (an execute-api endpoint on AWS).
+    pub metrics: Option<Arc<crate::gateway_metrics::CloudWatchMetrics>>,
     /// What `:doctor` checks.
     pub doctor: Option<DoctorJob>,
 }
@@ -492,6 +494,19 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
                     return;
                 };
                 Action::DoctorDone(job().await)
+            }
+            Effect::FetchMetrics => {
+                let Some(metrics) = &backend.metrics else {
+                    return;
+                };
+                Action::GatewayMetrics(
+                    within(
+                        "reading the stage's metrics",
+                        metrics.per_minute(time::OffsetDateTime::now_utc(), 30),
+                    )
+                    .await
+                    .and_then(|r| r),
+                )
             }
             Effect::FetchRefusals => {
                 let Some(source) = &backend.access_logs else {

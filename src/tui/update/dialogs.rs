@@ -298,6 +298,27 @@ pub(super) fn show_flapping(app: &mut App) -> Vec<Effect> {
     }
     lines.push(String::new());
     lines.extend(refusal_lines(app));
+    if let Some(source) = &app.env.metrics {
+        lines.push(String::new());
+        match &app.gateway_metrics {
+            None => lines.push(format!("metrics ({source}): reading…")),
+            Some(Err(e)) => {
+                lines.push(format!("metrics ({source}): {}", crate::text::printable(e)))
+            }
+            Some(Ok(series)) => {
+                lines.push(format!("the stage per minute, last 30 min ({source}):"));
+                for s in series {
+                    let values: Vec<u64> = s.values.iter().map(|v| v.round() as u64).collect();
+                    lines.push(format!(
+                        "  {:<18} |{}|  now {}",
+                        s.name,
+                        sparkline(&values),
+                        values.last().copied().unwrap_or(0)
+                    ));
+                }
+            }
+        }
+    }
     if app.env.emulator_admin.is_some() {
         // The emulator's counters, under AWS/ApiGateway's metric names.
         lines.push(String::new());

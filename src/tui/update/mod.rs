@@ -77,6 +77,10 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Probed(results) => refresh::probed(app, results),
         Action::RateObserved(status) => refresh::rate_observed(app, status),
         Action::EmulatorStats(result) => refresh::emulator_stats(app, result),
+        Action::GatewayMetrics(result) => {
+            app.gateway_metrics = Some(result);
+            vec![]
+        }
         Action::Refusals(result) => {
             app.refusals = Some(result);
             vec![]

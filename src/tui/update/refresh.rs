@@ -11,6 +11,8 @@ use crate::store::changes::StoreChange;
 use crate::store::StoreSnapshot;
 use time::Duration;
 
+/// How often the stage's CloudWatch metrics are read (they are per minute anyway).
+const METRICS_EVERY: Duration = Duration::seconds(60);
 /// How often refused handshakes are read from the access log.
 const REFUSALS_EVERY: Duration = Duration::seconds(10);
 /// How far back refused handshakes count.
@@ -98,6 +100,14 @@ pub(super) fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
     {
         app.stats_requested = Some(now);
         effects.push(Effect::FetchEmulatorStats);
+    }
+    if app.env.metrics.is_some()
+        && app
+            .metrics_requested
+            .is_none_or(|t| now - t >= METRICS_EVERY)
+    {
+        app.metrics_requested = Some(now);
+        effects.push(Effect::FetchMetrics);
     }
     if app.env.access_logs.is_some()
         && app
