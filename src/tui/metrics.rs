@@ -33,10 +33,10 @@ fn socket(stats: &StatsView, name: &str) -> u64 {
     stats.sockets.get(name).copied().unwrap_or(0)
 }
 
-/// The last running totals seen in each minute.
+/// The first and the last running totals seen in each minute.
 #[derive(Debug, Default)]
 pub struct MetricHistory {
-    minutes: VecDeque<(i64, [u64; METRICS.len()])>,
+    minutes: VecDeque<(i64, [u64; METRICS.len()], [u64; METRICS.len()])>,
 }
 
 impl MetricHistory {
@@ -44,8 +44,8 @@ impl MetricHistory {
         let minute = now.unix_timestamp().div_euclid(60);
         let totals = METRICS.map(|(_, read)| read(stats));
         match self.minutes.back_mut() {
-            Some((m, last)) if *m == minute => *last = totals,
-            _ => self.minutes.push_back((minute, totals)),
+            Some((m, _, last)) if *m == minute => *last = totals,
+            _ => self.minutes.push_back((minute, totals, totals)),
         }
         while self.minutes.len() > MINUTES_KEPT + 1 {
             self.minutes.pop_front();
@@ -53,7 +53,8 @@ impl MetricHistory {
     }
 
     /// Each metric's count per minute over the last `minutes` up to `now` (oldest first): the
-    /// growth of its running total from one minute to the next.
+    /// growth of its running total since the minute before, or, for the first minute seen, since
+    /// the first sample (so the panel shows counts from the first minute on).
     pub fn per_minute(&self, now: OffsetDateTime, minutes: usize) -> Vec<(&'static str, Vec<u64>)> {
         let last = now.unix_timestamp().div_euclid(60);
         let first = last - minutes as i64 + 1;
@@ -62,11 +63,13 @@ impl MetricHistory {
             .enumerate()
             .map(|(k, (name, _))| {
                 let mut values = vec![0; minutes];
-                for pair in self.minutes.iter().collect::<Vec<_>>().windows(2) {
-                    let ((_, before), (minute, after)) = (pair[0], pair[1]);
+                let mut before: Option<&[u64; METRICS.len()]> = None;
+                for (minute, first_seen, last_seen) in &self.minutes {
+                    let base = before.unwrap_or(first_seen);
                     if (first..=last).contains(minute) {
-                        values[(minute - first) as usize] = after[k].saturating_sub(before[k]);
+                        values[(minute - first) as usize] = last_seen[k].saturating_sub(base[k]);
                     }
+                    before = Some(last_seen);
                 }
                 (*name, values)
             })
@@ -91,13 +94,18 @@ mod tests {
 
     #[test]
     fn running_totals_become_counts_per_minute() {
-        let start = OffsetDateTime::now_utc();
+        // Ten seconds into a minute, so a second later is still the same minute.
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let start =
+            OffsetDateTime::from_unix_timestamp(now - now.rem_euclid(60) + 10).expect("a time");
         let mut history = MetricHistory::default();
         history.record(start, &stats(10, 0));
+        history.record(start + time::Duration::seconds(1), &stats(12, 0));
         history.record(start + time::Duration::minutes(1), &stats(13, 2));
         history.record(start + time::Duration::minutes(2), &stats(20, 2));
         let series = history.per_minute(start + time::Duration::minutes(2), 3);
-        assert_eq!(series[0], ("ConnectCount", vec![0, 3, 7]));
+        // The first minute counts from the first sample, not from zero.
+        assert_eq!(series[0], ("ConnectCount", vec![2, 1, 7]));
         assert_eq!(series[2], ("ClientError", vec![0, 2, 0]));
     }
 }
