@@ -17,6 +17,20 @@ const RECENT_LINES: usize = 10_000;
 const SHIP_EVERY: Duration = Duration::from_millis(500);
 const SHIP_BATCH: usize = 1_000;
 
+/// Where the access log goes; the same flags for `wsdash gateway` and `wsdash demo`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AccessLogOptions {
+    /// Append the access log (one JSON line per $connect, message and $disconnect) to this file.
+    #[arg(long)]
+    pub access_log: Option<std::path::PathBuf>,
+    /// Ship the access log to this CloudWatch Logs group, as a stage with access logging does.
+    #[arg(long)]
+    pub log_group: Option<String>,
+    /// The CloudWatch Logs endpoint for --log-group (e.g. moto_server); AWS when not given.
+    #[arg(long)]
+    pub logs_endpoint: Option<String>,
+}
+
 /// Where access-log lines go.
 #[derive(Default)]
 pub struct AccessLog {

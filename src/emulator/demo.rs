@@ -55,15 +55,8 @@ pub struct DemoArgs {
     /// every few seconds, and as many with a bad token that retry every 5 s.
     #[arg(long, default_value_t = 1)]
     pub flappers: usize,
-    /// Append the emulator's access log (JSON lines) to this file.
-    #[arg(long)]
-    pub access_log: Option<std::path::PathBuf>,
-    /// Ship the emulator's access log to this CloudWatch Logs group.
-    #[arg(long)]
-    pub log_group: Option<String>,
-    /// The CloudWatch Logs endpoint for --log-group (e.g. moto_server); AWS when not given.
-    #[arg(long)]
-    pub logs_endpoint: Option<String>,
+    #[command(flatten)]
+    pub access_logs: super::access_log::AccessLogOptions,
     /// The audit log of the backend's stale endpoint (set from the global --audit-log).
     #[arg(skip)]
     pub audit_log: Option<std::path::PathBuf>,
@@ -84,9 +77,7 @@ impl Default for DemoArgs {
             admin_token: None,
             headless: false,
             flappers: 1,
-            access_log: None,
-            log_group: None,
-            logs_endpoint: None,
+            access_logs: Default::default(),
             audit_log: None,
         }
     }
@@ -195,9 +186,7 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
         } else {
             args.admin_token.clone()
         },
-        access_log: args.access_log.clone(),
-        log_group: args.log_group.clone(),
-        logs_endpoint: args.logs_endpoint.clone(),
+        access_logs: args.access_logs.clone(),
         ..GatewayOptions::default()
     };
     let gateway = start_gateway(gateway_listener, &backend_url, &options, shutdown.clone()).await?;

@@ -87,15 +87,8 @@ pub struct GatewayOptions {
     /// Accept handshakes at any rate.
     #[arg(long)]
     pub no_connect_limit: bool,
-    /// Append the access log (one JSON line per $connect, message and $disconnect) to this file.
-    #[arg(long)]
-    pub access_log: Option<std::path::PathBuf>,
-    /// Ship the access log to this CloudWatch Logs group, as a stage with access logging does.
-    #[arg(long)]
-    pub log_group: Option<String>,
-    /// The CloudWatch Logs endpoint for --log-group (e.g. moto_server); AWS when not given.
-    #[arg(long)]
-    pub logs_endpoint: Option<String>,
+    #[command(flatten)]
+    pub access_logs: super::access_log::AccessLogOptions,
     /// Limit @connections calls to this many per second (answers 429 above it); off by default.
     #[arg(long, value_parser = crate::flags::rate)]
     pub rate_limit: Option<f64>,
@@ -120,9 +113,7 @@ impl Default for GatewayOptions {
             no_frame_limit: false,
             connect_rate: 500.0,
             no_connect_limit: false,
-            access_log: None,
-            log_group: None,
-            logs_endpoint: None,
+            access_logs: Default::default(),
             rate_limit: None,
             rate_burst: 5000,
             faults: Faults::default(),
@@ -244,7 +235,7 @@ pub async fn start_gateway(
     let access_log = open_access_log(options, &shutdown).await?;
     let state = Arc::new(GatewayState {
         access_log,
-        log_group: options.log_group.clone(),
+        log_group: options.access_logs.log_group.clone(),
         admin_token: options.admin_token.clone(),
         limiter: options
             .rate_limit
@@ -788,6 +779,8 @@ async fn open_access_log(
     options: &GatewayOptions,
     shutdown: &CancellationToken,
 ) -> Result<super::access_log::AccessLog, EmulatorError> {
+    let stage = options.stage.clone();
+    let options = &options.access_logs;
     let file = match &options.access_log {
         Some(path) => Some(
             std::fs::OpenOptions::new()
@@ -818,7 +811,7 @@ async fn open_access_log(
             );
             Some(super::access_log::ship_to_cloudwatch(
                 logs,
-                options.stage.clone(),
+                stage,
                 shutdown.clone(),
             ))
         }
