@@ -551,19 +551,7 @@ async fn a_push_started_during_a_probe_sweep_finishes_first() {
     let moto = common::Moto::start();
     let client = dynamo(&moto).await;
     create_table(&client, "sweep", "user_id", None).await;
-    let demo = common::Running::start(
-        &[
-            "demo",
-            "--headless",
-            "--clients",
-            "0",
-            "--push-every-ms",
-            "0",
-            "--drop-disconnect",
-            "0",
-        ],
-        "try:",
-    );
+    let demo = common::quiet_demo(&[]);
     let urls = demo.demo_urls();
     let mut sockets = urls.connect(&["operator-target"]).await;
     let live_id = urls.live_ids().await.pop().expect("one live connection");
@@ -654,17 +642,7 @@ async fn the_dashboard_follows_the_table_stream_instead_of_scanning() {
         .await;
     }
     let proxy = common::proxy::DynamoProxy::start(&moto).await;
-    let demo = common::Running::start(
-        &[
-            "demo",
-            "--headless",
-            "--clients",
-            "0",
-            "--push-every-ms",
-            "0",
-        ],
-        "try:",
-    );
+    let demo = common::quiet_demo(&[]);
     let urls = demo.demo_urls();
     let dir = std::env::temp_dir().join(format!("wsdash-tmux-follow-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");

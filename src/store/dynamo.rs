@@ -66,6 +66,23 @@ fn is_throttling<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bo
     )
 }
 
+/// The item as it is now (a consistent read), retried while throttled.
+pub(super) async fn get_item(
+    client: &Client,
+    table: &str,
+    key: Item,
+) -> Result<Option<Item>, StoreError> {
+    let request = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key))
+        .consistent_read(true);
+    let out = send_retrying(|| request.clone().send())
+        .await
+        .map_err(|e| store_error(e, table))?;
+    Ok(out.item().cloned())
+}
+
 /// BatchGetItem reads at most this many keys per call.
 const BATCH_GET_LIMIT: usize = 100;
 
@@ -317,16 +334,7 @@ impl DynamoStore {
     }
 
     async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
-        let request = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .consistent_read(true);
-        let out = send_retrying(|| request.clone().send())
-            .await
-            .map_err(|e| store_error(e, &self.table))?;
-        Ok(out.item().cloned())
+        get_item(&self.client, &self.table, key).await
     }
 
     /// Items that carry `attribute = value`, through the table key, an index, or a scan.

@@ -225,16 +225,7 @@ impl DynamoStreamFeed {
         &self,
         key: HashMap<String, AttributeValue>,
     ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
-        let request = self
-            .table_client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key))
-            .consistent_read(true);
-        let out = send_retrying(|| request.clone().send())
-            .await
-            .map_err(|e| store_error(e, &self.table))?;
-        Ok(out.item().cloned())
+        super::dynamo::get_item(&self.table_client, &self.table, key).await
     }
 }
 
