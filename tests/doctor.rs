@@ -672,7 +672,10 @@ async fn metrics_say_clearly_when_the_endpoint_does_not_serve_them() {
         "production",
     );
     let error = metrics
-        .per_minute(time::OffsetDateTime::now_utc(), 5)
+        .over(
+            time::OffsetDateTime::now_utc(),
+            wsdash::gateway_metrics::TimeWindow::Day,
+        )
         .await
         .expect_err("moto has no CBOR CloudWatch");
     assert!(error.starts_with("GetMetricData failed"), "{error}");

@@ -734,18 +734,37 @@ async fn the_access_log_reaches_cloudwatch_and_reads_back_by_connection() {
         .await
         .expect("filter");
     assert_eq!(in_group.len(), 1, "{in_group:?}");
-    let refusals = logs
-        .refused_handshakes(0)
-        .await
-        .expect("refused handshakes");
+    let handshakes = logs.handshakes(0).await.expect("handshakes");
     assert_eq!(
-        refusals
+        handshakes
             .iter()
             .filter_map(|l| l.entry.as_ref())
             .map(|e| (e.connection_id.as_str(), e.status))
             .collect::<Vec<_>>(),
-        [(refusal.connection_id.as_str(), 401)],
-        "only the refused handshake"
+        [(id.as_str(), 200), (refusal.connection_id.as_str(), 401)],
+        "both handshakes, and nothing else"
     );
+    // The logs panel: a filter pattern as CloudWatch reads it, through FilterLogEvents.
+    let reason = refusal.error_message.clone().unwrap_or_default();
+    let word = reason
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let panel = logs
+        .tail(&format!("CONNECT {word}"), 0)
+        .await
+        .expect("tail");
+    assert_eq!(
+        panel
+            .iter()
+            .filter_map(|l| l.entry.as_ref())
+            .map(|e| e.connection_id.as_str())
+            .collect::<Vec<_>>(),
+        [refusal.connection_id.as_str()],
+        "only the refusal says {word:?}: {panel:?}"
+    );
+    let all = logs.tail("", 0).await.expect("tail all");
+    assert_eq!(all.len(), 4, "every line: {all:?}");
     std::fs::remove_dir_all(dir).ok();
 }

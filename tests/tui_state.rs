@@ -982,6 +982,37 @@ fn the_details_view_shows_the_connections_access_log() {
         shown.contains("10:29:58 CONNECT $connect 401 (integration 401): invalid token"),
         "{shown}"
     );
+    // Refused handshakes from the same source address and user agent as this connection's
+    // own $connect: most likely the same client retrying with a stale token.
+    let handshake = |id: &str, status: u16, agent: &str| {
+        let mut entry = wsdash::access_logs::AccessLogEntry::now(id, "CONNECT", "$connect", status);
+        entry.source_ip = "198.51.100.9".into();
+        entry.user_agent = agent.into();
+        entry.error_message = (status >= 400).then(|| "invalid token: expired".to_string());
+        wsdash::access_logs::LogLine::parse(0, serde_json::to_string(&entry).expect("json"))
+    };
+    update(
+        &mut app,
+        Action::Handshakes(Ok(vec![
+            handshake(&selected, 200, "Edge/131"),
+            handshake("RRRRRRRRRRRRRR1=", 401, "Edge/131"),
+            handshake("RRRRRRRRRRRRRR2=", 403, "Edge/131"),
+            handshake("OTHERAGENTXXXX3=", 401, "Chrome/131"),
+        ])),
+    );
+    let shown = text(&screen(&app, 120, 50));
+    assert!(
+        shown.contains("refused handshakes from this client (198.51.100.9, Edge/131), last 5 min: 401 ×1 403 ×1"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("$connect 401 RRRRRRRRRRRRRR1=: invalid token: expired"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("OTHERAGENT"),
+        "another agent is another client: {shown}"
+    );
     let later = NOW + time::Duration::seconds(6);
     assert!(update(&mut app, Action::Tick(later)).contains(&Effect::FetchAccessLogs(selected)));
 }
@@ -1011,33 +1042,71 @@ fn f_lists_users_whose_connection_keeps_changing() {
         );
     }
     app.env.access_logs = Some("log group /ws/access".into());
-    let refused = |n: usize| {
-        let mut entry =
-            wsdash::access_logs::AccessLogEntry::now(&format!("R{n}"), "CONNECT", "$connect", 401);
-        entry.source_ip = "198.51.100.9".into();
-        entry.error_message = Some("invalid token".into());
+    // The access log: flappy's three accepted handshakes, then refusals from the same client,
+    // and one from somebody else.
+    let handshake = |id: &str, status: u16, ip: &str| {
+        let mut entry = wsdash::access_logs::AccessLogEntry::now(id, "CONNECT", "$connect", status);
+        entry.source_ip = ip.into();
+        entry.user_agent = "Edge/131".into();
+        if status >= 400 {
+            entry.error_message = Some("invalid token".into());
+        }
         wsdash::access_logs::LogLine::parse(0, serde_json::to_string(&entry).expect("json"))
     };
-    update(&mut app, Action::Refusals(Ok(vec![refused(1), refused(2)])));
+    update(
+        &mut app,
+        Action::Handshakes(Ok(vec![
+            handshake("FLAP00000000001=", 200, "198.51.100.9"),
+            handshake("FLAP00000000002=", 200, "198.51.100.9"),
+            handshake("R1", 401, "198.51.100.9"),
+            handshake("FLAP00000000003=", 200, "198.51.100.9"),
+            handshake("R2", 401, "198.51.100.9"),
+            handshake("R3", 401, "203.0.113.5"),
+        ])),
+    );
     update(&mut app, Action::ShowFlapping);
-    let Overlay::Summary(title, lines) = &app.overlay else {
-        panic!("{:?}", app.overlay);
-    };
+    assert!(matches!(app.overlay, Overlay::Storm), "{:?}", app.overlay);
+    let title = wsdash::tui::views::storm::title(&app);
     assert!(title.contains("1 user(s)"), "{title}");
-    let text = lines.join("\n");
+    let text = wsdash::tui::views::storm::lines(&app).join("\n");
     assert!(
         text.contains("flappy  3 connections: FLAP00000000001= at 10:31:00"),
         "{text}"
     );
     assert!(
+        text.contains("$connect 200 ×3 · refused from its client (198.51.100.9, Edge/131): 401 ×2 — a bad or expired token"),
+        "the refusals from flappy's own client sit beside it: {text}"
+    );
+    assert!(
         !text.contains("alice"),
         "a steady user is not listed: {text}"
     );
-    assert!(text.contains("new records per minute"), "{text}");
+    assert!(text.contains("the last 1 h per minute"), "{text}");
     assert!(
-        text.contains("401 ×2 — a client retrying with a bad or expired token; 2 from 198.51.100.9; last reason: invalid token"),
+        text.contains("401 ×3 — a bad or expired token; 2 from 198.51.100.9, Edge/131; last reason: invalid token"),
         "{text}"
     );
+    // `w`: the same view over 3 h, then 24 h; the churn is still there.
+    let key = |c| crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c));
+    let action = wsdash::tui::keymap::action_for(&app, key('w')).expect("w is bound");
+    update(&mut app, action);
+    let text = wsdash::tui::views::storm::lines(&app).join("\n");
+    assert!(text.contains("the last 3 h per 3 min"), "{text}");
+    update(&mut app, Action::CycleMetricsWindow);
+    let text = wsdash::tui::views::storm::lines(&app).join("\n");
+    assert!(text.contains("the last 24 h per 24 min"), "{text}");
+    assert!(text.contains("in all"), "{text}");
+    let shown = text_of(&screen(&app, 140, 50));
+    assert!(shown.contains("w: 1 h / 3 h / 24 h"), "{shown}");
+}
+
+fn text_of(backend: &TestBackend) -> String {
+    backend
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect()
 }
 
 /// On AWS the stage's CloudWatch metrics are read once a minute and drawn under `f`; when
@@ -1046,32 +1115,28 @@ fn f_lists_users_whose_connection_keeps_changing() {
 fn the_stage_metrics_are_read_each_minute_and_drawn_under_f() {
     let mut app = App::new(env(false), NOW);
     app.env.metrics = Some("CloudWatch AWS/ApiGateway abc123/production".into());
-    assert!(update(&mut app, Action::Tick(NOW)).contains(&Effect::FetchMetrics));
-    assert!(
-        !update(&mut app, Action::Tick(NOW + time::Duration::seconds(30)))
-            .contains(&Effect::FetchMetrics)
-    );
-    assert!(
-        update(&mut app, Action::Tick(NOW + time::Duration::seconds(61)))
-            .contains(&Effect::FetchMetrics)
-    );
-    let mut values = vec![0.0; 30];
-    values[29] = 12.0;
+    let hourly = Effect::FetchMetrics(wsdash::gateway_metrics::TimeWindow::Hour);
+    assert!(update(&mut app, Action::Tick(NOW)).contains(&hourly));
+    assert!(!update(&mut app, Action::Tick(NOW + time::Duration::seconds(30))).contains(&hourly));
+    assert!(update(&mut app, Action::Tick(NOW + time::Duration::seconds(61))).contains(&hourly));
+    let mut values = vec![0.0; 60];
+    values[59] = 12.0;
+    use wsdash::gateway_metrics::TimeWindow;
     update(
         &mut app,
-        Action::GatewayMetrics(Ok(vec![wsdash::gateway_metrics::MetricSeries {
-            name: "ConnectCount".into(),
-            values,
-        }])),
+        Action::GatewayMetrics(
+            TimeWindow::Hour,
+            Ok(vec![wsdash::gateway_metrics::MetricSeries {
+                name: "ConnectCount".into(),
+                values,
+            }]),
+        ),
     );
     update(&mut app, Action::ShowFlapping);
-    let Overlay::Summary(_, lines) = &app.overlay else {
-        panic!("{:?}", app.overlay);
-    };
-    let text = lines.join("\n");
+    let text = wsdash::tui::views::storm::lines(&app).join("\n");
     assert!(
         text.contains(
-            "the stage per minute, last 30 min (CloudWatch AWS/ApiGateway abc123/production)"
+            "the stage, the last 1 h per minute (CloudWatch AWS/ApiGateway abc123/production)"
         ),
         "{text}"
     );
@@ -1079,16 +1144,22 @@ fn the_stage_metrics_are_read_each_minute_and_drawn_under_f() {
         text.contains("ConnectCount") && text.contains("█|  now 12"),
         "{text}"
     );
-    update(&mut app, Action::Back);
+    // Another window is read at once; the hour stays on screen until it comes.
+    assert_eq!(
+        update(&mut app, Action::CycleMetricsWindow),
+        [Effect::FetchMetrics(TimeWindow::ThreeHours)]
+    );
+    let text = wsdash::tui::views::storm::lines(&app).join("\n");
+    assert!(text.contains("(reading the last 3 h…)"), "{text}");
+    assert!(text.contains("█|  now 12"), "{text}");
     update(
         &mut app,
-        Action::GatewayMetrics(Err("GetMetricData failed: AccessDenied".into())),
+        Action::GatewayMetrics(
+            TimeWindow::ThreeHours,
+            Err("GetMetricData failed: AccessDenied".into()),
+        ),
     );
-    update(&mut app, Action::ShowFlapping);
-    let Overlay::Summary(_, lines) = &app.overlay else {
-        panic!("{:?}", app.overlay);
-    };
-    assert!(lines
+    assert!(wsdash::tui::views::storm::lines(&app)
         .join("\n")
         .contains("GetMetricData failed: AccessDenied"));
 }

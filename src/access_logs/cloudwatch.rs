@@ -10,8 +10,15 @@ use aws_sdk_cloudwatchlogs::Client;
 
 /// How far back the details view looks.
 const LOOK_BACK_MS: i64 = 24 * 3600 * 1000;
-/// At most this many lines for one connection.
-const MAX_LINES: usize = 300;
+/// The newest this many lines for one connection.
+const CONNECTION_LINES: usize = 300;
+/// The newest this many handshakes.
+const HANDSHAKE_LINES: usize = 5_000;
+/// The newest this many lines in the logs panel.
+const TAIL_LINES: usize = 500;
+/// Pages read at most per call: a group busier than this in the window shows its latest pages'
+/// worth, and the call stays bounded.
+const MAX_PAGES: usize = 20;
 
 pub struct CloudWatchAccessLogs {
     client: Client,
@@ -45,16 +52,22 @@ where
 }
 
 impl CloudWatchAccessLogs {
-    /// FilterLogEvents with `pattern` from `since` (epoch ms), oldest first, at most MAX_LINES.
-    async fn filter(&self, pattern: &str, since: i64) -> Result<Vec<LogLine>, LogsError> {
+    /// FilterLogEvents with `pattern` from `since` (epoch ms): the newest `keep` lines, oldest
+    /// first.
+    async fn filter(
+        &self,
+        pattern: &str,
+        since: i64,
+        keep: usize,
+    ) -> Result<Vec<LogLine>, LogsError> {
         let mut lines = Vec::new();
         let mut next: Option<String> = None;
-        loop {
+        for _ in 0..MAX_PAGES {
             let page = self
                 .client
                 .filter_log_events()
                 .log_group_name(&self.group)
-                .filter_pattern(pattern)
+                .set_filter_pattern(Some(pattern.to_string()).filter(|p| !p.trim().is_empty()))
                 .start_time(since)
                 .set_next_token(next.take())
                 .send()
@@ -66,15 +79,17 @@ impl CloudWatchAccessLogs {
                     event.message().unwrap_or_default().to_string(),
                 )
             }));
+            if lines.len() > 2 * keep {
+                lines.sort_by_key(|l| l.at_ms);
+                lines.drain(..lines.len() - keep);
+            }
             match page.next_token() {
-                Some(token) if !token.is_empty() && lines.len() < MAX_LINES => {
-                    next = Some(token.to_string())
-                }
+                Some(token) if !token.is_empty() => next = Some(token.to_string()),
                 _ => break,
             }
         }
         lines.sort_by_key(|l| l.at_ms);
-        lines.truncate(MAX_LINES);
+        lines.drain(..lines.len().saturating_sub(keep));
         Ok(lines)
     }
 
@@ -154,13 +169,21 @@ impl AccessLogSource for CloudWatchAccessLogs {
         let since = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
             - LOOK_BACK_MS;
         // A quoted term: lines holding exactly this connection id.
-        self.filter(&format!("\"{connection_id}\""), since).await
+        self.filter(&format!("\"{connection_id}\""), since, CONNECTION_LINES)
+            .await
     }
 
-    async fn refused_handshakes(&self, since_ms: i64) -> Result<Vec<LogLine>, LogsError> {
-        let mut lines = self.filter("\"CONNECT\"", since_ms).await?;
-        lines.retain(super::is_refused_handshake);
+    async fn handshakes(&self, since_ms: i64) -> Result<Vec<LogLine>, LogsError> {
+        let mut lines = self
+            .filter("\"CONNECT\"", since_ms, HANDSHAKE_LINES)
+            .await?;
+        // The term also matches a MESSAGE line whose text says CONNECT.
+        lines.retain(|l| l.entry.as_ref().is_some_and(|e| e.event_type == "CONNECT"));
         Ok(lines)
+    }
+
+    async fn tail(&self, pattern: &str, since_ms: i64) -> Result<Vec<LogLine>, LogsError> {
+        self.filter(pattern, since_ms, TAIL_LINES).await
     }
 
     fn describe(&self) -> String {

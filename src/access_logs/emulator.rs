@@ -1,6 +1,6 @@
 //! The demo's access log, read from the emulator's admin API (`GET /_wsdash/logs`).
 
-use super::{AccessLogEntry, AccessLogSource, LogLine, LogsError};
+use super::{AccessLogEntry, AccessLogSource, LogLine, LogQuery, LogsError};
 use async_trait::async_trait;
 
 pub struct EmulatorAccessLogs {
@@ -15,24 +15,23 @@ impl EmulatorAccessLogs {
             http: reqwest::Client::new(),
         }
     }
-}
 
-#[async_trait]
-impl AccessLogSource for EmulatorAccessLogs {
-    async fn for_connection(&self, connection_id: &str) -> Result<Vec<LogLine>, LogsError> {
-        let url = format!("{}/logs", self.admin_url);
+    async fn query(&self, query: &LogQuery) -> Result<Vec<LogLine>, LogsError> {
         let answer = self
             .http
-            .get(url)
-            .query(&[("connection_id", connection_id), ("limit", "200")])
+            .get(format!("{}/logs", self.admin_url))
+            .query(query)
             .send()
             .await
             .map_err(|e| LogsError::Network(e.without_url().to_string()))?;
-        if !answer.status().is_success() {
-            return Err(LogsError::Other(format!(
-                "the emulator answered {}",
-                answer.status()
-            )));
+        let status = answer.status();
+        if status == reqwest::StatusCode::BAD_REQUEST {
+            // The emulator says what it could not understand in the pattern.
+            let reason = answer.text().await.unwrap_or_default();
+            return Err(LogsError::Pattern(reason));
+        }
+        if !status.is_success() {
+            return Err(LogsError::Other(format!("the emulator answered {status}")));
         }
         let entries: Vec<AccessLogEntry> = answer
             .json()
@@ -47,29 +46,37 @@ impl AccessLogSource for EmulatorAccessLogs {
             })
             .collect())
     }
+}
 
-    async fn refused_handshakes(&self, since_ms: i64) -> Result<Vec<LogLine>, LogsError> {
-        let answer = self
-            .http
-            .get(format!("{}/logs", self.admin_url))
-            .query(&[("limit", "5000")])
-            .send()
-            .await
-            .map_err(|e| LogsError::Network(e.without_url().to_string()))?;
-        let entries: Vec<AccessLogEntry> = answer
-            .json()
-            .await
-            .map_err(|e| LogsError::Other(e.without_url().to_string()))?;
-        Ok(entries
-            .into_iter()
-            .filter(|e| e.request_time_epoch >= since_ms)
-            .map(|entry| LogLine {
-                at_ms: entry.request_time_epoch,
-                raw: String::new(),
-                entry: Some(entry),
-            })
-            .filter(super::is_refused_handshake)
-            .collect())
+#[async_trait]
+impl AccessLogSource for EmulatorAccessLogs {
+    async fn for_connection(&self, connection_id: &str) -> Result<Vec<LogLine>, LogsError> {
+        self.query(&LogQuery {
+            connection_id: Some(connection_id.to_string()),
+            limit: Some(200),
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn handshakes(&self, since_ms: i64) -> Result<Vec<LogLine>, LogsError> {
+        self.query(&LogQuery {
+            event_type: Some("CONNECT".into()),
+            since_ms: Some(since_ms),
+            limit: Some(5_000),
+            ..Default::default()
+        })
+        .await
+    }
+
+    async fn tail(&self, pattern: &str, since_ms: i64) -> Result<Vec<LogLine>, LogsError> {
+        self.query(&LogQuery {
+            pattern: Some(pattern.to_string()).filter(|p| !p.trim().is_empty()),
+            since_ms: Some(since_ms),
+            limit: Some(500),
+            ..Default::default()
+        })
+        .await
     }
 
     fn describe(&self) -> String {

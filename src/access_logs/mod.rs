@@ -2,14 +2,17 @@
 //! dashboard reads a connection's lines from: a CloudWatch Logs group (AWS, moto_server) or the
 //! emulator's admin API (the demo).
 
+pub mod clients;
 pub mod cloudwatch;
 pub mod emulator;
+pub mod query;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use cloudwatch::CloudWatchAccessLogs;
 pub use emulator::EmulatorAccessLogs;
+pub use query::{LogQuery, TermPattern};
 
 /// The access-log format (a stage's AccessLogSettings.Format) whose lines parse as
 /// `AccessLogEntry`: what the emulator writes and what doctor proposes.
@@ -181,6 +184,8 @@ pub enum LogsError {
     Network(String),
     #[error("access logs: {0}")]
     Other(String),
+    #[error("the filter pattern: {0}")]
+    Pattern(String),
 }
 
 /// Where the dashboard reads access-log lines.
@@ -188,9 +193,13 @@ pub enum LogsError {
 pub trait AccessLogSource: Send + Sync {
     /// The connection's lines of the last day, oldest first (at most a few hundred).
     async fn for_connection(&self, connection_id: &str) -> Result<Vec<LogLine>, LogsError>;
-    /// Handshakes refused since `since_ms` (epoch milliseconds), oldest first: a run of 401s
-    /// is a client with a bad token retrying.
-    async fn refused_handshakes(&self, since_ms: i64) -> Result<Vec<LogLine>, LogsError>;
+    /// Every handshake (CONNECT line) since `since_ms` (epoch milliseconds), oldest first: the
+    /// accepted ones tie a user to its source, the refused ones (a run of 401s is a client with
+    /// a bad token retrying) are counted and tied back to it.
+    async fn handshakes(&self, since_ms: i64) -> Result<Vec<LogLine>, LogsError>;
+    /// The newest lines matching `pattern` (a CloudWatch filter pattern; "" for all) since
+    /// `since_ms`, oldest first: the logs panel.
+    async fn tail(&self, pattern: &str, since_ms: i64) -> Result<Vec<LogLine>, LogsError>;
     /// For the header and messages: the group or the emulator.
     fn describe(&self) -> String;
 }

@@ -3,7 +3,7 @@
 //! (`crate::access_logs::AccessLogEntry`) in a file, in a CloudWatch Logs group, and in a ring
 //! of recent lines the admin API serves to the demo's dashboard.
 
-use crate::access_logs::{AccessLogEntry, CloudWatchAccessLogs};
+use crate::access_logs::{AccessLogEntry, CloudWatchAccessLogs, LogQuery, TermPattern};
 use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Mutex;
@@ -68,13 +68,30 @@ impl AccessLog {
         recent.push_back(entry);
     }
 
-    /// The newest `limit` lines, oldest first; only one connection's when `connection_id` is set.
-    pub fn recent(&self, connection_id: Option<&str>, limit: usize) -> Vec<AccessLogEntry> {
+    /// The newest `limit` lines that answer `query` and `pattern`, oldest first.
+    pub fn recent(
+        &self,
+        query: &LogQuery,
+        pattern: Option<&TermPattern>,
+        limit: usize,
+    ) -> Vec<AccessLogEntry> {
         let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         let mut lines: Vec<AccessLogEntry> = recent
             .iter()
             .rev()
-            .filter(|e| connection_id.is_none_or(|id| e.connection_id == id))
+            .filter(|e| {
+                query.since_ms.is_none_or(|t| e.request_time_epoch >= t)
+                    && query
+                        .connection_id
+                        .as_ref()
+                        .is_none_or(|id| e.connection_id == *id)
+                    && query.event_type.as_ref().is_none_or(|t| e.event_type == *t)
+            })
+            .filter(|e| match pattern {
+                // The pattern is matched against the line as it is logged, as CloudWatch does.
+                Some(pattern) => pattern.matches(&serde_json::to_string(e).unwrap_or_default()),
+                None => true,
+            })
             .take(limit)
             .cloned()
             .collect();

@@ -51,8 +51,8 @@ pub struct DemoArgs {
     /// Run without the dashboard: print the URLs and serve until Ctrl-C.
     #[arg(long)]
     pub headless: bool,
-    /// Misbehaving clients for `f` to show (only with --clients > 0): this many that reconnect
-    /// every few seconds, and as many with a bad token that retry every 5 s.
+    /// Misbehaving clients for `f` to show (only with --clients > 0): each reconnects every few
+    /// seconds, and every fourth session its token expires and it retries every 5 s (401s).
     #[arg(long, default_value_t = 1)]
     pub flappers: usize,
     #[command(flatten)]
@@ -230,19 +230,21 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
     swarm.mean_lifetime = (args.lifetime_secs > 0).then(|| Duration::from_secs(args.lifetime_secs));
     let swarm = spawn_swarm(swarm, shutdown.clone());
     if args.clients > 0 && args.flappers > 0 {
-        // Clients that reconnect every few seconds: a reconnect storm for `f` to show.
+        // Clients that reconnect every few seconds, and whose token expires every fourth
+        // session and is retried every 5 s: a reconnect storm and a run of 401s for `f` and the
+        // details view to show. Their own User-Agent lets the access log tie both together.
         let mut flapper = SwarmConfig::new(gateway.websocket_url(), args.flappers);
         flapper.user_prefix = "flapper-".into();
         flapper.time_scale = args.time_scale;
         flapper.mean_lifetime = Some(Duration::from_secs(8));
         flapper.mean_offline = Duration::from_secs(1);
+        flapper.user_agent = Some("swarm/1.0 Edge/131 (flapper)".into());
+        flapper.expiring_token = Some(super::swarm::ExpiringToken {
+            good_sessions: 4,
+            refused_attempts: 4,
+            retry: Duration::from_secs(5),
+        });
         spawn_swarm(flapper, shutdown.clone());
-        let mut bad_token = SwarmConfig::new(gateway.websocket_url(), args.flappers);
-        bad_token.user_prefix = "bad-token-".into();
-        bad_token.time_scale = args.time_scale;
-        bad_token.token = Some("expired-token".into());
-        bad_token.fixed_retry = Some(Duration::from_secs(5));
-        spawn_swarm(bad_token, shutdown.clone());
     }
     if args.push_every_ms > 0 {
         tasks.spawn(run_notification_stream(

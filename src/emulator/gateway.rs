@@ -10,6 +10,7 @@ use super::integration::Integration;
 use super::registry::{LiveConnection, ManagementOp, Registry, SocketCommand, SocketEvent};
 use super::socket::{as_message, finish, run_socket};
 use super::throttle::RateLimiter;
+use crate::access_logs::TermPattern;
 use crate::model::{iso_millis, DeliveryClass};
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
@@ -754,24 +755,18 @@ async fn admin_kill(State(state): State<Arc<GatewayState>>, body: Bytes) -> Resp
     Json(serde_json::json!({ "killed": killed })).into_response()
 }
 
-#[derive(serde::Deserialize)]
-struct LogsQuery {
-    connection_id: Option<String>,
-    limit: Option<usize>,
-}
-
-/// The access log's recent lines (the demo's dashboard reads a connection's here).
+/// The access log's recent lines, as `crate::access_logs::LogQuery` selects them (the demo's
+/// dashboard reads a connection's, the handshakes, and its logs panel here).
 async fn admin_logs(
     State(state): State<Arc<GatewayState>>,
-    axum::extract::Query(query): axum::extract::Query<LogsQuery>,
+    axum::extract::Query(query): axum::extract::Query<crate::access_logs::LogQuery>,
 ) -> Response {
     let limit = query.limit.unwrap_or(200).min(10_000);
-    Json(
-        state
-            .access_log
-            .recent(query.connection_id.as_deref(), limit),
-    )
-    .into_response()
+    let pattern = match query.pattern.as_deref().map(TermPattern::parse).transpose() {
+        Ok(pattern) => pattern,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    Json(state.access_log.recent(&query, pattern.as_ref(), limit)).into_response()
 }
 
 /// The access log's file and CloudWatch group, as the options say.

@@ -30,12 +30,24 @@ pub struct SwarmConfig {
     pub vanish_fraction: f64,
     /// Spread the first connections over this long, so a big swarm does not stampede.
     pub ramp_up: Duration,
-    /// A token to use instead of `dev:{user}` (e.g. a bad one, refused with 401).
-    pub token: Option<String>,
-    /// Retry a refused handshake after exactly this long, ignoring the backoff: a misbehaving
-    /// client, as a stuck retry loop in an app is.
-    pub fixed_retry: Option<Duration>,
+    /// Clients whose token expires now and then (see `ExpiringToken`).
+    pub expiring_token: Option<ExpiringToken>,
+    /// A User-Agent for every client instead of the three browser-like ones.
+    pub user_agent: Option<String>,
 }
+
+/// A misbehaving client, as a tab with a stuck retry loop is: after `good_sessions` sessions
+/// its token expires; it retries the stale token every `retry` (ignoring the backoff),
+/// `refused_attempts` times, before it "logs in again" with a good one.
+#[derive(Debug, Clone, Copy)]
+pub struct ExpiringToken {
+    pub good_sessions: u32,
+    pub refused_attempts: u32,
+    pub retry: Duration,
+}
+
+/// The token a client with an expiring one sends once it has expired.
+pub const EXPIRED_TOKEN: &str = "expired-token";
 
 impl SwarmConfig {
     pub fn new(websocket_url: impl Into<String>, clients: usize) -> Self {
@@ -48,8 +60,8 @@ impl SwarmConfig {
             mean_offline: Duration::from_secs(10),
             vanish_fraction: 0.0,
             ramp_up: Duration::from_millis(500),
-            token: None,
-            fixed_retry: None,
+            expiring_token: None,
+            user_agent: None,
         }
     }
 }
@@ -151,30 +163,42 @@ async fn run_client(
     shutdown: CancellationToken,
 ) {
     let scale = |d: Duration| d.div_f64(config.time_scale);
-    let token = config
-        .token
-        .clone()
-        .unwrap_or_else(|| format!("dev:{}{n}", config.user_prefix));
-    let url = format!(
-        "{}?token={}",
-        config.websocket_url,
-        percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC)
-    );
+    let good_token = format!("dev:{}{n}", config.user_prefix);
+    let url_with = |token: &str| {
+        format!(
+            "{}?token={}",
+            config.websocket_url,
+            percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC)
+        )
+    };
     let mut backoff = FIRST_BACKOFF;
+    // Sessions since the last (re)login, and refused tries since the token expired.
+    let (mut sessions, mut refusals) = (0u32, 0u32);
     if !pause(start_delay, &shutdown).await {
         return;
     }
     loop {
+        let expired = config
+            .expiring_token
+            .is_some_and(|e| sessions >= e.good_sessions);
+        let token = if expired {
+            EXPIRED_TOKEN
+        } else {
+            good_token.as_str()
+        };
+        let url = url_with(token);
         let socket = tokio::select! {
             _ = shutdown.cancelled() => return,
-            result = connect(&url, n) => result,
+            result = connect(&url, n, config.user_agent.as_deref()) => result,
         };
+        let refused = socket.is_err();
         let end = match socket {
             Ok(socket) => {
                 backoff = FIRST_BACKOFF;
                 stats.connects.fetch_add(1, Ordering::Relaxed);
                 stats.connected_now.fetch_add(1, Ordering::Relaxed);
-                let end = run_session(&config, socket, &token, &stats, &shutdown).await;
+                sessions += 1;
+                let end = run_session(&config, socket, token, &stats, &shutdown).await;
                 stats.connected_now.fetch_sub(1, Ordering::Relaxed);
                 end
             }
@@ -183,13 +207,18 @@ async fn run_client(
                 SessionEnd::ServerClosed
             }
         };
-        let wait = match end {
-            SessionEnd::Shutdown => return,
-            SessionEnd::Left => random_around(config.mean_offline.div_f64(config.time_scale)),
-            SessionEnd::ServerClosed if config.fixed_retry.is_some() => {
-                scale(config.fixed_retry.unwrap_or(FIRST_BACKOFF))
+        let wait = match (end, config.expiring_token) {
+            (SessionEnd::Shutdown, _) => return,
+            (SessionEnd::ServerClosed, Some(expiring)) if refused && expired => {
+                refusals += 1;
+                if refusals >= expiring.refused_attempts {
+                    // Logged in again: a fresh token, a fresh run of sessions.
+                    (sessions, refusals) = (0, 0);
+                }
+                scale(expiring.retry)
             }
-            SessionEnd::ServerClosed => {
+            (SessionEnd::Left, _) => random_around(config.mean_offline.div_f64(config.time_scale)),
+            (SessionEnd::ServerClosed, _) => {
                 let wait = scale(backoff);
                 backoff = (backoff * 2).min(MAX_BACKOFF);
                 wait
@@ -264,10 +293,12 @@ where
     }
 }
 
-/// Open a socket with a browser-like User-Agent, so GetConnection's Identity has one to show.
+/// Open a socket with a browser-like User-Agent (or `agent`), so GetConnection's Identity and
+/// the access log have one to show.
 async fn connect(
     url: &str,
     n: usize,
+    agent: Option<&str>,
 ) -> Result<
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
     tokio_tungstenite::tungstenite::Error,
@@ -279,7 +310,7 @@ async fn connect(
         "swarm/1.0 Firefox/133",
         "swarm/1.0 Safari/18",
     ];
-    if let Ok(agent) = AGENTS[n % AGENTS.len()].parse() {
+    if let Ok(agent) = agent.unwrap_or(AGENTS[n % AGENTS.len()]).parse() {
         request.headers_mut().insert("user-agent", agent);
     }
     tokio_tungstenite::connect_async(request)

@@ -23,8 +23,14 @@ pub enum Action {
     OpenDetails,
     Back,
     ToggleHelp,
-    /// The reconnect-storm summary.
+    /// The reconnect-storm view.
     ShowFlapping,
+    /// The storm view's sparklines: 1 h, 3 h, 24 h, and round again.
+    CycleMetricsWindow,
+    /// The logs panel.
+    ShowLogs,
+    /// Edit the logs panel's filter pattern.
+    StartLogFilter,
     CycleSort,
     ReverseSort,
     RefreshNow,
@@ -63,10 +69,18 @@ pub enum Action {
     PurgePlanned(PurgePlan),
     Purged(PurgeReport),
     EmulatorStats(Result<StatsView, String>),
-    /// The stage's metrics per minute, the last 30 minutes (for `f`).
-    GatewayMetrics(Result<Vec<crate::gateway_metrics::MetricSeries>, String>),
-    /// Refused handshakes from the access log (for `f`).
-    Refusals(Result<Vec<crate::access_logs::LogLine>, String>),
+    /// The stage's metrics over a window (for `f`).
+    GatewayMetrics(
+        crate::gateway_metrics::TimeWindow,
+        Result<Vec<crate::gateway_metrics::MetricSeries>, String>,
+    ),
+    /// Handshakes from the access log (for `f` and the details view).
+    Handshakes(Result<Vec<crate::access_logs::LogLine>, String>),
+    /// New lines for the logs panel, for the pattern of `generation`.
+    LogTail {
+        generation: u64,
+        result: Result<Vec<crate::access_logs::LogLine>, String>,
+    },
     /// A connection's access-log lines, for the details view.
     AccessLogs {
         connection_id: String,
@@ -98,10 +112,16 @@ pub enum Effect {
     FetchEmulatorStats,
     /// Read this connection's access-log lines.
     FetchAccessLogs(String),
-    /// Read the handshakes refused in the last few minutes.
-    FetchRefusals,
-    /// Read the stage's CloudWatch metrics.
-    FetchMetrics,
+    /// Read the handshakes of the last few minutes.
+    FetchHandshakes,
+    /// Read the logs panel's next lines.
+    TailLogs {
+        pattern: String,
+        since_ms: i64,
+        generation: u64,
+    },
+    /// Read the stage's CloudWatch metrics over a window.
+    FetchMetrics(crate::gateway_metrics::TimeWindow),
     Doctor,
     SwitchEnvironment(String),
     /// `:rate N`: the new ceiling (None: unlimited).

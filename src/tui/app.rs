@@ -229,6 +229,10 @@ pub enum Overlay {
     Progress(String),
     /// A summary to read before going back.
     Summary(String, Vec<String>),
+    /// `f`: reconnect storms, churn and the gateway's metrics, drawn live.
+    Storm,
+    /// `l`: the access log as it grows, filtered.
+    Logs,
 }
 
 /// What the bottom line is being used for.
@@ -237,6 +241,8 @@ pub enum Prompt {
     None,
     Filter,
     Command,
+    /// The logs panel's filter pattern.
+    LogFilter,
 }
 
 /// Running totals of delivery outcomes.
@@ -260,6 +266,25 @@ pub struct ConnectionLog {
     pub lines: Option<Result<Vec<crate::access_logs::LogLine>, String>>,
     pub requested: OffsetDateTime,
 }
+
+/// The logs panel: the newest lines matching a filter pattern, followed as they arrive.
+#[derive(Debug, Clone, Default)]
+pub struct LogTail {
+    /// The filter pattern the lines match ("" for all).
+    pub pattern: String,
+    /// Lines so far, oldest first (at most `LOG_TAIL_LINES`).
+    pub lines: VecDeque<crate::access_logs::LogLine>,
+    /// Why the last read failed; the lines so far stay.
+    pub error: Option<String>,
+    /// The next read starts here (epoch ms); None until the first read.
+    pub since_ms: Option<i64>,
+    pub requested: Option<OffsetDateTime>,
+    pub in_flight: bool,
+    /// Bumped when the pattern changes, so an answer for the old one is dropped.
+    pub generation: u64,
+}
+
+pub const LOG_TAIL_LINES: usize = 1_000;
 
 pub struct App {
     pub env: EnvironmentInfo,
@@ -288,15 +313,27 @@ pub struct App {
     pub stats_requested: Option<OffsetDateTime>,
     /// The access-log lines of the connection the details view shows.
     pub connection_log: Option<ConnectionLog>,
+    /// The details view's row as last seen in the table, and when: a flapping client's record
+    /// may leave the store while the operator reads it.
+    pub details_last_seen: Option<(Row, OffsetDateTime)>,
     /// Records appearing and vanishing: reconnect storms.
     pub churn: crate::tui::churn::Churn,
-    /// Handshakes refused lately, from the access log, and when they were last asked for.
-    pub refusals: Option<Result<Vec<crate::access_logs::LogLine>, String>>,
-    pub refusals_requested: Option<OffsetDateTime>,
+    /// Handshakes (accepted and refused) lately, from the access log, and when they were last
+    /// asked for.
+    pub handshakes: Option<Result<Vec<crate::access_logs::LogLine>, String>>,
+    pub handshakes_requested: Option<OffsetDateTime>,
+    /// The logs panel.
+    pub log_tail: LogTail,
+    /// The span the storm view's sparklines cover.
+    pub metrics_window: crate::gateway_metrics::TimeWindow,
     /// The gateway's counts per minute (the demo's emulator).
     pub metrics: crate::tui::metrics::MetricHistory,
-    /// The stage's CloudWatch metrics as last read, and when they were asked for.
-    pub gateway_metrics: Option<Result<Vec<crate::gateway_metrics::MetricSeries>, String>>,
+    /// The stage's CloudWatch metrics as last read (for which window), and when they were
+    /// asked for.
+    pub gateway_metrics: Option<(
+        crate::gateway_metrics::TimeWindow,
+        Result<Vec<crate::gateway_metrics::MetricSeries>, String>,
+    )>,
     pub metrics_requested: Option<OffsetDateTime>,
     pub last_refresh: Option<OffsetDateTime>,
     pub error: Option<String>,
@@ -353,9 +390,12 @@ impl App {
             emulator: None,
             stats_requested: None,
             connection_log: None,
+            details_last_seen: None,
             churn: Default::default(),
-            refusals: None,
-            refusals_requested: None,
+            handshakes: None,
+            handshakes_requested: None,
+            log_tail: LogTail::default(),
+            metrics_window: Default::default(),
             metrics: Default::default(),
             gateway_metrics: None,
             metrics_requested: None,

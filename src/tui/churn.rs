@@ -2,14 +2,15 @@
 //! and vanish per minute. Fed by every scan merge and every batch from the store's feed; the
 //! first read of a table is not churn and is not counted.
 
+use crate::gateway_metrics::TimeWindow;
 use std::collections::{HashMap, VecDeque};
 use time::{Duration, OffsetDateTime};
 
 /// A user is flapping after this many new connections within `FLAP_WINDOW`.
 pub const FLAP_CONNECTIONS: usize = 3;
 pub const FLAP_WINDOW: Duration = Duration::minutes(5);
-/// How many minutes of new/vanished counts are kept.
-const MINUTES_KEPT: usize = 60;
+/// How many minutes of new/vanished counts are kept: the 24 h view.
+const MINUTES_KEPT: usize = 24 * 60;
 
 #[derive(Debug, Default)]
 pub struct Churn {
@@ -103,18 +104,16 @@ impl Churn {
         found
     }
 
-    /// Records that appeared and vanished per minute over the last `minutes` up to `now`
-    /// (oldest first; quiet minutes count 0).
-    pub fn per_minute(&self, now: OffsetDateTime, minutes: usize) -> (Vec<u64>, Vec<u64>) {
-        let last = now.unix_timestamp().div_euclid(60);
-        let first = last - minutes as i64 + 1;
-        let mut appeared = vec![0; minutes];
-        let mut vanished = vec![0; minutes];
+    /// Records that appeared and vanished in each column of the window up to `now` (oldest
+    /// first; quiet columns count 0).
+    pub fn over(&self, now: OffsetDateTime, window: TimeWindow) -> (Vec<u64>, Vec<u64>) {
+        let first = window.first_minute(now);
+        let mut appeared = vec![0; TimeWindow::COLUMNS];
+        let mut vanished = vec![0; TimeWindow::COLUMNS];
         for (minute, new, gone) in &self.per_minute {
-            if (first..=last).contains(minute) {
-                let i = (minute - first) as usize;
-                appeared[i] = u64::from(*new);
-                vanished[i] = u64::from(*gone);
+            if let Some(c) = window.column(first, *minute) {
+                appeared[c] += u64::from(*new);
+                vanished[c] += u64::from(*gone);
             }
         }
         (appeared, vanished)
@@ -162,8 +161,13 @@ mod tests {
             churn.flapping(start + Duration::minutes(6)).is_empty(),
             "the window moved on"
         );
-        let (appeared, vanished) = churn.per_minute(now, 3);
-        assert_eq!((appeared, vanished), (vec![2, 1, 1], vec![1, 1, 1]));
+        let (appeared, vanished) = churn.over(now, TimeWindow::Hour);
+        assert_eq!(
+            (&appeared[57..], &vanished[57..]),
+            (&[2, 1, 1][..], &[1, 1, 1][..])
+        );
+        let (appeared, _) = churn.over(now, TimeWindow::Day);
+        assert_eq!(appeared.iter().sum::<u64>(), 4);
         assert_eq!(sparkline(&[0, 1, 4]), " ▂█");
     }
 }

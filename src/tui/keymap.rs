@@ -120,6 +120,12 @@ pub const TABLE_KEYS: &[Binding] = &[
         action: || Action::ShowFlapping,
     },
     Binding {
+        keys: "l",
+        help: "access log: follow the gateway's log, filtered",
+        matches: |k| plain(k, KeyCode::Char('l')),
+        action: || Action::ShowLogs,
+    },
+    Binding {
         keys: "r",
         help: "refresh now",
         matches: |k| plain(k, KeyCode::Char('r')),
@@ -151,6 +157,22 @@ pub const COMPOSER_KEYS: &[(&str, &str)] = &[
     ("← →", "on target: who; on type: message template"),
     ("Ctrl-P Ctrl-N", "recall recently sent payloads"),
     ("Enter", "send"),
+    ("Esc", "close"),
+];
+
+/// In the reconnect-storm view (`f`), besides scrolling.
+pub const STORM_KEYS: &[(&str, &str)] = &[("w", "sparklines over the last 1 h / 3 h / 24 h")];
+
+/// In the access-log panel (`l`).
+pub const LOGS_KEYS: &[(&str, &str)] = &[
+    (
+        "/",
+        "filter: words, \"phrases\", -exclusions (CloudWatch patterns; JSON ones on AWS)",
+    ),
+    (
+        "↑↓ PgUp PgDn",
+        "scroll back and forth; G follows the newest again",
+    ),
     ("Esc", "close"),
 ];
 
@@ -192,7 +214,22 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             _ => None,
         },
         Overlay::Progress(_) => None,
-        Overlay::Help | Overlay::Summary(..) => match key.code {
+        Overlay::Storm if key.code == KeyCode::Char('w') => Some(Action::CycleMetricsWindow),
+        Overlay::Logs => match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => Some(Action::Back),
+            KeyCode::Char('/') => Some(Action::StartLogFilter),
+            // Scrolling counts back from the newest line.
+            KeyCode::Up | KeyCode::Char('k') => Some(Action::ScrollOverlay(1)),
+            KeyCode::Down | KeyCode::Char('j') => Some(Action::ScrollOverlay(-1)),
+            KeyCode::PageUp => Some(Action::ScrollOverlay(OVERLAY_PAGE as isize)),
+            KeyCode::PageDown | KeyCode::Char(' ') => {
+                Some(Action::ScrollOverlay(-(OVERLAY_PAGE as isize)))
+            }
+            KeyCode::Char('g') | KeyCode::Home => Some(Action::ScrollOverlay(isize::MAX / 2)),
+            KeyCode::Char('G') | KeyCode::End => Some(Action::ScrollOverlay(isize::MIN / 2)),
+            _ => None,
+        },
+        Overlay::Help | Overlay::Summary(..) | Overlay::Storm => match key.code {
             KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('?') => {
                 Some(Action::Back)
             }

@@ -93,6 +93,11 @@ pub fn overlay_max_scroll(app: &App) -> usize {
             let (_, rows, shown) = summary_geometry(lines, area);
             rows.saturating_sub(shown)
         }
+        Overlay::Storm => {
+            let (_, rows, shown) = summary_geometry(&crate::tui::views::storm::lines(app), area);
+            rows.saturating_sub(shown)
+        }
+        Overlay::Logs => app.log_tail.lines.len(),
         Overlay::Help => {
             let total = crate::tui::views::help_line_count();
             total.saturating_sub(area.height.saturating_sub(2) as usize)

@@ -2,12 +2,13 @@
 //! (sampled with every stats poll), in CloudWatch's metric names so the panel reads the same
 //! as AWS/ApiGateway's.
 
+use crate::gateway_metrics::TimeWindow;
 use crate::model::StatsView;
 use std::collections::VecDeque;
 use time::OffsetDateTime;
 
-/// Minutes of history kept: the 1 h view.
-const MINUTES_KEPT: usize = 60;
+/// Minutes of history kept: the 24 h view.
+const MINUTES_KEPT: usize = 24 * 60;
 
 /// (metric name, how to read its running total from the emulator's counters)
 type Metric = (&'static str, fn(&StatsView) -> u64);
@@ -52,12 +53,20 @@ impl MetricHistory {
         }
     }
 
-    /// Each metric's count per minute over the last `minutes` up to `now` (oldest first): the
+    /// Each metric's counts in the window's columns up to `now` (oldest first).
+    pub fn over(&self, now: OffsetDateTime, window: TimeWindow) -> Vec<(&'static str, Vec<u64>)> {
+        let first = window.first_minute(now);
+        self.per_minute(first, window.minutes() as usize)
+            .into_iter()
+            .map(|(name, minutes)| (name, window.fold(first, &minutes)))
+            .collect()
+    }
+
+    /// Each metric's count per minute for `minutes` minutes from `first` (oldest first): the
     /// growth of its running total since the minute before, or, for the first minute seen, since
     /// the first sample (so the panel shows counts from the first minute on).
-    pub fn per_minute(&self, now: OffsetDateTime, minutes: usize) -> Vec<(&'static str, Vec<u64>)> {
-        let last = now.unix_timestamp().div_euclid(60);
-        let first = last - minutes as i64 + 1;
+    fn per_minute(&self, first: i64, minutes: usize) -> Vec<(&'static str, Vec<u64>)> {
+        let last = first + minutes as i64 - 1;
         METRICS
             .iter()
             .enumerate()
@@ -103,9 +112,18 @@ mod tests {
         history.record(start + time::Duration::seconds(1), &stats(12, 0));
         history.record(start + time::Duration::minutes(1), &stats(13, 2));
         history.record(start + time::Duration::minutes(2), &stats(20, 2));
-        let series = history.per_minute(start + time::Duration::minutes(2), 3);
+        let first = start.unix_timestamp().div_euclid(60);
+        let series = history.per_minute(first, 3);
         // The first minute counts from the first sample, not from zero.
         assert_eq!(series[0], ("ConnectCount", vec![2, 1, 7]));
         assert_eq!(series[2], ("ClientError", vec![0, 2, 0]));
+        let hour = history.over(start + time::Duration::minutes(2), TimeWindow::Hour);
+        assert_eq!(hour[0].1[57..], [2, 1, 7]);
+        let day = history.over(start + time::Duration::minutes(2), TimeWindow::Day);
+        assert_eq!(
+            day[0].1.iter().sum::<u64>(),
+            10,
+            "the day's columns hold every minute"
+        );
     }
 }

@@ -495,33 +495,46 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
                 };
                 Action::DoctorDone(job().await)
             }
-            Effect::FetchMetrics => {
+            Effect::FetchMetrics(window) => {
                 let Some(metrics) = &backend.metrics else {
                     return;
                 };
                 Action::GatewayMetrics(
+                    window,
                     within(
                         "reading the stage's metrics",
-                        metrics.per_minute(time::OffsetDateTime::now_utc(), 30),
+                        metrics.over(time::OffsetDateTime::now_utc(), window),
                     )
                     .await
                     .and_then(|r| r),
                 )
             }
-            Effect::FetchRefusals => {
+            Effect::TailLogs {
+                pattern,
+                since_ms,
+                generation,
+            } => {
                 let Some(source) = &backend.access_logs else {
                     return;
                 };
-                let window = super::update::REFUSALS_WINDOW;
+                Action::LogTail {
+                    generation,
+                    result: within("reading the access log", source.tail(&pattern, since_ms))
+                        .await
+                        .and_then(|r| r.map_err(|e| e.to_string())),
+                }
+            }
+            Effect::FetchHandshakes => {
+                let Some(source) = &backend.access_logs else {
+                    return;
+                };
+                let window = super::update::HANDSHAKES_WINDOW;
                 let since = time::OffsetDateTime::now_utc() - window;
                 let since_ms = (since.unix_timestamp_nanos() / 1_000_000) as i64;
-                Action::Refusals(
-                    within(
-                        "reading the access log",
-                        source.refused_handshakes(since_ms),
-                    )
-                    .await
-                    .and_then(|r| r.map_err(|e| e.to_string())),
+                Action::Handshakes(
+                    within("reading the access log", source.handshakes(since_ms))
+                        .await
+                        .and_then(|r| r.map_err(|e| e.to_string())),
                 )
             }
             Effect::FetchAccessLogs(connection_id) => {

@@ -69,7 +69,16 @@ impl Tmux {
 
     /// Wait until the screen satisfies `check`; fail with the screen when it never does.
     pub fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        self.wait_for_within(what, Duration::from_secs(30), check)
+    }
+
+    pub fn wait_for_within(
+        &self,
+        what: &str,
+        timeout: Duration,
+        check: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
         loop {
             let screen = self.screen();
             if check(&screen) {

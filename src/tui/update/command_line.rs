@@ -31,11 +31,17 @@ pub(super) fn prompt_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
 
 pub(super) fn submit(app: &mut App) -> Vec<Effect> {
     let prompt = std::mem::replace(&mut app.prompt, Prompt::None);
-    if prompt == Prompt::Command {
-        let line = app.input.value().trim().to_string();
-        return run_command(app, &line);
+    match prompt {
+        Prompt::Command => {
+            let line = app.input.value().trim().to_string();
+            run_command(app, &line)
+        }
+        Prompt::LogFilter => {
+            let pattern = app.input.value().trim().to_string();
+            super::logs::set_pattern(app, pattern)
+        }
+        Prompt::Filter | Prompt::None => vec![],
     }
-    vec![]
 }
 
 fn run_command(app: &mut App, line: &str) -> Vec<Effect> {

@@ -4,6 +4,7 @@
 
 mod command_line;
 mod dialogs;
+mod logs;
 mod navigation;
 mod pushing;
 mod refresh;
@@ -13,7 +14,7 @@ use super::app::App;
 
 pub(crate) use navigation::keep_selection_visible;
 pub use pushing::composer_targets;
-pub use refresh::{scan_interval, REFUSALS_WINDOW, SCAN_EVERY};
+pub use refresh::{scan_interval, HANDSHAKES_WINDOW, SCAN_EVERY};
 
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     let overlay_before = std::mem::discriminant(&app.overlay);
@@ -66,7 +67,14 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Purged(report) => dialogs::purged(app, report),
         Action::DoctorDone(result) => dialogs::doctor_done(app, result),
         Action::OperationFailed(message) => dialogs::operation_failed(app, message),
-        Action::ShowFlapping => dialogs::show_flapping(app),
+        Action::ShowFlapping => {
+            app.overlay = super::app::Overlay::Storm;
+            vec![]
+        }
+        Action::CycleMetricsWindow => refresh::cycle_metrics_window(app),
+        Action::ShowLogs => logs::show(app),
+        Action::StartLogFilter => logs::start_filter(app),
+        Action::LogTail { generation, result } => logs::tailed(app, generation, result),
         // Keeping the data current.
         Action::Tick(now) => refresh::on_tick(app, now),
         Action::RefreshNow => refresh::refresh_now(app),
@@ -77,12 +85,12 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         Action::Probed(results) => refresh::probed(app, results),
         Action::RateObserved(status) => refresh::rate_observed(app, status),
         Action::EmulatorStats(result) => refresh::emulator_stats(app, result),
-        Action::GatewayMetrics(result) => {
-            app.gateway_metrics = Some(result);
+        Action::GatewayMetrics(window, result) => {
+            app.gateway_metrics = Some((window, result));
             vec![]
         }
-        Action::Refusals(result) => {
-            app.refusals = Some(result);
+        Action::Handshakes(result) => {
+            app.handshakes = Some(result);
             vec![]
         }
         Action::AccessLogs {

@@ -34,6 +34,7 @@ pub(super) fn open_details(app: &mut App) -> Vec<Effect> {
         return vec![];
     };
     app.overlay = Overlay::Details(id.clone());
+    app.details_last_seen = app.selected_row().cloned().map(|row| (row, app.now));
     super::refresh::request_connection_log(app, id)
 }
 

@@ -13,10 +13,10 @@ use time::Duration;
 
 /// How often the stage's CloudWatch metrics are read (they are per minute anyway).
 const METRICS_EVERY: Duration = Duration::seconds(60);
-/// How often refused handshakes are read from the access log.
-const REFUSALS_EVERY: Duration = Duration::seconds(10);
-/// How far back refused handshakes count.
-pub const REFUSALS_WINDOW: Duration = Duration::minutes(5);
+/// How often handshakes are read from the access log.
+const HANDSHAKES_EVERY: Duration = Duration::seconds(10);
+/// How far back handshakes count: as far as a user's flapping does.
+pub const HANDSHAKES_WINDOW: Duration = crate::tui::churn::FLAP_WINDOW;
 
 /// How often an open details view reads its connection's access log again.
 const CONNECTION_LOG_EVERY: Duration = Duration::seconds(5);
@@ -107,17 +107,21 @@ pub(super) fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
             .is_none_or(|t| now - t >= METRICS_EVERY)
     {
         app.metrics_requested = Some(now);
-        effects.push(Effect::FetchMetrics);
+        effects.push(Effect::FetchMetrics(app.metrics_window));
     }
     if app.env.access_logs.is_some()
         && app
-            .refusals_requested
-            .is_none_or(|t| now - t >= REFUSALS_EVERY)
+            .handshakes_requested
+            .is_none_or(|t| now - t >= HANDSHAKES_EVERY)
     {
-        app.refusals_requested = Some(now);
-        effects.push(Effect::FetchRefusals);
+        app.handshakes_requested = Some(now);
+        effects.push(Effect::FetchHandshakes);
     }
+    effects.extend(super::logs::tail_if_due(app));
     if let Overlay::Details(id) = &app.overlay {
+        if let Some(row) = app.row(id) {
+            app.details_last_seen = Some((row.clone(), now));
+        }
         let due = app
             .connection_log
             .as_ref()
@@ -277,6 +281,16 @@ pub(super) fn environment_switch_failed(app: &mut App, message: String) -> Vec<E
         app.env.name
     ));
     vec![]
+}
+
+/// `w` in the storm view: the next span, with the stage's metrics for it read at once.
+pub(super) fn cycle_metrics_window(app: &mut App) -> Vec<Effect> {
+    app.metrics_window = app.metrics_window.next();
+    if app.env.metrics.is_none() {
+        return vec![];
+    }
+    app.metrics_requested = Some(app.now);
+    vec![Effect::FetchMetrics(app.metrics_window)]
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! `Enter`: the record as stored, the last GetConnection answer, and this connection's deliveries.
 
 use super::centered;
+use crate::access_logs::clients::{refused_from, status_counts, ClientKey};
 use crate::model::{format_age, iso_millis};
 use crate::text::printable;
 use crate::tui::app::App;
@@ -10,19 +11,33 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
-    let popup = centered(area, 100, 32);
+    let popup = centered(area, 110, 44);
     frame.render_widget(Clear, popup);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(format!(" {} (Esc closes) ", printable(connection_id)));
-    let Some(row) = app.row(connection_id) else {
-        frame.render_widget(
-            Paragraph::new("this record is no longer in the store").block(block),
-            popup,
-        );
-        return;
+    let last_seen = app
+        .details_last_seen
+        .as_ref()
+        .filter(|(row, _)| row.key() == connection_id);
+    let (row, gone_since) = match (app.row(connection_id), last_seen) {
+        (Some(row), _) => (row, None),
+        (None, Some((row, at))) => (row, Some(*at)),
+        (None, None) => {
+            frame.render_widget(
+                Paragraph::new("this record is no longer in the store").block(block),
+                popup,
+            );
+            return;
+        }
     };
-    let mut lines = vec![Line::from("record as stored:")];
+    let mut lines = match gone_since {
+        None => vec![Line::from("record as stored:")],
+        Some(at) => vec![Line::from(format!(
+            "record as last seen at {} (it has left the store since):",
+            iso_millis(at)
+        ))],
+    };
     match row.malformed() {
         Some(m) => {
             lines.push(Line::from(format!("  malformed: {}", printable(&m.reason))));
@@ -102,6 +117,7 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
             }
         }
     }
+    lines.extend(client_handshake_lines(app, row));
     lines.push(Line::from(format!("deliveries ({}):", row.history().len())));
     if row.history().len() == 0 {
         lines.push(Line::from("  none yet"));
@@ -121,4 +137,60 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
             .block(block),
         popup,
     );
+}
+
+/// The handshakes of this connection's client (its source address and user agent, from its
+/// own `$connect` line or from GetConnection): a run of refusals next to a live record is a
+/// second tab or an old token still retrying.
+fn client_handshake_lines(app: &App, row: &crate::tui::app::Row) -> Vec<Line<'static>> {
+    let Some(Ok(handshakes)) = &app.handshakes else {
+        return vec![];
+    };
+    // Where its own $connect came from: the log line says, else GetConnection's Identity.
+    let own_line = app
+        .connection_log
+        .as_ref()
+        .filter(|log| log.connection_id == row.record.connection_id)
+        .and_then(|log| log.lines.as_ref())
+        .and_then(|lines| lines.as_ref().ok())
+        .into_iter()
+        .flatten()
+        .chain(handshakes.iter())
+        .filter_map(|l| l.entry.as_ref())
+        .filter(|e| e.event_type == "CONNECT" && e.connection_id == row.record.connection_id)
+        .find_map(ClientKey::of);
+    let client = own_line.or_else(|| {
+        let info = row.info.as_ref()?;
+        Some(ClientKey {
+            source_ip: info.source_ip.clone()?,
+            user_agent: info.user_agent.clone().unwrap_or_default(),
+        })
+    });
+    let Some(client) = client else {
+        return vec![];
+    };
+    let minutes = crate::tui::update::HANDSHAKES_WINDOW.whole_minutes();
+    let refused = refused_from(handshakes, std::slice::from_ref(&client));
+    let mut lines = vec![Line::from(format!(
+        "refused handshakes from this client ({}), last {minutes} min: {}",
+        printable(&client.describe()),
+        if refused.is_empty() {
+            "none".to_string()
+        } else {
+            status_counts(&refused)
+        }
+    ))];
+    for entry in refused.iter().skip(refused.len().saturating_sub(6)) {
+        let at =
+            time::OffsetDateTime::from_unix_timestamp(entry.request_time_epoch.div_euclid(1000))
+                .map(iso_millis)
+                .unwrap_or_default();
+        lines.push(Line::from(format!(
+            "  {at}  $connect {} {}: {}",
+            entry.status,
+            printable(&entry.connection_id),
+            printable(entry.error_message.as_deref().unwrap_or("-"))
+        )));
+    }
+    lines
 }

@@ -118,17 +118,30 @@ pub fn render_progress(text: &str, frame: &mut Frame, area: Rect) {
 }
 
 /// A summary of any length: every line can be read by scrolling, none is cut off.
-pub fn render_summary(title: &str, lines: &[String], scroll: usize, frame: &mut Frame, area: Rect) {
+/// A scrolling box of lines; `keys` are the overlay's own keys, shown in its footer.
+pub fn render_summary(
+    title: &str,
+    lines: &[String],
+    scroll: usize,
+    keys: &str,
+    frame: &mut Frame,
+    area: Rect,
+) {
     let (rect, rows, shown) = crate::tui::layout::summary_geometry(lines, area);
     let scroll = clamp_scroll(scroll, rows, shown);
+    let keys = if keys.is_empty() {
+        String::new()
+    } else {
+        format!("{keys} · ")
+    };
     let footer = if rows > shown {
         format!(
-            "rows {}–{} of {rows} · ↑↓ PgUp PgDn g G scroll · Esc/Enter: close",
+            "rows {}–{} of {rows} · ↑↓ PgUp PgDn g G scroll · {keys}Esc/Enter: close",
             scroll as usize + 1,
             (scroll as usize + shown).min(rows)
         )
     } else {
-        "Esc/Enter: close".to_string()
+        format!("{keys}Esc/Enter: close")
     };
     frame.render_widget(Clear, rect);
     let block = Block::default()

@@ -9,6 +9,7 @@ use ratatui::Frame;
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let prefix = match app.prompt {
         Prompt::Filter => "/",
+        Prompt::LogFilter => "logs filter: ",
         Prompt::Command => ":",
         Prompt::None => {
             let text = app

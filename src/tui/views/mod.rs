@@ -6,7 +6,9 @@ mod dialog;
 mod footer;
 mod header;
 mod help;
+mod logs;
 mod outcomes;
+pub mod storm;
 mod table;
 
 use super::app::{App, Overlay};
@@ -32,8 +34,10 @@ pub fn render(app: &App, frame: &mut Frame) {
         Overlay::Confirm(confirm) => dialog::render_confirm(app, confirm, frame, area),
         Overlay::Progress(text) => dialog::render_progress(text, frame, area),
         Overlay::Summary(title, lines) => {
-            dialog::render_summary(title, lines, app.overlay_scroll, frame, area)
+            dialog::render_summary(title, lines, app.overlay_scroll, "", frame, area)
         }
+        Overlay::Storm => storm::render(app, frame, area),
+        Overlay::Logs => logs::render(app, frame, area),
     }
 }
 
