@@ -1163,3 +1163,30 @@ fn the_stage_metrics_are_read_each_minute_and_drawn_under_f() {
         .join("\n")
         .contains("GetMetricData failed: AccessDenied"));
 }
+
+/// A flapping client's record can leave the store while its details are read: the view keeps
+/// the record as last seen, says so, and still shows its access log.
+#[test]
+fn details_keep_a_record_that_left_the_store_as_last_seen() {
+    let mut app = loaded(false);
+    let selected = app.selected_row().expect("a row").key().to_string();
+    update(&mut app, Action::OpenDetails);
+    let later = NOW + time::Duration::seconds(3);
+    update(&mut app, Action::Tick(later));
+    update(
+        &mut app,
+        Action::Scanned(Ok(StoreSnapshot {
+            records: vec![record("alice", "AAAAAAAAAAAAAAA=", 5)],
+            malformed: vec![],
+        })),
+    );
+    assert!(app.row(&selected).is_none(), "{selected} left the store");
+    let shown = text_of(&screen(&app, 120, 40));
+    assert!(
+        shown.contains(
+            "record as last seen at 2026-11-24T10:30:03.000Z (it has left the store since)"
+        ),
+        "{shown}"
+    );
+    assert!(shown.contains(&selected), "{shown}");
+}

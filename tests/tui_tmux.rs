@@ -742,6 +742,92 @@ fn the_demo_shows_its_reconnect_storm_under_f() {
         Duration::from_secs(30),
         |s| s.contains("refused handshakes from this client") && s.contains("$connect 401"),
     );
+    // The emulator's access log under `l`, filtered as CloudWatch would filter it.
+    tmux.keys(&[
+        "Escape",
+        "Escape",
+        "l",
+        "/",
+        "\"invalid token\" -Chrome",
+        "Enter",
+    ]);
+    let panel = tmux.wait_for("the flapper's refusals in the logs panel", |s| {
+        s.contains("matching \"invalid token\" -Chrome") && s.contains("$connect    401")
+    });
+    assert!(!panel.contains("$connect    200"), "{panel}");
+    tmux.keys(&["Escape", "q"]);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// On AWS the logs come from the environment's log group, through FilterLogEvents: the emulator
+/// (a stage with access logging) ships its lines to a group on moto_server, and the dashboard,
+/// whose environment names that group, shows a connection's lines in its details, the refused
+/// handshake from the same client beside them, and follows the group, filtered, under `l`.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_aws_the_details_and_the_logs_panel_read_the_log_group() {
+    use common::dynamo::{create_table, dynamo, put, s};
+    let moto = common::Moto::start();
+    let demo = common::quiet_demo(&["--log-group", "/ws/access", "--logs-endpoint", &moto.url]);
+    let urls = demo.demo_urls();
+    let _sockets = urls.connect(&["ann"]).await;
+    let id = urls.live_ids().await.pop().expect("ann's connection");
+    let refused = tokio_tungstenite::connect_async(format!("{}?token=stale", urls.websocket)).await;
+    assert!(refused.is_err(), "a bad token is refused");
+    // The table lives on moto, as it would in DynamoDB.
+    let client = dynamo(&moto).await;
+    create_table(&client, "conns", "user_id", None).await;
+    let now = wsdash::model::iso_millis(time::OffsetDateTime::now_utc());
+    put(
+        &client,
+        "conns",
+        &[
+            ("user_id", s("ann")),
+            ("connection_id", s(&id)),
+            ("connected_at", s(&now)),
+        ],
+    )
+    .await;
+    let dir = std::env::temp_dir().join(format!("wsdash-tmux-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = common::env_config(
+        &dir,
+        "prod",
+        &format!(
+            "table = \"conns\"\nendpoint = \"{}\"\ndynamodb_endpoint = \"{}\"\nlog_group = \"/ws/access\"",
+            urls.management, moto.url
+        ),
+    );
+    let command = format!(
+        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} AWS_ACCESS_KEY_ID=t AWS_SECRET_ACCESS_KEY=t \
+         AWS_REGION=us-east-1 AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={moto} {BIN} --config {config}",
+        dir = dir.display(),
+        moto = moto.url,
+        config = config.display()
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for("ann's record", |s| s.contains("connections 1/1"));
+    tmux.keys(&["Enter"]);
+    let shown = tmux.wait_for("ann's lines from the group", |s| {
+        s.contains("access log (log group /ws/access)")
+            && s.contains("CONNECT $connect 200")
+            && s.contains("refused handshakes from this client")
+            && s.contains("401 ×1")
+    });
+    assert!(shown.contains(&id), "{shown}");
+    tmux.keys(&["Escape", "l"]);
+    tmux.wait_for("the group, followed", |s| {
+        s.contains("Access log (log group /ws/access), all lines")
+            && s.contains("$connect    200")
+            && s.contains("$connect    401")
+    });
+    tmux.keys(&["/", "invalid", "Enter"]);
+    let filtered = tmux.wait_for("only the refusal", |s| {
+        s.contains("matching invalid") && s.contains("$connect    401")
+    });
+    assert!(
+        !filtered.contains("$connect    200"),
+        "the filter goes to FilterLogEvents: {filtered}"
+    );
     tmux.keys(&["Escape", "q"]);
     std::fs::remove_dir_all(dir).ok();
 }
