@@ -244,7 +244,56 @@ fn measure_table(records: usize) {
         percentile(&mut batches.clone(), 0.5),
         batches.iter().cloned().fold(0.0, f64::max)
     );
+    measure_storm_view(&mut app, &mut terminal);
     println!("process RSS at the end: {:.1} MB", rss_mb());
+}
+
+/// The reconnect-storm view (`f`) during a storm: 10,000 users with 3 new connections each in
+/// the last minutes and 5,000 handshakes from the access log (a fifth refused), redrawn live.
+fn measure_storm_view(app: &mut App, terminal: &mut Terminal<TestBackend>) {
+    const USERS: usize = 10_000;
+    let now = app.now;
+    for round in 0..3 {
+        let appeared: Vec<(String, String)> = (0..USERS)
+            .map(|u| (format!("storm-{u:05}"), format!("S{round}{u:013}=")))
+            .collect();
+        app.churn.record(
+            now - time::Duration::seconds(90 - 30 * round as i64),
+            appeared,
+            USERS,
+        );
+    }
+    let handshakes: Vec<wsdash::access_logs::LogLine> = (0..5_000)
+        .map(|i| {
+            let status = if i % 5 == 0 { 401 } else { 200 };
+            let id = format!("S{}{:013}=", i % 3, i);
+            let mut entry =
+                wsdash::access_logs::AccessLogEntry::now(&id, "CONNECT", "$connect", status);
+            entry.source_ip = format!("10.0.{}.{}", (i / 250) % 250, i % 250);
+            entry.user_agent = "Chrome/131".into();
+            wsdash::access_logs::LogLine {
+                at_ms: entry.request_time_epoch,
+                raw: String::new(),
+                entry: Some(entry),
+            }
+        })
+        .collect();
+    update(app, Action::Handshakes(Ok(handshakes)));
+    update(app, Action::ShowFlapping);
+    let mut frames = Vec::new();
+    for i in 0..100 {
+        // A key and the frame after it: scrolling asks the view how long it is.
+        let t = Instant::now();
+        update(app, Action::ScrollOverlay(if i % 2 == 0 { 1 } else { -1 }));
+        terminal.draw(|f| render(app, f)).expect("draw");
+        frames.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    println!(
+        "storm view (f), a scroll key and its frame, {USERS} users flapping, 5,000 handshakes: p50 {:.2} ms, p99 {:.2} ms",
+        percentile(&mut frames.clone(), 0.5),
+        percentile(&mut frames, 0.99)
+    );
+    update(app, Action::Back);
 }
 
 fn first_frame() {

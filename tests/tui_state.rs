@@ -1066,9 +1066,9 @@ fn f_lists_users_whose_connection_keeps_changing() {
     );
     update(&mut app, Action::ShowFlapping);
     assert!(matches!(app.overlay, Overlay::Storm), "{:?}", app.overlay);
-    let title = wsdash::tui::views::storm::title(&app);
+    let (title, lines) = wsdash::tui::views::storm::build(&app);
     assert!(title.contains("1 user(s)"), "{title}");
-    let text = wsdash::tui::views::storm::lines(&app).join("\n");
+    let text = lines.join("\n");
     assert!(
         text.contains("flappy  3 connections: FLAP00000000001= at 10:31:00"),
         "{text}"
@@ -1090,10 +1090,10 @@ fn f_lists_users_whose_connection_keeps_changing() {
     let key = |c| crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c));
     let action = wsdash::tui::keymap::action_for(&app, key('w')).expect("w is bound");
     update(&mut app, action);
-    let text = wsdash::tui::views::storm::lines(&app).join("\n");
+    let text = wsdash::tui::views::storm::build(&app).1.join("\n");
     assert!(text.contains("the last 3 h per 3 min"), "{text}");
     update(&mut app, Action::CycleMetricsWindow);
-    let text = wsdash::tui::views::storm::lines(&app).join("\n");
+    let text = wsdash::tui::views::storm::build(&app).1.join("\n");
     assert!(text.contains("the last 24 h per 24 min"), "{text}");
     assert!(text.contains("in all"), "{text}");
     let shown = text_of(&screen(&app, 140, 50));
@@ -1133,7 +1133,7 @@ fn the_stage_metrics_are_read_each_minute_and_drawn_under_f() {
         ),
     );
     update(&mut app, Action::ShowFlapping);
-    let text = wsdash::tui::views::storm::lines(&app).join("\n");
+    let text = wsdash::tui::views::storm::build(&app).1.join("\n");
     assert!(
         text.contains(
             "the stage, the last 1 h per minute (CloudWatch AWS/ApiGateway abc123/production)"
@@ -1149,7 +1149,7 @@ fn the_stage_metrics_are_read_each_minute_and_drawn_under_f() {
         update(&mut app, Action::CycleMetricsWindow),
         [Effect::FetchMetrics(TimeWindow::ThreeHours)]
     );
-    let text = wsdash::tui::views::storm::lines(&app).join("\n");
+    let text = wsdash::tui::views::storm::build(&app).1.join("\n");
     assert!(text.contains("(reading the last 3 h…)"), "{text}");
     assert!(text.contains("█|  now 12"), "{text}");
     update(
@@ -1159,7 +1159,8 @@ fn the_stage_metrics_are_read_each_minute_and_drawn_under_f() {
             Err("GetMetricData failed: AccessDenied".into()),
         ),
     );
-    assert!(wsdash::tui::views::storm::lines(&app)
+    assert!(wsdash::tui::views::storm::build(&app)
+        .1
         .join("\n")
         .contains("GetMetricData failed: AccessDenied"));
 }

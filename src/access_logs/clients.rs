@@ -5,7 +5,7 @@
 //! clients behind one NAT with one browser build share the pair, so this is shown, never acted on.
 
 use super::{AccessLogEntry, LogLine};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// Who a handshake came from, as far as the gateway can tell.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -47,22 +47,63 @@ fn connects(lines: &[LogLine]) -> impl Iterator<Item = &AccessLogEntry> {
         .filter(|e| e.event_type == "CONNECT")
 }
 
-/// The handshakes of the connections `connection_ids` (one user's), and the refusals from the
-/// same sources, out of `handshakes` (CONNECT lines, oldest first).
-pub fn user_handshakes<'a>(
-    handshakes: &'a [LogLine],
-    connection_ids: &HashSet<&str>,
-) -> UserHandshakes<'a> {
-    let own: Vec<&AccessLogEntry> = connects(handshakes)
-        .filter(|e| connection_ids.contains(e.connection_id.as_str()))
-        .collect();
-    let mut clients: Vec<ClientKey> = own.iter().filter_map(|e| ClientKey::of(e)).collect();
-    clients.sort();
-    clients.dedup();
-    UserHandshakes {
-        refused: refused_from(handshakes, &clients),
-        own,
-        clients,
+/// Handshakes looked up by connection and refusals grouped by client, built once so a storm
+/// of thousands of users is answered in one pass over the lines.
+pub struct HandshakeIndex<'a> {
+    by_connection: HashMap<&'a str, &'a AccessLogEntry>,
+    refused_by_client: HashMap<ClientKey, Vec<&'a AccessLogEntry>>,
+}
+
+impl<'a> HandshakeIndex<'a> {
+    /// `handshakes`: CONNECT lines, oldest first.
+    pub fn new(handshakes: &'a [LogLine]) -> Self {
+        let mut index = HandshakeIndex {
+            by_connection: HashMap::new(),
+            refused_by_client: HashMap::new(),
+        };
+        for entry in connects(handshakes) {
+            index
+                .by_connection
+                .insert(entry.connection_id.as_str(), entry);
+            if entry.status >= 400 {
+                if let Some(client) = ClientKey::of(entry) {
+                    index
+                        .refused_by_client
+                        .entry(client)
+                        .or_default()
+                        .push(entry);
+                }
+            }
+        }
+        index
+    }
+
+    /// The handshakes of the connections `connection_ids` (one user's), oldest first, and the
+    /// refusals from the same sources.
+    pub fn user<'b>(
+        &self,
+        connection_ids: impl IntoIterator<Item = &'b str>,
+    ) -> UserHandshakes<'a> {
+        let mut own: Vec<&AccessLogEntry> = connection_ids
+            .into_iter()
+            .filter_map(|id| self.by_connection.get(id).copied())
+            .collect();
+        own.sort_by_key(|e| e.request_time_epoch);
+        let mut clients: Vec<ClientKey> = own.iter().filter_map(|e| ClientKey::of(e)).collect();
+        clients.sort();
+        clients.dedup();
+        let mut refused: Vec<&AccessLogEntry> = clients
+            .iter()
+            .filter_map(|c| self.refused_by_client.get(c))
+            .flatten()
+            .copied()
+            .collect();
+        refused.sort_by_key(|e| e.request_time_epoch);
+        UserHandshakes {
+            own,
+            clients,
+            refused,
+        }
     }
 }
 
@@ -116,7 +157,8 @@ mod tests {
             handshake("R4", 401, "10.0.0.7", "Edge/131"),
             handshake("X1", 401, "-", ""),
         ];
-        let found = user_handshakes(&lines, &HashSet::from(["F1", "F2"]));
+        let index = HandshakeIndex::new(&lines);
+        let found = index.user(["F1", "F2"]);
         assert_eq!(status_counts(&found.own), "200 ×2");
         assert_eq!(found.clients.len(), 1);
         let refused: Vec<&str> = found
@@ -125,7 +167,7 @@ mod tests {
             .map(|e| e.connection_id.as_str())
             .collect();
         assert_eq!(refused, ["R1", "R4"], "same address and same agent only");
-        let nobody = user_handshakes(&lines, &HashSet::from(["nope"]));
+        let nobody = index.user(["nope"]);
         assert!(
             nobody.refused.is_empty(),
             "an unknown source matches nothing"

@@ -94,7 +94,8 @@ pub fn overlay_max_scroll(app: &App) -> usize {
             rows.saturating_sub(shown)
         }
         Overlay::Storm => {
-            let (_, rows, shown) = summary_geometry(&crate::tui::views::storm::lines(app), area);
+            let (_, lines) = crate::tui::views::storm::build(app);
+            let (_, rows, shown) = summary_geometry(&lines, area);
             rows.saturating_sub(shown)
         }
         Overlay::Logs => app.log_tail.lines.len(),

@@ -3,20 +3,23 @@
 //! records appearing and vanishing, and the gateway's own metrics over 1 h, 3 h or 24 h. Drawn
 //! from the state every frame, so it stays live while open.
 
-use crate::access_logs::clients::{status_counts, user_handshakes};
-use crate::access_logs::LogLine;
+use crate::access_logs::clients::{status_counts, HandshakeIndex};
 use crate::gateway_metrics::TimeWindow;
 use crate::text::printable;
 use crate::tui::app::App;
 use crate::tui::churn::{sparkline, Flapping, FLAP_CONNECTIONS, FLAP_WINDOW};
 use ratatui::layout::Rect;
 use ratatui::Frame;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
+
+/// The busiest this many flapping users are listed; a storm of thousands is summed up.
+const LISTED_USERS: usize = 50;
 
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
+    let (title, lines) = build(app);
     super::dialog::render_summary(
-        &title(app),
-        &lines(app),
+        &title,
+        &lines,
         app.overlay_scroll,
         "w: 1 h / 3 h / 24 h",
         frame,
@@ -24,10 +27,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-pub fn title(app: &App) -> String {
+fn title(flapping: usize) -> String {
     format!(
-        "Reconnect storms: {} user(s) with {FLAP_CONNECTIONS}+ new connections in {} min",
-        app.churn.flapping(app.now).len(),
+        "Reconnect storms: {flapping} user(s) with {FLAP_CONNECTIONS}+ new connections in {} min",
         FLAP_WINDOW.whole_minutes()
     )
 }
@@ -52,7 +54,8 @@ fn spark_row(label: &str, values: &[u64]) -> String {
     )
 }
 
-pub fn lines(app: &App) -> Vec<String> {
+/// The view's title and lines, from the state as it is now.
+pub fn build(app: &App) -> (String, Vec<String>) {
     let window = app.metrics_window;
     let flapping = app.churn.flapping(app.now);
     let (appeared, vanished) = app.churn.over(app.now, window);
@@ -72,12 +75,18 @@ pub fn lines(app: &App) -> Vec<String> {
             FLAP_WINDOW.whole_minutes()
         ));
     }
-    let handshakes = match &app.handshakes {
-        Some(Ok(lines)) => Some(lines.as_slice()),
+    let index = match &app.handshakes {
+        Some(Ok(lines)) => Some(HandshakeIndex::new(lines)),
         _ => None,
     };
-    for user in &flapping {
-        lines.extend(flapping_lines(user, handshakes));
+    for user in flapping.iter().take(LISTED_USERS) {
+        lines.extend(flapping_lines(user, index.as_ref()));
+    }
+    if flapping.len() > LISTED_USERS {
+        lines.push(format!(
+            "… and {} more users flapping (the busiest {LISTED_USERS} are listed)",
+            flapping.len() - LISTED_USERS
+        ));
     }
     lines.push(String::new());
     lines.extend(refusal_lines(app));
@@ -89,12 +98,12 @@ pub fn lines(app: &App) -> Vec<String> {
                 .into(),
         );
     }
-    lines
+    (title(flapping.len()), lines)
 }
 
 /// The user, its connection ids, and (with an access log) its handshakes' statuses and the
 /// refusals from the same client.
-fn flapping_lines(user: &Flapping, handshakes: Option<&[LogLine]>) -> Vec<String> {
+fn flapping_lines(user: &Flapping, index: Option<&HandshakeIndex>) -> Vec<String> {
     let ids: Vec<String> = user
         .connections
         .iter()
@@ -106,11 +115,10 @@ fn flapping_lines(user: &Flapping, handshakes: Option<&[LogLine]>) -> Vec<String
         user.connections.len(),
         ids.join(", ")
     )];
-    let Some(handshakes) = handshakes else {
+    let Some(index) = index else {
         return out;
     };
-    let own_ids: HashSet<&str> = user.connections.iter().map(|(_, id)| id.as_str()).collect();
-    let found = user_handshakes(handshakes, &own_ids);
+    let found = index.user(user.connections.iter().map(|(_, id)| id.as_str()));
     if found.own.is_empty() {
         out.push("    $connect: not in the access log yet".into());
         return out;
