@@ -93,7 +93,7 @@ pub async fn run_socket(
 
 /// Remove a connection, count why it ended, and call `$disconnect` unless that call is to be lost.
 pub async fn finish(state: &GatewayState, connection_id: &str, ended_by: SocketEvent) {
-    state.registry.remove(connection_id);
+    let connection = state.registry.remove(connection_id);
     state.registry.stats.record(ended_by);
     tracing::debug!(connection_id, ?ended_by, "socket ended");
     if state.shutdown.is_cancelled() {
@@ -110,6 +110,11 @@ pub async fn finish(state: &GatewayState, connection_id: &str, ended_by: SocketE
     line.integration_status = integration_status;
     line.integration_latency = Some(started.elapsed().as_millis() as u64);
     line.error_message = Some(format!("{ended_by:?}"));
+    // AWS logs the client's identity on $disconnect too.
+    if let Some(connection) = connection {
+        line.source_ip = connection.source_ip.clone();
+        line.user_agent = connection.user_agent.clone();
+    }
     state.access_log.record(line);
 }
 

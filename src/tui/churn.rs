@@ -12,10 +12,13 @@ pub const FLAP_WINDOW: Duration = Duration::minutes(5);
 /// How many minutes of new/vanished counts are kept: the 24 h view.
 const MINUTES_KEPT: usize = 24 * 60;
 
+/// (when it appeared, connection id) for one user, oldest first.
+type Seen = VecDeque<(OffsetDateTime, String)>;
+
 #[derive(Debug, Default)]
 pub struct Churn {
     /// Each user's connection ids that appeared within the window, oldest first.
-    appeared: HashMap<String, VecDeque<(OffsetDateTime, String)>>,
+    appeared: HashMap<String, Seen>,
     /// (minute, records that appeared, records that vanished), oldest first.
     per_minute: VecDeque<(i64, u32, u32)>,
 }
@@ -81,11 +84,37 @@ impl Churn {
     /// Users with `FLAP_CONNECTIONS` or more new connections in the window before `now`, the
     /// busiest first.
     pub fn flapping(&self, now: OffsetDateTime) -> Vec<Flapping> {
+        self.busiest_flapping(now, usize::MAX).1
+    }
+
+    /// How many users are flapping, and the busiest `limit` of them, busiest first. A storm
+    /// after a deploy can make every user flap: only the users listed are copied and sorted.
+    pub fn busiest_flapping(&self, now: OffsetDateTime, limit: usize) -> (usize, Vec<Flapping>) {
         let cutoff = now - FLAP_WINDOW;
-        let mut found: Vec<Flapping> = self
+        let mut found: Vec<(usize, &String, &Seen)> = self
             .appeared
             .iter()
-            .map(|(user, seen)| Flapping {
+            .map(|(user, seen)| {
+                (
+                    seen.iter().filter(|(at, _)| *at >= cutoff).count(),
+                    user,
+                    seen,
+                )
+            })
+            .filter(|(count, _, _)| *count >= FLAP_CONNECTIONS)
+            .collect();
+        let total = found.len();
+        let busiest_first = |a: &(usize, &String, _), b: &(usize, &String, _)| {
+            b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1))
+        };
+        if limit < found.len() {
+            found.select_nth_unstable_by(limit, busiest_first);
+            found.truncate(limit);
+        }
+        found.sort_unstable_by(busiest_first);
+        let listed = found
+            .into_iter()
+            .map(|(_, user, seen)| Flapping {
                 user_id: user.clone(),
                 connections: seen
                     .iter()
@@ -93,15 +122,8 @@ impl Churn {
                     .cloned()
                     .collect(),
             })
-            .filter(|f| f.connections.len() >= FLAP_CONNECTIONS)
             .collect();
-        found.sort_by(|a, b| {
-            b.connections
-                .len()
-                .cmp(&a.connections.len())
-                .then_with(|| a.user_id.cmp(&b.user_id))
-        });
-        found
+        (total, listed)
     }
 
     /// Records that appeared and vanished in each column of the window up to `now` (oldest
@@ -169,5 +191,17 @@ mod tests {
         let (appeared, _) = churn.over(now, TimeWindow::Day);
         assert_eq!(appeared.iter().sum::<u64>(), 4);
         assert_eq!(sparkline(&[0, 1, 4]), " ▂█");
+        for (user, id) in [
+            ("carl", "C1"),
+            ("carl", "C2"),
+            ("carl", "C3"),
+            ("carl", "C4"),
+        ] {
+            churn.record(start, [(user.to_string(), id.to_string())], 0);
+        }
+        let (total, busiest) = churn.busiest_flapping(now, 1);
+        assert_eq!(total, 2);
+        assert_eq!(busiest.len(), 1);
+        assert_eq!(busiest[0].user_id, "carl", "four connections beat three");
     }
 }

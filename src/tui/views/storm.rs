@@ -57,7 +57,7 @@ fn spark_row(label: &str, values: &[u64]) -> String {
 /// The view's title and lines, from the state as it is now.
 pub fn build(app: &App) -> (String, Vec<String>) {
     let window = app.metrics_window;
-    let flapping = app.churn.flapping(app.now);
+    let (flapping_users, flapping) = app.churn.busiest_flapping(app.now, LISTED_USERS);
     let (appeared, vanished) = app.churn.over(app.now, window);
     let mut lines = vec![
         format!(
@@ -79,13 +79,13 @@ pub fn build(app: &App) -> (String, Vec<String>) {
         Some(Ok(lines)) => Some(HandshakeIndex::new(lines)),
         _ => None,
     };
-    for user in flapping.iter().take(LISTED_USERS) {
+    for user in &flapping {
         lines.extend(flapping_lines(user, index.as_ref()));
     }
-    if flapping.len() > LISTED_USERS {
+    if flapping_users > flapping.len() {
         lines.push(format!(
             "… and {} more users flapping (the busiest {LISTED_USERS} are listed)",
-            flapping.len() - LISTED_USERS
+            flapping_users - flapping.len()
         ));
     }
     lines.push(String::new());
@@ -98,7 +98,7 @@ pub fn build(app: &App) -> (String, Vec<String>) {
                 .into(),
         );
     }
-    (title(flapping.len()), lines)
+    (title(flapping_users), lines)
 }
 
 /// The user, its connection ids, and (with an access log) its handshakes' statuses and the
