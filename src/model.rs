@@ -105,6 +105,19 @@ pub fn now_utc_millis() -> OffsetDateTime {
         .unwrap_or(now)
 }
 
+/// `09:42:09` (UTC): a time of day on screen.
+pub fn clock(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second())
+}
+
+/// `clock` of an epoch-milliseconds instant (a log line's); empty if it is out of range.
+pub fn clock_of_millis(ms: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .map(clock)
+        .unwrap_or_default()
+}
+
 /// ISO-8601 with milliseconds and a `Z`, the shape AWS uses on the wire.
 pub fn iso_millis(t: OffsetDateTime) -> String {
     let t = t.to_offset(time::UtcOffset::UTC);

@@ -249,12 +249,7 @@ fn a_partial_sweep_estimates_the_stale_share_within_its_interval() {
                 "after {probed} probes: {estimate:?}, true share {truth}"
             );
             checked += 1;
-            let text: String = screen(&app, 140, 40)
-                .buffer()
-                .content()
-                .iter()
-                .map(|c| c.symbol())
-                .collect();
+            let text: String = text_of(&screen(&app, 140, 40));
             assert!(
                 text.contains(&format!("stale {}", estimate.describe())),
                 "{text}"
@@ -760,14 +755,7 @@ fn hostile_stored_values_are_shown_escaped_in_the_table_and_the_details() {
             malformed: vec![],
         })),
     );
-    let text = |backend: &TestBackend| {
-        backend
-            .buffer()
-            .content()
-            .iter()
-            .map(|c| c.symbol())
-            .collect::<String>()
-    };
+    let text = text_of;
     let table = text(&screen(&app, 140, 30));
     assert!(table.contains("screen\\u{1b}["), "{table}");
     assert!(table.contains("RTL\\u{202e}exe.tx"), "{table}");
@@ -829,13 +817,7 @@ fn the_cursor_and_the_composer_follow_the_record_not_the_row_number() {
         Some("bob"),
         "the cursor stays on bob"
     );
-    let shown = screen(&app, 120, 40);
-    let text: String = shown
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let text = text_of(&screen(&app, 120, 40));
     assert!(text.contains("selected connection (bob)"), "{text}");
     match press(&mut app, &[KeyCode::Enter]).as_slice() {
         [Effect::Push { targets, .. }] => {
@@ -911,12 +893,7 @@ fn the_rate_ceiling_is_set_with_a_command_and_throttling_is_shown() {
             throttles: 3,
         }),
     );
-    let text: String = screen(&app, 120, 40)
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let text: String = text_of(&screen(&app, 120, 40));
     assert!(text.contains("API rate 60/120 calls/s"), "{text}");
     assert!(text.contains("THROTTLED (429)"), "{text}");
 }
@@ -928,12 +905,7 @@ fn the_header_says_how_much_of_the_table_is_probed_and_how_old_the_answers_are()
     app.now = NOW + time::Duration::minutes(2);
     let coverage = app.probe_coverage();
     assert_eq!((coverage.probed, coverage.probeable), (4, 5));
-    let text: String = screen(&app, 140, 40)
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let text: String = text_of(&screen(&app, 140, 40));
     assert!(
         text.contains("probed 80% of 5, oldest answer 2m00s ago"),
         "{text}"
@@ -950,14 +922,7 @@ fn the_details_view_shows_the_connections_access_log() {
     let selected = app.selected_row().expect("a row").key().to_string();
     let effects = update(&mut app, Action::OpenDetails);
     assert_eq!(effects, vec![Effect::FetchAccessLogs(selected.clone())]);
-    let text = |backend: &TestBackend| {
-        backend
-            .buffer()
-            .content()
-            .iter()
-            .map(|c| c.symbol())
-            .collect::<String>()
-    };
+    let text = text_of;
     assert!(text(&screen(&app, 120, 40)).contains("reading…"));
     let mut entry = wsdash::access_logs::AccessLogEntry::now(&selected, "CONNECT", "$connect", 401);
     entry.request_time = "24/Nov/2026:10:29:58 +0000".into();

@@ -12,6 +12,11 @@ const TAIL_EVERY: Duration = Duration::seconds(2);
 /// How far back the panel starts.
 const TAIL_LOOK_BACK: Duration = Duration::minutes(15);
 
+/// Where a panel with nothing read yet starts, in epoch milliseconds.
+fn look_back_start_ms(now: time::OffsetDateTime) -> i64 {
+    ((now - TAIL_LOOK_BACK).unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 pub(super) fn show(app: &mut App) -> Vec<Effect> {
     if app.env.access_logs.is_none() {
         app.status = Some(format!(
@@ -55,9 +60,7 @@ pub(super) fn tail_if_due(app: &mut App) -> Vec<Effect> {
     }
     tail.in_flight = true;
     tail.requested = Some(app.now);
-    let since_ms = tail
-        .since_ms
-        .unwrap_or_else(|| ((app.now - TAIL_LOOK_BACK).unix_timestamp_nanos() / 1_000_000) as i64);
+    let since_ms = tail.since_ms.unwrap_or_else(|| look_back_start_ms(app.now));
     vec![Effect::TailLogs {
         pattern: tail.pattern.clone(),
         since_ms,
@@ -100,8 +103,7 @@ pub(super) fn tailed(
     if let Some(newest) = fresh.iter().map(|l| l.at_ms).max() {
         tail.since_ms = Some(newest.max(tail.since_ms.unwrap_or(newest)));
     } else if tail.since_ms.is_none() {
-        tail.since_ms =
-            Some(((app.now - TAIL_LOOK_BACK).unix_timestamp_nanos() / 1_000_000) as i64);
+        tail.since_ms = Some(look_back_start_ms(app.now));
     }
     if matches!(app.overlay, Overlay::Logs) && app.overlay_scroll > 0 {
         // Scrolled back: the lines being read stay where they are.

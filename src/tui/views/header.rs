@@ -113,10 +113,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 fn data_age(app: &App) -> String {
     match app.data_from {
         Some(t) => format!(
-            "data from {:02}:{:02}:{:02}, {} old",
-            t.hour(),
-            t.minute(),
-            t.second(),
+            "data from {}, {} old",
+            crate::model::clock(t),
             crate::model::format_age(app.now - t)
         ),
         None => "no data yet".into(),

@@ -88,9 +88,7 @@ fn panel_line(line: &LogLine) -> String {
     let Some(e) = &line.entry else {
         return line.raw.clone();
     };
-    let clock = time::OffsetDateTime::from_unix_timestamp(line.at_ms.div_euclid(1000))
-        .map(|t| format!("{:02}:{:02}:{:02}", t.hour(), t.minute(), t.second()))
-        .unwrap_or_default();
+    let clock = crate::model::clock_of_millis(line.at_ms);
     let integration = match (e.integration_status, e.integration_latency) {
         (Some(status), Some(ms)) => format!(" (integration {status}, {ms} ms)"),
         (Some(status), None) => format!(" (integration {status})"),

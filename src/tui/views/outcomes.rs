@@ -90,12 +90,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
                 Color::Red
             };
             Line::from(vec![
-                Span::raw(format!(
-                    "{:02}:{:02}:{:02} ",
-                    o.at.hour(),
-                    o.at.minute(),
-                    o.at.second()
-                )),
+                Span::raw(format!("{} ", crate::model::clock(o.at))),
                 Span::raw(format!("{:<12} ", crate::text::printable(&o.target))),
                 Span::styled(
                     format!("{:<10}", o.class.as_str()),

@@ -5,6 +5,7 @@
 
 use crate::access_logs::clients::{status_counts, HandshakeIndex};
 use crate::gateway_metrics::TimeWindow;
+use crate::model::{clock, clock_of_millis};
 use crate::text::printable;
 use crate::tui::app::App;
 use crate::tui::churn::{sparkline, Flapping, FLAP_CONNECTIONS, FLAP_WINDOW};
@@ -32,16 +33,6 @@ fn title(flapping: usize) -> String {
         "Reconnect storms: {flapping} user(s) with {FLAP_CONNECTIONS}+ new connections in {} min",
         FLAP_WINDOW.whole_minutes()
     )
-}
-
-fn clock(at: time::OffsetDateTime) -> String {
-    format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second())
-}
-
-fn clock_ms(at_ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at_ms.div_euclid(1000))
-        .map(clock)
-        .unwrap_or_default()
 }
 
 /// `|▁▂█ |  now 3, 41 in all`
@@ -132,7 +123,7 @@ fn flapping_lines(user: &Flapping, index: Option<&HandshakeIndex>) -> Vec<String
             printable(&sources.join("; ")),
             status_counts(&found.refused),
             meaning(last.status),
-            clock_ms(last.request_time_epoch),
+            clock_of_millis(last.request_time_epoch),
             printable(last.error_message.as_deref().unwrap_or("-"))
         ));
     }
