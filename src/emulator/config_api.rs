@@ -68,6 +68,11 @@ fn refused(error: ConfigError) -> Response {
     }
 }
 
+/// A handler's outcome as the wire shows it: its answer, or AWS's error shape.
+fn answer(result: Result<Response, ConfigError>) -> Response {
+    result.unwrap_or_else(refused)
+}
+
 /// The request body as JSON; the CLI and the SDKs do not all say `application/json`.
 fn body_json(body: &Bytes) -> Result<Value, ConfigError> {
     if body.is_empty() {
@@ -171,14 +176,11 @@ fn route_patch(body: &Value) -> RoutePatch {
 
 async fn create_route(State(state): Shared, Path(api_id): Path<String>, body: Bytes) -> Response {
     this_api!(api_id);
-    let body = match body_json(&body) {
-        Ok(body) => body,
-        Err(e) => return refused(e),
-    };
-    match state.integration.api.create_route(route_patch(&body)) {
-        Ok(route) => (StatusCode::CREATED, Json(route_json(&route))).into_response(),
-        Err(e) => refused(e),
-    }
+    answer(
+        body_json(&body)
+            .and_then(|body| state.integration.api.create_route(route_patch(&body)))
+            .map(|route| (StatusCode::CREATED, Json(route_json(&route))).into_response()),
+    )
 }
 
 async fn update_route(
@@ -187,18 +189,16 @@ async fn update_route(
     body: Bytes,
 ) -> Response {
     this_api!(api_id);
-    let body = match body_json(&body) {
-        Ok(body) => body,
-        Err(e) => return refused(e),
-    };
-    match state
-        .integration
-        .api
-        .update_route(&route_id, route_patch(&body))
-    {
-        Ok(route) => Json(route_json(&route)).into_response(),
-        Err(e) => refused(e),
-    }
+    answer(
+        body_json(&body)
+            .and_then(|body| {
+                state
+                    .integration
+                    .api
+                    .update_route(&route_id, route_patch(&body))
+            })
+            .map(|route| Json(route_json(&route)).into_response()),
+    )
 }
 
 async fn get_integrations(State(state): Shared, Path(api_id): Path<String>) -> Response {
@@ -254,16 +254,14 @@ async fn create_integration(
     body: Bytes,
 ) -> Response {
     this_api!(api_id);
-    let patch = match body_json(&body).and_then(|b| integration_patch(&b)) {
-        Ok(patch) => patch,
-        Err(e) => return refused(e),
-    };
-    match state.integration.api.create_integration(patch) {
-        Ok(integration) => {
-            (StatusCode::CREATED, Json(integration_json(&integration))).into_response()
-        }
-        Err(e) => refused(e),
-    }
+    answer(
+        body_json(&body)
+            .and_then(|b| integration_patch(&b))
+            .and_then(|patch| state.integration.api.create_integration(patch))
+            .map(|integration| {
+                (StatusCode::CREATED, Json(integration_json(&integration))).into_response()
+            }),
+    )
 }
 
 async fn update_integration(
@@ -272,18 +270,17 @@ async fn update_integration(
     body: Bytes,
 ) -> Response {
     this_api!(api_id);
-    let patch = match body_json(&body).and_then(|b| integration_patch(&b)) {
-        Ok(patch) => patch,
-        Err(e) => return refused(e),
-    };
-    match state
-        .integration
-        .api
-        .update_integration(&integration_id, patch)
-    {
-        Ok(integration) => Json(integration_json(&integration)).into_response(),
-        Err(e) => refused(e),
-    }
+    answer(
+        body_json(&body)
+            .and_then(|b| integration_patch(&b))
+            .and_then(|patch| {
+                state
+                    .integration
+                    .api
+                    .update_integration(&integration_id, patch)
+            })
+            .map(|integration| Json(integration_json(&integration)).into_response()),
+    )
 }
 
 fn stage_json(state: &GatewayState) -> Value {

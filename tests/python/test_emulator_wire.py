@@ -11,6 +11,7 @@ import sys
 import urllib.request
 
 import boto3
+import botocore.exceptions
 from botocore.config import Config
 import websockets
 from websockets.asyncio.client import connect
@@ -306,6 +307,17 @@ async def check_route_selection():
         RequestParameters={"integration.request.header.connectionId": "context.connectionId"},
     )
     v2.create_route(ApiId="wsdash", RouteKey="subscribe", Target=f"integrations/{integration['IntegrationId']}")
+    # Refusals come back in AWS's error shape, which boto3 turns into its exceptions.
+    for call, code in [
+        (lambda: v2.create_route(ApiId="wsdash", RouteKey="subscribe"), "ConflictException"),
+        (lambda: v2.update_route(ApiId="wsdash", RouteId="nope", RouteKey="x"), "NotFoundException"),
+        (lambda: v2.update_integration(ApiId="wsdash", IntegrationId="nope", IntegrationUri=custom.url), "NotFoundException"),
+    ]:
+        try:
+            call()
+            raise AssertionError(f"expected {code}")
+        except botocore.exceptions.ClientError as e:
+            assert e.response["Error"]["Code"] == code, e.response
     ws = await open_client("router")
     cid = (await wait_for(lambda: records().get("router"), "router's record"))["connection_id"]
     await ws.send(json.dumps({"action": "ping"}))
