@@ -12,6 +12,8 @@ pub struct AwsSettings {
     pub profile: Option<String>,
     /// Use fixed fake credentials: right for the emulator and moto, which do not check signatures.
     pub dummy_credentials: bool,
+    /// Sign with this access key and secret (the demo's own key); wins over `dummy_credentials`.
+    pub static_key: Option<(String, String)>,
     /// Per-call deadline.
     pub call_timeout: Option<Duration>,
 }
@@ -38,7 +40,16 @@ pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
         None if settings.dummy_credentials => loader = loader.region(Region::new("us-east-1")),
         None => {}
     }
-    if settings.dummy_credentials {
+    if let Some((key, secret)) = &settings.static_key {
+        loader =
+            loader.credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
+                key,
+                secret,
+                None,
+                None,
+                "wsdash-static",
+            ));
+    } else if settings.dummy_credentials {
         loader =
             loader.credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
                 "wsdash-local",

@@ -15,22 +15,33 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Loopback endpoints are the emulator or moto: they need no real credentials.
-pub async fn run_gateway(args: GatewayArgs) -> anyhow::Result<()> {
+pub async fn run_gateway(global: &GlobalArgs, args: GatewayArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     // Refuse before binding, so a refused address is never opened even for a moment.
     if let Ok(addr) = args.listen.parse::<std::net::SocketAddr>() {
         crate::emulator::gateway::check_admin_exposure(addr, args.admin_token.as_deref())?;
     }
     let listener = bind(&args.listen, "--listen").await?;
-    let options = GatewayOptions {
+    let mut options = GatewayOptions {
         admin_token: args.admin_token.clone(),
         ..args.options.clone()
     };
+    // The API lives in one region: requests must be signed for it (the global --region).
+    options.auth.region = global.region.clone();
     let handle = start_gateway(listener, &args.backend, &options, shutdown.clone()).await?;
     println!("wsdash gateway (API Gateway WebSocket emulator)");
     println!("websocket: {}", handle.websocket_url());
     println!("management endpoint: {}", handle.management_url());
     println!("admin API: {}/ (not part of AWS)", handle.admin_url());
+    println!(
+        "authentication: {}",
+        handle
+            .state
+            .front_door
+            .as_ref()
+            .map(|door| door.describe())
+            .unwrap_or_else(|| "off (--no-auth): unsigned requests accepted".into())
+    );
     println!("backend: {}", args.backend);
     crate::shutdown::wait_for_shutdown_signal().await;
     crate::emulator::demo::stop(&shutdown, &handle.server).await;

@@ -161,7 +161,7 @@ impl Context {
             region: env.region.clone(),
             profile: env.profile.clone(),
             dummy_credentials: dummy,
-            call_timeout: None,
+            ..AwsSettings::default()
         })
         .await;
         Ok(Self {

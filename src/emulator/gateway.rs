@@ -98,6 +98,8 @@ pub struct GatewayOptions {
     pub rate_burst: u32,
     #[command(flatten)]
     pub faults: Faults,
+    #[command(flatten)]
+    pub auth: super::front_door::AuthOptions,
     /// When set, every admin call but the client page needs `Authorization: Bearer TOKEN`.
     #[arg(skip)]
     pub admin_token: Option<String>,
@@ -118,6 +120,7 @@ impl Default for GatewayOptions {
             rate_limit: None,
             rate_burst: 5000,
             faults: Faults::default(),
+            auth: Default::default(),
             admin_token: None,
         }
     }
@@ -195,6 +198,8 @@ pub struct GatewayState {
     /// New connections per second, as the account quota caps them.
     connect_limiter: Option<RateLimiter>,
     pub access_log: super::access_log::AccessLog,
+    /// SigV4 and IAM as API Gateway checks them; `None` with `--no-auth`.
+    pub front_door: Option<super::front_door::FrontDoor>,
     /// The CloudWatch Logs group the access log goes to, for GetStage.
     pub log_group: Option<String>,
     /// Once cancelled, ending sockets no longer call `$disconnect`: the backend is going away too.
@@ -233,9 +238,11 @@ pub async fn start_gateway(
     let config = options.limits()?;
     let addr = listener.local_addr()?;
     check_admin_exposure(addr, options.admin_token.as_deref())?;
+    let front_door = super::front_door::FrontDoor::from_options(&options.auth)?;
     let access_log = open_access_log(options, &shutdown).await?;
     let state = Arc::new(GatewayState {
         access_log,
+        front_door,
         log_group: options.access_logs.log_group.clone(),
         admin_token: options.admin_token.clone(),
         limiter: options
@@ -291,8 +298,8 @@ fn router(state: Arc<GatewayState>) -> Router {
         // Browsers ask for it when they open the client page; without this it would hit /{stage}.
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/{stage}", get(websocket))
-        .route("/{stage}/@connections/{id}", connections.clone())
-        .route("/@connections/{id}", connections)
+        // A path without the stage is answered Forbidden by the front door, as API Gateway does.
+        .route("/{stage}/@connections/{id}", connections)
         // The client page is for browsers and needs no token; the rest of the admin API does.
         .route("/_wsdash/client", get(client_page))
         // The index as printed at start (with the slash, which the nest below does not match).
@@ -305,6 +312,10 @@ fn router(state: Arc<GatewayState>) -> Router {
         )
         .nest("/_wsdash", admin_router(state.clone()))
         .nest("/v2/apis", super::config_api::router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            super::front_door::authenticate,
+        ))
         .with_state(state)
 }
 
@@ -334,10 +345,7 @@ async fn require_admin_token(
     }
 }
 
-/// Compares without stopping at the first difference, so timing says nothing about the token.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
+use super::sigv4::constant_time_eq;
 
 // ---------- WebSocket endpoint ----------
 
@@ -446,12 +454,7 @@ struct StagePath {
     id: String,
 }
 
-#[derive(Deserialize)]
-struct BarePath {
-    id: String,
-}
-
-/// Both `/{stage}/@connections/{id}` and `/@connections/{id}` route here.
+/// `/{stage}/@connections/{id}`, on this gateway's stage.
 struct ConnectionPath(String);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConnectionPath
@@ -465,18 +468,13 @@ where
         state: &S,
     ) -> Result<Self, Response> {
         let gateway: Arc<GatewayState> = axum::extract::FromRef::from_ref(state);
-        if let Ok(Path(p)) = Path::<StagePath>::from_request_parts(parts, state).await {
-            if p.stage != gateway.config.stage {
-                return Err(aws_error(
-                    StatusCode::FORBIDDEN,
-                    "ForbiddenException",
-                    "Forbidden",
-                ));
-            }
-            return Ok(ConnectionPath(p.id));
-        }
-        match Path::<BarePath>::from_request_parts(parts, state).await {
-            Ok(Path(p)) => Ok(ConnectionPath(p.id)),
+        match Path::<StagePath>::from_request_parts(parts, state).await {
+            Ok(Path(p)) if p.stage == gateway.config.stage => Ok(ConnectionPath(p.id)),
+            Ok(_) => Err(aws_error(
+                StatusCode::FORBIDDEN,
+                "ForbiddenException",
+                "Forbidden",
+            )),
             Err(e) => Err(aws_error(
                 StatusCode::BAD_REQUEST,
                 "BadRequestException",

@@ -1,0 +1,246 @@
+//! The emulator's front door: every Management API and configuration API request is
+//! authenticated (SigV4) and, for `@connections`, authorised (IAM) before any handler runs, with
+//! the error types and messages API Gateway answers. WebSocket handshakes and the admin API are
+//! not AWS-signed and pass untouched.
+
+use super::credentials::{CredentialSet, KnownKey};
+use super::gateway::{aws_error, GatewayState};
+use super::iam::{connection_resource, Decision, Policy, MANAGE_CONNECTIONS};
+use super::sigv4::{ReceivedRequest, Service, Verifier};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The account id in the emulator's ARNs unless `--account-id` says otherwise.
+pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
+
+/// The region the emulator's API lives in unless the global `--region` says otherwise.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// How the emulator authenticates; on by default in "any key" mode.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthOptions {
+    /// Accept only the keys in this JSON file and verify every signature: a list of
+    /// {"access_key_id", "secret_access_key", "session_token", "expires_at", "user"}.
+    /// Without it any key passes, but the signature's form, service, region (the global
+    /// --region, default us-east-1) and clock are still checked.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// IAM identity policy for @connections calls: a policy JSON file, or `guide` for the
+    /// guide's POST-only policy. Without it every signed call is allowed.
+    #[arg(long, value_name = "FILE|guide")]
+    pub iam_policy: Option<String>,
+    /// Accept unsigned requests (no SigV4, no IAM), as the emulator did before it checked them.
+    #[arg(long, conflicts_with_all = ["credentials", "iam_policy"])]
+    pub no_auth: bool,
+    /// The AWS account id in ARNs and IAM messages.
+    #[arg(long, default_value = DEFAULT_ACCOUNT_ID)]
+    pub account_id: String,
+    /// The region requests must be signed for (from the global --region).
+    #[arg(skip)]
+    pub region: Option<String>,
+    /// A key accepted beside the file's (the demo signs with its own random key).
+    #[arg(skip)]
+    pub own_key: Option<KnownKey>,
+}
+
+impl Default for AuthOptions {
+    fn default() -> Self {
+        Self {
+            credentials: None,
+            iam_policy: None,
+            no_auth: false,
+            account_id: DEFAULT_ACCOUNT_ID.into(),
+            region: None,
+            own_key: None,
+        }
+    }
+}
+
+/// What the front door checks against, loaded once at start.
+#[derive(Debug, Clone)]
+pub struct FrontDoor {
+    pub region: String,
+    pub account_id: String,
+    pub credentials: CredentialSet,
+    pub policy: Policy,
+}
+
+impl FrontDoor {
+    /// `None` with `--no-auth`.
+    pub fn from_options(options: &AuthOptions) -> Result<Option<Self>, super::error::EmulatorError> {
+        use super::error::EmulatorError::BadOption;
+        if options.no_auth {
+            return Ok(None);
+        }
+        let mut credentials = match &options.credentials {
+            Some(path) => CredentialSet::load(path, &options.account_id)
+                .map_err(|e| BadOption(e.to_string()))?,
+            None => CredentialSet::any_key(),
+        };
+        if let Some(key) = &options.own_key {
+            credentials = credentials.with_key(key.clone());
+        }
+        let policy = match &options.iam_policy {
+            Some(spec) => Policy::load(spec).map_err(|e| BadOption(e.to_string()))?,
+            None => Policy::allow_all(),
+        };
+        Ok(Some(Self {
+            region: options
+                .region
+                .clone()
+                .unwrap_or_else(|| DEFAULT_REGION.into()),
+            account_id: options.account_id.clone(),
+            credentials,
+            policy,
+        }))
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "SigV4 for region {}, {}; IAM policy: {}",
+            self.region,
+            self.credentials.describe(),
+            self.policy.describe()
+        )
+    }
+}
+
+/// Bodies above this are refused before they are read (PostToConnection's limit is 128 KB; the
+/// handler answers 413 for anything between).
+const MAX_SIGNED_BODY: usize = 8 * 1024 * 1024;
+
+/// What a path is, for authentication.
+enum Target<'a> {
+    /// A Management API call on the configured stage: the connection id, percent-decoded.
+    Connection { stage: &'a str, id: String },
+    /// `@connections` without the stage, or on another stage: API Gateway answers Forbidden.
+    WrongStage,
+    /// The configuration API (apigatewayv2).
+    ConfigApi,
+    /// WebSocket handshakes, the admin API, the client page: not SigV4.
+    Unsigned,
+}
+
+fn target<'a>(path: &'a str, stage: &str) -> Target<'a> {
+    if path.starts_with("/v2/") {
+        return Target::ConfigApi;
+    }
+    let Some((before, id)) = path.split_once("/@connections/") else {
+        return Target::Unsigned;
+    };
+    let Some(given_stage) = before.strip_prefix('/') else {
+        return Target::WrongStage;
+    };
+    if given_stage != stage {
+        return Target::WrongStage;
+    }
+    let id = percent_encoding::percent_decode_str(id)
+        .decode_utf8_lossy()
+        .into_owned();
+    Target::Connection {
+        stage: given_stage,
+        id,
+    }
+}
+
+fn refuse(status: u16, error_type: &str, message: &str) -> Response {
+    aws_error(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::FORBIDDEN),
+        error_type,
+        message,
+    )
+}
+
+/// The axum middleware in front of every route.
+pub async fn authenticate(
+    State(state): State<Arc<GatewayState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (service, connection) = match target(request.uri().path(), &state.config.stage) {
+        Target::Unsigned => return next.run(request).await,
+        Target::WrongStage => return refuse(403, "ForbiddenException", "Forbidden"),
+        Target::ConfigApi => (Service::ApiGateway, None),
+        Target::Connection { stage, id } => (Service::ExecuteApi, Some((stage.to_string(), id))),
+    };
+    let Some(door) = &state.front_door else {
+        return next.run(request).await;
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, MAX_SIGNED_BODY).await else {
+        return refuse(
+            413,
+            "PayloadTooLargeException",
+            "Request body too large or unreadable",
+        );
+    };
+    let verifier = Verifier {
+        region: &door.region,
+        account_id: &door.account_id,
+        credentials: &door.credentials,
+        now: crate::model::now_utc_millis(),
+    };
+    let received = ReceivedRequest {
+        method: &parts.method,
+        uri: &parts.uri,
+        headers: &parts.headers,
+        body: &body,
+    };
+    let caller = match verifier.verify(&received, service) {
+        Ok(caller) => caller,
+        Err(refusal) => {
+            tracing::info!(error_type = refusal.error_type, path = parts.uri.path(), "request refused: {}", refusal.message);
+            return refuse(refusal.status, refusal.error_type, &refusal.message);
+        }
+    };
+    if let Some((stage, id)) = connection {
+        let resource = connection_resource(
+            &door.region,
+            &door.account_id,
+            super::config_api::API_ID,
+            &stage,
+            parts.method.as_str(),
+            &id,
+        );
+        let decision = door.policy.decide(MANAGE_CONNECTIONS, &resource);
+        if decision != Decision::Allowed {
+            let explicit = if decision == Decision::ExplicitDeny {
+                " with an explicit deny"
+            } else {
+                ""
+            };
+            return refuse(
+                403,
+                "AccessDeniedException",
+                &format!(
+                    "User: {} is not authorized to perform: {MANAGE_CONNECTIONS} on resource: {resource}{explicit}",
+                    caller.arn
+                ),
+            );
+        }
+    }
+    next.run(Request::from_parts(parts, Body::from(body))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_told_apart_by_stage_and_api() {
+        assert!(matches!(
+            target("/production/@connections/abc%3D", "production"),
+            Target::Connection { stage: "production", ref id } if id == "abc="
+        ));
+        assert!(matches!(target("/@connections/abc", "production"), Target::WrongStage));
+        assert!(matches!(target("/dev/@connections/abc", "production"), Target::WrongStage));
+        assert!(matches!(target("/v2/apis", "production"), Target::ConfigApi));
+        assert!(matches!(target("/production", "production"), Target::Unsigned));
+        assert!(matches!(target("/_wsdash/stats", "production"), Target::Unsigned));
+    }
+}
