@@ -68,6 +68,8 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Missing(String),
+    #[error("{0}")]
+    BadEndpoint(String),
 }
 
 /// Where the config file lives unless `--config` says otherwise.
@@ -132,6 +134,9 @@ pub struct Environment {
     pub profile: Option<String>,
     pub table: Option<String>,
     pub endpoint: Option<String>,
+    /// Said once when the endpoint given was not the stage URL itself (the console's
+    /// @connections or WebSocket URL).
+    pub endpoint_note: Option<String>,
     pub dynamodb_endpoint: Option<String>,
     pub readonly: bool,
     pub color: String,
@@ -231,10 +236,20 @@ pub fn resolve(
     if let Some(table) = &table {
         check_table_name(table)?;
     }
-    let endpoint = overrides.endpoint.clone().or(base.endpoint);
-    if let Some(url) = &endpoint {
-        check_endpoint_url(url, "--endpoint (management endpoint)")?;
-    }
+    let given_endpoint = overrides.endpoint.clone().or(base.endpoint);
+    let stage = given_endpoint
+        .as_deref()
+        .map(|url| {
+            crate::management::endpoint::stage_url(url, "--endpoint (management endpoint)")
+                .map_err(|e| ConfigError::BadEndpoint(e.to_string()))
+        })
+        .transpose()?;
+    let endpoint_note = stage.as_ref().and_then(|stage| {
+        stage
+            .rewritten_from
+            .map(|from| format!("{from} given: using its stage URL {}", stage.url))
+    });
+    let endpoint = stage.map(|stage| stage.url);
     let dynamodb_endpoint = overrides
         .dynamodb_endpoint
         .clone()
@@ -253,6 +268,7 @@ pub fn resolve(
         profile: overrides.profile.clone().or(base.profile),
         table,
         endpoint,
+        endpoint_note,
         dynamodb_endpoint,
         readonly: overrides.readonly || base.readonly.unwrap_or(false),
         color: base.color.unwrap_or_else(|| {

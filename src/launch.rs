@@ -63,7 +63,9 @@ pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Resu
         ..AwsSettings::default()
     })
     .await;
-    let gateway: Arc<dyn ManagementApi> = Arc::new(AwsManagementApi::new(&sdk, &args.gateway));
+    let stage = crate::management::endpoint::stage_url(&args.gateway, "--gateway")?;
+    let gateway: Arc<dyn ManagementApi> =
+        Arc::new(AwsManagementApi::new(&sdk, &stage.url).with_profile(global.profile.as_deref()));
     let store: Arc<dyn ConnectionStore> = match args.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
         StoreKind::Dynamodb => {

@@ -21,6 +21,12 @@ fn main() -> ExitCode {
         }
     };
     let global = cli.global.clone();
+    if !dashboard && !matches!(cli.command, Some(Command::Gateway(_) | Command::Backend(_))) {
+        // Said once, on stderr, so scripts reading stdout are not disturbed.
+        if let Some(note) = global.environment().ok().and_then(|env| env.endpoint_note) {
+            eprintln!("note: {note}");
+        }
+    }
     let result: Result<(), CommandError> = runtime.block_on(async move {
         let server = |r: anyhow::Result<()>| r.map_err(|e| CommandError::Failed(format!("{e:#}")));
         match cli.command {

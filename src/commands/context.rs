@@ -172,8 +172,13 @@ impl Context {
     }
 
     pub fn management(&self) -> Result<Arc<dyn ManagementApi>, CommandError> {
+        Ok(Arc::new(self.aws_management()?))
+    }
+
+    /// The Management API client itself, for what only it knows (the region it signs for).
+    pub fn aws_management(&self) -> Result<AwsManagementApi, CommandError> {
         let endpoint = self.env.endpoint().map_err(usage)?;
-        Ok(Arc::new(AwsManagementApi::new(&self.sdk, endpoint)))
+        Ok(AwsManagementApi::new(&self.sdk, endpoint).with_profile(self.env.profile.as_deref()))
     }
 
     pub async fn store(&self) -> Result<Arc<DynamoStore>, CommandError> {

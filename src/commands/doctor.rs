@@ -67,10 +67,11 @@ pub async fn collect_checks(
         .clone()
         .or_else(|| endpoint.as_deref().and_then(stage_of_endpoint))
         .ok_or_else(|| usage("doctor needs the stage: pass --stage NAME or --endpoint"))?;
-    let region = env
-        .region
-        .clone()
-        .or_else(|| parsed.as_ref().map(|p| p.1.clone()))
+    // An execute-api host names the API's region; it wins over the profile's, as in signing.
+    let region = parsed
+        .as_ref()
+        .map(|p| p.1.clone())
+        .or_else(|| env.region.clone())
         .or_else(|| context.sdk.region().map(|r| r.to_string()))
         .unwrap_or_else(|| "us-east-1".into());
 
@@ -118,13 +119,18 @@ pub async fn collect_checks(
         .await,
     );
 
-    let gateway = match &endpoint {
-        Some(_) => Some(context.management()?),
+    let gateway: Option<Arc<dyn crate::management::ManagementApi>> = match &endpoint {
+        Some(endpoint) => {
+            let client = context.aws_management()?;
+            let (signing, from_host) = client.signing_region();
+            checks.push(access::signing_region(signing, from_host, endpoint));
+            Some(Arc::new(client))
+        }
         None => None,
     };
     match &gateway {
-        Some(gateway) => checks.push(
-            access::permission(
+        Some(gateway) => checks.extend(
+            access::verbs(
                 gateway.as_ref(),
                 &api_id,
                 &region,

@@ -33,6 +33,9 @@ pub struct Check {
     pub status: Status,
     pub detail: String,
     pub fix: Option<String>,
+    /// Why a check failed, for scripts (e.g. `iam_denied`, `clock_skew`); absent when it passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<&'static str>,
 }
 
 impl Check {
@@ -42,6 +45,7 @@ impl Check {
             status: Status::Pass,
             detail: detail.into(),
             fix: None,
+            cause: None,
         }
     }
     pub fn warn(name: impl Into<String>, detail: impl Into<String>, fix: Option<String>) -> Self {
@@ -50,6 +54,7 @@ impl Check {
             status: Status::Warn,
             detail: detail.into(),
             fix,
+            cause: None,
         }
     }
     pub fn fail(
@@ -62,6 +67,21 @@ impl Check {
             status: Status::Fail,
             detail: detail.into(),
             fix: Some(fix.into()),
+            cause: None,
+        }
+    }
+    /// A failure whose cause is machine-readable; its fix is set by the caller.
+    pub fn fail_with_cause(
+        name: impl Into<String>,
+        detail: impl Into<String>,
+        cause: &'static str,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            status: Status::Fail,
+            detail: detail.into(),
+            fix: None,
+            cause: Some(cause),
         }
     }
 }

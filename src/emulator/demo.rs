@@ -175,11 +175,15 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
     let backend_listener = bind(&args.backend_listen, "--backend-listen").await?;
     let backend_url = format!("http://{}", backend_listener.local_addr()?);
     let demo_key = super::credentials::KnownKey {
-        access_key_id: format!("AKIAWSDASHDEMO{}", &crate::token::random_token()[..6]).to_uppercase(),
+        access_key_id: format!("AKIAWSDASHDEMO{}", &crate::token::random_token()[..6])
+            .to_uppercase(),
         secret_access_key: crate::token::random_token(),
         session_token: None,
         expires_at: None,
-        arn: format!("arn:aws:iam::{}:user/wsdash-demo", super::front_door::DEFAULT_ACCOUNT_ID),
+        arn: format!(
+            "arn:aws:iam::{}:user/wsdash-demo",
+            super::front_door::DEFAULT_ACCOUNT_ID
+        ),
     };
     let options = GatewayOptions {
         time_scale: args.time_scale,
@@ -205,7 +209,10 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
     let gateway = start_gateway(gateway_listener, &backend_url, &options, shutdown.clone()).await?;
 
     let sdk = load_sdk_config(&AwsSettings {
-        static_key: Some((demo_key.access_key_id.clone(), demo_key.secret_access_key.clone())),
+        static_key: Some((
+            demo_key.access_key_id.clone(),
+            demo_key.secret_access_key.clone(),
+        )),
         region: Some(super::front_door::DEFAULT_REGION.into()),
         call_timeout: Some(Duration::from_secs(5)),
         ..AwsSettings::default()

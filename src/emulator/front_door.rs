@@ -72,7 +72,9 @@ pub struct FrontDoor {
 
 impl FrontDoor {
     /// `None` with `--no-auth`.
-    pub fn from_options(options: &AuthOptions) -> Result<Option<Self>, super::error::EmulatorError> {
+    pub fn from_options(
+        options: &AuthOptions,
+    ) -> Result<Option<Self>, super::error::EmulatorError> {
         use super::error::EmulatorError::BadOption;
         if options.no_auth {
             return Ok(None);
@@ -194,7 +196,12 @@ pub async fn authenticate(
     let caller = match verifier.verify(&received, service) {
         Ok(caller) => caller,
         Err(refusal) => {
-            tracing::info!(error_type = refusal.error_type, path = parts.uri.path(), "request refused: {}", refusal.message);
+            tracing::info!(
+                error_type = refusal.error_type,
+                path = parts.uri.path(),
+                "request refused: {}",
+                refusal.message
+            );
             return refuse(refusal.status, refusal.error_type, &refusal.message);
         }
     };
@@ -237,10 +244,25 @@ mod tests {
             target("/production/@connections/abc%3D", "production"),
             Target::Connection { stage: "production", ref id } if id == "abc="
         ));
-        assert!(matches!(target("/@connections/abc", "production"), Target::WrongStage));
-        assert!(matches!(target("/dev/@connections/abc", "production"), Target::WrongStage));
-        assert!(matches!(target("/v2/apis", "production"), Target::ConfigApi));
-        assert!(matches!(target("/production", "production"), Target::Unsigned));
-        assert!(matches!(target("/_wsdash/stats", "production"), Target::Unsigned));
+        assert!(matches!(
+            target("/@connections/abc", "production"),
+            Target::WrongStage
+        ));
+        assert!(matches!(
+            target("/dev/@connections/abc", "production"),
+            Target::WrongStage
+        ));
+        assert!(matches!(
+            target("/v2/apis", "production"),
+            Target::ConfigApi
+        ));
+        assert!(matches!(
+            target("/production", "production"),
+            Target::Unsigned
+        ));
+        assert!(matches!(
+            target("/_wsdash/stats", "production"),
+            Target::Unsigned
+        ));
     }
 }

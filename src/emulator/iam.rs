@@ -109,10 +109,11 @@ impl Policy {
         if spec == "guide" {
             return Self::parse(GUIDE_POLICY, "guide");
         }
-        let text = std::fs::read_to_string(Path::new(spec)).map_err(|source| PolicyError::Read {
-            path: spec.to_string(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(Path::new(spec)).map_err(|source| PolicyError::Read {
+                path: spec.to_string(),
+                source,
+            })?;
         Self::parse(&text, spec)
     }
 
@@ -233,15 +234,31 @@ mod tests {
     use super::*;
 
     fn resource(verb: &str) -> String {
-        connection_resource("us-east-1", "123456789012", "abc", "production", verb, "L0SM9cOFvHcCIhw=")
+        connection_resource(
+            "us-east-1",
+            "123456789012",
+            "abc",
+            "production",
+            verb,
+            "L0SM9cOFvHcCIhw=",
+        )
     }
 
     #[test]
     fn the_guides_policy_allows_post_and_denies_get_and_delete() {
         let policy = Policy::load("guide").expect("built in");
-        assert_eq!(policy.decide(MANAGE_CONNECTIONS, &resource("POST")), Decision::Allowed);
-        assert_eq!(policy.decide(MANAGE_CONNECTIONS, &resource("GET")), Decision::ImplicitDeny);
-        assert_eq!(policy.decide(MANAGE_CONNECTIONS, &resource("DELETE")), Decision::ImplicitDeny);
+        assert_eq!(
+            policy.decide(MANAGE_CONNECTIONS, &resource("POST")),
+            Decision::Allowed
+        );
+        assert_eq!(
+            policy.decide(MANAGE_CONNECTIONS, &resource("GET")),
+            Decision::ImplicitDeny
+        );
+        assert_eq!(
+            policy.decide(MANAGE_CONNECTIONS, &resource("DELETE")),
+            Decision::ImplicitDeny
+        );
     }
 
     #[test]
@@ -254,8 +271,14 @@ mod tests {
             "test",
         )
         .expect("valid");
-        assert_eq!(policy.decide(MANAGE_CONNECTIONS, &resource("GET")), Decision::Allowed);
-        assert_eq!(policy.decide(MANAGE_CONNECTIONS, &resource("DELETE")), Decision::ExplicitDeny);
+        assert_eq!(
+            policy.decide(MANAGE_CONNECTIONS, &resource("GET")),
+            Decision::Allowed
+        );
+        assert_eq!(
+            policy.decide(MANAGE_CONNECTIONS, &resource("DELETE")),
+            Decision::ExplicitDeny
+        );
     }
 
     #[test]

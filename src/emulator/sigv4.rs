@@ -164,7 +164,11 @@ pub struct ReceivedRequest<'a> {
 
 impl Verifier<'_> {
     /// Check `request` as API Gateway would for `service`; the caller on success.
-    pub fn verify(&self, request: &ReceivedRequest<'_>, service: Service) -> Result<Caller, Refusal> {
+    pub fn verify(
+        &self,
+        request: &ReceivedRequest<'_>,
+        service: Service,
+    ) -> Result<Caller, Refusal> {
         let header = |name: &str| {
             request
                 .headers
@@ -333,7 +337,9 @@ fn check_signature(
         .build()
         .map_err(|_| mismatch())?
         .into();
-    let (_, expected) = sign(signable, &params).map_err(|_| mismatch())?.into_parts();
+    let (_, expected) = sign(signable, &params)
+        .map_err(|_| mismatch())?
+        .into_parts();
     if constant_time_eq(expected.as_bytes(), auth.signature.as_bytes()) {
         Ok(())
     } else {
@@ -369,6 +375,10 @@ mod tests {
         )
         .expect_err("incomplete");
         assert_eq!(refusal.error_type, "IncompleteSignatureException");
-        assert!(refusal.message.contains("'Signature'"), "{}", refusal.message);
+        assert!(
+            refusal.message.contains("'Signature'"),
+            "{}",
+            refusal.message
+        );
     }
 }

@@ -1,11 +1,12 @@
 //! [`ManagementApi`] over aws-sdk-apigatewaymanagement: real API Gateway, or the emulator via its URL.
 
+use super::denial::{CallContext, Verb};
 use super::{GatewayError, ManagementApi};
 use crate::model::ConnectionInfo;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_apigatewaymanagement::config::http::HttpResponse;
-use aws_sdk_apigatewaymanagement::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_apigatewaymanagement::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_apigatewaymanagement::primitives::{Blob, DateTime};
 use aws_sdk_apigatewaymanagement::Client;
 use bytes::Bytes;
@@ -14,20 +15,66 @@ use time::OffsetDateTime;
 pub struct AwsManagementApi {
     client: Client,
     endpoint: String,
+    /// What every refusal is explained with: the region signed for, and whose credentials.
+    context: CallContext,
 }
 
 impl AwsManagementApi {
     /// `endpoint` is the stage URL, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com/production`.
+    /// Calls are signed for the region its host names, whatever the profile's region: AWS
+    /// refuses any other. For other hosts (a custom domain, the emulator) the SDK's region.
     pub fn new(sdk_config: &SdkConfig, endpoint: &str) -> Self {
         let endpoint = endpoint.trim_end_matches('/').to_string();
+        let host_region = super::endpoint::region_in_host(&endpoint);
+        let region = host_region
+            .clone()
+            .or_else(|| sdk_config.region().map(|r| r.to_string()))
+            .unwrap_or_else(|| "us-east-1".into());
         let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk_config)
             .endpoint_url(&endpoint)
+            .region(aws_config::Region::new(region.clone()))
             .build();
         Self {
             client: Client::from_conf(config),
             endpoint,
+            context: CallContext {
+                verb: Verb::Post,
+                region,
+                region_from_host: host_region.is_some(),
+                profile: crate::aws_env::profile_in_use(None),
+                clock_offset_secs: None,
+            },
         }
     }
+
+    /// Name the profile in refusals (the environment's, when it names one).
+    pub fn with_profile(mut self, profile: Option<&str>) -> Self {
+        self.context.profile = crate::aws_env::profile_in_use(profile);
+        self
+    }
+
+    /// The region calls are signed for, and whether the endpoint's host named it.
+    pub fn signing_region(&self) -> (&str, bool) {
+        (&self.context.region, self.context.region_from_host)
+    }
+
+    fn context(&self, verb: Verb) -> CallContext {
+        CallContext {
+            verb,
+            ..self.context.clone()
+        }
+    }
+}
+
+/// The gateway's clock minus ours, from an answer's `Date` header.
+fn clock_offset_secs(response: &HttpResponse) -> Option<i64> {
+    let date = response.headers().get("date")?;
+    let theirs = httpdate::parse_http_date(date).ok()?;
+    let ours = std::time::SystemTime::now();
+    Some(match theirs.duration_since(ours) {
+        Ok(ahead) => ahead.as_secs() as i64,
+        Err(behind) => -(behind.duration().as_secs() as i64),
+    })
 }
 
 /// Refuse ids the SDK cannot put into a path (it would fail with a URI error, or worse).
@@ -44,10 +91,17 @@ fn to_time(t: Option<&DateTime>) -> Option<OffsetDateTime> {
 }
 
 /// The one place an SDK error becomes a [`GatewayError`].
-fn classify_sdk_error<E>(err: SdkError<E, HttpResponse>, endpoint: &str) -> GatewayError
+fn classify_sdk_error<E>(
+    err: SdkError<E, HttpResponse>,
+    endpoint: &str,
+    mut context: CallContext,
+) -> GatewayError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(failure) = crate::aws_env::credentials_failure(&err) {
+        return GatewayError::Credentials(failure.to_string());
+    }
     let unanswered = || crate::aws_env::describe_unanswered_call(&err, endpoint);
     match &err {
         SdkError::TimeoutError(_) => GatewayError::Timeout(unanswered()),
@@ -60,20 +114,27 @@ where
         }
         SdkError::ResponseError(ctx) => GatewayError::Other {
             status: ctx.raw().status().as_u16(),
-            message: format!("unreadable response: {}", DisplayErrorContext(&err)),
+            message: format!(
+                "the answer from {endpoint} is not the Management API's: {}",
+                crate::aws_env::cause_chain(&err)
+            ),
         },
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
-            let message = ctx
-                .err()
-                .message()
-                .map(str::to_string)
-                .unwrap_or_else(|| DisplayErrorContext(ctx.err()).to_string());
-            GatewayError::from_code_and_status(ctx.err().code(), status, message)
+            context.clock_offset_secs = clock_offset_secs(ctx.raw());
+            let message = match (ctx.err().message(), ctx.err().code()) {
+                (Some(message), _) => message.to_string(),
+                (None, Some(code)) => code.to_string(),
+                // An answer with neither a type nor a message is not API Gateway's.
+                (None, None) => format!(
+                    "no AWS error type in the answer: is {endpoint} a stage URL of a WebSocket API?"
+                ),
+            };
+            GatewayError::from_code_and_status(ctx.err().code(), status, message, &context)
         }
         _ => GatewayError::Other {
             status: 0,
-            message: DisplayErrorContext(&err).to_string(),
+            message: crate::aws_env::cause_chain(&err),
         },
     }
 }
@@ -93,7 +154,7 @@ impl ManagementApi for AwsManagementApi {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| classify_sdk_error(e, &self.endpoint))
+            .map_err(|e| classify_sdk_error(e, &self.endpoint, self.context(Verb::Post)))
     }
 
     async fn get_connection(&self, connection_id: &str) -> Result<ConnectionInfo, GatewayError> {
@@ -104,7 +165,7 @@ impl ManagementApi for AwsManagementApi {
             .connection_id(connection_id)
             .send()
             .await
-            .map_err(|e| classify_sdk_error(e, &self.endpoint))?;
+            .map_err(|e| classify_sdk_error(e, &self.endpoint, self.context(Verb::Get)))?;
         Ok(ConnectionInfo {
             connected_at: to_time(out.connected_at()),
             last_active_at: to_time(out.last_active_at()),
@@ -127,7 +188,7 @@ impl ManagementApi for AwsManagementApi {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| classify_sdk_error(e, &self.endpoint))
+            .map_err(|e| classify_sdk_error(e, &self.endpoint, self.context(Verb::Delete)))
     }
 
     fn endpoint(&self) -> &str {

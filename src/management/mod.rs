@@ -4,12 +4,15 @@
 //! matches on [`GatewayError`]; nothing above it ever sees an SDK type.
 
 pub mod aws;
+pub mod denial;
+pub mod endpoint;
 
 use crate::model::{ConnectionInfo, DeliveryClass};
 use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use aws::AwsManagementApi;
+pub use denial::{Denial, DenialCause, Verb};
 
 /// A Management API endpoint: API Gateway itself, or the wsdash emulator.
 #[async_trait]
@@ -33,8 +36,13 @@ pub trait ManagementApi: Send + Sync {
 pub enum GatewayError {
     #[error("gone (410): the client is no longer connected, so its record is stale")]
     Gone,
-    #[error("forbidden (403): {0}; check the execute-api:ManageConnections permission, the credentials and that the endpoint includes the right stage")]
-    Forbidden(String),
+    /// 403: the gateway refused the call; why, from the error type, is in the [`Denial`].
+    #[error("{0}")]
+    Forbidden(Box<Denial>),
+    /// Never sent: the SDK had no credentials to sign with (none at all, or a profile whose
+    /// session could not be refreshed).
+    #[error("{0}")]
+    Credentials(String),
     #[error("payload too large (413): messages are limited to {max} bytes", max = crate::model::MAX_MESSAGE_BYTES)]
     PayloadTooLarge,
     #[error("throttled (429): {0}; lower the call rate or concurrency")]
@@ -54,7 +62,7 @@ impl GatewayError {
     pub fn class(&self) -> DeliveryClass {
         match self {
             GatewayError::Gone => DeliveryClass::Gone,
-            GatewayError::Forbidden(_) => DeliveryClass::Forbidden,
+            GatewayError::Forbidden(_) | GatewayError::Credentials(_) => DeliveryClass::Forbidden,
             GatewayError::PayloadTooLarge => DeliveryClass::PayloadTooLarge,
             GatewayError::Throttled(_) => DeliveryClass::Throttled,
             GatewayError::Timeout(_) => DeliveryClass::Timeout,
@@ -74,6 +82,7 @@ impl GatewayError {
             GatewayError::Throttled(_) => Some(429),
             GatewayError::Timeout(_)
             | GatewayError::Network(_)
+            | GatewayError::Credentials(_)
             | GatewayError::InvalidConnectionId(_) => None,
             GatewayError::Other { status, .. } => (*status != 0).then_some(*status),
         }
@@ -90,21 +99,37 @@ impl GatewayError {
         }
     }
 
+    /// Why a 403 was answered, when it was one.
+    pub fn denial(&self) -> Option<&Denial> {
+        match self {
+            GatewayError::Forbidden(denial) => Some(denial),
+            _ => None,
+        }
+    }
+
+    /// A machine-readable cause for JSON output: the denial's, or the class's.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            GatewayError::Forbidden(denial) => denial.cause.as_str(),
+            GatewayError::Credentials(_) => "credentials_unavailable",
+            other => other.class().as_str(),
+        }
+    }
+
     /// Classify an error by its AWS error code (e.g. `GoneException`) and HTTP status.
-    /// The code wins; the status is the fallback for codes we do not know.
-    pub fn from_code_and_status(code: Option<&str>, status: u16, message: String) -> Self {
+    /// The code wins; the status is the fallback for codes we do not know. A 403 becomes a
+    /// [`Denial`] whose cause comes from the code too; `context` says what the call was.
+    pub fn from_code_and_status(
+        code: Option<&str>,
+        status: u16,
+        message: String,
+        context: &denial::CallContext,
+    ) -> Self {
+        if let Some(cause) = DenialCause::from_code(code) {
+            return GatewayError::Forbidden(Box::new(Denial::new(cause, message, context)));
+        }
         match code.unwrap_or_default() {
             "GoneException" => return GatewayError::Gone,
-            "ForbiddenException"
-            | "AccessDeniedException"
-            | "UnrecognizedClientException"
-            | "InvalidSignatureException"
-            | "MissingAuthenticationTokenException" => return GatewayError::Forbidden(message),
-            "ExpiredTokenException" | "ExpiredToken" => {
-                return GatewayError::Forbidden(format!(
-                    "credentials expired ({message}); refresh them (e.g. aws sso login)"
-                ))
-            }
             "PayloadTooLargeException" => return GatewayError::PayloadTooLarge,
             "LimitExceededException" | "ThrottlingException" | "TooManyRequestsException" => {
                 return GatewayError::Throttled(message)
@@ -113,7 +138,11 @@ impl GatewayError {
         }
         match status {
             410 => GatewayError::Gone,
-            403 => GatewayError::Forbidden(message),
+            403 => GatewayError::Forbidden(Box::new(Denial::new(
+                DenialCause::Forbidden,
+                message,
+                context,
+            ))),
             413 => GatewayError::PayloadTooLarge,
             429 => GatewayError::Throttled(message),
             _ => GatewayError::Other { status, message },
@@ -135,15 +164,23 @@ mod tests {
 
     #[test]
     fn the_error_code_wins_over_the_status() {
-        let e = GatewayError::from_code_and_status(Some("GoneException"), 400, String::new());
+        let context = denial::CallContext::for_tests(Verb::Get);
+        let e =
+            GatewayError::from_code_and_status(Some("GoneException"), 400, String::new(), &context);
         assert_eq!(e, GatewayError::Gone);
-        let e = GatewayError::from_code_and_status(Some("LimitExceededException"), 400, "x".into());
+        let e = GatewayError::from_code_and_status(
+            Some("LimitExceededException"),
+            400,
+            "x".into(),
+            &context,
+        );
         assert_eq!(e.class(), DeliveryClass::Throttled);
     }
 
     #[test]
     fn unknown_codes_fall_back_to_the_status() {
-        let e = GatewayError::from_code_and_status(None, 500, "boom".into());
+        let context = denial::CallContext::for_tests(Verb::Post);
+        let e = GatewayError::from_code_and_status(None, 500, "boom".into(), &context);
         assert_eq!(
             e,
             GatewayError::Other {
@@ -154,7 +191,7 @@ mod tests {
         assert!(e.is_retryable());
         assert!(!GatewayError::Gone.is_retryable());
         assert_eq!(
-            GatewayError::from_code_and_status(None, 403, "no".into()).class(),
+            GatewayError::from_code_and_status(None, 403, "no".into(), &context).class(),
             DeliveryClass::Forbidden
         );
     }
