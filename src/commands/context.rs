@@ -155,8 +155,9 @@ impl Context {
         let all_local = env.endpoint.as_deref().is_none_or(is_local_endpoint)
             && dynamo_endpoint.as_deref().is_some_and(is_local_endpoint)
             || env.endpoint.as_deref().is_some_and(is_local_endpoint) && env.table.is_none();
-        let dummy =
-            all_local && std::env::var("AWS_ACCESS_KEY_ID").is_err() && env.profile.is_none();
+        let dummy = all_local
+            && std::env::var("AWS_ACCESS_KEY_ID").is_err()
+            && crate::aws_env::profile_in_use(env.profile.as_deref()).is_none();
         let sdk = load_sdk_config(&AwsSettings {
             region: env.region.clone(),
             profile: env.profile.clone(),

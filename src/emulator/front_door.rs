@@ -40,6 +40,10 @@ pub struct AuthOptions {
     /// The AWS account id in ARNs and IAM messages.
     #[arg(long, default_value = DEFAULT_ACCOUNT_ID)]
     pub account_id: String,
+    /// Run the gateway's clock this many seconds ahead of the machine's (negative: behind), in
+    /// its signature checks and its answers' Date header: a client with a skewed clock, for tests.
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub clock_offset_secs: i64,
     /// The region requests must be signed for (from the global --region).
     #[arg(skip)]
     pub region: Option<String>,
@@ -55,6 +59,7 @@ impl Default for AuthOptions {
             iam_policy: None,
             no_auth: false,
             account_id: DEFAULT_ACCOUNT_ID.into(),
+            clock_offset_secs: 0,
             region: None,
             own_key: None,
         }
@@ -66,6 +71,8 @@ impl Default for AuthOptions {
 pub struct FrontDoor {
     pub region: String,
     pub account_id: String,
+    /// The gateway's clock minus the machine's.
+    pub clock_offset: time::Duration,
     pub credentials: CredentialSet,
     pub policy: Policy,
 }
@@ -97,6 +104,7 @@ impl FrontDoor {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_REGION.into()),
             account_id: options.account_id.clone(),
+            clock_offset: time::Duration::seconds(options.clock_offset_secs),
             credentials,
             policy,
         }))
@@ -181,11 +189,12 @@ pub async fn authenticate(
             "Request body too large or unreadable",
         );
     };
+    let now = crate::model::now_utc_millis() + door.clock_offset;
     let verifier = Verifier {
         region: &door.region,
         account_id: &door.account_id,
         credentials: &door.credentials,
-        now: crate::model::now_utc_millis(),
+        now,
     };
     let received = ReceivedRequest {
         method: &parts.method,
@@ -202,7 +211,13 @@ pub async fn authenticate(
                 "request refused: {}",
                 refusal.message
             );
-            return refuse(refusal.status, refusal.error_type, &refusal.message);
+            let mut response = refuse(refusal.status, refusal.error_type, &refusal.message);
+            // AWS dates every answer by its own clock: what a client compares its clock with.
+            let date = httpdate::fmt_http_date(std::time::SystemTime::from(now));
+            if let Ok(date) = axum::http::HeaderValue::from_str(&date) {
+                response.headers_mut().insert(axum::http::header::DATE, date);
+            }
+            return response;
         }
     };
     if let Some((stage, id)) = connection {

@@ -181,7 +181,7 @@ impl Denial {
                 let offset = self.context.clock_offset_secs.unwrap_or_default();
                 format!(
                     "this machine's clock is {} min {} the gateway's and AWS refuses signatures more than 15 min off: sync the clock (e.g. `timedatectl set-ntp true`)",
-                    offset.abs() / 60,
+                    (offset.abs() + 30) / 60,
                     if offset > 0 { "behind" } else { "ahead of" }
                 )
             }
