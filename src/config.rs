@@ -36,6 +36,8 @@ pub struct EnvironmentFile {
     /// Management API calls per second at most (`probe_rate` is its old name).
     #[serde(alias = "probe_rate")]
     pub api_rate: Option<RateSetting>,
+    /// The ceiling of the operator's own pushes and disconnects (default 2,000/s against AWS).
+    pub operator_rate: Option<RateSetting>,
     pub probe_concurrency: Option<usize>,
     pub scan_segments: Option<u32>,
     pub schema: Option<SchemaOverrides>,
@@ -142,6 +144,8 @@ pub struct Environment {
     pub color: String,
     /// Management API calls per second at most; None: no ceiling.
     pub api_rate: Option<f64>,
+    /// The operator's own pushes and disconnects, per second at most; None: no ceiling.
+    pub operator_rate: Option<f64>,
     pub probe_concurrency: usize,
     pub scan_segments: u32,
     pub schema: SchemaOverrides,
@@ -174,6 +178,9 @@ impl Environment {
 /// 10,000 requests/s shared by every API in the region (production pushes included): wsdash
 /// takes at most 5% of it unless told otherwise.
 pub const DEFAULT_API_RATE: f64 = 500.0;
+/// The default ceiling of the operator's own pushes and disconnects against AWS: 20% of the
+/// account's 10,000 requests/s, with AIMD on 429 protecting production traffic.
+pub const DEFAULT_OPERATOR_RATE: f64 = 2000.0;
 pub const DEFAULT_PROBE_CONCURRENCY: usize = 16;
 
 /// Pick the environment (`--env`, else the file's default, else the flags alone) and apply overrides.
@@ -207,21 +214,20 @@ pub fn resolve(
         path: path.to_path_buf(),
         message,
     };
-    let file_rate = match &base.api_rate {
-        None => None,
-        Some(RateSetting::PerSecond(rate)) => Some(
-            crate::flags::ceiling(&rate.to_string()).map_err(|_| {
-                invalid(format!(
-                    "env.{name}.api_rate must be a number above 0 (calls per second) or \"unlimited\", got {rate}"
-                ))
-            })?,
-        ),
-        Some(RateSetting::Word(word)) => Some(crate::flags::ceiling(word).map_err(|_| {
+    let rate_setting = |key: &str, setting: &Option<RateSetting>| {
+        let given = match setting {
+            None => return Ok(None),
+            Some(RateSetting::PerSecond(rate)) => rate.to_string(),
+            Some(RateSetting::Word(word)) => word.clone(),
+        };
+        crate::flags::ceiling(&given).map(Some).map_err(|_| {
             invalid(format!(
-                "env.{name}.api_rate must be a number above 0 (calls per second) or \"unlimited\", got {word:?}"
+                "env.{name}.{key} must be a number above 0 (calls per second) or \"unlimited\", got {given:?}"
             ))
-        })?),
+        })
     };
+    let file_rate = rate_setting("api_rate", &base.api_rate)?;
+    let file_operator_rate = rate_setting("operator_rate", &base.operator_rate)?;
     if base.probe_concurrency == Some(0) {
         return Err(invalid(format!(
             "env.{name}.probe_concurrency must be at least 1, got 0"
@@ -263,6 +269,12 @@ pub fn resolve(
         None if endpoint.as_deref().is_some_and(is_local_endpoint) => None,
         None => Some(DEFAULT_API_RATE),
     };
+    // `--rate` is the operator's word for every call; else the operator's own ceiling.
+    let operator_rate = match overrides.rate.or(file_operator_rate) {
+        Some(crate::flags::Ceiling(rate)) => rate,
+        None if endpoint.as_deref().is_some_and(is_local_endpoint) => None,
+        None => Some(DEFAULT_OPERATOR_RATE),
+    };
     Ok(Environment {
         region: overrides.region.clone().or(base.region),
         profile: overrides.profile.clone().or(base.profile),
@@ -279,6 +291,7 @@ pub fn resolve(
             }
         }),
         api_rate,
+        operator_rate,
         probe_concurrency: base.probe_concurrency.unwrap_or(DEFAULT_PROBE_CONCURRENCY),
         scan_segments: base.scan_segments.unwrap_or(4),
         schema: base.schema.unwrap_or_default(),

@@ -94,6 +94,10 @@ pub struct DeliveryOutcome {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     pub error: Option<String>,
+    /// Why it failed, for scripts: `iam_denied`, `expired_session`, `gone`, … (see
+    /// `GatewayError::cause`); absent when delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
     /// True when a Gone answer led to the record being deleted (conditionally).
     pub record_deleted: bool,
 }

@@ -11,7 +11,13 @@ use std::process::{Command, Stdio};
 /// `wsdash gateway` on a free port with `extra` flags; its stage URL.
 fn gateway(extra: &[&str]) -> (Running, String) {
     let listen = format!("127.0.0.1:{}", common::free_port());
-    let mut args = vec!["gateway", "--listen", &listen, "--backend", "http://127.0.0.1:9"];
+    let mut args = vec![
+        "gateway",
+        "--listen",
+        &listen,
+        "--backend",
+        "http://127.0.0.1:9",
+    ];
     args.extend_from_slice(extra);
     let running = Running::start(&args, "backend:");
     let url = running.value("management endpoint: ");
@@ -45,10 +51,7 @@ fn wsdash(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     for (k, v) in env {
         command.env(k, v);
     }
-    let out = command
-        .stdin(Stdio::null())
-        .output()
-        .expect("run wsdash");
+    let out = command.stdin(Stdio::null()).output().expect("run wsdash");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -74,7 +77,14 @@ fn check<'a>(checks: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
 }
 
 /// boto3's answer to `op` ("post", "get", "delete") on a made-up id, as the error code (or "ok").
-fn boto3(endpoint: &str, region: &str, key: &str, secret: &str, token: Option<&str>, op: &str) -> String {
+fn boto3(
+    endpoint: &str,
+    region: &str,
+    key: &str,
+    secret: &str,
+    token: Option<&str>,
+    op: &str,
+) -> String {
     let python = python_with(&["boto3"]);
     let script = r#"
 import sys, boto3, botocore
@@ -92,10 +102,23 @@ except botocore.exceptions.ClientError as e:
     print(e.response["Error"]["Code"])
 "#;
     let out = Command::new(python)
-        .args(["-c", script, endpoint, region, key, secret, token.unwrap_or(""), op])
+        .args([
+            "-c",
+            script,
+            endpoint,
+            region,
+            key,
+            secret,
+            token.unwrap_or(""),
+            op,
+        ])
         .output()
         .expect("python3");
-    assert!(out.status.success(), "boto3: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "boto3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -115,22 +138,41 @@ fn iso(offset_secs: i64) -> String {
 fn a_wrong_signing_region_is_refused_with_its_fix_and_the_right_one_delivers() {
     let (_gateway, endpoint) = gateway(&["--region", "eu-west-1"]);
     // The control: boto3 signing for another region is refused the way AWS refuses it.
-    assert_eq!(boto3(&endpoint, "us-east-1", "AKIDX", "s", None, "post"), "InvalidSignatureException");
-    assert_eq!(boto3(&endpoint, "eu-west-1", "AKIDX", "s", None, "post"), "GoneException");
+    assert_eq!(
+        boto3(&endpoint, "us-east-1", "AKIDX", "s", None, "post"),
+        "InvalidSignatureException"
+    );
+    assert_eq!(
+        boto3(&endpoint, "eu-west-1", "AKIDX", "s", None, "post"),
+        "GoneException"
+    );
 
-    let keys = [("AWS_ACCESS_KEY_ID", "AKIDX"), ("AWS_SECRET_ACCESS_KEY", "s")];
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", "AKIDX"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+    ];
     let wrong = [keys[0], keys[1], ("AWS_REGION", "us-east-1")];
     let checks = doctor_checks(&endpoint, &wrong, &[]);
     let refused = check(&checks, "manage connections");
     assert_eq!(refused["cause"], "bad_signature", "{refused:#}");
     let fix = refused["fix"].as_str().unwrap_or_default();
-    assert!(fix.contains("signed for region us-east-1") && fix.contains("--region"), "{fix}");
-    assert!(check(&checks, "signing region")["detail"].as_str().unwrap_or_default().contains("us-east-1"));
+    assert!(
+        fix.contains("signed for region us-east-1") && fix.contains("--region"),
+        "{fix}"
+    );
+    assert!(check(&checks, "signing region")["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("us-east-1"));
 
     let right = [keys[0], keys[1], ("AWS_REGION", "eu-west-1")];
     let checks = doctor_checks(&endpoint, &right, &[]);
     for verb in ["POST", "GET", "DELETE"] {
-        assert_eq!(check(&checks, &format!("{verb} @connections"))["status"], "PASS", "{checks:#}");
+        assert_eq!(
+            check(&checks, &format!("{verb} @connections"))["status"],
+            "PASS",
+            "{checks:#}"
+        );
     }
 }
 
@@ -139,27 +181,58 @@ fn the_guides_policy_names_get_and_delete_and_its_fix_turns_every_check_green() 
     let dir = tempdir();
     let (gateway_process, endpoint) = gateway(&["--iam-policy", "guide"]);
     // The control: under the guide's policy boto3 can push but not probe or disconnect.
-    assert_eq!(boto3(&endpoint, "us-east-1", "AKIDX", "s", None, "post"), "GoneException");
-    assert_eq!(boto3(&endpoint, "us-east-1", "AKIDX", "s", None, "get"), "AccessDeniedException");
-    assert_eq!(boto3(&endpoint, "us-east-1", "AKIDX", "s", None, "delete"), "AccessDeniedException");
+    assert_eq!(
+        boto3(&endpoint, "us-east-1", "AKIDX", "s", None, "post"),
+        "GoneException"
+    );
+    assert_eq!(
+        boto3(&endpoint, "us-east-1", "AKIDX", "s", None, "get"),
+        "AccessDeniedException"
+    );
+    assert_eq!(
+        boto3(&endpoint, "us-east-1", "AKIDX", "s", None, "delete"),
+        "AccessDeniedException"
+    );
 
-    let keys = [("AWS_ACCESS_KEY_ID", "AKIDX"), ("AWS_SECRET_ACCESS_KEY", "s"), ("AWS_REGION", "us-east-1")];
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", "AKIDX"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+        ("AWS_REGION", "us-east-1"),
+    ];
     let checks = doctor_checks(&endpoint, &keys, &[]);
-    assert_eq!(check(&checks, "POST @connections")["status"], "PASS", "{checks:#}");
+    assert_eq!(
+        check(&checks, "POST @connections")["status"],
+        "PASS",
+        "{checks:#}"
+    );
     for (verb, features) in [("GET", "probes"), ("DELETE", "disconnect")] {
         let denied = check(&checks, &format!("{verb} @connections"));
         assert_eq!(denied["status"], "FAIL");
         assert_eq!(denied["cause"], "iam_denied");
-        assert!(denied["detail"].as_str().unwrap_or_default().contains(features), "{denied:#}");
+        assert!(
+            denied["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(features),
+            "{denied:#}"
+        );
     }
     // The fix holds a policy with exactly the missing verbs; applied beside the guide's, every
     // verb passes.
-    let fix = check(&checks, "GET @connections")["fix"].as_str().unwrap_or_default().to_string();
+    let fix = check(&checks, "GET @connections")["fix"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let json_start = fix.find('{').expect("a policy in the fix");
     let added: serde_json::Value = serde_json::from_str(&fix[json_start..]).expect("policy JSON");
-    let resources = added["Statement"][0]["Resource"].as_array().expect("resources").clone();
+    let resources = added["Statement"][0]["Resource"]
+        .as_array()
+        .expect("resources")
+        .clone();
     assert_eq!(resources.len(), 2, "{added:#}");
-    assert!(resources.iter().all(|r| !r.as_str().unwrap_or_default().contains("/POST/")));
+    assert!(resources
+        .iter()
+        .all(|r| !r.as_str().unwrap_or_default().contains("/POST/")));
     drop(gateway_process);
     let guide: serde_json::Value = serde_json::from_str(
         r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"execute-api:ManageConnections","Resource":"arn:aws:execute-api:*:*:*/*/POST/@connections/*"}]}"#,
@@ -174,9 +247,16 @@ fn the_guides_policy_names_get_and_delete_and_its_fix_turns_every_check_green() 
     let (_fixed, endpoint) = gateway(&["--iam-policy", &policy]);
     let checks = doctor_checks(&endpoint, &keys, &[]);
     for verb in ["POST", "GET", "DELETE"] {
-        assert_eq!(check(&checks, &format!("{verb} @connections"))["status"], "PASS", "{checks:#}");
+        assert_eq!(
+            check(&checks, &format!("{verb} @connections"))["status"],
+            "PASS",
+            "{checks:#}"
+        );
     }
-    assert_eq!(boto3(&endpoint, "us-east-1", "AKIDX", "s", None, "get"), "GoneException");
+    assert_eq!(
+        boto3(&endpoint, "us-east-1", "AKIDX", "s", None, "get"),
+        "GoneException"
+    );
 }
 
 #[test]
@@ -193,20 +273,53 @@ fn a_wrong_secret_an_unknown_key_an_expired_session_and_a_skewed_clock_each_say_
     );
     let (_gateway, endpoint) = gateway(&["--credentials", &credentials]);
     let cases: [(&str, &str, Option<&str>, &str, &str, &str); 4] = [
-        ("AKIAOPS", "wrong-secret", None, "InvalidSignatureException", "bad_signature", "secret access key"),
-        ("AKIANOBODY", "x", None, "UnrecognizedClientException", "unknown_key", "not known to AWS"),
-        ("ASIAOLD", "old-secret", Some("old-token"), "ExpiredTokenException", "expired_session", "aws sso login"),
+        (
+            "AKIAOPS",
+            "wrong-secret",
+            None,
+            "InvalidSignatureException",
+            "bad_signature",
+            "secret access key",
+        ),
+        (
+            "AKIANOBODY",
+            "x",
+            None,
+            "UnrecognizedClientException",
+            "unknown_key",
+            "not known to AWS",
+        ),
+        (
+            "ASIAOLD",
+            "old-secret",
+            Some("old-token"),
+            "ExpiredTokenException",
+            "expired_session",
+            "aws sso login",
+        ),
         ("AKIAOPS", "right-secret", None, "GoneException", "", ""),
     ];
     for (key, secret, token, boto3_code, cause, words) in cases {
-        assert_eq!(boto3(&endpoint, "us-east-1", key, secret, token, "get"), boto3_code, "{key}");
-        let mut env = vec![("AWS_ACCESS_KEY_ID", key), ("AWS_SECRET_ACCESS_KEY", secret), ("AWS_REGION", "us-east-1")];
+        assert_eq!(
+            boto3(&endpoint, "us-east-1", key, secret, token, "get"),
+            boto3_code,
+            "{key}"
+        );
+        let mut env = vec![
+            ("AWS_ACCESS_KEY_ID", key),
+            ("AWS_SECRET_ACCESS_KEY", secret),
+            ("AWS_REGION", "us-east-1"),
+        ];
         if let Some(token) = token {
             env.push(("AWS_SESSION_TOKEN", token));
         }
         let checks = doctor_checks(&endpoint, &env, &[]);
         if cause.is_empty() {
-            assert_eq!(check(&checks, "GET @connections")["status"], "PASS", "{checks:#}");
+            assert_eq!(
+                check(&checks, "GET @connections")["status"],
+                "PASS",
+                "{checks:#}"
+            );
             continue;
         }
         let refused = check(&checks, "manage connections");
@@ -217,33 +330,64 @@ fn a_wrong_secret_an_unknown_key_an_expired_session_and_a_skewed_clock_each_say_
 
     // The gateway's clock 20 minutes ahead: the signature is refused, and its Date says why.
     let (_skewed, endpoint) = gateway(&["--clock-offset-secs", "1200"]);
-    let env = [("AWS_ACCESS_KEY_ID", "AKIDX"), ("AWS_SECRET_ACCESS_KEY", "s"), ("AWS_REGION", "us-east-1")];
-    assert_eq!(boto3(&endpoint, "us-east-1", "AKIDX", "s", None, "get"), "InvalidSignatureException");
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIDX"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    assert_eq!(
+        boto3(&endpoint, "us-east-1", "AKIDX", "s", None, "get"),
+        "InvalidSignatureException"
+    );
     let checks = doctor_checks(&endpoint, &env, &[]);
     let refused = check(&checks, "manage connections");
     assert_eq!(refused["cause"], "clock_skew", "{refused:#}");
-    assert!(refused["fix"].as_str().unwrap_or_default().contains("20 min behind"), "{refused:#}");
+    assert!(
+        refused["fix"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("20 min behind"),
+        "{refused:#}"
+    );
 }
 
 #[test]
 fn the_consoles_connections_and_websocket_urls_work_and_are_said_once() {
     let (_gateway, endpoint) = gateway(&[]);
-    let env = [("AWS_ACCESS_KEY_ID", "AKIDX"), ("AWS_SECRET_ACCESS_KEY", "s"), ("AWS_REGION", "us-east-1")];
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIDX"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+        ("AWS_REGION", "us-east-1"),
+    ];
     let websocket = endpoint.replacen("http://", "ws://", 1);
     for given in [format!("{endpoint}/@connections"), websocket] {
-        let (_, stdout, stderr) = wsdash(&["doctor", "--endpoint", &given, "--output", "json"], &env);
+        let (_, stdout, stderr) =
+            wsdash(&["doctor", "--endpoint", &given, "--output", "json"], &env);
         assert_eq!(stderr.matches("using its stage URL").count(), 1, "{stderr}");
         let checks: serde_json::Value = serde_json::from_str(&stdout).expect("json");
         for verb in ["POST", "GET", "DELETE"] {
-            assert_eq!(check(&checks["checks"], &format!("{verb} @connections"))["status"], "PASS", "{given}: {stdout}");
+            assert_eq!(
+                check(&checks["checks"], &format!("{verb} @connections"))["status"],
+                "PASS",
+                "{given}: {stdout}"
+            );
         }
     }
     let (code, _, stderr) = wsdash(
-        &["probe", "--endpoint", &format!("{endpoint}/@connections/abc%3D"), "--table", "ws_connections"],
+        &[
+            "probe",
+            "--endpoint",
+            &format!("{endpoint}/@connections/abc%3D"),
+            "--table",
+            "ws_connections",
+        ],
         &env,
     );
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("@connections URL") && stderr.contains("wss://"), "{stderr}");
+    assert!(
+        stderr.contains("@connections URL") && stderr.contains("wss://"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -261,16 +405,24 @@ fn credentials_that_stop_refreshing_name_the_profile_and_its_reason_then_recover
             state = state.display()
         ),
     );
-    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
     let config = write(
         &dir,
         "aws-config",
         &format!("[profile prod]\nregion = us-east-1\ncredential_process = {helper}\n"),
     );
     let (_gateway, endpoint) = gateway(&[]);
-    let env = [("AWS_CONFIG_FILE", config.as_str()), ("AWS_PROFILE", "prod")];
+    let env = [
+        ("AWS_CONFIG_FILE", config.as_str()),
+        ("AWS_PROFILE", "prod"),
+    ];
     let checks = doctor_checks(&endpoint, &env, &[]);
-    assert_eq!(check(&checks, "GET @connections")["status"], "PASS", "{checks:#}");
+    assert_eq!(
+        check(&checks, "GET @connections")["status"],
+        "PASS",
+        "{checks:#}"
+    );
 
     std::fs::write(&state, "no").expect("state");
     let checks = doctor_checks(&endpoint, &env, &[]);
@@ -278,12 +430,19 @@ fn credentials_that_stop_refreshing_name_the_profile_and_its_reason_then_recover
     assert_eq!(refused["cause"], "credentials_unavailable", "{refused:#}");
     let detail = refused["detail"].as_str().unwrap_or_default();
     assert!(detail.contains("profile `prod`"), "{detail}");
-    assert!(detail.contains("Token has expired and refresh failed"), "{detail}");
+    assert!(
+        detail.contains("Token has expired and refresh failed"),
+        "{detail}"
+    );
     assert!(!detail.contains("no AWS credentials found"), "{detail}");
 
     std::fs::write(&state, "yes").expect("state");
     let checks = doctor_checks(&endpoint, &env, &[]);
-    assert_eq!(check(&checks, "GET @connections")["status"], "PASS", "{checks:#}");
+    assert_eq!(
+        check(&checks, "GET @connections")["status"],
+        "PASS",
+        "{checks:#}"
+    );
 }
 
 /// A fresh directory under the target dir, removed at the start of the next run.
@@ -302,4 +461,156 @@ fn rand_suffix() -> u64 {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(0);
     h.finish()
+}
+
+/// The execute-api verbs each command needs, as docs/aws.md lists them.
+fn documented_verbs() -> Vec<(String, Vec<String>)> {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/aws.md"))
+        .expect("docs/aws.md");
+    let rows: Vec<(String, Vec<String>)> = doc
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let [_, _feature, command, verbs, _] = cells[..] else {
+                return None;
+            };
+            let command = command.strip_prefix("`wsdash ")?.strip_suffix('`')?;
+            let verbs = match verbs {
+                "none" => vec![],
+                list => list.split(',').map(|v| v.trim().to_string()).collect(),
+            };
+            Some((command.to_string(), verbs))
+        })
+        .collect();
+    assert!(
+        rows.len() >= 5,
+        "docs/aws.md lists the verbs of push, probe, purge, disconnect and list: {rows:?}"
+    );
+    rows
+}
+
+fn verbs_policy(verbs: &[&str]) -> String {
+    let resources: Vec<String> = verbs
+        .iter()
+        .map(|verb| format!("arn:aws:execute-api:*:*:*/*/{verb}/@connections/*"))
+        .collect();
+    let statements = if resources.is_empty() {
+        serde_json::json!([])
+    } else {
+        serde_json::json!([{"Effect": "Allow", "Action": "execute-api:ManageConnections", "Resource": resources}])
+    };
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements}).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_feature_works_under_exactly_the_verbs_the_docs_give_it_and_not_without_them() {
+    use common::dynamo::{create_table, dynamo, put, s};
+    let moto = common::Moto::start();
+    let table_client = dynamo(&moto).await;
+    create_table(&table_client, "verbs", "user_id", None).await;
+    let dir = tempdir();
+    let gateway_addr = format!("127.0.0.1:{}", common::free_port());
+    let gateway_url = format!("http://{gateway_addr}/production");
+    let backend_addr = format!("127.0.0.1:{}", common::free_port());
+    let _backend = Running::start(
+        &[
+            "backend",
+            "--listen",
+            &backend_addr,
+            "--gateway",
+            &gateway_url,
+            "--dev-tokens",
+            "--admin-token",
+            "test-admin-token",
+        ],
+        "admin token:",
+    );
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "AKIDX"),
+        ("AWS_SECRET_ACCESS_KEY", "s"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ENDPOINT_URL_DYNAMODB", moto.url.as_str()),
+    ];
+    for (command, verbs) in documented_verbs() {
+        let granted: Vec<&str> = verbs.iter().map(String::as_str).collect();
+        let others: Vec<&str> = ["POST", "GET", "DELETE"]
+            .into_iter()
+            .filter(|v| !granted.contains(v))
+            .collect();
+        for (policy_verbs, should_work) in [(granted.clone(), true), (others, false)] {
+            if !should_work && granted.is_empty() {
+                continue; // a command that needs no verb cannot be denied one
+            }
+            let policy = write(&dir, "policy.json", &verbs_policy(&policy_verbs));
+            let _gateway = Running::start(
+                &[
+                    "gateway",
+                    "--listen",
+                    &gateway_addr,
+                    "--backend",
+                    &format!("http://{backend_addr}"),
+                    "--iam-policy",
+                    &policy,
+                ],
+                "backend:",
+            );
+            let (mut socket, _) = tokio_tungstenite::connect_async(format!(
+                "ws://{gateway_addr}/production?token=dev:alice"
+            ))
+            .await
+            .expect("connect");
+            let live: Vec<serde_json::Value> =
+                reqwest::get(format!("http://{gateway_addr}/_wsdash/connections"))
+                    .await
+                    .expect("admin")
+                    .json()
+                    .await
+                    .expect("json");
+            let id = live[0]["connection_id"].as_str().expect("id").to_string();
+            put(
+                &table_client,
+                "verbs",
+                &[
+                    ("user_id", s("alice")),
+                    ("connection_id", s(&id)),
+                    ("connected_at", s(&iso(-30))),
+                ],
+            )
+            .await;
+            let audit = dir.join("audit.jsonl").display().to_string();
+            let base = [
+                "--table",
+                "verbs",
+                "--endpoint",
+                &gateway_url,
+                "--audit-log",
+                &audit,
+                "--output",
+                "json",
+            ];
+            let mut args: Vec<&str> = vec![command.as_str()];
+            match command.as_str() {
+                "push" => args.extend(["--user", "alice", "--type", "heartbeat"]),
+                "purge" => args.push("--dry-run"),
+                "disconnect" => args.extend([id.as_str(), "--yes"]),
+                _ => {}
+            }
+            args.extend(base);
+            let (code, stdout, stderr) = wsdash(&args, &env);
+            if should_work {
+                assert_eq!(
+                    code, 0,
+                    "{command} under {policy_verbs:?}: {stdout}\n{stderr}"
+                );
+            } else {
+                assert_ne!(
+                    code, 0,
+                    "{command} under {policy_verbs:?} only: {stdout}\n{stderr}"
+                );
+                let said = format!("{stdout}{stderr}");
+                assert!(said.contains("denied by IAM"), "{command} says why: {said}");
+            }
+            let _ = futures_util::SinkExt::close(&mut socket).await;
+        }
+    }
 }

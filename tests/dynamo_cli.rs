@@ -584,7 +584,7 @@ async fn every_command_tells_the_truth_in_its_exit_code_and_its_words() {
     for (args, needle) in [
         (
             vec!["list", "--table", "truth", "--endpoint", "not a url"],
-            "\"not a url\" is not an http(s) URL",
+            "\"not a url\" is not a Management API endpoint",
         ),
         (
             vec!["list", "--table", ""],

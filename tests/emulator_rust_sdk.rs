@@ -60,7 +60,8 @@ fn start_system_with(gateway_flags: &[&str], backend_flags: &[&str]) -> System {
 async fn management_api(endpoint: &str) -> Arc<dyn ManagementApi> {
     let sdk = load_sdk_config(&AwsSettings {
         dummy_credentials: true,
-        region: Some("eu-west-1".into()),
+        // The emulator's API lives in us-east-1 (its default --region): signed for it.
+        region: Some("us-east-1".into()),
         call_timeout: Some(Duration::from_secs(3)),
         ..AwsSettings::default()
     })

@@ -66,6 +66,7 @@ fn outcome(user: &str, id: &str, class: DeliveryClass) -> DeliveryOutcome {
         attempts: 1,
         at: NOW,
         error: None,
+        cause: None,
         record_deleted: class == DeliveryClass::Gone,
     }
 }

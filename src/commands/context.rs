@@ -204,9 +204,13 @@ impl Context {
         store.clone()
     }
 
-    /// The process's one rate controller for Management API calls.
+    /// A rate controller for this environment's Management API calls: the background ceiling
+    /// for sweeps, the operator's for pushes and disconnects. Build it once per process and
+    /// share it.
     pub fn rate(&self) -> Arc<RateController> {
-        Arc::new(RateController::new(self.env.api_rate))
+        Arc::new(
+            RateController::new(self.env.api_rate).with_operator_ceiling(self.env.operator_rate),
+        )
     }
 
     pub fn audit(&self) -> Result<AuditLog, CommandError> {

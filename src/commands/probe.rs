@@ -16,8 +16,9 @@ pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
         "probing: GetConnection calls:",
         snapshot.records.len(),
         &rate,
+        crate::ops::pacing::Lane::Background,
     );
-    let pacing = Some(crate::ops::pacing::Pacing::operator(&rate));
+    let pacing = Some(crate::ops::pacing::Pacing::background(&rate));
     let probed =
         super::progress::with_progress(gateway, "probing", snapshot.records.len(), |gateway| {
             classify_records(gateway, snapshot.records, concurrency, pacing)

@@ -42,15 +42,29 @@ impl ManagementApi for CountingGateway {
 
 /// Before long work, say on stderr at what rate it will go and how long that takes, so an
 /// operator who expected seconds knows at once it will be minutes (and can pass `--rate`).
-pub fn announce(what: &str, calls: usize, rate: &crate::ops::pacing::RateController) {
+pub fn announce(
+    what: &str,
+    calls: usize,
+    rate: &crate::ops::pacing::RateController,
+    lane: crate::ops::pacing::Lane,
+) {
     if calls < 2 {
         return;
     }
-    let status = rate.status();
+    let status = match lane {
+        crate::ops::pacing::Lane::Operator => rate.status().for_operator(),
+        crate::ops::pacing::Lane::Background => rate.status(),
+    };
     match status.eta(calls) {
         Some(eta) => eprintln!(
-            "{what} {calls} at most {} (--rate to change): about {}",
+            "{what} {calls} at most {} ({}; --rate to change): about {}",
             status.describe(),
+            match lane {
+                crate::ops::pacing::Lane::Operator =>
+                    "the operator's ceiling, 20% of the account's 10,000/s by default against AWS",
+                crate::ops::pacing::Lane::Background =>
+                    "the background ceiling, 5% of the account's 10,000/s by default against AWS",
+            },
             crate::model::format_age(time::Duration::seconds_f64(eta.as_secs_f64().ceil()))
         ),
         None => {

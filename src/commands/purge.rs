@@ -33,8 +33,9 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandErr
         "probing: GetConnection calls:",
         snapshot.records.len(),
         &rate,
+        crate::ops::pacing::Lane::Background,
     );
-    let pacing = Some(crate::ops::pacing::Pacing::operator(&rate));
+    let pacing = Some(crate::ops::pacing::Pacing::background(&rate));
     let plan = super::progress::with_progress(
         gateway.clone(),
         "probing",

@@ -166,7 +166,12 @@ pub async fn run(global: &GlobalArgs, args: &PushArgs) -> Result<(), CommandErro
     }
     let audit = Arc::new(context.audit()?);
     let rate = context.rate();
-    super::progress::announce("pushing: PostToConnection calls:", targets.len(), &rate);
+    super::progress::announce(
+        "pushing: PostToConnection calls:",
+        targets.len(),
+        &rate,
+        crate::ops::pacing::Lane::Operator,
+    );
     let options = PushOptions {
         delete_gone: !args.keep_gone,
         // Pushes wait on the network, not the CPU: many in flight. Under a ceiling the rate

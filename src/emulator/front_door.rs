@@ -215,7 +215,9 @@ pub async fn authenticate(
             // AWS dates every answer by its own clock: what a client compares its clock with.
             let date = httpdate::fmt_http_date(std::time::SystemTime::from(now));
             if let Ok(date) = axum::http::HeaderValue::from_str(&date) {
-                response.headers_mut().insert(axum::http::header::DATE, date);
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::DATE, date);
             }
             return response;
         }

@@ -45,6 +45,10 @@ pub struct RateStatus {
     /// A 429 arrived in the last few seconds.
     pub throttled: bool,
     pub throttles: u64,
+    /// The operator's own calls (pushes, disconnects): their ceiling and current rate, higher
+    /// than the background's by default. None: no ceiling.
+    pub operator_ceiling: Option<f64>,
+    pub operator_current: Option<f64>,
 }
 
 impl RateStatus {
@@ -64,12 +68,25 @@ impl RateStatus {
         self.current
             .map(|rate| Duration::from_secs_f64(calls as f64 / rate.max(MIN_RATE)))
     }
+
+    /// The status as the operator's own calls see it (their ceiling and rate).
+    pub fn for_operator(&self) -> RateStatus {
+        RateStatus {
+            ceiling: self.operator_ceiling,
+            current: self.operator_current,
+            ..*self
+        }
+    }
 }
 
 struct State {
     ceiling: Option<f64>,
     rate: f64,
     next_slot: Instant,
+    /// The operator lane's own ceiling, rate and next slot (AIMD moves both lanes together).
+    operator_ceiling: Option<f64>,
+    operator_rate: f64,
+    operator_next_slot: Instant,
     last_decrease: Option<Instant>,
     last_increase: Instant,
     throttled_at: Option<Instant>,
@@ -92,6 +109,9 @@ impl RateController {
                 ceiling,
                 rate: ceiling.unwrap_or(f64::INFINITY),
                 next_slot: now,
+                operator_ceiling: ceiling,
+                operator_rate: ceiling.unwrap_or(f64::INFINITY),
+                operator_next_slot: now,
                 last_decrease: None,
                 last_increase: now,
                 throttled_at: None,
@@ -105,6 +125,21 @@ impl RateController {
         Arc::new(Self::new(None))
     }
 
+    /// Give the operator's own calls their own ceiling (never below the background's): a push
+    /// to 10,000 users should not take 20 s because sweeps are kept to 5% of the quota.
+    pub fn with_operator_ceiling(self, operator: Option<f64>) -> Self {
+        {
+            let mut state = self.lock();
+            let operator = operator.filter(|c| c.is_finite() && *c > 0.0);
+            state.operator_ceiling = match (operator, state.ceiling) {
+                (Some(op), Some(bg)) => Some(op.max(bg)),
+                (op, _) => op,
+            };
+            state.operator_rate = state.operator_ceiling.unwrap_or(f64::INFINITY);
+        }
+        self
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -115,6 +150,10 @@ impl RateController {
         state.ceiling = ceiling.filter(|c| c.is_finite() && *c > 0.0);
         state.rate = state.ceiling.unwrap_or(f64::INFINITY);
         state.next_slot = Instant::now();
+        // An explicit ceiling is the operator's word for every lane.
+        state.operator_ceiling = state.ceiling;
+        state.operator_rate = state.rate;
+        state.operator_next_slot = state.next_slot;
     }
 
     pub fn status(&self) -> RateStatus {
@@ -126,6 +165,8 @@ impl RateController {
                 .throttled_at
                 .is_some_and(|at| at.elapsed() < THROTTLED_FOR),
             throttles: state.throttles,
+            operator_ceiling: state.operator_ceiling,
+            operator_current: state.operator_ceiling.map(|_| state.operator_rate),
         }
     }
 
@@ -148,12 +189,12 @@ impl RateController {
         let _waiting = Waiting(&self.operators_waiting);
         let wait = {
             let mut state = self.lock();
-            if state.ceiling.is_none() {
+            if state.operator_ceiling.is_none() {
                 return;
             }
             let now = Instant::now();
-            let slot = state.next_slot.max(now);
-            state.next_slot = slot + interval(state.rate);
+            let slot = state.operator_next_slot.max(now);
+            state.operator_next_slot = slot + interval(state.operator_rate);
             slot.saturating_duration_since(now)
         };
         if !wait.is_zero() {
@@ -187,34 +228,46 @@ impl RateController {
     /// Tell the controller how a call went: a 429 slows everyone down, successes speed back up.
     pub fn observe(&self, throttled: bool) {
         let mut state = self.lock();
-        let Some(ceiling) = state.ceiling else {
-            if throttled {
-                state.throttled_at = Some(Instant::now());
-                state.throttles += 1;
-            }
-            return;
-        };
         let now = Instant::now();
         if throttled {
             state.throttled_at = Some(now);
             state.throttles += 1;
+        }
+        if state.ceiling.is_none() && state.operator_ceiling.is_none() {
+            return;
+        }
+        if throttled {
             if state
                 .last_decrease
                 .is_none_or(|at| now.duration_since(at) >= DECREASE_COOL_DOWN)
             {
-                state.rate = (state.rate / 2.0).max(MIN_RATE);
+                // A 429 is the account's quota speaking: both lanes back off.
+                if state.ceiling.is_some() {
+                    state.rate = (state.rate / 2.0).max(MIN_RATE);
+                    // The slots already handed out were at the old pace: start the new one now.
+                    state.next_slot = state.next_slot.min(now + interval(state.rate));
+                }
+                if state.operator_ceiling.is_some() {
+                    state.operator_rate = (state.operator_rate / 2.0).max(MIN_RATE);
+                    state.operator_next_slot = state
+                        .operator_next_slot
+                        .min(now + interval(state.operator_rate));
+                }
                 state.last_decrease = Some(now);
-                // The slots already handed out were at the old pace: start the new one now.
-                state.next_slot = state.next_slot.min(now + interval(state.rate));
             }
-        } else if state.rate < ceiling
-            && now.duration_since(state.last_increase) >= INCREASE_EVERY
+        } else if now.duration_since(state.last_increase) >= INCREASE_EVERY
             && state
                 .last_decrease
                 .is_none_or(|at| now.duration_since(at) >= INCREASE_HOLD)
         {
             let jitter = rand::rng().random_range(0.5..1.5);
-            state.rate = (state.rate + ceiling * INCREASE_SHARE * jitter).min(ceiling);
+            if let Some(ceiling) = state.ceiling {
+                state.rate = (state.rate + ceiling * INCREASE_SHARE * jitter).min(ceiling);
+            }
+            if let Some(ceiling) = state.operator_ceiling {
+                state.operator_rate =
+                    (state.operator_rate + ceiling * INCREASE_SHARE * jitter).min(ceiling);
+            }
             state.last_increase = now;
         }
     }

@@ -199,6 +199,7 @@ fn refused(target: PushTarget, error: String) -> DeliveryOutcome {
         attempts: 0,
         at: now_utc_millis(),
         error: Some(error),
+        cause: Some("not_sent".into()),
         record_deleted: false,
     }
 }
@@ -246,6 +247,7 @@ async fn push_one(
     let latency = started.elapsed();
     let mut record_deleted = false;
     let mut error = result.as_ref().err().map(|e| e.to_string());
+    let cause = result.as_ref().err().map(|e| e.cause().to_string());
     if matches!(result, Err(GatewayError::Gone)) && options.delete_gone {
         if let (Some(store), Some(record)) = (store, &target.record) {
             match delete_record_audited(store, record, options.audit.as_deref(), "gone on push")
@@ -273,6 +275,7 @@ async fn push_one(
         attempts,
         at: now_utc_millis(),
         error,
+        cause,
         record_deleted,
     }
 }

@@ -342,6 +342,8 @@ pub struct App {
     pub scan_started: Option<OffsetDateTime>,
     pub last_scan_took: Option<time::Duration>,
     pub probing: bool,
+    /// The gateway refuses GetConnection (IAM, credentials): what was said, and when last tried.
+    pub probes_refused: Option<(String, OffsetDateTime)>,
     pub probe_calls: VecDeque<(OffsetDateTime, usize)>,
     pub sent_history: Vec<String>,
     /// The terminal's size (width, height); the layout and paging follow it.
@@ -406,6 +408,7 @@ impl App {
             scan_started: None,
             last_scan_took: None,
             probing: false,
+            probes_refused: None,
             probe_calls: VecDeque::new(),
             sent_history: Vec::new(),
             screen: (120, 40),

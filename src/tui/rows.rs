@@ -463,19 +463,37 @@ impl RowIndex {
     }
 }
 
-/// Apply GetConnection answers. Returns the most common failure other than Gone, if any.
-pub fn apply_probes(
-    app: &mut App,
-    results: &[crate::ops::probe::ProbeResult],
-) -> Option<(String, usize)> {
+/// What a batch of probes said beyond each row's state.
+#[derive(Debug, Default)]
+pub struct ProbeFailures {
+    /// Calls the gateway refused (403) or that could not be signed: they say nothing about the
+    /// connections, so the rows keep their state and the refusal is said once instead.
+    pub refused: Option<GatewayError>,
+    /// The most common other failure (Gone aside), grouped by cause, and how many.
+    pub most_common: Option<(GatewayError, usize)>,
+    /// How many calls were answered (live or Gone).
+    pub answered: usize,
+}
+
+/// Apply GetConnection answers; what failed, grouped by cause (never by text).
+pub fn apply_probes(app: &mut App, results: &[crate::ops::probe::ProbeResult]) -> ProbeFailures {
     let now = app.now;
-    let mut failures: HashMap<String, usize> = HashMap::new();
+    let mut failures: HashMap<&'static str, (GatewayError, usize)> = HashMap::new();
+    let mut outcome = ProbeFailures::default();
     let mut order_depends_on_probes = false;
     for result in results {
-        if let Err(e) = &result.answer {
-            if e.class() != DeliveryClass::Gone {
-                *failures.entry(e.to_string()).or_default() += 1;
+        match &result.answer {
+            Err(e @ (GatewayError::Forbidden(_) | GatewayError::Credentials(_))) => {
+                outcome.refused = Some(e.clone());
+                continue;
             }
+            Err(e) if e.class() != DeliveryClass::Gone => {
+                failures
+                    .entry(e.cause())
+                    .or_insert_with(|| (e.clone(), 0))
+                    .1 += 1;
+            }
+            _ => outcome.answered += 1,
         }
         let Some(i) = app.index.get(&app.rows, &result.record.connection_id) else {
             continue;
@@ -519,7 +537,8 @@ pub fn apply_probes(
         app.derived.order = None;
     }
     recompute_visible(app);
-    failures.into_iter().max_by_key(|(_, n)| *n)
+    outcome.most_common = failures.into_values().max_by_key(|(_, n)| *n);
+    outcome
 }
 
 fn source_ip(info: &Option<ConnectionInfo>) -> Option<&str> {

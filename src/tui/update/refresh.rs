@@ -145,14 +145,37 @@ fn request_scan(app: &mut App) -> Vec<Effect> {
     vec![Effect::Scan]
 }
 
+/// While GetConnection is refused, how often one probe checks whether it still is.
+const PROBES_REFUSED_RETRY: time::Duration = time::Duration::minutes(1);
+
+/// The one line that replaces a table of unknowns when the gateway refuses GetConnection.
+fn probes_refused_message(refused: &crate::management::GatewayError) -> String {
+    use crate::management::DenialCause;
+    match refused.denial() {
+        Some(denial) if denial.cause == DenialCause::IamDenied => format!(
+            "GetConnection denied by IAM: probes are off (stale detection and purge need them); pushes still work. Fix: {}",
+            denial.fix()
+        ),
+        _ => format!("probes are off: {refused}; rows keep their last state, retried every minute"),
+    }
+}
+
 /// Probe the next batch: never-probed records first, in random order so the answers so far are
 /// a fair sample of the table (see `rows::next_to_probe`), then the longest unprobed.
 fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
     if app.probing || app.rows.is_empty() {
         return vec![];
     }
+    // While the gateway refuses GetConnection, one probe a minute tells when it is fixed.
+    let refused = app.probes_refused.as_ref().map(|(_, at)| *at);
+    if refused.is_some_and(|at| app.now - at < PROBES_REFUSED_RETRY) {
+        return vec![];
+    }
     // About two seconds of calls at the current rate: a batch never outlives a scan by much.
-    let batch = (app.rate.current.unwrap_or(1000.0).max(1.0) as usize * 2).clamp(1, 5000);
+    let batch = match refused {
+        Some(_) => 1,
+        None => (app.rate.current.unwrap_or(1000.0).max(1.0) as usize * 2).clamp(1, 5000),
+    };
     let records = rows::next_to_probe(app, batch, everything);
     if records.is_empty() {
         return vec![];
@@ -241,8 +264,22 @@ pub(super) fn feed_lost(app: &mut App, message: String) -> Vec<Effect> {
 pub(super) fn probed(app: &mut App, results: Vec<ProbeResult>) -> Vec<Effect> {
     app.probing = false;
     app.probe_calls.push_back((app.now, results.len()));
-    if let Some((message, n)) = rows::apply_probes(app, &results) {
-        app.error = Some(format!("probe: {n} call(s) failed: {message}"));
+    let failures = rows::apply_probes(app, &results);
+    if let Some(refused) = failures.refused {
+        // Said once, in place of a table of unknowns; the rows keep what they last showed.
+        let message = probes_refused_message(&refused);
+        app.error = Some(message.clone());
+        app.probes_refused = Some((message, app.now));
+    } else if failures.answered > 0 {
+        if let Some((message, _)) = app.probes_refused.take() {
+            if app.error.as_deref() == Some(message.as_str()) {
+                app.error = None;
+            }
+            app.status = Some("GetConnection answers again: probes are back on".into());
+        }
+    }
+    if let Some((e, n)) = failures.most_common {
+        app.error = Some(format!("probe: {n} call(s) failed: {e}"));
     }
     vec![]
 }
