@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run an API Gateway WebSocket emulator in front of an HTTP backend.
-    Gateway(GatewayArgs),
+    Gateway(Box<GatewayArgs>),
     /// Run the guide's reference backend.
     Backend(BackendArgs),
     /// Run gateway, backend and a client swarm together.

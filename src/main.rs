@@ -30,7 +30,7 @@ fn main() -> ExitCode {
     let result: Result<(), CommandError> = runtime.block_on(async move {
         let server = |r: anyhow::Result<()>| r.map_err(|e| CommandError::Failed(format!("{e:#}")));
         match cli.command {
-            Some(Command::Gateway(args)) => server(launch::run_gateway(&global, args).await),
+            Some(Command::Gateway(args)) => server(launch::run_gateway(&global, *args).await),
             Some(Command::Backend(args)) => server(launch::run_backend(&global, args).await),
             Some(Command::Demo(args)) if args.headless => {
                 server(launch::run_demo_headless(&global, args).await)

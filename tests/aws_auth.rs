@@ -272,7 +272,9 @@ fn a_wrong_secret_an_unknown_key_an_expired_session_and_a_skewed_clock_each_say_
         .to_string(),
     );
     let (_gateway, endpoint) = gateway(&["--credentials", &credentials]);
-    let cases: [(&str, &str, Option<&str>, &str, &str, &str); 4] = [
+    // (key, secret, session token, boto3's error code, wsdash's cause, words in its fix)
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, &'a str, &'a str, &'a str);
+    let cases: [Case; 4] = [
         (
             "AKIAOPS",
             "wrong-secret",

@@ -892,6 +892,7 @@ fn the_rate_ceiling_is_set_with_a_command_and_throttling_is_shown() {
             current: Some(60.0),
             throttled: true,
             throttles: 3,
+            ..Default::default()
         }),
     );
     let text: String = text_of(&screen(&app, 120, 40));

@@ -332,6 +332,43 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_operators_own_calls_go_at_their_own_higher_ceiling_and_back_off_on_429_too() {
+        let controller = RateController::new(Some(10.0)).with_operator_ceiling(Some(40.0));
+        let start = Instant::now();
+        for _ in 0..41 {
+            controller.acquire(Lane::Operator).await;
+        }
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(990), "{elapsed:?}");
+        assert!(
+            elapsed <= Duration::from_millis(1100),
+            "40/s, not 10/s: {elapsed:?}"
+        );
+        let start = Instant::now();
+        for _ in 0..11 {
+            controller.acquire(Lane::Background).await;
+        }
+        assert!(
+            start.elapsed() >= Duration::from_millis(990),
+            "sweeps stay at 10/s"
+        );
+        controller.observe(true);
+        let status = controller.status();
+        assert_eq!(
+            (status.current, status.operator_current),
+            (Some(5.0), Some(20.0))
+        );
+        assert_eq!(status.for_operator().describe(), "20/40 calls/s");
+        // An explicit ceiling (`--rate`, `:rate`) is the operator's word for both lanes.
+        controller.set_ceiling(Some(100.0));
+        let status = controller.status();
+        assert_eq!(
+            (status.ceiling, status.operator_ceiling),
+            (Some(100.0), Some(100.0))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_429_halves_the_rate_once_per_burst_and_successes_recover_it() {
         let controller = RateController::new(Some(1000.0));
         for _ in 0..20 {
