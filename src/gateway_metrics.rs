@@ -3,7 +3,7 @@
 //! the table's own churn.
 
 use aws_config::SdkConfig;
-use aws_sdk_cloudwatch::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_cloudwatch::Client;
@@ -172,7 +172,7 @@ impl CloudWatchMetrics {
             let message = e
                 .message()
                 .map(str::to_string)
-                .unwrap_or_else(|| DisplayErrorContext(&e).to_string());
+                .unwrap_or_else(|| crate::aws_env::describe_unanswered_call(&e, "CloudWatch"));
             format!("GetMetricData failed: {code} {message}")
         })?;
         Ok(series_of(&out, start_minute, window))

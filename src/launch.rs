@@ -168,8 +168,12 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
                 api_rate: None,
                 emulator_admin: Some(demo.gateway.admin_url()),
                 access_logs: Some("the emulator's access log".into()),
-                // The emulator's own counters stand in for CloudWatch in the demo.
-                metrics: None,
+                // The emulator answers GetMetricData: the same code path as on AWS.
+                metrics: Some(format!(
+                    "CloudWatch AWS/ApiGateway {}/{}, served by the emulator",
+                    crate::emulator::config_api::API_ID,
+                    demo.gateway.stage
+                )),
             };
             let backend = Backend {
                 store: demo.store.clone(),
@@ -185,7 +189,7 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
                 access_logs: Some(Arc::new(crate::access_logs::EmulatorAccessLogs::new(
                     &demo.gateway.admin_url(),
                 ))),
-                metrics: None,
+                metrics: Some(demo.metrics.clone()),
                 doctor: Some(doctor_job(
                     GlobalArgs {
                         endpoint: Some(demo.gateway.management_url()),

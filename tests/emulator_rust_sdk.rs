@@ -769,3 +769,74 @@ async fn the_access_log_reaches_cloudwatch_and_reads_back_by_connection() {
     assert_eq!(all.len(), 4, "every line: {all:?}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// GetMetricData in RPC v2 CBOR, as the dashboard's own client and boto3 send it: the stage's
+/// handshakes, refusals and messages per minute.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_stages_cloudwatch_metrics_are_served_in_the_protocol_the_sdks_speak() {
+    let system = start_system(&[]);
+    let mut sockets = Vec::new();
+    for user in ["m1", "m2", "m3"] {
+        let (socket, _) = tokio_tungstenite::connect_async(format!("{}?token=dev:{user}", system.websocket))
+            .await
+            .expect("connect");
+        sockets.push(socket);
+    }
+    // One refused handshake (a bad token): a ClientError.
+    assert!(tokio_tungstenite::connect_async(format!("{}?token=bad", system.websocket))
+        .await
+        .is_err());
+    futures_util::SinkExt::send(&mut sockets[0], Message::Text(r#"{"action":"ping"}"#.into()))
+        .await
+        .expect("send");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let base = system.management.trim_end_matches("/production").to_string();
+    let sdk = load_sdk_config(&AwsSettings {
+        dummy_credentials: true,
+        region: Some("us-east-1".into()),
+        call_timeout: Some(Duration::from_secs(3)),
+        ..AwsSettings::default()
+    })
+    .await;
+    let metrics = wsdash::gateway_metrics::CloudWatchMetrics::new(
+        &sdk,
+        Some(&base),
+        wsdash::emulator::config_api::API_ID,
+        "production",
+    );
+    let series = metrics
+        .over(time::OffsetDateTime::now_utc(), wsdash::gateway_metrics::TimeWindow::Hour)
+        .await
+        .expect("GetMetricData through the Rust SDK");
+    let total = |name: &str| -> f64 {
+        series
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.values.iter().sum())
+            .unwrap_or_default()
+    };
+    assert_eq!(total("ConnectCount"), 4.0, "{series:?}");
+    assert_eq!(total("ClientError"), 1.0, "{series:?}");
+    assert!(total("MessageCount") >= 1.0, "{series:?}");
+
+    // The control: boto3's CloudWatch client gets the same numbers.
+    let python = common::python_with(&["boto3"]);
+    let script = r#"
+import sys, datetime, boto3
+c = boto3.client("cloudwatch", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="AKIDX", aws_secret_access_key="s")
+now = datetime.datetime.now(datetime.timezone.utc)
+out = c.get_metric_data(StartTime=now - datetime.timedelta(hours=1), EndTime=now + datetime.timedelta(minutes=1),
+    MetricDataQueries=[{"Id": "c", "MetricStat": {"Metric": {"Namespace": "AWS/ApiGateway", "MetricName": "ConnectCount",
+        "Dimensions": [{"Name": "ApiId", "Value": sys.argv[2]}, {"Name": "Stage", "Value": "production"}]},
+        "Period": 60, "Stat": "Sum"}}])
+print(sum(out["MetricDataResults"][0]["Values"]))
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &base, wsdash::emulator::config_api::API_ID])
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "boto3: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4.0");
+}

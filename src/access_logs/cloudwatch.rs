@@ -4,7 +4,7 @@
 use super::{AccessLogEntry, AccessLogSource, LogLine, LogsError};
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_sdk_cloudwatchlogs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudwatchlogs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use aws_sdk_cloudwatchlogs::Client;
 
@@ -28,12 +28,12 @@ pub struct CloudWatchAccessLogs {
 fn logs_error<E, R>(err: SdkError<E, R>, group: &str) -> LogsError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug,
+    R: std::fmt::Debug + 'static,
 {
     let message = err
         .message()
         .map(str::to_string)
-        .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+        .unwrap_or_else(|| crate::aws_env::describe_unanswered_call(&err, "CloudWatch Logs"));
     match err.code() {
         Some("ResourceNotFoundException") => LogsError::GroupNotFound(group.to_string()),
         Some("AccessDeniedException" | "UnrecognizedClientException") => {

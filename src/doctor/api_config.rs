@@ -3,7 +3,7 @@
 //! judging is tested on plain data.
 
 use super::Check;
-use aws_sdk_apigatewayv2::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_apigatewayv2::error::ProvideErrorMetadata;
 use aws_sdk_apigatewayv2::Client;
 use std::collections::HashMap;
 
@@ -57,7 +57,7 @@ fn describe<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
         (Some(code), _) => format!("{code}: {}", err.message().unwrap_or_default()),
         (None, Some(404)) => "HTTP 404: this endpoint does not implement the call".into(),
         (None, Some(s)) => format!("HTTP {s}"),
-        _ => DisplayErrorContext(err).to_string(),
+        _ => crate::aws_env::describe_unanswered_call(err, "the apigatewayv2 endpoint"),
     }
 }
 

@@ -34,6 +34,8 @@ pub struct AccessLogOptions {
 /// Where access-log lines go.
 #[derive(Default)]
 pub struct AccessLog {
+    /// The stage's per-minute CloudWatch metrics, counted from the same lines.
+    pub metrics: super::cloudwatch::StageMetrics,
     recent: Mutex<VecDeque<AccessLogEntry>>,
     file: Option<Mutex<std::fs::File>>,
     cloudwatch: Option<mpsc::UnboundedSender<AccessLogEntry>>,
@@ -45,6 +47,7 @@ impl AccessLog {
         cloudwatch: Option<mpsc::UnboundedSender<AccessLogEntry>>,
     ) -> Self {
         AccessLog {
+            metrics: Default::default(),
             recent: Mutex::default(),
             file: file.map(Mutex::new),
             cloudwatch,
@@ -52,6 +55,7 @@ impl AccessLog {
     }
 
     pub fn record(&self, entry: AccessLogEntry) {
+        self.metrics.observe(&entry);
         if let Some(file) = &self.file {
             if let (Ok(line), Ok(mut file)) = (serde_json::to_string(&entry), file.lock()) {
                 // A log that cannot be written must not stop the gateway.

@@ -92,6 +92,9 @@ pub struct Demo {
     pub admin_token: String,
     pub store: Arc<dyn ConnectionStore>,
     pub management: Arc<dyn ManagementApi>,
+    /// The stage's CloudWatch metrics, read with GetMetricData from the emulator (signed with
+    /// the demo's key), as the dashboard reads them from AWS.
+    pub metrics: Arc<crate::gateway_metrics::CloudWatchMetrics>,
     pub swarm: Arc<SwarmStats>,
     pub shutdown: CancellationToken,
     /// The backend server and the notification stream, awaited on stop.
@@ -220,6 +223,12 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
     .await;
     let management: Arc<dyn ManagementApi> =
         Arc::new(AwsManagementApi::new(&sdk, &gateway.management_url()));
+    let metrics = Arc::new(crate::gateway_metrics::CloudWatchMetrics::new(
+        &sdk,
+        Some(&format!("http://{}", gateway.addr)),
+        super::config_api::API_ID,
+        &gateway.stage,
+    ));
     let store: Arc<dyn ConnectionStore> = Arc::new(MemoryStore::new());
     let admin_token = args
         .admin_token
@@ -281,6 +290,7 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
         admin_token,
         store,
         management,
+        metrics,
         swarm,
         shutdown,
         tasks,

@@ -132,13 +132,22 @@ enum Target<'a> {
     WrongStage,
     /// The configuration API (apigatewayv2).
     ConfigApi,
+    /// CloudWatch's GetMetricData, in either protocol.
+    CloudWatch(super::cloudwatch::Protocol),
     /// WebSocket handshakes, the admin API, the client page: not SigV4.
     Unsigned,
 }
 
-fn target<'a>(path: &'a str, stage: &str) -> Target<'a> {
+fn target<'a>(path: &'a str, amz_target: Option<&str>, stage: &str) -> Target<'a> {
+    use super::cloudwatch::Protocol;
     if path.starts_with("/v2/") {
         return Target::ConfigApi;
+    }
+    if path.starts_with("/service/GraniteServiceVersion20100801/") {
+        return Target::CloudWatch(Protocol::RpcV2Cbor);
+    }
+    if path == "/" && amz_target.is_some_and(|t| t.starts_with("GraniteServiceVersion20100801.")) {
+        return Target::CloudWatch(Protocol::AwsJson1_0);
     }
     let Some((before, id)) = path.split_once("/@connections/") else {
         return Target::Unsigned;
@@ -172,10 +181,19 @@ pub async fn authenticate(
     request: Request,
     next: Next,
 ) -> Response {
-    let (service, connection) = match target(request.uri().path(), &state.config.stage) {
+    let amz_target = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok());
+    let mut cloudwatch = None;
+    let (service, connection) = match target(request.uri().path(), amz_target, &state.config.stage) {
         Target::Unsigned => return next.run(request).await,
         Target::WrongStage => return refuse(403, "ForbiddenException", "Forbidden"),
         Target::ConfigApi => (Service::ApiGateway, None),
+        Target::CloudWatch(protocol) => {
+            cloudwatch = Some(protocol);
+            (Service::Monitoring, None)
+        }
         Target::Connection { stage, id } => (Service::ExecuteApi, Some((stage.to_string(), id))),
     };
     let Some(door) = &state.front_door else {
@@ -211,7 +229,17 @@ pub async fn authenticate(
                 "request refused: {}",
                 refusal.message
             );
-            let mut response = refuse(refusal.status, refusal.error_type, &refusal.message);
+            let mut response = if let Some(protocol) = cloudwatch {
+                // CloudWatch's clients read the error's type from the body.
+                super::cloudwatch::error_response(
+                    protocol,
+                    StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::FORBIDDEN),
+                    refusal.error_type,
+                    &refusal.message,
+                )
+            } else {
+                refuse(refusal.status, refusal.error_type, &refusal.message)
+            };
             // AWS dates every answer by its own clock: what a client compares its clock with.
             let date = httpdate::fmt_http_date(std::time::SystemTime::from(now));
             if let Ok(date) = axum::http::HeaderValue::from_str(&date) {
@@ -258,27 +286,27 @@ mod tests {
     #[test]
     fn paths_are_told_apart_by_stage_and_api() {
         assert!(matches!(
-            target("/production/@connections/abc%3D", "production"),
+            target("/production/@connections/abc%3D", None, "production"),
             Target::Connection { stage: "production", ref id } if id == "abc="
         ));
         assert!(matches!(
-            target("/@connections/abc", "production"),
+            target("/@connections/abc", None, "production"),
             Target::WrongStage
         ));
         assert!(matches!(
-            target("/dev/@connections/abc", "production"),
+            target("/dev/@connections/abc", None, "production"),
             Target::WrongStage
         ));
         assert!(matches!(
-            target("/v2/apis", "production"),
+            target("/v2/apis", None, "production"),
             Target::ConfigApi
         ));
         assert!(matches!(
-            target("/production", "production"),
+            target("/production", None, "production"),
             Target::Unsigned
         ));
         assert!(matches!(
-            target("/_wsdash/stats", "production"),
+            target("/_wsdash/stats", None, "production"),
             Target::Unsigned
         ));
     }

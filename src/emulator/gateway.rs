@@ -312,6 +312,11 @@ fn router(state: Arc<GatewayState>) -> Router {
         )
         .nest("/_wsdash", admin_router(state.clone()))
         .nest("/v2/apis", super::config_api::router())
+        .route(
+            super::cloudwatch::GET_METRIC_DATA_PATH,
+            post(get_metric_data),
+        )
+        .route("/", post(aws_json_operation))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             super::front_door::authenticate,
@@ -574,6 +579,7 @@ async fn post_to_connection(
                 .registry
                 .stats
                 .record_call(op, DeliveryClass::Delivered);
+            state.access_log.metrics.message_sent();
             StatusCode::OK.into_response()
         }
         _ => gone(&state, op),
@@ -628,6 +634,40 @@ async fn delete_connection(
         }
         _ => gone(&state, op),
     }
+}
+
+/// CloudWatch's GetMetricData for this stage's metrics, in RPC v2 CBOR (the Rust SDK).
+async fn get_metric_data(State(state): State<Arc<GatewayState>>, body: Bytes) -> Response {
+    super::cloudwatch::get_metric_data(
+        super::cloudwatch::Protocol::RpcV2Cbor,
+        &state.access_log.metrics,
+        super::config_api::API_ID,
+        &state.config.stage,
+        &body,
+    )
+}
+
+/// `POST /` in AWS JSON 1.0: GetMetricData (botocore), by its `X-Amz-Target`.
+async fn aws_json_operation(
+    State(state): State<Arc<GatewayState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    if target != Some(super::cloudwatch::GET_METRIC_DATA_TARGET) {
+        return aws_error(
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+            "the emulator serves GetMetricData only",
+        );
+    }
+    super::cloudwatch::get_metric_data(
+        super::cloudwatch::Protocol::AwsJson1_0,
+        &state.access_log.metrics,
+        super::config_api::API_ID,
+        &state.config.stage,
+        &body,
+    )
 }
 
 /// An error the AWS SDKs recognise: the type in `x-amzn-ErrorType` and a JSON body.

@@ -6,6 +6,7 @@ pub mod access_log;
 pub mod api_definition;
 pub mod auth;
 pub mod backend;
+pub mod cloudwatch;
 pub mod config_api;
 pub mod credentials;
 pub mod demo;

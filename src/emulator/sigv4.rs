@@ -23,6 +23,8 @@ pub enum Service {
     ExecuteApi,
     /// The configuration API (apigatewayv2: `/v2/apis/...`).
     ApiGateway,
+    /// CloudWatch (GetMetricData).
+    Monitoring,
 }
 
 impl Service {
@@ -30,6 +32,7 @@ impl Service {
         match self {
             Service::ExecuteApi => "execute-api",
             Service::ApiGateway => "apigateway",
+            Service::Monitoring => "monitoring",
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::model::ConnectionRecord;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeyType, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
@@ -91,11 +91,13 @@ pub(super) fn store_error<E>(err: SdkError<E, HttpResponse>, table: &str) -> Sto
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    if let Some(failure) = crate::aws_env::credentials_failure(&err) {
+        return StoreError::Credentials(failure.to_string());
+    }
     let code = err.code().unwrap_or_default().to_string();
-    let message = err
-        .message()
-        .map(str::to_string)
-        .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+    let message = err.message().map(str::to_string).unwrap_or_else(|| {
+        crate::aws_env::describe_unanswered_call(&err, &format!("the DynamoDB endpoint of table {table}"))
+    });
     match code.as_str() {
         "ResourceNotFoundException" => StoreError::TableNotFound(table.to_string()),
         "ProvisionedThroughputExceededException"

@@ -54,6 +54,9 @@ pub enum StoreError {
     Throttled(String),
     #[error("cannot reach the connection store: {0}")]
     Network(String),
+    /// No request could be signed: the credentials are missing or could not be refreshed.
+    #[error("cannot sign requests to the connection store: {0}")]
+    Credentials(String),
     #[error("connection store error: {0}")]
     Other(String),
 }
