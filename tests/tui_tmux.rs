@@ -232,6 +232,87 @@ async fn at_100_columns_a_store_outage_is_readable_in_full_and_the_data_age_stop
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// A profile whose `credential_process` stops refreshing mid-session (an SSO helper whose
+/// refresh token expired): the dashboard keeps its rows, names the profile and the helper's own
+/// reason, and recovers by itself once the operator has logged in again.
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_that_expire_mid_session_keep_the_rows_say_why_and_recover_by_themselves() {
+    let moto = common::Moto::start();
+    let client = common::dynamo::dynamo(&moto).await;
+    common::dynamo::create_table(&client, "conns", "user_id", None).await;
+    for user in ["ann", "ben", "cat"] {
+        common::dynamo::put(
+            &client,
+            "conns",
+            &[
+                ("user_id", common::dynamo::s(user)),
+                ("connection_id", common::dynamo::s(&format!("{user:X<15}="))),
+                (
+                    "connected_at",
+                    common::dynamo::s(&wsdash::model::iso_millis(
+                        time::OffsetDateTime::now_utc() - time::Duration::minutes(1),
+                    )),
+                ),
+            ],
+        )
+        .await;
+    }
+    let demo = common::quiet_demo(&[]);
+    let management = demo.value("management endpoint:");
+    let dir = std::env::temp_dir().join(format!("wsdash-tmux-creds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let state = dir.join("logged-in");
+    std::fs::write(&state, "yes").expect("state");
+    // Credentials that expire 15 s after each refresh, as an SSO session's role credentials do.
+    let helper = dir.join("creds.sh");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nif [ \"$(cat {state})\" = yes ]; then\n  echo \"{{\\\"Version\\\": 1, \\\"AccessKeyId\\\": \\\"AKIDPROC\\\", \\\"SecretAccessKey\\\": \\\"s\\\", \\\"SessionToken\\\": \\\"t\\\", \\\"Expiration\\\": \\\"$(date -u -d '+15 seconds' +%Y-%m-%dT%H:%M:%SZ)\\\"}}\"\nelse\n  echo 'Token has expired and refresh failed' >&2; exit 1\nfi\n",
+            state = state.display()
+        ),
+    )
+    .expect("helper");
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let config = dir.join("aws-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile prod]\nregion = us-east-1\ncredential_process = {}\n",
+            helper.display()
+        ),
+    )
+    .expect("aws config");
+    let command = format!(
+        "env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} \
+         AWS_CONFIG_FILE={config} AWS_PROFILE=prod {BIN} --table conns --endpoint {management} \
+         --dynamodb-endpoint {moto} --audit-log {dir}/audit.jsonl",
+        dir = dir.display(),
+        config = config.display(),
+        moto = moto.url
+    );
+    let tmux = Tmux::start_sized(&command, 160, 30);
+    tmux.wait_for("three records", |s| s.contains("connections 3/3"));
+
+    std::fs::write(&state, "no").expect("state");
+    let screen = tmux.wait_for_within("the credentials error", Duration::from_secs(40), |s| {
+        error_band(s).contains("Token has expired and refresh failed")
+    });
+    let band = error_band(&screen);
+    assert!(band.contains("profile `prod`"), "{screen}");
+    assert!(!band.contains("no AWS credentials found"), "{screen}");
+    assert!(!band.contains("cannot reach"), "the store is reachable: {screen}");
+    assert!(screen.contains("connections 3/3"), "the rows stay: {screen}");
+
+    std::fs::write(&state, "yes").expect("state");
+    tmux.wait_for_within("the recovery", Duration::from_secs(30), |s| {
+        !error_band(s).contains("Token has expired") && s.contains("connections 3/3")
+    });
+    tmux.keys(&["q"]);
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[test]
 fn sigint_sigterm_and_sighup_give_the_terminal_back() {
     for signal in ["INT", "TERM", "HUP"] {
