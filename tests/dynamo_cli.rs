@@ -178,7 +178,13 @@ async fn twenty_thousand_items_list_correctly_across_pages() {
     std::fs::create_dir_all(&dir).expect("dir");
     let config = common::env_config(&dir, "big", "table = \"big\"\nscan_segments = 1");
     let (code, out, err) = wsdash(
-        &["list", "--config", config.to_str().expect("path"), "--output", "json"],
+        &[
+            "list",
+            "--config",
+            config.to_str().expect("path"),
+            "--output",
+            "json",
+        ],
         &moto,
         None,
     );

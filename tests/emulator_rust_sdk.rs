@@ -777,21 +777,30 @@ async fn the_stages_cloudwatch_metrics_are_served_in_the_protocol_the_sdks_speak
     let system = start_system(&[]);
     let mut sockets = Vec::new();
     for user in ["m1", "m2", "m3"] {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("{}?token=dev:{user}", system.websocket))
-            .await
-            .expect("connect");
+        let (socket, _) =
+            tokio_tungstenite::connect_async(format!("{}?token=dev:{user}", system.websocket))
+                .await
+                .expect("connect");
         sockets.push(socket);
     }
     // One refused handshake (a bad token): a ClientError.
-    assert!(tokio_tungstenite::connect_async(format!("{}?token=bad", system.websocket))
-        .await
-        .is_err());
-    futures_util::SinkExt::send(&mut sockets[0], Message::Text(r#"{"action":"ping"}"#.into()))
-        .await
-        .expect("send");
+    assert!(
+        tokio_tungstenite::connect_async(format!("{}?token=bad", system.websocket))
+            .await
+            .is_err()
+    );
+    futures_util::SinkExt::send(
+        &mut sockets[0],
+        Message::Text(r#"{"action":"ping"}"#.into()),
+    )
+    .await
+    .expect("send");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let base = system.management.trim_end_matches("/production").to_string();
+    let base = system
+        .management
+        .trim_end_matches("/production")
+        .to_string();
     let sdk = load_sdk_config(&AwsSettings {
         dummy_credentials: true,
         region: Some("us-east-1".into()),
@@ -806,7 +815,10 @@ async fn the_stages_cloudwatch_metrics_are_served_in_the_protocol_the_sdks_speak
         "production",
     );
     let series = metrics
-        .over(time::OffsetDateTime::now_utc(), wsdash::gateway_metrics::TimeWindow::Hour)
+        .over(
+            time::OffsetDateTime::now_utc(),
+            wsdash::gateway_metrics::TimeWindow::Hour,
+        )
         .await
         .expect("GetMetricData through the Rust SDK");
     let total = |name: &str| -> f64 {
@@ -837,6 +849,10 @@ print(sum(out["MetricDataResults"][0]["Values"]))
         .args(["-c", script, &base, wsdash::emulator::config_api::API_ID])
         .output()
         .expect("python3");
-    assert!(out.status.success(), "boto3: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "boto3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4.0");
 }

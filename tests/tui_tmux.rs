@@ -302,8 +302,14 @@ async fn credentials_that_expire_mid_session_keep_the_rows_say_why_and_recover_b
     let band = error_band(&screen);
     assert!(band.contains("profile `prod`"), "{screen}");
     assert!(!band.contains("no AWS credentials found"), "{screen}");
-    assert!(!band.contains("cannot reach"), "the store is reachable: {screen}");
-    assert!(screen.contains("connections 3/3"), "the rows stay: {screen}");
+    assert!(
+        !band.contains("cannot reach"),
+        "the store is reachable: {screen}"
+    );
+    assert!(
+        screen.contains("connections 3/3"),
+        "the rows stay: {screen}"
+    );
 
     std::fs::write(&state, "yes").expect("state");
     tmux.wait_for_within("the recovery", Duration::from_secs(30), |s| {

@@ -61,6 +61,7 @@ pub fn record_json(probed: &ProbedRecord) -> Value {
         "source_ip": info.and_then(|i| i.source_ip.clone()),
         "user_agent": info.and_then(|i| i.user_agent.clone()),
         "error": probed.error,
+        "cause": probed.cause,
         "warning": data_warning(&probed.record, probed.state, OffsetDateTime::now_utc()),
     })
 }
@@ -90,6 +91,7 @@ pub fn unprobed(records: Vec<crate::model::ConnectionRecord>) -> Vec<ProbedRecor
             record,
             info: None,
             error: None,
+            cause: None,
         })
         .collect()
 }

@@ -50,7 +50,9 @@ pub struct StageMetrics {
 }
 
 fn this_minute() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp().div_euclid(60)
+    time::OffsetDateTime::now_utc()
+        .unix_timestamp()
+        .div_euclid(60)
 }
 
 impl StageMetrics {
@@ -171,7 +173,9 @@ fn json_of(value: &Value) -> serde_json::Value {
     match value {
         Value::Tag(_, inner) => json_of(inner),
         Value::Integer(i) => i64::try_from(*i).map(Json::from).unwrap_or(Json::Null),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map(Json::Number).unwrap_or(Json::Null),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Json::Number)
+            .unwrap_or(Json::Null),
         Value::Text(t) => Json::String(t.clone()),
         Value::Bool(b) => Json::Bool(*b),
         Value::Array(items) => Json::Array(items.iter().map(json_of).collect()),
@@ -363,10 +367,24 @@ mod tests {
         metrics.observe(&connect);
         metrics.message_sent();
         let now = this_minute();
-        assert_eq!(metrics.series("ConnectCount", "Sum", now - 5, now + 1, 1), vec![(now * 60, 2.0)]);
-        assert_eq!(metrics.series("ClientError", "Sum", now - 5, now + 1, 1), vec![(now * 60, 1.0)]);
-        assert_eq!(metrics.series("IntegrationLatency", "Average", now - 5, now + 1, 1), vec![(now * 60, 20.0)]);
-        assert_eq!(metrics.series("MessageCount", "Sum", now - 5, now + 1, 1), vec![(now * 60, 1.0)]);
-        assert!(metrics.series("Nothing", "Sum", now - 5, now + 1, 1).is_empty());
+        assert_eq!(
+            metrics.series("ConnectCount", "Sum", now - 5, now + 1, 1),
+            vec![(now * 60, 2.0)]
+        );
+        assert_eq!(
+            metrics.series("ClientError", "Sum", now - 5, now + 1, 1),
+            vec![(now * 60, 1.0)]
+        );
+        assert_eq!(
+            metrics.series("IntegrationLatency", "Average", now - 5, now + 1, 1),
+            vec![(now * 60, 20.0)]
+        );
+        assert_eq!(
+            metrics.series("MessageCount", "Sum", now - 5, now + 1, 1),
+            vec![(now * 60, 1.0)]
+        );
+        assert!(metrics
+            .series("Nothing", "Sum", now - 5, now + 1, 1)
+            .is_empty());
     }
 }

@@ -186,7 +186,8 @@ pub async fn authenticate(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok());
     let mut cloudwatch = None;
-    let (service, connection) = match target(request.uri().path(), amz_target, &state.config.stage) {
+    let (service, connection) = match target(request.uri().path(), amz_target, &state.config.stage)
+    {
         Target::Unsigned => return next.run(request).await,
         Target::WrongStage => return refuse(403, "ForbiddenException", "Forbidden"),
         Target::ConfigApi => (Service::ApiGateway, None),

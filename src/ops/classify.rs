@@ -61,6 +61,9 @@ pub struct ProbedRecord {
     pub info: Option<ConnectionInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why the probe failed, for scripts (`iam_denied`, `expired_session`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<&'static str>,
 }
 
 pub fn is_expired(record: &ConnectionRecord, now: OffsetDateTime) -> bool {
@@ -118,6 +121,12 @@ pub async fn classify_records(
                 .err()
                 .filter(|e| **e != GatewayError::Gone)
                 .map(|e| e.to_string()),
+            cause: result
+                .answer
+                .as_ref()
+                .err()
+                .filter(|e| **e != GatewayError::Gone)
+                .map(GatewayError::cause),
             info: result.answer.ok(),
             record: result.record,
         });

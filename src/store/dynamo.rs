@@ -96,7 +96,10 @@ where
     }
     let code = err.code().unwrap_or_default().to_string();
     let message = err.message().map(str::to_string).unwrap_or_else(|| {
-        crate::aws_env::describe_unanswered_call(&err, &format!("the DynamoDB endpoint of table {table}"))
+        crate::aws_env::describe_unanswered_call(
+            &err,
+            &format!("the DynamoDB endpoint of table {table}"),
+        )
     });
     match code.as_str() {
         "ResourceNotFoundException" => StoreError::TableNotFound(table.to_string()),
