@@ -1158,3 +1158,84 @@ fn details_keep_a_record_that_left_the_store_as_last_seen() {
     );
     assert!(shown.contains(&selected), "{shown}");
 }
+
+/// The guide's policy denies GetConnection: the dashboard says so once, in place of a table of
+/// unknowns, keeps every row's state, and tries one probe a minute until it is granted.
+#[test]
+fn a_denied_get_connection_turns_probes_off_once_and_keeps_the_rows() {
+    use wsdash::management::denial::CallContext;
+    use wsdash::management::{Denial, DenialCause, Verb};
+    let mut app = loaded(false);
+    let before: Vec<ConnectionState> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|u| state_of(&app, u))
+        .collect();
+    let denied = || {
+        Err(GatewayError::Forbidden(Box::new(Denial::new(
+            DenialCause::IamDenied,
+            "User: arn:aws:iam::123456789012:user/ops is not authorized to perform: execute-api:ManageConnections on resource: …/GET/@connections/AAAAAAAAAAAAAAA=".into(),
+            &CallContext::for_tests(Verb::Get),
+        ))))
+    };
+    update(
+        &mut app,
+        Action::Probed(
+            [
+                ("alice", "AAAAAAAAAAAAAAA="),
+                ("bob", "BBBBBBBBBBBBBBB="),
+                ("carol", "CCCCCCCCCCCCCCC="),
+            ]
+            .iter()
+            .map(|(user, id)| ProbeResult {
+                record: record(user, id, 5),
+                answer: denied(),
+            })
+            .collect(),
+        ),
+    );
+    let error = app.error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with("GetConnection denied by IAM: probes are off")
+            && error.contains("pushes still work")
+            && error.contains("/GET/@connections/*"),
+        "{error}"
+    );
+    let after: Vec<ConnectionState> = ["alice", "bob", "carol"]
+        .iter()
+        .map(|u| state_of(&app, u))
+        .collect();
+    assert_eq!(after, before, "no row turns unknown");
+    // No probe for a minute, then a single one to see whether it was granted.
+    let probes = |effects: Vec<Effect>| -> Vec<usize> {
+        effects
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Probe(records) => Some(records.len()),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(
+        probes(update(
+            &mut app,
+            Action::Tick(NOW + time::Duration::seconds(30))
+        )),
+        Vec::<usize>::new()
+    );
+    assert_eq!(
+        probes(update(
+            &mut app,
+            Action::Tick(NOW + time::Duration::seconds(61))
+        )),
+        vec![1]
+    );
+    update(
+        &mut app,
+        Action::Probed(vec![ProbeResult {
+            record: record("alice", "AAAAAAAAAAAAAAA=", 5),
+            answer: Ok(info(4)),
+        }]),
+    );
+    assert!(app.error.is_none(), "{:?}", app.error);
+    assert!(app.probes_refused.is_none());
+}

@@ -789,9 +789,10 @@ fn the_demo_shows_its_reconnect_storm_under_f() {
     let dir = std::env::temp_dir().join(format!("wsdash-tmux-flap-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     // A faster clock: the flapper reconnects about every 2 s instead of 8, and retries its
-    // expired token every 1.25 s instead of 5.
+    // expired token every 1.25 s instead of 5. The two ordinary clients stay connected, so the
+    // flapper is the only storm (a short random lifetime could make one of them flap too).
     let command = format!(
-        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} {BIN} demo --clients 2 --time-scale 4 --push-every-ms 0",
+        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} {BIN} demo --clients 2 --lifetime-secs 0 --time-scale 4 --push-every-ms 0",
         dir = dir.display()
     );
     let tmux = Tmux::start(&command);

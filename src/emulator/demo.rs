@@ -177,7 +177,7 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
     let gateway_addr = gateway_listener.local_addr()?;
     let backend_listener = bind(&args.backend_listen, "--backend-listen").await?;
     let backend_url = format!("http://{}", backend_listener.local_addr()?);
-    let demo_key = super::credentials::KnownKey {
+    let demo_key = super::gateway::auth::credentials::KnownKey {
         access_key_id: format!("AKIAWSDASHDEMO{}", &crate::token::random_token()[..6])
             .to_uppercase(),
         secret_access_key: crate::token::random_token(),
@@ -185,7 +185,7 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
         expires_at: None,
         arn: format!(
             "arn:aws:iam::{}:user/wsdash-demo",
-            super::front_door::DEFAULT_ACCOUNT_ID
+            super::gateway::auth::DEFAULT_ACCOUNT_ID
         ),
     };
     let options = GatewayOptions {
@@ -203,7 +203,7 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
         access_logs: args.access_logs.clone(),
         // The demo's dashboard and backend sign with the demo's own key, whose signatures the
         // gateway verifies; other tools may sign with any key, as with local AWS stand-ins.
-        auth: super::front_door::AuthOptions {
+        auth: super::gateway::auth::AuthOptions {
             own_key: Some(demo_key.clone()),
             ..Default::default()
         },
@@ -216,7 +216,7 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
             demo_key.access_key_id.clone(),
             demo_key.secret_access_key.clone(),
         )),
-        region: Some(super::front_door::DEFAULT_REGION.into()),
+        region: Some(super::gateway::auth::DEFAULT_REGION.into()),
         call_timeout: Some(Duration::from_secs(5)),
         ..AwsSettings::default()
     })

@@ -195,3 +195,26 @@ impl ManagementApi for AwsManagementApi {
         &self.endpoint
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sdk(region: &str) -> SdkConfig {
+        SdkConfig::builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build()
+    }
+
+    #[test]
+    fn an_execute_api_host_wins_over_the_profiles_region() {
+        let api = AwsManagementApi::new(
+            &sdk("us-east-1"),
+            "https://abc123.execute-api.eu-west-1.amazonaws.com/production",
+        );
+        assert_eq!(api.signing_region(), ("eu-west-1", true));
+        let local = AwsManagementApi::new(&sdk("ap-south-1"), "http://127.0.0.1:4510/production");
+        assert_eq!(local.signing_region(), ("ap-south-1", false));
+    }
+}

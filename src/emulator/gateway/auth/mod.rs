@@ -3,15 +3,19 @@
 //! the error types and messages API Gateway answers. WebSocket handshakes and the admin API are
 //! not AWS-signed and pass untouched.
 
-use super::credentials::{CredentialSet, KnownKey};
-use super::gateway::{aws_error, GatewayState};
-use super::iam::{connection_resource, Decision, Policy, MANAGE_CONNECTIONS};
-use super::sigv4::{ReceivedRequest, Service, Verifier};
+pub mod credentials;
+pub mod iam;
+pub mod sigv4;
+
+use super::{aws_error, GatewayState};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
+use credentials::{CredentialSet, KnownKey};
+use iam::{connection_resource, Decision, Policy, MANAGE_CONNECTIONS};
+use sigv4::{ReceivedRequest, Service, Verifier};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -81,8 +85,8 @@ impl FrontDoor {
     /// `None` with `--no-auth`.
     pub fn from_options(
         options: &AuthOptions,
-    ) -> Result<Option<Self>, super::error::EmulatorError> {
-        use super::error::EmulatorError::BadOption;
+    ) -> Result<Option<Self>, crate::emulator::error::EmulatorError> {
+        use crate::emulator::error::EmulatorError::BadOption;
         if options.no_auth {
             return Ok(None);
         }
@@ -133,13 +137,13 @@ enum Target<'a> {
     /// The configuration API (apigatewayv2).
     ConfigApi,
     /// CloudWatch's GetMetricData, in either protocol.
-    CloudWatch(super::cloudwatch::Protocol),
+    CloudWatch(crate::emulator::cloudwatch::Protocol),
     /// WebSocket handshakes, the admin API, the client page: not SigV4.
     Unsigned,
 }
 
 fn target<'a>(path: &'a str, amz_target: Option<&str>, stage: &str) -> Target<'a> {
-    use super::cloudwatch::Protocol;
+    use crate::emulator::cloudwatch::Protocol;
     if path.starts_with("/v2/") {
         return Target::ConfigApi;
     }
@@ -232,7 +236,7 @@ pub async fn authenticate(
             );
             let mut response = if let Some(protocol) = cloudwatch {
                 // CloudWatch's clients read the error's type from the body.
-                super::cloudwatch::error_response(
+                crate::emulator::cloudwatch::error_response(
                     protocol,
                     StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::FORBIDDEN),
                     refusal.error_type,
@@ -255,7 +259,7 @@ pub async fn authenticate(
         let resource = connection_resource(
             &door.region,
             &door.account_id,
-            super::config_api::API_ID,
+            crate::emulator::config_api::API_ID,
             &stage,
             parts.method.as_str(),
             &id,
