@@ -4,7 +4,9 @@
 //! `cargo bench --bench dashboard` (each table size runs in a child process of its own, so its
 //! RSS is not inflated by the other's).
 
-#[path = "../tests/common/mod.rs"]
+// The tests' harness; a bench uses only part of it.
+#[allow(dead_code)]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use common::measure::percentile;

@@ -3,7 +3,9 @@
 //!
 //! `cargo bench --bench emulator` (set WSDASH_BENCH_CLIENTS to change the 10,000 clients).
 
-#[path = "../tests/common/mod.rs"]
+// The tests' harness; a bench uses only part of it.
+#[allow(dead_code)]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use bytes::Bytes;

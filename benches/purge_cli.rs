@@ -10,7 +10,9 @@
 //!
 //! `cargo bench --bench purge_cli` (WSDASH_BENCH_RECORDS changes the table size).
 
-#[path = "../tests/common/mod.rs"]
+// The tests' harness; a bench uses only part of it.
+#[allow(dead_code)]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use aws_sdk_dynamodb::types::AttributeValue;

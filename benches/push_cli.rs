@@ -10,7 +10,9 @@
 //! and must deliver all 2,000 messages. `cargo bench --bench push_cli`
 //! (WSDASH_BENCH_CONNECTIONS, WSDASH_BENCH_LATENCY_MS and WSDASH_BENCH_ROUNDS change the setup).
 
-#[path = "../tests/common/mod.rs"]
+// The tests' harness; a bench uses only part of it.
+#[allow(dead_code)]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use futures_util::StreamExt;

@@ -3,7 +3,9 @@
 //!
 //! `cargo bench --bench store` (WSDASH_BENCH_ITEMS changes the 100,000).
 
-#[path = "../tests/common/mod.rs"]
+// The tests' harness; a bench uses only part of it.
+#[allow(dead_code)]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use aws_sdk_dynamodb::types::AttributeValue;

@@ -1,9 +1,9 @@
 //! Test harness: start the real `wsdash` binary on free loopback ports, read the URLs it prints,
 //! and kill it when the test ends (even when it fails).
 
-#![allow(dead_code)]
-
 pub mod dynamo;
+/// Process measurements for the benches (RSS, percentiles); no test uses them.
+#[allow(dead_code)]
 pub mod measure;
 pub mod proxy;
 pub mod tmux;
@@ -87,6 +87,8 @@ impl Running {
             .unwrap_or_else(|| panic!("no line starting with {prefix:?} in {:?}", self.lines))
     }
 
+    /// For the benches' RSS readings.
+    #[allow(dead_code)]
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

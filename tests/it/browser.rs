@@ -1,9 +1,7 @@
 //! The guide's browser client, served by the emulator, in headless Chromium driven by
 //! playwright-core (tests/browser/e2e.mjs). It fails if a push does not reach the page.
 
-mod common;
-
-use common::quiet_demo;
+use crate::common::quiet_demo;
 use std::path::Path;
 use std::process::Command;
 

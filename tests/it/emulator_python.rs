@@ -1,9 +1,9 @@
 //! Wire compatibility with tools we did not write: boto3's apigatewaymanagementapi client and
 //! Python `websockets` clients against the emulator and the reference backend.
 
-mod common;
+use crate::common;
 
-use common::{python_with, quiet_demo};
+use crate::common::{python_with, quiet_demo};
 use std::process::Command;
 
 fn run_python_suite(demo: &common::Running) {

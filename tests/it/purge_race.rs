@@ -5,11 +5,11 @@
 //! result, and `restore` can put every deleted record back. Some runs end with SIGINT or SIGTERM
 //! at a random moment among the deletes.
 
-mod common;
+use crate::common;
 
+use crate::common::dynamo::{create_table, dynamo, put_many, s};
+use crate::common::{free_port, Moto, Running};
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::dynamo::{create_table, dynamo, put_many, s};
-use common::{free_port, Moto, Running};
 use rand::seq::IndexedRandom;
 use rand::Rng;
 use std::collections::{BTreeMap, HashMap};

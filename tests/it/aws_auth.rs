@@ -2,9 +2,9 @@
 //! keys, sessions, IAM per verb), and wsdash, run as a process, passes where AWS would pass it and
 //! says why where AWS would refuse it. boto3 with the same credentials is the control in each.
 
-mod common;
+use crate::common;
 
-use common::{python_with, Running, BIN};
+use crate::common::{python_with, Running, BIN};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -506,7 +506,7 @@ fn verbs_policy(verbs: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_feature_works_under_exactly_the_verbs_the_docs_give_it_and_not_without_them() {
-    use common::dynamo::{create_table, dynamo, put, s};
+    use crate::common::dynamo::{create_table, dynamo, put, s};
     let moto = common::Moto::start();
     let table_client = dynamo(&moto).await;
     create_table(&table_client, "verbs", "user_id", None).await;

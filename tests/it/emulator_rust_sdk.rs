@@ -1,10 +1,10 @@
 //! The Rust SDK through `management/` against the emulator, with gateway and backend as separate
 //! processes like a user runs them, plus the limits and faults the SDK must classify.
 
-mod common;
+use crate::common;
 
+use crate::common::{free_port, Running};
 use bytes::Bytes;
-use common::{free_port, Running};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;

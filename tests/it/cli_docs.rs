@@ -1,7 +1,7 @@
 //! The docs cannot drift from the binary: every command's `--help` is snapshotted, and every
 //! `wsdash ...` command line in README.md must parse.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 
@@ -109,7 +109,7 @@ fn shell_words(line: &str) -> Vec<String> {
 /// README's `wsdash ...` lines, joined across `\` continuations, comments and `[optional]`
 /// parts removed.
 fn readme_commands() -> Vec<String> {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let mut commands = Vec::new();
     let mut in_code = false;
     let mut pending: Option<String> = None;

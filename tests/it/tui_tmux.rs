@@ -1,10 +1,10 @@
 //! End to end: the real binary's dashboard in tmux, driven with send-keys and read with
 //! capture-pane, through push, disconnect and purge against the demo.
 
-mod common;
+use crate::common;
 
-use common::tmux::Tmux;
-use common::{free_port, BIN};
+use crate::common::tmux::Tmux;
+use crate::common::{free_port, BIN};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -128,7 +128,7 @@ fn error_band(screen: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn at_100_columns_a_store_outage_is_readable_in_full_and_the_data_age_stops() {
-    use common::Moto;
+    use crate::common::Moto;
     let moto = Moto::start();
     let sdk = wsdash::aws_env::load_sdk_config(&wsdash::aws_env::AwsSettings {
         dummy_credentials: true,
@@ -633,7 +633,7 @@ async fn the_dashboard_survives_every_fault_and_deletes_only_on_gone() {
 /// gateway must have answered only part of the sweep's GetConnection calls by then.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_push_started_during_a_probe_sweep_finishes_first() {
-    use common::dynamo::{create_table, dynamo, n, put_many, s};
+    use crate::common::dynamo::{create_table, dynamo, n, put_many, s};
     use futures_util::StreamExt;
     let moto = common::Moto::start();
     let client = dynamo(&moto).await;
@@ -710,7 +710,7 @@ async fn a_push_started_during_a_probe_sweep_finishes_first() {
 /// appears and a deleted one goes, while a proxy in front of moto sees no further Scan.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_follows_the_table_stream_instead_of_scanning() {
-    use common::dynamo::{create_table, dynamo, enable_stream, n, put, s};
+    use crate::common::dynamo::{create_table, dynamo, enable_stream, n, put, s};
     let moto = common::Moto::start();
     let client = dynamo(&moto).await;
     create_table(&client, "followed", "user_id", None).await;
@@ -853,7 +853,7 @@ fn the_demo_shows_its_reconnect_storm_under_f() {
 /// handshake from the same client beside them, and follows the group, filtered, under `l`.
 #[tokio::test(flavor = "multi_thread")]
 async fn on_aws_the_details_and_the_logs_panel_read_the_log_group() {
-    use common::dynamo::{create_table, dynamo, put, s};
+    use crate::common::dynamo::{create_table, dynamo, put, s};
     let moto = common::Moto::start();
     let demo = common::quiet_demo(&["--log-group", "/ws/access", "--logs-endpoint", &moto.url]);
     let urls = demo.demo_urls();

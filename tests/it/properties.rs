@@ -1,7 +1,7 @@
 //! Property tests: whatever arrives from outside — a DynamoDB item, a config file, a payload, a
 //! token, a client's frames — wsdash answers with a value or an error, never a panic.
 
-mod common;
+use crate::common;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use proptest::prelude::*;

@@ -1,9 +1,7 @@
 //! The demo as a user runs it: swarm clients connect, receive notifications, churn, and leave stale
 //! records behind when `$disconnect` calls are lost.
 
-mod common;
-
-use common::Running;
+use crate::common::Running;
 use std::time::Duration;
 
 fn get_json(url: &str, token: Option<&str>) -> serde_json::Value {

@@ -1,8 +1,8 @@
 //! `wsdash doctor` against moto_server's apigatewayv2, STS and DynamoDB, and against the emulator.
 
-mod common;
+use crate::common;
 
-use common::{quiet_demo, Moto, BIN};
+use crate::common::{quiet_demo, Moto, BIN};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::process::{Command, Stdio};

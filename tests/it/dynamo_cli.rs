@@ -1,11 +1,11 @@
 //! The data plane against real peers: moto_server's DynamoDB and the emulator, driven through the
 //! headless commands exactly as an operator would run them.
 
-mod common;
+use crate::common;
 
+use crate::common::dynamo::{create_table, dynamo, n, put, put_many, s, stored_users};
+use crate::common::{quiet_demo, wsdash, Moto};
 use aws_sdk_dynamodb::types::AttributeValue;
-use common::dynamo::{create_table, dynamo, n, put, put_many, s, stored_users};
-use common::{quiet_demo, wsdash, Moto};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::time::Duration;
