@@ -106,10 +106,43 @@ fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
-/// README's `wsdash ...` lines, joined across `\` continuations, comments and `[optional]`
-/// parts removed.
+/// README.md and every page of docs/, by name.
+fn documentation() -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![(
+        "README.md".to_string(),
+        std::fs::read_to_string(root.join("README.md")).expect("README.md"),
+    )];
+    let mut docs: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    docs.sort();
+    for path in docs {
+        let text = std::fs::read_to_string(&path).expect("doc page");
+        pages.push((
+            format!(
+                "docs/{}",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            ),
+            text,
+        ));
+    }
+    pages
+}
+
+/// The `wsdash ...` lines of README.md and docs/, joined across `\` continuations, comments
+/// and `[optional]` parts removed.
 fn readme_commands() -> Vec<String> {
-    let readme = include_str!("../../README.md");
+    documentation()
+        .iter()
+        .flat_map(|(_, text)| commands_in(text))
+        .collect()
+}
+
+fn commands_in(readme: &str) -> Vec<String> {
     let mut commands = Vec::new();
     let mut in_code = false;
     let mut pending: Option<String> = None;
@@ -159,6 +192,60 @@ fn every_command_in_the_readme_parses() {
         let words = shell_words(&line);
         if let Err(e) = wsdash::cli::Cli::try_parse_from(&words) {
             panic!("README command does not parse: {line}\n{e}");
+        }
+    }
+}
+
+/// The keys of the dashboard's key map, one token each (`↑/k ↓/j` gives ↑, k, ↓, j).
+fn keymap_tokens() -> Vec<&'static str> {
+    wsdash::tui::keymap::help_lines()
+        .into_iter()
+        .flat_map(|(keys, _)| keys.split(' '))
+        // `↑/k` is two keys; `/` alone is the filter key.
+        .flat_map(|k| -> Vec<&'static str> {
+            if k.len() > 1 && k.contains('/') {
+                k.split('/').collect()
+            } else {
+                vec![k]
+            }
+        })
+        .filter(|k| !k.is_empty() && *k != ",")
+        .collect()
+}
+
+/// Every key the dashboard binds is in docs/keys.md, and every key README's short table names
+/// is bound: neither page can drift from the key map.
+#[test]
+fn the_key_pages_name_exactly_keys_of_the_key_map() {
+    let pages = documentation();
+    let page = |name: &str| {
+        pages
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .unwrap_or_else(|| panic!("{name} is missing"))
+    };
+    let keys_page = page("docs/keys.md");
+    let tokens = keymap_tokens();
+    for token in &tokens {
+        assert!(
+            keys_page.contains(&format!("`{token}`")),
+            "docs/keys.md does not name the key `{token}` of the key map"
+        );
+    }
+    let readme = page("README.md");
+    let table = readme
+        .split("## Keys")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("README has a Keys section");
+    for line in table.lines().filter(|l| l.starts_with("| `")) {
+        let first = line.split('|').nth(1).unwrap_or_default();
+        for key in first.split('`').skip(1).step_by(2) {
+            assert!(
+                tokens.contains(&key),
+                "README's key `{key}` is not in the key map: {line}"
+            );
         }
     }
 }
