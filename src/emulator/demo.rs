@@ -57,6 +57,10 @@ pub struct DemoArgs {
     pub flappers: usize,
     #[command(flatten)]
     pub access_logs: super::access_log::AccessLogOptions,
+    /// New connections per second before the gateway answers handshakes 429 (API Gateway's
+    /// default account quota is 500).
+    #[arg(long, default_value_t = 500.0, value_parser = crate::flags::rate)]
+    pub connect_rate: f64,
     /// The audit log of the backend's stale endpoint (set from the global --audit-log).
     #[arg(skip)]
     pub audit_log: Option<std::path::PathBuf>,
@@ -78,6 +82,7 @@ impl Default for DemoArgs {
             headless: false,
             flappers: 1,
             access_logs: Default::default(),
+            connect_rate: 500.0,
             audit_log: None,
         }
     }
@@ -201,6 +206,7 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
             args.admin_token.clone()
         },
         access_logs: args.access_logs.clone(),
+        connect_rate: args.connect_rate,
         // The demo's dashboard and backend sign with the demo's own key, whose signatures the
         // gateway verifies; other tools may sign with any key, as with local AWS stand-ins.
         auth: super::gateway::auth::AuthOptions {

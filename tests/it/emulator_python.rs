@@ -34,6 +34,8 @@ fn run_python_suite(demo: &common::Running) {
 
 #[test]
 fn boto3_and_python_websockets_work_against_the_emulator() {
-    let demo = quiet_demo(&[]);
+    // 100 new connections a second (not the account's 500): the rate check's burst of 700
+    // handshakes must outrun the refill even when the machine is busy with other tests.
+    let demo = quiet_demo(&["--connect-rate", "100"]);
     run_python_suite(&demo);
 }
