@@ -15,8 +15,13 @@ pub struct PushArgs {
     /// Push to these users (looked up in the table).
     #[arg(long = "user", value_name = "USER", group = "target")]
     pub users: Vec<String>,
-    /// Push to these connection ids directly.
-    #[arg(long = "connection", value_name = "ID", group = "target")]
+    /// Push to these connection ids directly (an id may start with `-`, as AWS's URL-safe ids do).
+    #[arg(
+        long = "connection",
+        value_name = "ID",
+        group = "target",
+        allow_hyphen_values = true
+    )]
     pub connections: Vec<String>,
     /// Push to every record (narrow it with --filter).
     #[arg(long, group = "target")]

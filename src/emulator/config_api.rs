@@ -46,6 +46,7 @@ pub fn router() -> Router<Arc<GatewayState>> {
             "/{api_id}/deployments",
             get(get_deployments).post(create_deployment),
         )
+        .route("/{api_id}/deployments/{deployment_id}", get(get_deployment))
 }
 
 fn not_found(what: &str) -> Response {
@@ -93,6 +94,8 @@ fn api_json(state: &GatewayState) -> Value {
         "protocolType": "WEBSOCKET",
         "routeSelectionExpression": "$request.body.action",
         "createdDate": iso_millis(state.started_at),
+        // AWS: wss://API_ID.execute-api.REGION.amazonaws.com; the emulator speaks plain ws.
+        "apiEndpoint": format!("ws://{}", state.addr),
     })
 }
 
@@ -318,6 +321,15 @@ async fn get_stage(
     Json(stage_json(&state)).into_response()
 }
 
+fn deployment_json(d: &super::api_definition::Deployment) -> Value {
+    json!({
+        "deploymentId": d.id,
+        "deploymentStatus": "DEPLOYED",
+        "createdDate": iso_millis(d.created_at),
+        "description": d.description,
+    })
+}
+
 async fn get_deployments(State(state): Shared, Path(api_id): Path<String>) -> Response {
     this_api!(api_id);
     let items: Vec<Value> = state
@@ -325,16 +337,26 @@ async fn get_deployments(State(state): Shared, Path(api_id): Path<String>) -> Re
         .api
         .deployments()
         .iter()
-        .map(|d| {
-            json!({
-                "deploymentId": d.id,
-                "deploymentStatus": "DEPLOYED",
-                "createdDate": iso_millis(d.created_at),
-                "description": d.description,
-            })
-        })
+        .map(deployment_json)
         .collect();
     Json(json!({ "items": items })).into_response()
+}
+
+async fn get_deployment(
+    State(state): Shared,
+    Path((api_id, deployment_id)): Path<(String, String)>,
+) -> Response {
+    this_api!(api_id);
+    match state
+        .integration
+        .api
+        .deployments()
+        .iter()
+        .find(|d| d.id == deployment_id)
+    {
+        Some(d) => Json(deployment_json(d)).into_response(),
+        None => not_found("deployment"),
+    }
 }
 
 async fn create_deployment(

@@ -37,6 +37,57 @@ pub struct MessageOutcome {
     pub reply: Option<Bytes>,
 }
 
+/// Who is on the other end of the socket, for the headers API Gateway adds to every
+/// integration request, and (on `$connect`) the client's own handshake headers.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub source_ip: String,
+    /// The handshake's headers as the client sent them; empty after `$connect`.
+    pub handshake_headers: Vec<(String, String)>,
+}
+
+/// Headers of the handshake that are the connection's own, not the client's to pass on.
+const HOP_BY_HOP: [&str; 8] = [
+    "host",
+    "connection",
+    "upgrade",
+    "content-length",
+    "transfer-encoding",
+    "user-agent",
+    "keep-alive",
+    "te",
+];
+
+/// What API Gateway adds to an integration request (HTTP_PROXY): its own User-Agent, the API
+/// id, a trace id and the X-Forwarded-* trio of the client's connection (on AWS always https
+/// on 443), then, on `$connect`, the client's handshake headers (Origin, Cookie,
+/// Sec-WebSocket-*), which HTTP_PROXY passes through.
+pub fn gateway_headers(api_id: &str, client: &ClientInfo) -> Vec<(String, String)> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let trace = format!(
+        "Root=1-{now:08x}-{}",
+        &(crate::token::random_token() + &crate::token::random_token())[..24]
+    );
+    let mut headers: Vec<(String, String)> = client
+        .handshake_headers
+        .iter()
+        .filter(|(name, _)| !HOP_BY_HOP.contains(&name.to_ascii_lowercase().as_str()))
+        .cloned()
+        .collect();
+    headers.extend([
+        (
+            "User-Agent".to_string(),
+            format!("AmazonAPIGateway_{api_id}"),
+        ),
+        ("X-Amzn-Apigateway-Api-Id".to_string(), api_id.to_string()),
+        ("X-Amzn-Trace-Id".to_string(), trace),
+        ("X-Forwarded-For".to_string(), client.source_ip.clone()),
+        ("X-Forwarded-Port".to_string(), "443".to_string()),
+        ("X-Forwarded-Proto".to_string(), "https".to_string()),
+    ]);
+    headers
+}
+
 /// The client's handshake query string as pairs (for `route.request.querystring.*`).
 fn query_pairs(raw_query: Option<&str>) -> Vec<(String, String)> {
     let Some(query) = raw_query.filter(|q| !q.is_empty()) else {
@@ -67,6 +118,7 @@ impl Integration {
         connection_id: &str,
         client_query: &[(String, String)],
         pass_query: Option<&str>,
+        client: &ClientInfo,
     ) -> Option<(String, reqwest::RequestBuilder)> {
         let integration = api.integration_for(route_key)?;
         let request_id = crate::token::random_token();
@@ -96,6 +148,10 @@ impl Integration {
         let method = reqwest::Method::from_bytes(integration.method.as_bytes())
             .unwrap_or(reqwest::Method::POST);
         let mut request = self.http.request(method, &url);
+        for (name, value) in gateway_headers(super::config_api::API_ID, client) {
+            request = request.header(name, value);
+        }
+        // Mapped parameters last: a mapping names exactly what the backend gets.
         for (name, value) in &call.headers {
             request = request.header(name, value);
         }
@@ -108,6 +164,7 @@ impl Integration {
         &self,
         connection_id: &str,
         raw_query: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<Option<u16>, ConnectRefused> {
         let api = self.api.deployed();
         let client_query = query_pairs(raw_query);
@@ -118,10 +175,12 @@ impl Integration {
             connection_id,
             &client_query,
             raw_query,
+            client,
         ) else {
             return Ok(None);
         };
-        let response = request.send().await.map_err(|e| ConnectRefused {
+        // No body, but a Content-Length of 0, as AWS sends it.
+        let response = bodiless(request).send().await.map_err(|e| ConnectRefused {
             integration_status: None,
             status: StatusCode::BAD_GATEWAY,
             // reqwest's message includes the URL, and with it the token: say only what failed.
@@ -145,12 +204,23 @@ impl Integration {
     /// A client message, routed by `$request.body.action`: the backend's answer, if any, goes
     /// back to the client. With no route for it (and no `$default`), the client is told
     /// "Forbidden", as API Gateway does.
-    pub async fn message(&self, connection_id: &str, body: Bytes) -> MessageOutcome {
+    pub async fn message(
+        &self,
+        connection_id: &str,
+        body: Bytes,
+        client: &ClientInfo,
+    ) -> MessageOutcome {
         let api = self.api.deployed();
         let route_key = api.select_route(&body).to_string();
-        let Some((_, request)) =
-            self.request(&api, &route_key, "MESSAGE", connection_id, &[], None)
-        else {
+        let Some((_, request)) = self.request(
+            &api,
+            &route_key,
+            "MESSAGE",
+            connection_id,
+            &[],
+            None,
+            client,
+        ) else {
             let answer = serde_json::json!({
                 "message": "Forbidden",
                 "connectionId": connection_id,
@@ -188,11 +258,18 @@ impl Integration {
     }
 
     /// `$disconnect`: best effort, like the real one. The backend's status, if it answered.
-    pub async fn disconnect(&self, connection_id: &str) -> Option<u16> {
+    pub async fn disconnect(&self, connection_id: &str, client: &ClientInfo) -> Option<u16> {
         let api = self.api.deployed();
-        let (_, request) =
-            self.request(&api, "$disconnect", "DISCONNECT", connection_id, &[], None)?;
-        match request.send().await {
+        let (_, request) = self.request(
+            &api,
+            "$disconnect",
+            "DISCONNECT",
+            connection_id,
+            &[],
+            None,
+            client,
+        )?;
+        match bodiless(request).send().await {
             Ok(response) => Some(response.status().as_u16()),
             Err(e) => {
                 tracing::warn!(
@@ -204,6 +281,14 @@ impl Integration {
             }
         }
     }
+}
+
+/// `$connect` and `$disconnect` carry no body, and say so with `Content-Length: 0` as API Gateway
+/// does (hyper leaves the header out of an empty body; some frameworks refuse a POST without it).
+fn bodiless(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    request
+        .header(reqwest::header::CONTENT_LENGTH, "0")
+        .body(Vec::new())
 }
 
 fn short_reason(e: &reqwest::Error) -> &'static str {

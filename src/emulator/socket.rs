@@ -67,7 +67,16 @@ pub async fn run_socket(
                     last_active = Instant::now();
                     connection.touch();
                 }
-                Some(Ok(Message::Close(_))) => break SocketEvent::ClosedByClient,
+                Some(Ok(Message::Close(frame))) => {
+                    // The close handshake: the client's code echoed, as API Gateway does (1000 for a
+                    // close without one), so a clean close is seen as clean.
+                    // (tungstenite queues that reply itself once a close arrives; sending it
+                    // and closing the sink flushes it before the TCP connection goes.)
+                    let code = frame.as_ref().map(|f| u16::from(f.code)).unwrap_or(1000);
+                    let _ = sink.send(close_frame(code, "")).await;
+                    let _ = sink.close().await;
+                    break SocketEvent::ClosedByClient;
+                }
                 Some(Err(e)) if is_oversized(&e) => {
                     let _ = sink.send(close_frame(CLOSE_MESSAGE_TOO_BIG, "Frame too big")).await;
                     break SocketEvent::FrameTooBig;
@@ -105,7 +114,14 @@ pub async fn finish(state: &GatewayState, connection_id: &str, ended_by: SocketE
     }
     state.registry.stats.record(SocketEvent::DisconnectsSent);
     let started = std::time::Instant::now();
-    let integration_status = state.integration.disconnect(connection_id).await;
+    let client = super::integration::ClientInfo {
+        source_ip: connection
+            .as_ref()
+            .map(|c| c.source_ip.clone())
+            .unwrap_or_default(),
+        handshake_headers: Vec::new(),
+    };
+    let integration_status = state.integration.disconnect(connection_id, &client).await;
     let mut line = AccessLogEntry::now(connection_id, "DISCONNECT", "$disconnect", 200);
     line.integration_status = integration_status;
     line.integration_latency = Some(started.elapsed().as_millis() as u64);
@@ -146,7 +162,14 @@ where
     let connection = connection.clone();
     tokio::spawn(async move {
         let started = std::time::Instant::now();
-        let outcome = state.integration.message(&connection.id, data).await;
+        let client = super::integration::ClientInfo {
+            source_ip: connection.source_ip.clone(),
+            handshake_headers: Vec::new(),
+        };
+        let outcome = state
+            .integration
+            .message(&connection.id, data, &client)
+            .await;
         let mut line = AccessLogEntry::now(&connection.id, "MESSAGE", &outcome.route_key, 200);
         line.integration_status = outcome.integration_status;
         line.integration_latency = Some(started.elapsed().as_millis() as u64);

@@ -856,3 +856,146 @@ print(sum(out["MetricDataResults"][0]["Values"]))
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4.0");
 }
+
+/// What any backend behind the emulator gets, as behind API Gateway: API Gateway's own headers
+/// on every integration request, the client's handshake headers on `$connect`, a Content-Length
+/// on the bodiless ones, ids in AWS's URL-safe shape, and a clean close echoed as 1000.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backend_gets_the_headers_api_gateway_sends_and_the_client_a_clean_close() {
+    use std::sync::Mutex;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    type Seen = Arc<Mutex<Vec<(String, axum::http::HeaderMap)>>>;
+    let seen: Seen = Arc::default();
+    let record = seen.clone();
+    let backend = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let record = record.clone();
+        async move {
+            if let Ok(mut seen) = record.lock() {
+                seen.push((request.uri().path().to_string(), request.headers().clone()));
+            }
+            axum::http::StatusCode::OK
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let backend_url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, backend).await });
+    let listen = format!("127.0.0.1:{}", free_port());
+    let gateway = Running::start(
+        &["gateway", "--listen", &listen, "--backend", &backend_url],
+        "backend:",
+    );
+    let websocket = gateway.value("websocket:");
+
+    let mut request = format!("{websocket}?token=abc")
+        .into_client_request()
+        .expect("request");
+    request
+        .headers_mut()
+        .insert("origin", "https://app.example.com".parse().expect("origin"));
+    request
+        .headers_mut()
+        .insert("cookie", "sessionid=s3cr3t".parse().expect("cookie"));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    futures_util::SinkExt::send(&mut socket, Message::Text(r#"{"action":"hello"}"#.into()))
+        .await
+        .expect("send");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    futures_util::SinkExt::send(
+        &mut socket,
+        Message::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode::Normal,
+            reason: "bye".into(),
+        })),
+    )
+    .await
+    .expect("close");
+    let echoed = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                Some(Ok(_)) => continue,
+                _ => return None,
+            }
+        }
+    })
+    .await
+    .expect("an answer to the close");
+    assert_eq!(echoed, Some(1000), "the client's close is echoed");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let seen = seen.lock().expect("seen").clone();
+    let by_path = |path: &str| {
+        seen.iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, h)| h.clone())
+            .unwrap_or_else(|| panic!("no {path} in {seen:?}"))
+    };
+    let header = |h: &axum::http::HeaderMap, name: &str| {
+        h.get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    for path in ["/ws/connect", "/ws/message", "/ws/disconnect"] {
+        let h = by_path(path);
+        assert_eq!(
+            header(&h, "user-agent"),
+            "AmazonAPIGateway_wsdash",
+            "{path}"
+        );
+        assert_eq!(header(&h, "x-amzn-apigateway-api-id"), "wsdash", "{path}");
+        assert!(
+            header(&h, "x-amzn-trace-id").starts_with("Root=1-"),
+            "{path}"
+        );
+        assert_eq!(header(&h, "x-forwarded-for"), "127.0.0.1", "{path}");
+        assert_eq!(header(&h, "x-forwarded-proto"), "https", "{path}");
+        let id = header(&h, "connectionid");
+        assert!(
+            id.len() == 16
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_=".contains(c)),
+            "{path}: an id in AWS's URL-safe shape: {id:?}"
+        );
+    }
+    for path in ["/ws/connect", "/ws/disconnect"] {
+        assert_eq!(
+            header(&by_path(path), "content-length"),
+            "0",
+            "{path} carries no body, and says so"
+        );
+    }
+    let connect = by_path("/ws/connect");
+    assert_eq!(header(&connect, "origin"), "https://app.example.com");
+    assert_eq!(header(&connect, "cookie"), "sessionid=s3cr3t");
+    assert!(!header(&connect, "sec-websocket-key").is_empty());
+
+    // The configuration API as boto3 reads it: the API's endpoint and one deployment by id.
+    let python = common::python_with(&["boto3"]);
+    let script = r#"
+import sys, boto3
+c = boto3.client("apigatewayv2", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="AKIDX", aws_secret_access_key="s")
+api = c.get_api(ApiId="wsdash")
+deployment = c.get_deployments(ApiId="wsdash")["Items"][0]["DeploymentId"]
+print(api["ApiEndpoint"], c.get_deployment(ApiId="wsdash", DeploymentId=deployment)["DeploymentStatus"])
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &format!("http://{listen}")])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "boto3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("ws://{listen} DEPLOYED")
+    );
+}

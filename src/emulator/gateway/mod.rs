@@ -35,6 +35,8 @@ use tokio_util::sync::CancellationToken;
 
 pub struct GatewayState {
     pub config: GatewayLimits,
+    /// Where it listens: GetApi's `ApiEndpoint` names it.
+    pub addr: SocketAddr,
     admin_token: Option<String>,
     pub registry: Registry,
     pub faults: FaultSwitch,
@@ -102,6 +104,7 @@ pub async fn start_gateway(
             crate::model::now_utc_millis(),
         ))),
         registry: Registry::default(),
+        addr,
         config,
         shutdown: shutdown.clone(),
         started_at: crate::model::now_utc_millis(),

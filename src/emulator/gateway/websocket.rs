@@ -63,7 +63,17 @@ pub(super) async fn websocket(
     }
     // The query holds the token: it is forwarded, never logged.
     let started = std::time::Instant::now();
-    let connected = state.integration.connect(&id, query.as_deref()).await;
+    let client = crate::emulator::integration::ClientInfo {
+        source_ip: peer.ip().to_string(),
+        handshake_headers: headers
+            .iter()
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+            .collect(),
+    };
+    let connected = state
+        .integration
+        .connect(&id, query.as_deref(), &client)
+        .await;
     let latency = Some(started.elapsed().as_millis() as u64);
     match connected {
         Err(refused) => {
