@@ -44,6 +44,9 @@ pub struct ClientInfo {
     pub source_ip: String,
     /// The handshake's headers as the client sent them; empty after `$connect`.
     pub handshake_headers: Vec<(String, String)>,
+    /// The handshake's query string (the client's token among it): passed through on
+    /// `$connect` only, and never logged.
+    pub handshake_query: Option<String>,
 }
 
 /// Headers of the handshake that are the connection's own, not the client's to pass on.
@@ -116,11 +119,12 @@ impl Integration {
         route_key: &str,
         event_type: &str,
         connection_id: &str,
-        client_query: &[(String, String)],
-        pass_query: Option<&str>,
         client: &ClientInfo,
     ) -> Option<(String, reqwest::RequestBuilder)> {
         let integration = api.integration_for(route_key)?;
+        let pass_query = client.handshake_query.as_deref();
+        let client_query = query_pairs(pass_query);
+        let client_query = client_query.as_slice();
         let request_id = crate::token::random_token();
         let call = integration.call(&CallContext {
             connection_id,
@@ -163,20 +167,11 @@ impl Integration {
     pub async fn connect(
         &self,
         connection_id: &str,
-        raw_query: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Option<u16>, ConnectRefused> {
         let api = self.api.deployed();
-        let client_query = query_pairs(raw_query);
-        let Some((uri, request)) = self.request(
-            &api,
-            "$connect",
-            "CONNECT",
-            connection_id,
-            &client_query,
-            raw_query,
-            client,
-        ) else {
+        let Some((uri, request)) = self.request(&api, "$connect", "CONNECT", connection_id, client)
+        else {
             return Ok(None);
         };
         // No body, but a Content-Length of 0, as AWS sends it.
@@ -212,15 +207,8 @@ impl Integration {
     ) -> MessageOutcome {
         let api = self.api.deployed();
         let route_key = api.select_route(&body).to_string();
-        let Some((_, request)) = self.request(
-            &api,
-            &route_key,
-            "MESSAGE",
-            connection_id,
-            &[],
-            None,
-            client,
-        ) else {
+        let Some((_, request)) = self.request(&api, &route_key, "MESSAGE", connection_id, client)
+        else {
             let answer = serde_json::json!({
                 "message": "Forbidden",
                 "connectionId": connection_id,
@@ -260,15 +248,8 @@ impl Integration {
     /// `$disconnect`: best effort, like the real one. The backend's status, if it answered.
     pub async fn disconnect(&self, connection_id: &str, client: &ClientInfo) -> Option<u16> {
         let api = self.api.deployed();
-        let (_, request) = self.request(
-            &api,
-            "$disconnect",
-            "DISCONNECT",
-            connection_id,
-            &[],
-            None,
-            client,
-        )?;
+        let (_, request) =
+            self.request(&api, "$disconnect", "DISCONNECT", connection_id, client)?;
         match bodiless(request).send().await {
             Ok(response) => Some(response.status().as_u16()),
             Err(e) => {

@@ -72,7 +72,7 @@ pub async fn run_socket(
                     // close without one), so a clean close is seen as clean.
                     // (tungstenite queues that reply itself once a close arrives; sending it
                     // and closing the sink flushes it before the TCP connection goes.)
-                    let code = frame.as_ref().map(|f| u16::from(f.code)).unwrap_or(1000);
+                    let code = frame.as_ref().map(|f| f.code).unwrap_or(1000);
                     let _ = sink.send(close_frame(code, "")).await;
                     let _ = sink.close().await;
                     break SocketEvent::ClosedByClient;
@@ -120,6 +120,7 @@ pub async fn finish(state: &GatewayState, connection_id: &str, ended_by: SocketE
             .map(|c| c.source_ip.clone())
             .unwrap_or_default(),
         handshake_headers: Vec::new(),
+        handshake_query: None,
     };
     let integration_status = state.integration.disconnect(connection_id, &client).await;
     let mut line = AccessLogEntry::now(connection_id, "DISCONNECT", "$disconnect", 200);
@@ -165,6 +166,7 @@ where
         let client = super::integration::ClientInfo {
             source_ip: connection.source_ip.clone(),
             handshake_headers: Vec::new(),
+            handshake_query: None,
         };
         let outcome = state
             .integration

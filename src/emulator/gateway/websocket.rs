@@ -69,11 +69,9 @@ pub(super) async fn websocket(
             .iter()
             .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
             .collect(),
+        handshake_query: query,
     };
-    let connected = state
-        .integration
-        .connect(&id, query.as_deref(), &client)
-        .await;
+    let connected = state.integration.connect(&id, &client).await;
     let latency = Some(started.elapsed().as_millis() as u64);
     match connected {
         Err(refused) => {
