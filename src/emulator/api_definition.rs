@@ -28,8 +28,8 @@ pub struct IntegrationDef {
     pub method: String,
     pub uri: String,
     /// `integration.request.header.NAME` / `integration.request.querystring.NAME` to a source:
-    /// `context.connectionId`, `context.routeKey`, `context.eventType`, `context.requestId`,
-    /// `route.request.querystring.NAME`, `route.request.header.NAME`, or a 'literal'.
+    /// a `context.*` variable of [`CONTEXT_VARIABLES`], `route.request.querystring.NAME`,
+    /// `route.request.header.NAME` (the handshake's, so on `$connect`), or a 'literal'.
     pub request_parameters: BTreeMap<String, String>,
 }
 
@@ -56,7 +56,36 @@ pub struct CallContext<'a> {
     pub request_id: &'a str,
     /// The client's handshake query string (for `route.request.querystring.*`).
     pub query: &'a [(String, String)],
+    /// The client's handshake headers (for `route.request.header.*`; empty after `$connect`).
+    pub headers: &'a [(String, String)],
+    pub source_ip: &'a str,
+    pub user_agent: &'a str,
+    pub api_id: &'a str,
+    pub stage: &'a str,
+    pub domain_name: &'a str,
+    /// Epoch milliseconds.
+    pub connected_at_ms: i64,
+    pub request_time_ms: i64,
 }
+
+/// The `$context` variables a WebSocket API's request parameters may map (AWS's list for
+/// WebSocket APIs; `authorizer.*` and the Cognito ones have no value without an authorizer).
+pub const CONTEXT_VARIABLES: [&str; 14] = [
+    "context.connectionId",
+    "context.routeKey",
+    "context.eventType",
+    "context.requestId",
+    "context.extendedRequestId",
+    "context.apiId",
+    "context.stage",
+    "context.domainName",
+    "context.connectedAt",
+    "context.requestTimeEpoch",
+    "context.messageDirection",
+    "context.identity.sourceIp",
+    "context.identity.userAgent",
+    "context.requestTime",
+];
 
 impl ApiDefinition {
     /// The guide's API (§1.1, §1.2): three routes, each an HTTP_PROXY POST to the backend with
@@ -151,11 +180,38 @@ fn source_value(source: &str, context: &CallContext) -> Option<String> {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone());
     }
+    if let Some(name) = source.strip_prefix("route.request.header.") {
+        // Header names are case-insensitive.
+        return context
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone());
+    }
+    let text = |s: &str| (!s.is_empty()).then(|| s.to_string());
     match source {
         "context.connectionId" => Some(context.connection_id.to_string()),
         "context.routeKey" => Some(context.route_key.to_string()),
         "context.eventType" => Some(context.event_type.to_string()),
-        "context.requestId" => Some(context.request_id.to_string()),
+        "context.requestId" | "context.extendedRequestId" => Some(context.request_id.to_string()),
+        "context.apiId" => Some(context.api_id.to_string()),
+        "context.stage" => Some(context.stage.to_string()),
+        "context.domainName" => text(context.domain_name),
+        "context.connectedAt" => Some(context.connected_at_ms.to_string()),
+        "context.requestTimeEpoch" => Some(context.request_time_ms.to_string()),
+        "context.requestTime" => {
+            time::OffsetDateTime::from_unix_timestamp(context.request_time_ms / 1000)
+                .ok()
+                .and_then(|t| {
+                    t.format(time::macros::format_description!(
+                        "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
+                    ))
+                    .ok()
+                })
+        }
+        "context.messageDirection" => Some("IN".to_string()),
+        "context.identity.sourceIp" => text(context.source_ip),
+        "context.identity.userAgent" => text(context.user_agent),
         _ => None,
     }
 }
@@ -177,12 +233,11 @@ fn check_mapping(target: &str, source: &str) -> Result<(), ConfigError> {
     ]
     .iter()
     .any(|p| target.strip_prefix(p).is_some_and(|name| !name.is_empty()));
+    let named = |prefix: &str| source.strip_prefix(prefix).is_some_and(|n| !n.is_empty());
     let source_ok = (source.len() >= 2 && source.starts_with('\'') && source.ends_with('\''))
-        || source.starts_with("route.request.querystring.")
-        || matches!(
-            source,
-            "context.connectionId" | "context.routeKey" | "context.eventType" | "context.requestId"
-        );
+        || named("route.request.querystring.")
+        || named("route.request.header.")
+        || CONTEXT_VARIABLES.contains(&source);
     if target_ok && source_ok {
         Ok(())
     } else {
@@ -426,7 +481,46 @@ mod tests {
             event_type: "CONNECT",
             request_id: "req-1",
             query,
+            headers: &[],
+            source_ip: "203.0.113.9",
+            user_agent: "Mozilla/5.0",
+            api_id: "wsdash",
+            stage: "production",
+            domain_name: "127.0.0.1:4510",
+            connected_at_ms: 1_000,
+            request_time_ms: 2_000,
         }
+    }
+
+    #[test]
+    fn every_documented_source_maps_and_headers_match_whatever_their_case() {
+        let headers = vec![("Origin".to_string(), "https://app.example.com".to_string())];
+        let mut ctx = context(&[]);
+        ctx.headers = &headers;
+        for (source, expected) in [
+            (
+                "route.request.header.origin",
+                Some("https://app.example.com"),
+            ),
+            ("route.request.header.Cookie", None),
+            ("context.identity.sourceIp", Some("203.0.113.9")),
+            ("context.identity.userAgent", Some("Mozilla/5.0")),
+            ("context.apiId", Some("wsdash")),
+            ("context.stage", Some("production")),
+            ("context.domainName", Some("127.0.0.1:4510")),
+            ("context.connectedAt", Some("1000")),
+            ("context.requestTimeEpoch", Some("2000")),
+            ("context.messageDirection", Some("IN")),
+        ] {
+            assert_eq!(source_value(source, &ctx).as_deref(), expected, "{source}");
+            check_mapping("integration.request.header.x", source).expect(source);
+        }
+        assert!(check_mapping("integration.request.header.x", "route.request.header.").is_err());
+        assert!(check_mapping(
+            "integration.request.header.x",
+            "context.authorizer.principalId"
+        )
+        .is_err());
     }
 
     #[test]

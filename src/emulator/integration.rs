@@ -14,6 +14,9 @@ const INTEGRATION_TIMEOUT: Duration = Duration::from_secs(29);
 #[derive(Clone)]
 pub struct Integration {
     http: reqwest::Client,
+    /// The stage and the host clients reach it at, for `context.stage` and `context.domainName`.
+    stage: String,
+    domain_name: String,
     /// Routes and integrations: each call reads the deployed snapshot.
     pub api: Arc<ApiConfigStore>,
 }
@@ -42,6 +45,9 @@ pub struct MessageOutcome {
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
     pub source_ip: String,
+    pub user_agent: String,
+    /// When the connection was accepted, epoch milliseconds (`context.connectedAt`).
+    pub connected_at_ms: i64,
     /// The handshake's headers as the client sent them; empty after `$connect`.
     pub handshake_headers: Vec<(String, String)>,
     /// The handshake's query string (the client's token among it): passed through on
@@ -102,13 +108,18 @@ fn query_pairs(raw_query: Option<&str>) -> Vec<(String, String)> {
 }
 
 impl Integration {
-    pub fn new(api: Arc<ApiConfigStore>) -> Self {
+    pub fn new(api: Arc<ApiConfigStore>, stage: &str, domain_name: &str) -> Self {
         let http = reqwest::Client::builder()
             .timeout(INTEGRATION_TIMEOUT)
             .pool_max_idle_per_host(64)
             .build()
             .unwrap_or_default();
-        Self { http, api }
+        Self {
+            http,
+            api,
+            stage: stage.to_string(),
+            domain_name: domain_name.to_string(),
+        }
     }
 
     /// The request for `route_key`'s integration, or `None` when the deployed API has no such
@@ -132,6 +143,14 @@ impl Integration {
             event_type,
             request_id: &request_id,
             query: client_query,
+            headers: &client.handshake_headers,
+            source_ip: &client.source_ip,
+            user_agent: &client.user_agent,
+            api_id: super::config_api::API_ID,
+            stage: &self.stage,
+            domain_name: &self.domain_name,
+            connected_at_ms: client.connected_at_ms,
+            request_time_ms: time::OffsetDateTime::now_utc().unix_timestamp() * 1000,
         });
         // HTTP_PROXY passes the client's own query string through; mapped ones are added.
         let mut url = call.uri.clone();

@@ -119,6 +119,14 @@ pub async fn finish(state: &GatewayState, connection_id: &str, ended_by: SocketE
             .as_ref()
             .map(|c| c.source_ip.clone())
             .unwrap_or_default(),
+        user_agent: connection
+            .as_ref()
+            .map(|c| c.user_agent.clone())
+            .unwrap_or_default(),
+        connected_at_ms: connection
+            .as_ref()
+            .map(|c| (c.connected_at.unix_timestamp_nanos() / 1_000_000) as i64)
+            .unwrap_or_default(),
         handshake_headers: Vec::new(),
         handshake_query: None,
     };
@@ -165,6 +173,8 @@ where
         let started = std::time::Instant::now();
         let client = super::integration::ClientInfo {
             source_ip: connection.source_ip.clone(),
+            user_agent: connection.user_agent.clone(),
+            connected_at_ms: (connection.connected_at.unix_timestamp_nanos() / 1_000_000) as i64,
             handshake_headers: Vec::new(),
             handshake_query: None,
         };

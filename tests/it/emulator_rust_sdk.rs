@@ -927,12 +927,14 @@ async fn a_backend_gets_the_headers_api_gateway_sends_and_the_client_a_clean_clo
     assert_eq!(echoed, Some(1000), "the client's close is echoed");
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let seen = seen.lock().expect("seen").clone();
+    let seen_now = |seen: &Seen| seen.lock().expect("seen").clone();
+    let recorded = seen_now(&seen);
     let by_path = |path: &str| {
-        seen.iter()
+        recorded
+            .iter()
             .find(|(p, _)| p == path)
             .map(|(_, h)| h.clone())
-            .unwrap_or_else(|| panic!("no {path} in {seen:?}"))
+            .unwrap_or_else(|| panic!("no {path} in {recorded:?}"))
     };
     let header = |h: &axum::http::HeaderMap, name: &str| {
         h.get(name)
@@ -975,8 +977,57 @@ async fn a_backend_gets_the_headers_api_gateway_sends_and_the_client_a_clean_clo
     assert_eq!(header(&connect, "cookie"), "sessionid=s3cr3t");
     assert!(!header(&connect, "sec-websocket-key").is_empty());
 
-    // The configuration API as boto3 reads it: the API's endpoint and one deployment by id.
+    // Mappings from the handshake's headers and the context, set and deployed with boto3 the way
+    // a backend's setup would on AWS, reach the next `$connect`.
     let python = common::python_with(&["boto3"]);
+    let mapping = r#"
+import sys, boto3
+c = boto3.client("apigatewayv2", endpoint_url=sys.argv[1], region_name="us-east-1",
+                 aws_access_key_id="AKIDX", aws_secret_access_key="s")
+routes = {r["RouteKey"]: r for r in c.get_routes(ApiId="wsdash")["Items"]}
+integration = routes["$connect"]["Target"].split("/")[1]
+c.update_integration(ApiId="wsdash", IntegrationId=integration, RequestParameters={
+    "integration.request.header.connectionId": "context.connectionId",
+    "integration.request.header.X-Origin": "route.request.header.Origin",
+    "integration.request.header.X-Source-Ip": "context.identity.sourceIp",
+    "integration.request.header.X-Stage": "context.stage",
+    "integration.request.header.X-Connected-At": "context.connectedAt"})
+c.create_deployment(ApiId="wsdash", StageName="production")
+"#;
+    let out = std::process::Command::new(&python)
+        .args(["-c", mapping, &format!("http://{listen}")])
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "boto3: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut request = format!("{websocket}?token=abc")
+        .into_client_request()
+        .expect("request");
+    request.headers_mut().insert(
+        "origin",
+        "https://other.example.com".parse().expect("origin"),
+    );
+    let (_second, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("connect");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let connects: Vec<axum::http::HeaderMap> = seen_now(&seen)
+        .into_iter()
+        .filter(|(p, _)| p == "/ws/connect")
+        .map(|(_, h)| h)
+        .collect();
+    let mapped = connects.last().expect("a second $connect");
+    assert_eq!(header(mapped, "x-origin"), "https://other.example.com");
+    assert_eq!(header(mapped, "x-source-ip"), "127.0.0.1");
+    assert_eq!(header(mapped, "x-stage"), "production");
+    assert!(header(mapped, "x-connected-at")
+        .parse::<i64>()
+        .is_ok_and(|ms| ms > 1_700_000_000_000));
+
+    // The configuration API as boto3 reads it: the API's endpoint and one deployment by id.
     let script = r#"
 import sys, boto3
 c = boto3.client("apigatewayv2", endpoint_url=sys.argv[1], region_name="us-east-1",
@@ -985,7 +1036,7 @@ api = c.get_api(ApiId="wsdash")
 deployment = c.get_deployments(ApiId="wsdash")["Items"][0]["DeploymentId"]
 print(api["ApiEndpoint"], c.get_deployment(ApiId="wsdash", DeploymentId=deployment)["DeploymentStatus"])
 "#;
-    let out = std::process::Command::new(python)
+    let out = std::process::Command::new(&python)
         .args(["-c", script, &format!("http://{listen}")])
         .output()
         .expect("python3");

@@ -99,10 +99,14 @@ pub async fn start_gateway(
         connect_limiter: config
             .connect_rate
             .map(|rate| RateLimiter::new(rate, rate.ceil() as u32)),
-        integration: Integration::new(Arc::new(super::api_definition::ApiConfigStore::new(
-            super::api_definition::ApiDefinition::guide(backend),
-            crate::model::now_utc_millis(),
-        ))),
+        integration: Integration::new(
+            Arc::new(super::api_definition::ApiConfigStore::new(
+                super::api_definition::ApiDefinition::guide(backend),
+                crate::model::now_utc_millis(),
+            )),
+            &config.stage,
+            &addr.to_string(),
+        ),
         registry: Registry::default(),
         addr,
         config,

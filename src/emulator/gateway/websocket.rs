@@ -65,6 +65,8 @@ pub(super) async fn websocket(
     let started = std::time::Instant::now();
     let client = crate::emulator::integration::ClientInfo {
         source_ip: peer.ip().to_string(),
+        user_agent: user_agent.clone(),
+        connected_at_ms: crate::model::now_utc_millis().unix_timestamp_nanos() as i64 / 1_000_000,
         handshake_headers: headers
             .iter()
             .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))

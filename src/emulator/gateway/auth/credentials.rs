@@ -121,6 +121,11 @@ impl CredentialSet {
         self
     }
 
+    /// Whether the gateway has this key's secret, and so verifies its signatures.
+    pub fn knows(&self, access_key_id: &str) -> bool {
+        self.known.contains_key(access_key_id)
+    }
+
     pub fn lookup(&self, access_key_id: &str) -> Lookup<'_> {
         match self.known.get(access_key_id) {
             Some(key) => Lookup::Known(key),

@@ -135,6 +135,14 @@ fn parse_authorization(value: &str) -> Result<Authorization<'_>, Refusal> {
     })
 }
 
+/// The access key a request says it is signed with, if its Authorization header is well formed.
+pub fn access_key_of(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    parse_authorization(value.trim())
+        .ok()
+        .map(|auth| auth.access_key_id)
+}
+
 const AMZ_DATE: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
