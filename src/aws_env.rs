@@ -102,17 +102,32 @@ pub enum CredentialsFailure {
     },
 }
 
-fn describe_profile(profile: Option<&str>) -> String {
+/// Whose credentials, in an operator's words: "profile `prod`", or the default chain's.
+pub fn describe_profile(profile: Option<&str>) -> String {
     match profile {
         Some(p) => format!("profile `{p}`"),
         None => "the default credential chain".into(),
     }
 }
 
+/// The command that logs the profile in again.
+pub fn login_command(profile: Option<&str>) -> String {
+    match profile {
+        Some(p) => format!("aws sso login --profile {p}"),
+        None => "aws sso login".into(),
+    }
+}
+
 fn login_hint(profile: Option<&str>) -> String {
     match profile {
-        Some(p) => format!("`aws sso login --profile {p}`, or whatever the profile's credential_process or role needs"),
-        None => "`aws sso login`, or refresh the credentials in the environment".into(),
+        Some(_) => format!(
+            "`{}`, or whatever the profile's credential_process or role needs",
+            login_command(profile)
+        ),
+        None => format!(
+            "`{}`, or refresh the credentials in the environment",
+            login_command(profile)
+        ),
     }
 }
 

@@ -147,17 +147,11 @@ impl Denial {
     }
 
     fn whose(&self) -> String {
-        match &self.context.profile {
-            Some(p) => format!("profile `{p}`"),
-            None => "the credentials in use".into(),
-        }
+        crate::aws_env::describe_profile(self.context.profile.as_deref())
     }
 
     fn login(&self) -> String {
-        match &self.context.profile {
-            Some(p) => format!("aws sso login --profile {p}"),
-            None => "aws sso login".into(),
-        }
+        crate::aws_env::login_command(self.context.profile.as_deref())
     }
 
     /// The fix, in one sentence.
