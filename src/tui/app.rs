@@ -335,32 +335,15 @@ pub struct App {
         Result<Vec<crate::gateway_metrics::MetricSeries>, String>,
     )>,
     pub metrics_requested: Option<OffsetDateTime>,
-    pub last_refresh: Option<OffsetDateTime>,
     pub error: Option<String>,
     pub status: Option<String>,
-    pub scanning: bool,
-    pub scan_started: Option<OffsetDateTime>,
-    pub last_scan_took: Option<time::Duration>,
-    pub probing: bool,
-    /// The gateway refuses GetConnection (IAM, credentials): what was said, and when last tried.
-    pub probes_refused: Option<(String, OffsetDateTime)>,
-    pub probe_calls: VecDeque<(OffsetDateTime, usize)>,
+    /// Reading the store and probing it: what runs, what it took, how fresh the data is.
+    pub scan: crate::tui::scan::ScanState,
     pub sent_history: Vec<String>,
     /// The terminal's size (width, height); the layout and paging follow it.
     pub screen: (u16, u16),
     /// How far a summary or the help is scrolled.
     pub overlay_scroll: usize,
-    /// When the data on screen was read: the last scan that succeeded.
-    pub data_from: Option<OffsetDateTime>,
-    /// The last scan failed: the table shows older data.
-    pub scan_failing: bool,
-    /// Followed through the store's change feed (where the changes come from): no paced scans.
-    pub following: Option<String>,
-    /// Changes that arrived while a scan was reading; applied again on top of its result, which
-    /// may have read those items before they changed.
-    pub changes_during_scan: Vec<crate::store::changes::StoreChange>,
-    /// A scan must start again once the one reading now is done (the feed opened meanwhile).
-    pub rescan: bool,
     pub client_page: Option<String>,
     pub quit: bool,
 }
@@ -401,23 +384,12 @@ impl App {
             metrics: Default::default(),
             gateway_metrics: None,
             metrics_requested: None,
-            last_refresh: None,
             error: None,
             status: None,
-            scanning: false,
-            scan_started: None,
-            last_scan_took: None,
-            probing: false,
-            probes_refused: None,
-            probe_calls: VecDeque::new(),
+            scan: Default::default(),
             sent_history: Vec::new(),
             screen: (120, 40),
             overlay_scroll: 0,
-            data_from: None,
-            scan_failing: false,
-            following: None,
-            changes_during_scan: Vec::new(),
-            rescan: false,
             client_page: None,
             quit: false,
         }
@@ -449,6 +421,7 @@ impl App {
     pub fn probe_rate(&self) -> f64 {
         let since = self.now - time::Duration::seconds(5);
         let calls: usize = self
+            .scan
             .probe_calls
             .iter()
             .filter(|(t, _)| *t >= since)

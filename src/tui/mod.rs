@@ -10,6 +10,7 @@ pub mod layout;
 pub mod metrics;
 pub mod rows;
 pub mod runtime;
+pub mod scan;
 pub mod search;
 pub mod update;
 pub mod views;

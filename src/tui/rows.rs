@@ -284,7 +284,7 @@ pub fn merge_snapshot(app: &mut App, snapshot: StoreSnapshot) {
         rows.push(row);
     }
     // The first read of a table is not churn.
-    if app.data_from.is_some() {
+    if app.scan.data_from.is_some() {
         let vanished = old
             .iter()
             .flatten()

@@ -296,7 +296,7 @@ fn probe_answers_become_states_and_old_records_are_probed_too() {
 
     // dave's connected_at is 3 h old, but only the gateway's answer decides: he is asked about
     // like everyone else, and a live answer makes him live.
-    app.probing = false;
+    app.scan.probing = false;
     let effects = update(&mut app, Action::RefreshNow);
     let probed: Vec<String> = effects
         .iter()
@@ -1237,5 +1237,5 @@ fn a_denied_get_connection_turns_probes_off_once_and_keeps_the_rows() {
         }]),
     );
     assert!(app.error.is_none(), "{:?}", app.error);
-    assert!(app.probes_refused.is_none());
+    assert!(app.scan.probes_refused.is_none());
 }

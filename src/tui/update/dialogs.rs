@@ -127,7 +127,7 @@ pub(super) fn disconnected(app: &mut App, outcomes: Vec<DisconnectOutcome>) -> V
         format!("Disconnect: {ok} of {} done", outcomes.len()),
         lines,
     );
-    app.last_refresh = None;
+    app.scan.last_refresh = None;
     vec![]
 }
 
@@ -200,7 +200,7 @@ pub(super) fn purged(app: &mut App, report: PurgeReport) -> Vec<Effect> {
         ),
         lines,
     );
-    app.last_refresh = None;
+    app.scan.last_refresh = None;
     vec![]
 }
 

@@ -59,7 +59,8 @@ const SCAN_COST_FACTOR: i32 = 10;
 
 /// The pause between scans: 2 s for small tables, longer when scans are slow.
 pub fn scan_interval(app: &App) -> Duration {
-    app.last_scan_took
+    app.scan
+        .last_scan_took
         .map(|took| (took * SCAN_COST_FACTOR).max(SCAN_EVERY))
         .unwrap_or(SCAN_EVERY)
 }
@@ -81,17 +82,18 @@ pub(super) fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
         app.outcomes.current_second = Some(second);
     }
     while app
+        .scan
         .probe_calls
         .front()
         .is_some_and(|(t, _)| now - *t > Duration::seconds(5))
     {
-        app.probe_calls.pop_front();
+        app.scan.probe_calls.pop_front();
     }
     let mut effects = Vec::new();
     // While the feed is followed, the table is read in full only on request (`r`).
-    let scan_due = match app.last_refresh {
+    let scan_due = match app.scan.last_refresh {
         None => true,
-        Some(t) => app.following.is_none() && now - t >= scan_interval(app),
+        Some(t) => app.scan.following.is_none() && now - t >= scan_interval(app),
     };
     if scan_due {
         effects.extend(request_scan(app));
@@ -136,12 +138,12 @@ pub(super) fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
 }
 
 fn request_scan(app: &mut App) -> Vec<Effect> {
-    if app.scanning {
+    if app.scan.scanning {
         return vec![];
     }
-    app.scanning = true;
-    app.scan_started = Some(app.now);
-    app.changes_during_scan.clear();
+    app.scan.scanning = true;
+    app.scan.scan_started = Some(app.now);
+    app.scan.changes_during_scan.clear();
     vec![Effect::Scan]
 }
 
@@ -163,11 +165,11 @@ fn probes_refused_message(refused: &crate::management::GatewayError) -> String {
 /// Probe the next batch: never-probed records first, in random order so the answers so far are
 /// a fair sample of the table (see `rows::next_to_probe`), then the longest unprobed.
 fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
-    if app.probing || app.rows.is_empty() {
+    if app.scan.probing || app.rows.is_empty() {
         return vec![];
     }
     // While the gateway refuses GetConnection, one probe a minute tells when it is fixed.
-    let refused = app.probes_refused.as_ref().map(|(_, at)| *at);
+    let refused = app.scan.probes_refused.as_ref().map(|(_, at)| *at);
     if refused.is_some_and(|at| app.now - at < PROBES_REFUSED_RETRY) {
         return vec![];
     }
@@ -180,31 +182,35 @@ fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
     if records.is_empty() {
         return vec![];
     }
-    app.probing = true;
+    app.scan.probing = true;
     vec![Effect::Probe(records)]
 }
 pub(super) fn refresh_now(app: &mut App) -> Vec<Effect> {
-    app.last_refresh = None;
+    app.scan.last_refresh = None;
     let mut effects = request_scan(app);
     effects.extend(request_probe(app, true));
     effects
 }
 
 pub(super) fn scanned(app: &mut App, result: Result<StoreSnapshot, String>) -> Vec<Effect> {
-    app.scanning = false;
-    app.last_scan_took = app.scan_started.take().map(|started| app.now - started);
+    app.scan.scanning = false;
+    app.scan.last_scan_took = app
+        .scan
+        .scan_started
+        .take()
+        .map(|started| app.now - started);
     match result {
         Ok(snapshot) => {
             rows::merge_snapshot(app, snapshot);
             // The scan may have read an item before a change the feed already reported.
-            let replay = std::mem::take(&mut app.changes_during_scan);
+            let replay = std::mem::take(&mut app.scan.changes_during_scan);
             crate::tui::feed::apply_changes(app, &replay);
-            app.last_refresh = Some(app.now);
-            app.data_from = Some(app.now);
-            app.scan_failing = false;
+            app.scan.last_refresh = Some(app.now);
+            app.scan.data_from = Some(app.now);
+            app.scan.scan_failing = false;
             app.error = None;
             let mut effects = Vec::new();
-            if std::mem::take(&mut app.rescan) {
+            if std::mem::take(&mut app.scan.rescan) {
                 effects.extend(request_scan(app));
             }
             effects.extend(request_probe(app, false));
@@ -212,8 +218,8 @@ pub(super) fn scanned(app: &mut App, result: Result<StoreSnapshot, String>) -> V
         }
         Err(e) => {
             // Still counts as an attempt, so a failing store is retried at the normal pace.
-            app.last_refresh = Some(app.now);
-            app.scan_failing = true;
+            app.scan.last_refresh = Some(app.now);
+            app.scan.scan_failing = true;
             app.error = Some(format!("scan failed: {e} (showing the last good data)"));
             vec![]
         }
@@ -222,12 +228,12 @@ pub(super) fn scanned(app: &mut App, result: Result<StoreSnapshot, String>) -> V
 
 pub(super) fn feed_opened(app: &mut App, source: String) -> Vec<Effect> {
     app.status = Some(format!("following {source}: no more full scans"));
-    app.following = Some(source);
-    if app.scanning {
+    app.scan.following = Some(source);
+    if app.scan.scanning {
         // That scan began before the feed: a change in between could be missing from both.
-        app.rescan = true;
+        app.scan.rescan = true;
         vec![]
-    } else if app.last_refresh.is_some() {
+    } else if app.scan.last_refresh.is_some() {
         request_scan(app)
     } else {
         // The first scan has not started yet: it will start after the feed, as it must.
@@ -236,19 +242,19 @@ pub(super) fn feed_opened(app: &mut App, source: String) -> Vec<Effect> {
 }
 
 pub(super) fn store_changed(app: &mut App, changes: Vec<StoreChange>) -> Vec<Effect> {
-    if app.scanning {
-        app.changes_during_scan.extend(changes.iter().cloned());
+    if app.scan.scanning {
+        app.scan.changes_during_scan.extend(changes.iter().cloned());
     }
     crate::tui::feed::apply_changes(app, &changes);
-    if !app.scanning && app.following.is_some() && app.last_refresh.is_some() {
-        app.data_from = Some(app.now);
+    if !app.scan.scanning && app.scan.following.is_some() && app.scan.last_refresh.is_some() {
+        app.scan.data_from = Some(app.now);
     }
     request_probe(app, false)
 }
 
 pub(super) fn feed_lost(app: &mut App, message: String) -> Vec<Effect> {
-    let was_following = app.following.take().is_some();
-    app.changes_during_scan.clear();
+    let was_following = app.scan.following.take().is_some();
+    app.scan.changes_during_scan.clear();
     app.status = Some(if was_following {
         format!("lost the table's change feed ({message}); scanning again")
     } else {
@@ -262,16 +268,16 @@ pub(super) fn feed_lost(app: &mut App, message: String) -> Vec<Effect> {
 }
 
 pub(super) fn probed(app: &mut App, results: Vec<ProbeResult>) -> Vec<Effect> {
-    app.probing = false;
-    app.probe_calls.push_back((app.now, results.len()));
+    app.scan.probing = false;
+    app.scan.probe_calls.push_back((app.now, results.len()));
     let failures = rows::apply_probes(app, &results);
     if let Some(refused) = failures.refused {
         // Said once, in place of a table of unknowns; the rows keep what they last showed.
         let message = probes_refused_message(&refused);
         app.error = Some(message.clone());
-        app.probes_refused = Some((message, app.now));
+        app.scan.probes_refused = Some((message, app.now));
     } else if failures.answered > 0 {
-        if let Some((message, _)) = app.probes_refused.take() {
+        if let Some((message, _)) = app.scan.probes_refused.take() {
             if app.error.as_deref() == Some(message.as_str()) {
                 app.error = None;
             }
@@ -339,7 +345,7 @@ mod tests {
     fn slow_scans_are_spaced_out() {
         let mut app = app_with(&[]);
         assert_eq!(scan_interval(&app), SCAN_EVERY);
-        app.last_scan_took = Some(Duration::seconds(3));
+        app.scan.last_scan_took = Some(Duration::seconds(3));
         assert_eq!(scan_interval(&app), Duration::seconds(30));
     }
 
@@ -356,6 +362,6 @@ mod tests {
         let later = now + Duration::minutes(10);
         assert!(!on_tick(&mut app, later).contains(&Effect::Scan));
         assert_eq!(feed_lost(&mut app, "expired".into()), [Effect::Scan]);
-        assert!(app.following.is_none());
+        assert!(app.scan.following.is_none());
     }
 }

@@ -35,7 +35,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         )
     };
     let data_age = data_age(app);
-    let data_style = if app.scan_failing {
+    let data_style = if app.scan.scan_failing {
         Style::default().fg(Color::Black).bg(Color::Yellow)
     } else {
         Style::default()
@@ -76,7 +76,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             app.rate.describe(),
         )),
         Span::styled(data_age, data_style),
-        Span::raw(match &app.following {
+        Span::raw(match &app.scan.following {
             // Changes arrive as they happen; the table is read in full only on `r`.
             Some(source) => format!(", following {source} "),
             None => format!(
@@ -92,7 +92,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Style::default().fg(Color::Black).bg(Color::Yellow),
         ));
     }
-    if app.scan_failing {
+    if app.scan.scan_failing {
         third.push(Span::styled(
             " SCAN FAILING ",
             Style::default().fg(Color::White).bg(Color::Red),
@@ -111,7 +111,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
 /// "data from 00:44:11, 2m00s old": when the rows on screen were read, which stops moving
 /// while scans fail.
 fn data_age(app: &App) -> String {
-    match app.data_from {
+    match app.scan.data_from {
         Some(t) => format!(
             "data from {}, {} old",
             crate::model::clock(t),
