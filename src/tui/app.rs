@@ -222,7 +222,7 @@ pub enum Confirm {
 pub enum Overlay {
     None,
     Help,
-    Details(String),
+    Details(Box<DetailsView>),
     Composer(Box<Composer>),
     Confirm(Confirm),
     /// Work under way (planning or executing a purge, disconnecting).
@@ -258,6 +258,17 @@ pub struct OutcomePanel {
 pub const RECENT_OUTCOMES: usize = 50;
 pub const SPARKLINE_SECONDS: usize = 60;
 pub const HISTORY_PER_CONNECTION: usize = 20;
+
+/// `Enter`: one connection, and what the view read about it.
+#[derive(Debug, Clone)]
+pub struct DetailsView {
+    pub connection_id: String,
+    /// The row as last seen in the table, and when: a flapping client's record may leave the
+    /// store while the operator reads it.
+    pub last_seen: Option<(Row, OffsetDateTime)>,
+    /// The connection's access-log lines.
+    pub log: Option<ConnectionLog>,
+}
 
 /// A connection's access-log lines, as last read (`None` while the first read runs).
 #[derive(Debug, Clone)]
@@ -311,11 +322,6 @@ pub struct App {
     pub emulator: Option<StatsView>,
     /// When the emulator's counters were last asked for.
     pub stats_requested: Option<OffsetDateTime>,
-    /// The access-log lines of the connection the details view shows.
-    pub connection_log: Option<ConnectionLog>,
-    /// The details view's row as last seen in the table, and when: a flapping client's record
-    /// may leave the store while the operator reads it.
-    pub details_last_seen: Option<(Row, OffsetDateTime)>,
     /// Records appearing and vanishing: reconnect storms.
     pub churn: crate::tui::churn::Churn,
     /// Handshakes (accepted and refused) lately, from the access log, and when they were last
@@ -374,8 +380,6 @@ impl App {
             outcomes: OutcomePanel::default(),
             emulator: None,
             stats_requested: None,
-            connection_log: None,
-            details_last_seen: None,
             churn: Default::default(),
             handshakes: None,
             handshakes_requested: None,

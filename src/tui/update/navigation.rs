@@ -33,8 +33,11 @@ pub(super) fn open_details(app: &mut App) -> Vec<Effect> {
     let Some(id) = app.selected_row().map(|r| r.key().to_string()) else {
         return vec![];
     };
-    app.overlay = Overlay::Details(id.clone());
-    app.details_last_seen = app.selected_row().cloned().map(|row| (row, app.now));
+    app.overlay = Overlay::Details(Box::new(DetailsView {
+        connection_id: id.clone(),
+        last_seen: app.selected_row().cloned().map(|row| (row, app.now)),
+        log: None,
+    }));
     super::refresh::request_connection_log(app, id)
 }
 

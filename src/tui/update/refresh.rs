@@ -26,14 +26,19 @@ pub(super) fn request_connection_log(app: &mut App, connection_id: String) -> Ve
     if app.env.access_logs.is_none() {
         return vec![];
     }
-    let lines = match app.connection_log.take() {
+    let now = app.now;
+    let Overlay::Details(view) = &mut app.overlay else {
+        return vec![];
+    };
+    // Lines already read stay on screen until the new read answers.
+    let lines = match view.log.take() {
         Some(log) if log.connection_id == connection_id => log.lines,
         _ => None,
     };
-    app.connection_log = Some(ConnectionLog {
+    view.log = Some(ConnectionLog {
         connection_id: connection_id.clone(),
         lines,
-        requested: app.now,
+        requested: now,
     });
     vec![Effect::FetchAccessLogs(connection_id)]
 }
@@ -43,9 +48,12 @@ pub(super) fn access_logs(
     connection_id: String,
     result: Result<Vec<crate::access_logs::LogLine>, String>,
 ) -> Vec<Effect> {
-    if let Some(log) = &mut app.connection_log {
-        if log.connection_id == connection_id {
-            log.lines = Some(result);
+    // A late answer for a view that was closed, or that shows another connection, is dropped.
+    if let Overlay::Details(view) = &mut app.overlay {
+        if let Some(log) = &mut view.log {
+            if log.connection_id == connection_id {
+                log.lines = Some(result);
+            }
         }
     }
     vec![]
@@ -120,17 +128,23 @@ pub(super) fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
         effects.push(Effect::FetchHandshakes);
     }
     effects.extend(super::logs::tail_if_due(app));
-    if let Overlay::Details(id) = &app.overlay {
-        if let Some(row) = app.row(id) {
-            app.details_last_seen = Some((row.clone(), now));
-        }
-        let due = app
-            .connection_log
-            .as_ref()
-            .is_none_or(|log| now - log.requested >= CONNECTION_LOG_EVERY);
-        if due {
-            let id = id.clone();
-            effects.extend(request_connection_log(app, id));
+    let shown = match &app.overlay {
+        Overlay::Details(view) => Some(view.connection_id.clone()),
+        _ => None,
+    };
+    if let Some(id) = shown {
+        let row = app.row(&id).cloned();
+        if let Overlay::Details(view) = &mut app.overlay {
+            if let Some(row) = row {
+                view.last_seen = Some((row, now));
+            }
+            let due = view
+                .log
+                .as_ref()
+                .is_none_or(|log| now - log.requested >= CONNECTION_LOG_EVERY);
+            if due {
+                effects.extend(request_connection_log(app, id));
+            }
         }
     }
     effects.extend(request_probe(app, false));

@@ -4,20 +4,21 @@ use super::centered;
 use crate::access_logs::clients::{refused_from, status_counts, ClientKey};
 use crate::model::{format_age, iso_millis};
 use crate::text::printable;
-use crate::tui::app::App;
+use crate::tui::app::{App, DetailsView};
 use ratatui::layout::Rect;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
+pub fn render(app: &App, view: &DetailsView, frame: &mut Frame, area: Rect) {
+    let connection_id = view.connection_id.as_str();
     let popup = centered(area, 110, 44);
     frame.render_widget(Clear, popup);
     let block = Block::default()
         .borders(Borders::ALL)
         .title(format!(" {} (Esc closes) ", printable(connection_id)));
-    let last_seen = app
-        .details_last_seen
+    let last_seen = view
+        .last_seen
         .as_ref()
         .filter(|(row, _)| row.key() == connection_id);
     let (row, gone_since) = match (app.row(connection_id), last_seen) {
@@ -98,8 +99,8 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
     }
     if let Some(source) = &app.env.access_logs {
         lines.push(Line::from(format!("access log ({}):", printable(source))));
-        match app
-            .connection_log
+        match view
+            .log
             .as_ref()
             .filter(|log| log.connection_id == connection_id)
             .and_then(|log| log.lines.as_ref())
@@ -117,7 +118,7 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
             }
         }
     }
-    lines.extend(client_handshake_lines(app, row));
+    lines.extend(client_handshake_lines(app, view, row));
     lines.push(Line::from(format!("deliveries ({}):", row.history().len())));
     if row.history().len() == 0 {
         lines.push(Line::from("  none yet"));
@@ -142,13 +143,17 @@ pub fn render(app: &App, connection_id: &str, frame: &mut Frame, area: Rect) {
 /// The handshakes of this connection's client (its source address and user agent, from its
 /// own `$connect` line or from GetConnection): a run of refusals next to a live record is a
 /// second tab or an old token still retrying.
-fn client_handshake_lines(app: &App, row: &crate::tui::app::Row) -> Vec<Line<'static>> {
+fn client_handshake_lines(
+    app: &App,
+    view: &DetailsView,
+    row: &crate::tui::app::Row,
+) -> Vec<Line<'static>> {
     let Some(Ok(handshakes)) = &app.handshakes else {
         return vec![];
     };
     // Where its own $connect came from: the log line says, else GetConnection's Identity.
-    let own_line = app
-        .connection_log
+    let own_line = view
+        .log
         .as_ref()
         .filter(|log| log.connection_id == row.record.connection_id)
         .and_then(|log| log.lines.as_ref())

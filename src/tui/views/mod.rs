@@ -29,7 +29,7 @@ pub fn render(app: &App, frame: &mut Frame) {
     match &app.overlay {
         Overlay::None => {}
         Overlay::Help => help::render(app.overlay_scroll, frame, area),
-        Overlay::Details(id) => details::render(app, id, frame, area),
+        Overlay::Details(view) => details::render(app, view, frame, area),
         Overlay::Composer(composer) => composer::render(app, composer, frame, area),
         Overlay::Confirm(confirm) => dialog::render_confirm(app, confirm, frame, area),
         Overlay::Progress(text) => dialog::render_progress(text, frame, area),
