@@ -187,7 +187,7 @@ fn measure_table(records: usize) {
         keystrokes.len(),
         percentile(&mut keystrokes.clone(), 0.5),
         keystrokes.iter().cloned().fold(0.0, f64::max),
-        app.visible.len()
+        app.table.visible.len()
     );
 
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
@@ -213,7 +213,7 @@ fn measure_table(records: usize) {
         let changes: Vec<StoreChange> = (0..25)
             .flat_map(|i| {
                 let user = format!("streamed-{batch}-{i}");
-                let gone = app.rows[(batch * 25 + i) * 7 % app.rows.len()]
+                let gone = app.table.rows[(batch * 25 + i) * 7 % app.table.rows.len()]
                     .record
                     .clone();
                 [

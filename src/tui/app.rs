@@ -1,13 +1,14 @@
 //! The dashboard's state: plain data, changed only by `update`, read by the views.
 
 use crate::model::StatsView;
-use crate::model::{ConnectionInfo, ConnectionRecord, DeliveryClass, DeliveryOutcome};
+use crate::model::{DeliveryClass, DeliveryOutcome};
 use crate::ops::classify::ConnectionState;
 use crate::ops::purge::PurgePlan;
-use crate::store::MalformedRecord;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use time::OffsetDateTime;
 use tui_input::Input;
+
+pub use crate::tui::table::{Row, SortColumn, HISTORY_PER_CONNECTION};
 
 /// What the header says about where we are.
 #[derive(Debug, Clone, Default)]
@@ -33,129 +34,6 @@ pub struct ProbeCoverage {
     pub probed: usize,
     pub probeable: usize,
     pub oldest: Option<OffsetDateTime>,
-}
-
-/// One line of the connections table. A million of these can be held, so what most rows
-/// never have (delivery history, probe errors, malformed items) lives behind one pointer.
-#[derive(Debug, Clone)]
-pub struct Row {
-    pub record: ConnectionRecord,
-    pub state: ConnectionState,
-    pub info: Option<ConnectionInfo>,
-    pub probed_at: Option<OffsetDateTime>,
-    /// Highlighted until then, because it just changed.
-    pub flash_until: Option<OffsetDateTime>,
-    /// Where this row falls in the random probing order (see `tui::rows::sample_rank`).
-    pub sample_rank: u64,
-    extra: Option<Box<RowExtra>>,
-}
-
-#[derive(Debug, Clone, Default)]
-struct RowExtra {
-    probe_error: Option<String>,
-    last_outcome: Option<DeliveryOutcome>,
-    history: VecDeque<DeliveryOutcome>,
-    malformed: Option<MalformedRecord>,
-}
-
-impl Row {
-    pub fn new(record: ConnectionRecord) -> Self {
-        Self {
-            sample_rank: crate::tui::rows::sample_rank(&record.connection_id),
-            record,
-            state: ConnectionState::Unprobed,
-            info: None,
-            probed_at: None,
-            flash_until: None,
-            extra: None,
-        }
-    }
-
-    pub fn key(&self) -> &str {
-        &self.record.connection_id
-    }
-
-    fn extra_mut(&mut self) -> &mut RowExtra {
-        self.extra.get_or_insert_with(Default::default)
-    }
-
-    /// Why the last probe failed, when it failed for another reason than Gone.
-    pub fn probe_error(&self) -> Option<&str> {
-        self.extra.as_ref()?.probe_error.as_deref()
-    }
-
-    pub fn set_probe_error(&mut self, error: Option<String>) {
-        if error.is_some() || self.extra.is_some() {
-            self.extra_mut().probe_error = error;
-        }
-    }
-
-    pub fn last_outcome(&self) -> Option<&DeliveryOutcome> {
-        self.extra.as_ref()?.last_outcome.as_ref()
-    }
-
-    /// Delivery outcomes, newest first.
-    pub fn history(&self) -> std::collections::vec_deque::Iter<'_, DeliveryOutcome> {
-        static NONE: VecDeque<DeliveryOutcome> = VecDeque::new();
-        self.extra.as_ref().map_or(&NONE, |e| &e.history).iter()
-    }
-
-    pub fn record_outcome(&mut self, outcome: DeliveryOutcome) {
-        let extra = self.extra_mut();
-        extra.history.push_front(outcome.clone());
-        extra.history.truncate(HISTORY_PER_CONNECTION);
-        extra.last_outcome = Some(outcome);
-    }
-
-    /// Set for malformed items: why they do not parse.
-    pub fn malformed(&self) -> Option<&MalformedRecord> {
-        self.extra.as_ref()?.malformed.as_ref()
-    }
-
-    pub fn set_malformed(&mut self, malformed: MalformedRecord) {
-        self.extra_mut().malformed = Some(malformed);
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SortColumn {
-    User,
-    Connection,
-    #[default]
-    Age,
-    Idle,
-    SourceIp,
-    State,
-    Outcome,
-}
-
-impl SortColumn {
-    pub const ALL: [SortColumn; 7] = [
-        SortColumn::User,
-        SortColumn::Connection,
-        SortColumn::Age,
-        SortColumn::Idle,
-        SortColumn::SourceIp,
-        SortColumn::State,
-        SortColumn::Outcome,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SortColumn::User => "user",
-            SortColumn::Connection => "connection",
-            SortColumn::Age => "age",
-            SortColumn::Idle => "idle",
-            SortColumn::SourceIp => "ip",
-            SortColumn::State => "state",
-            SortColumn::Outcome => "outcome",
-        }
-    }
-
-    pub fn next(self) -> SortColumn {
-        let i = Self::ALL.iter().position(|c| *c == self).unwrap_or(0);
-        Self::ALL[(i + 1) % Self::ALL.len()]
-    }
 }
 
 /// Who a push goes to.
@@ -257,7 +135,6 @@ pub struct OutcomePanel {
 
 pub const RECENT_OUTCOMES: usize = 50;
 pub const SPARKLINE_SECONDS: usize = 60;
-pub const HISTORY_PER_CONNECTION: usize = 20;
 
 /// `Enter`: one connection, and what the view read about it.
 #[derive(Debug, Clone)]
@@ -302,19 +179,8 @@ pub struct App {
     /// The rate controller as the runtime last saw it (ceiling, current rate, throttling).
     pub rate: crate::ops::pacing::RateStatus,
     pub now: OffsetDateTime,
-    pub rows: Vec<Row>,
-    /// Connection id to position in `rows`.
-    pub index: crate::tui::rows::RowIndex,
-    /// Indices into `rows`, filtered and sorted: what the table shows.
-    pub visible: Vec<usize>,
-    /// What keeps filtering and counting fast on big tables; derived from `rows`.
-    pub derived: crate::tui::rows::Derived,
-    pub selected: usize,
-    pub offset: usize,
-    pub marked: HashSet<String>,
-    pub sort: SortColumn,
-    pub sort_descending: bool,
-    pub filter: String,
+    /// The connections table: its rows, their order and filter, the cursor and the marks.
+    pub table: crate::tui::table::Table,
     pub prompt: Prompt,
     pub input: Input,
     pub overlay: Overlay,
@@ -364,16 +230,7 @@ impl App {
             },
             env,
             now,
-            rows: Vec::new(),
-            index: Default::default(),
-            visible: Vec::new(),
-            derived: Default::default(),
-            selected: 0,
-            offset: 0,
-            marked: HashSet::new(),
-            sort: SortColumn::Age,
-            sort_descending: false,
-            filter: String::new(),
+            table: Default::default(),
             prompt: Prompt::None,
             input: Input::default(),
             overlay: Overlay::None,
@@ -400,25 +257,27 @@ impl App {
     }
 
     pub fn selected_row(&self) -> Option<&Row> {
-        self.visible
-            .get(self.selected)
-            .and_then(|i| self.rows.get(*i))
+        self.table
+            .visible
+            .get(self.table.selected)
+            .and_then(|i| self.table.rows.get(*i))
     }
 
     pub fn row(&self, connection_id: &str) -> Option<&Row> {
-        self.index
-            .get(&self.rows, connection_id)
-            .and_then(|i| self.rows.get(i))
+        self.table
+            .index
+            .get(&self.table.rows, connection_id)
+            .and_then(|i| self.table.rows.get(i))
     }
 
     pub fn count(&self, state: ConnectionState) -> usize {
-        self.derived.tally.count(state)
+        self.table.derived.tally.count(state)
     }
 
     /// How much of the table the gateway has answered for: records probed, records that can
     /// be probed (malformed ones cannot), and the oldest answer still in use.
     pub fn probe_coverage(&self) -> ProbeCoverage {
-        self.derived.tally.coverage
+        self.table.derived.tally.coverage
     }
 
     /// GetConnection calls per second, averaged over the last five seconds.

@@ -27,8 +27,8 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
     let mut named = Vec::new();
     for key in &order {
         match (&key.connection_id, &key.user_id) {
-            (Some(connection), _) => named.extend(app.index.get(&app.rows, connection)),
-            (None, Some(user)) => named.extend(app.index.rows_of_user(&app.rows, user)),
+            (Some(connection), _) => named.extend(app.table.index.get(&app.table.rows, connection)),
+            (None, Some(user)) => named.extend(app.table.index.rows_of_user(&app.table.rows, user)),
             (None, None) => {}
         }
     }
@@ -70,7 +70,7 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
     let now = app.now;
     app.churn.record(now, appeared, vanished);
     add_rows(app, added);
-    app.visible.clear();
+    app.table.visible.clear();
     recompute_visible_keeping(app, keep);
 }
 
@@ -118,9 +118,10 @@ mod tests {
 
     fn shown(app: &App) -> Vec<String> {
         let mut ids: Vec<String> = app
+            .table
             .visible
             .iter()
-            .map(|&i| app.rows[i].key().to_string())
+            .map(|&i| app.table.rows[i].key().to_string())
             .collect();
         ids.sort();
         ids
@@ -165,8 +166,8 @@ mod tests {
                 })
                 .collect();
             let setup = |app: &mut App| {
-                app.sort = if by_connection { SortColumn::Connection } else { SortColumn::Age };
-                app.filter = if filtered { "u1".into() } else { String::new() };
+                app.table.sort = if by_connection { SortColumn::Connection } else { SortColumn::Age };
+                app.table.filter = if filtered { "u1".into() } else { String::new() };
                 crate::tui::rows::resort(app);
             };
             let mut app = app_with(model.values().cloned().collect());
@@ -190,13 +191,13 @@ mod tests {
                 apply_changes(&mut app, &changes);
                 let mut fresh = app_with(model.values().cloned().collect());
                 setup(&mut fresh);
-                let ids = |a: &App| a.visible.iter().map(|&i| a.rows[i].key().to_string()).collect::<Vec<_>>();
+                let ids = |a: &App| a.table.visible.iter().map(|&i| a.table.rows[i].key().to_string()).collect::<Vec<_>>();
                 proptest::prop_assert_eq!(ids(&app), ids(&fresh));
-                proptest::prop_assert_eq!(app.rows.len(), model.len());
-                proptest::prop_assert_eq!(app.derived.tally.clone(), fresh.derived.tally.clone());
+                proptest::prop_assert_eq!(app.table.rows.len(), model.len());
+                proptest::prop_assert_eq!(app.table.derived.tally.clone(), fresh.table.derived.tally.clone());
                 for id in model.keys() {
-                    let i = app.index.get(&app.rows, id);
-                    proptest::prop_assert!(i.is_some_and(|i| app.rows[i].key() == id));
+                    let i = app.table.index.get(&app.table.rows, id);
+                    proptest::prop_assert!(i.is_some_and(|i| app.table.rows[i].key() == id));
                 }
             }
         }
@@ -205,7 +206,7 @@ mod tests {
     #[test]
     fn on_a_table_keyed_by_user_a_reconnect_replaces_the_users_record() {
         let mut app = app_with(vec![record("alice", "A1"), record("bob", "B1")]);
-        let bob = app.index.get(&app.rows, "B1").unwrap();
+        let bob = app.table.index.get(&app.table.rows, "B1").unwrap();
         crate::tui::rows::mark_stale(&mut app, bob);
         apply_changes(
             &mut app,
@@ -221,7 +222,7 @@ mod tests {
             ],
         );
         assert_eq!(shown(&app), ["A2", "B1"]);
-        let bob = &app.rows[app.index.get(&app.rows, "B1").unwrap()];
+        let bob = &app.table.rows[app.table.index.get(&app.table.rows, "B1").unwrap()];
         assert_eq!(
             bob.state,
             ConnectionState::Stale,
@@ -234,9 +235,9 @@ mod tests {
     #[test]
     fn a_record_rewritten_in_place_keeps_its_probe_answer() {
         let mut app = app_with(vec![record("alice", "A1"), record("alice", "A2")]);
-        let i = app.index.get(&app.rows, "A1").unwrap();
+        let i = app.table.index.get(&app.table.rows, "A1").unwrap();
         crate::tui::rows::mark_stale(&mut app, i);
-        app.rows[i].probed_at = Some(app.now);
+        app.table.rows[i].probed_at = Some(app.now);
         apply_changes(
             &mut app,
             &[
@@ -251,7 +252,7 @@ mod tests {
         );
         assert_eq!(shown(&app), ["A1"]);
         assert_eq!(
-            app.rows[app.index.get(&app.rows, "A1").unwrap()].state,
+            app.table.rows[app.table.index.get(&app.table.rows, "A1").unwrap()].state,
             ConnectionState::Stale
         );
         assert_eq!(app.count(ConnectionState::Stale), 1);

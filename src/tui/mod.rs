@@ -12,5 +12,6 @@ pub mod rows;
 pub mod runtime;
 pub mod scan;
 pub mod search;
+pub mod table;
 pub mod update;
 pub mod views;

@@ -255,8 +255,8 @@ pub fn merge_snapshot(app: &mut App, snapshot: StoreSnapshot) {
     let now = app.now;
     // Before the rows change: the old `visible` indexes the old rows.
     let keep = app.selected_row().map(|r| r.key().to_string());
-    let old_index = std::mem::take(&mut app.index);
-    let mut old: Vec<Option<Row>> = std::mem::take(&mut app.rows)
+    let old_index = std::mem::take(&mut app.table.index);
+    let mut old: Vec<Option<Row>> = std::mem::take(&mut app.table.rows)
         .into_iter()
         .map(Some)
         .collect();
@@ -301,45 +301,46 @@ pub fn merge_snapshot(app: &mut App, snapshot: StoreSnapshot) {
 
 /// Install a new set of rows and everything derived from them.
 pub(super) fn replace_rows(app: &mut App, rows: Vec<Row>, keep: Option<String>) {
-    app.rows = rows;
-    app.index = RowIndex::build(&app.rows);
-    app.derived.rows_changed(&app.rows);
-    let (index, rows) = (&app.index, &app.rows);
-    app.marked.retain(|id| index.get(rows, id).is_some());
-    app.visible.clear();
+    app.table.rows = rows;
+    app.table.index = RowIndex::build(&app.table.rows);
+    app.table.derived.rows_changed(&app.table.rows);
+    let (index, rows) = (&app.table.index, &app.table.rows);
+    app.table.marked.retain(|id| index.get(rows, id).is_some());
+    app.table.visible.clear();
     recompute_visible_keeping(app, keep);
 }
 
 /// Take rows out (positions, in any order), keeping the index, the counts, the search columns
 /// and the cached sort order in step instead of rebuilding them: a batch from a followed table
 /// costs one pass over the order, not a rebuild of 1,000,000 rows. Rows are removed with
-/// `swap_remove`, so the last rows take the freed positions. `app.visible` is stale until the
+/// `swap_remove`, so the last rows take the freed positions. `app.table.visible` is stale until the
 /// next `recompute_visible`.
 pub(super) fn take_rows(app: &mut App, mut positions: Vec<usize>) -> Vec<Row> {
     const GONE: u32 = u32::MAX;
     positions.sort_unstable();
     positions.dedup();
     let mut remap: Option<Vec<u32>> = app
+        .table
         .derived
         .order
         .as_ref()
-        .map(|_| (0..app.rows.len() as u32).collect());
+        .map(|_| (0..app.table.rows.len() as u32).collect());
     // Current position to original position, for the rows moved so far.
     let mut moved: HashMap<usize, usize> = HashMap::new();
     let mut taken = Vec::with_capacity(positions.len());
     // From the highest: a row moved into a freed position is never one still to take.
     for &i in positions.iter().rev() {
-        if i >= app.rows.len() {
+        if i >= app.table.rows.len() {
             continue;
         }
-        let last = app.rows.len() - 1;
+        let last = app.table.rows.len() - 1;
         if let Some(remap) = remap.as_mut() {
             remap[moved.remove(&i).unwrap_or(i)] = GONE;
         }
-        app.index.swap_remove(&app.rows, i);
-        app.derived.search.swap_remove(i);
-        let row = app.rows.swap_remove(i);
-        app.derived.tally.count_row(&row, false);
+        app.table.index.swap_remove(&app.table.rows, i);
+        app.table.derived.search.swap_remove(i);
+        let row = app.table.rows.swap_remove(i);
+        app.table.derived.tally.count_row(&row, false);
         if i != last {
             let original = moved.remove(&last).unwrap_or(last);
             moved.insert(i, original);
@@ -349,7 +350,7 @@ pub(super) fn take_rows(app: &mut App, mut positions: Vec<usize>) -> Vec<Row> {
         }
         taken.push(row);
     }
-    if let (Some(remap), Some((_, order))) = (remap, app.derived.order.as_mut()) {
+    if let (Some(remap), Some((_, order))) = (remap, app.table.derived.order.as_mut()) {
         order.retain_mut(|i| match remap[*i] {
             GONE => false,
             now => {
@@ -358,36 +359,39 @@ pub(super) fn take_rows(app: &mut App, mut positions: Vec<usize>) -> Vec<Row> {
             }
         });
     }
-    let oldest = app.derived.tally.coverage.oldest;
+    let oldest = app.table.derived.tally.coverage.oldest;
     if taken
         .iter()
         .any(|r| r.probed_at.is_some() && r.probed_at == oldest)
     {
         refresh_oldest_probe(app);
     }
-    let (index, rows) = (&app.index, &app.rows);
-    app.marked.retain(|id| index.get(rows, id).is_some());
-    app.derived.search.compact_if_wasteful(&app.rows);
+    let (index, rows) = (&app.table.index, &app.table.rows);
+    app.table.marked.retain(|id| index.get(rows, id).is_some());
+    app.table
+        .derived
+        .search
+        .compact_if_wasteful(&app.table.rows);
     taken
 }
 
 /// Add rows at the end, keeping everything derived in step (see `take_rows`); new rows are
 /// merged into the cached sort order.
 pub(super) fn add_rows(app: &mut App, new_rows: Vec<Row>) {
-    let start = app.rows.len();
+    let start = app.table.rows.len();
     for row in new_rows {
-        app.rows.push(row);
-        let i = app.rows.len() - 1;
-        app.index.insert(&app.rows, i);
-        app.derived.search.push(&app.rows[i]);
-        app.derived.tally.count_row(&app.rows[i], true);
-        if let Some(at) = app.rows[i].probed_at {
-            let oldest = &mut app.derived.tally.coverage.oldest;
+        app.table.rows.push(row);
+        let i = app.table.rows.len() - 1;
+        app.table.index.insert(&app.table.rows, i);
+        app.table.derived.search.push(&app.table.rows[i]);
+        app.table.derived.tally.count_row(&app.table.rows[i], true);
+        if let Some(at) = app.table.rows[i].probed_at {
+            let oldest = &mut app.table.derived.tally.coverage.oldest;
             *oldest = Some(oldest.map_or(at, |o| o.min(at)));
         }
     }
-    if let Some((sort, order)) = app.derived.order.take() {
-        let (rows, now) = (&app.rows, app.now);
+    if let Some((sort, order)) = app.table.derived.order.take() {
+        let (rows, now) = (&app.table.rows, app.now);
         let in_order = |a: &usize, b: &usize| compare_rows(rows, sort, now, *a, *b);
         let mut added: Vec<usize> = (start..rows.len()).collect();
         added.sort_by(in_order);
@@ -400,7 +404,7 @@ pub(super) fn add_rows(app: &mut App, new_rows: Vec<Row>) {
             merged.push(i);
         }
         merged.extend(added);
-        app.derived.order = Some((sort, merged));
+        app.table.derived.order = Some((sort, merged));
     }
 }
 
@@ -495,22 +499,26 @@ pub fn apply_probes(app: &mut App, results: &[crate::ops::probe::ProbeResult]) -
             }
             _ => outcome.answered += 1,
         }
-        let Some(i) = app.index.get(&app.rows, &result.record.connection_id) else {
+        let Some(i) = app
+            .table
+            .index
+            .get(&app.table.rows, &result.record.connection_id)
+        else {
             continue;
         };
-        let row = &mut app.rows[i];
+        let row = &mut app.table.rows[i];
         if row.state == ConnectionState::Malformed {
             continue;
         }
         let state = state_of(&result.answer);
-        let tally = &mut app.derived.tally;
+        let tally = &mut app.table.derived.tally;
         if row.state != state {
             row.flash_until = Some(now + FLASH_FOR);
             tally.moved(row.state, state);
             order_depends_on_probes = true;
         }
         tally.probe_answered(row.probed_at.map(|_| row.state), state);
-        app.derived.search.state_changed(i, state);
+        app.table.derived.search.state_changed(i, state);
         if row.probed_at.is_none() {
             tally.coverage.probed += 1;
         }
@@ -526,15 +534,15 @@ pub fn apply_probes(app: &mut App, results: &[crate::ops::probe::ProbeResult]) -
         );
         if let Ok(info) = &result.answer {
             if source_ip(&row.info) != info.source_ip.as_deref() {
-                app.derived.search.ip_changed();
+                app.table.derived.search.ip_changed();
             }
             row.info = Some(info.clone());
             order_depends_on_probes = true;
         }
     }
     refresh_oldest_probe(app);
-    if order_depends_on_probes && sort_depends_on_probes(app.sort) {
-        app.derived.order = None;
+    if order_depends_on_probes && sort_depends_on_probes(app.table.sort) {
+        app.table.derived.order = None;
     }
     recompute_visible(app);
     outcome.most_common = failures.into_values().max_by_key(|(_, n)| *n);
@@ -547,7 +555,8 @@ fn source_ip(info: &Option<ConnectionInfo>) -> Option<&str> {
 
 /// The oldest answer in use moves with every sweep: recomputed per probe batch, not per frame.
 pub(super) fn refresh_oldest_probe(app: &mut App) {
-    app.derived.tally.coverage.oldest = app
+    app.table.derived.tally.coverage.oldest = app
+        .table
         .rows
         .iter()
         .filter(|r| r.state != ConnectionState::Malformed)
@@ -564,21 +573,24 @@ fn sort_depends_on_probes(sort: SortColumn) -> bool {
 
 /// A push or disconnect answered Gone for this row: it is stale, whatever the last probe said.
 pub fn mark_stale(app: &mut App, i: usize) {
-    let row = &mut app.rows[i];
+    let row = &mut app.table.rows[i];
     if row.state != ConnectionState::Stale {
-        let tally = &mut app.derived.tally;
+        let tally = &mut app.table.derived.tally;
         tally.moved(row.state, ConnectionState::Stale);
         if row.probed_at.is_some() && row.state != ConnectionState::Malformed {
             tally.probe_answered(Some(row.state), ConnectionState::Stale);
         }
         row.state = ConnectionState::Stale;
-        app.derived.search.state_changed(i, ConnectionState::Stale);
+        app.table
+            .derived
+            .search
+            .state_changed(i, ConnectionState::Stale);
     }
 }
 
 /// The sort or the outcomes it sorts by changed: sort again on the next recompute.
 pub fn resort(app: &mut App) {
-    app.derived.order = None;
+    app.table.derived.order = None;
     recompute_visible(app);
 }
 
@@ -590,32 +602,32 @@ pub fn recompute_visible(app: &mut App) {
 
 /// [`recompute_visible`] with the selection's connection id given (the rows may have changed).
 pub fn recompute_visible_keeping(app: &mut App, keep: Option<String>) {
-    let order = match app.derived.order.take() {
-        Some((sort, order)) if sort == app.sort => order,
-        _ => sorted(&app.rows, app.sort, app.now),
+    let order = match app.table.derived.order.take() {
+        Some((sort, order)) if sort == app.table.sort => order,
+        _ => sorted(&app.table.rows, app.table.sort, app.now),
     };
-    let filter = Filter::parse(&app.filter);
+    let filter = Filter::parse(&app.table.filter);
     let mut visible: Vec<usize> = if filter.is_empty() {
         order.clone()
     } else {
-        let hits = app.derived.search.matching(&filter, &app.rows);
+        let hits = app.table.derived.search.matching(&filter, &app.table.rows);
         order
             .iter()
             .copied()
             .filter(|i| hits.contains(*i))
             .collect()
     };
-    app.derived.order = Some((app.sort, order));
-    if app.sort_descending {
+    app.table.derived.order = Some((app.table.sort, order));
+    if app.table.sort_descending {
         visible.reverse();
     }
-    app.visible = visible;
+    app.table.visible = visible;
     let kept = keep
-        .and_then(|id| app.index.get(&app.rows, &id))
-        .and_then(|row| app.visible.iter().position(|i| *i == row));
-    app.selected = kept
-        .unwrap_or(app.selected)
-        .min(app.visible.len().saturating_sub(1));
+        .and_then(|id| app.table.index.get(&app.table.rows, &id))
+        .and_then(|row| app.table.visible.iter().position(|i| *i == row));
+    app.table.selected = kept
+        .unwrap_or(app.table.selected)
+        .min(app.table.visible.len().saturating_sub(1));
     super::update::keep_selection_visible(app);
 }
 
@@ -657,6 +669,7 @@ pub fn next_to_probe(app: &App, batch: usize, everything: bool) -> Vec<Connectio
     // (probed before, when, random rank): never-probed first, then the longest unprobed.
     type ProbeOrder = (bool, Option<OffsetDateTime>, u64);
     let mut candidates: Vec<(ProbeOrder, usize)> = app
+        .table
         .rows
         .iter()
         .enumerate()
@@ -672,11 +685,11 @@ pub fn next_to_probe(app: &App, batch: usize, everything: bool) -> Vec<Connectio
     candidates
         .into_iter()
         .take(batch)
-        .map(|(_, i)| app.rows[i].record.clone())
+        .map(|(_, i)| app.table.rows[i].record.clone())
         .collect()
 }
 
 /// The estimate the header shows while a sweep is incomplete.
 pub fn stale_estimate(app: &App) -> Option<ShareEstimate> {
-    app.derived.tally.stale_estimate()
+    app.table.derived.tally.stale_estimate()
 }

@@ -146,7 +146,8 @@ fn press(app: &mut App, keys: &[KeyCode]) -> Vec<Effect> {
 }
 
 fn state_of(app: &App, user: &str) -> ConnectionState {
-    app.rows
+    app.table
+        .rows
         .iter()
         .find(|r| r.record.user_id == user)
         .map(|r| r.state)
@@ -325,7 +326,7 @@ fn a_failed_scan_keeps_the_last_good_data_and_says_why() {
         &mut app,
         Action::Scanned(Err("table not found: ws_connections".into())),
     );
-    assert_eq!(app.rows.len(), 6);
+    assert_eq!(app.table.rows.len(), 6);
     assert!(app
         .error
         .as_deref()
@@ -341,13 +342,13 @@ fn the_filter_narrows_rows_and_escape_clears_it() {
         press(&mut app, &[KeyCode::Char(c)]);
     }
     press(&mut app, &[KeyCode::Enter]);
-    assert_eq!(app.visible.len(), 1);
+    assert_eq!(app.table.visible.len(), 1);
     assert_eq!(
         app.selected_row().map(|r| r.record.user_id.as_str()),
         Some("carol")
     );
     press(&mut app, &[KeyCode::Esc]);
-    assert_eq!(app.visible.len(), 6);
+    assert_eq!(app.table.visible.len(), 6);
 }
 
 #[test]
@@ -408,7 +409,7 @@ fn the_composer_refuses_invalid_json_and_cycles_templates() {
 fn disconnect_asks_first_and_can_delete_the_records_too() {
     let mut app = loaded(false);
     press(&mut app, &[KeyCode::Char(' '), KeyCode::Char(' ')]);
-    assert_eq!(app.marked.len(), 2);
+    assert_eq!(app.table.marked.len(), 2);
     assert_eq!(press(&mut app, &[KeyCode::Char('d')]), vec![]);
     assert!(matches!(app.overlay, Overlay::Confirm(_)));
     press(&mut app, &[KeyCode::Char('r')]);
@@ -419,7 +420,7 @@ fn disconnect_asks_first_and_can_delete_the_records_too() {
         }] => assert_eq!(connection_ids.len(), 2),
         other => panic!("expected a disconnect, got {other:?}"),
     }
-    assert!(app.marked.is_empty());
+    assert!(app.table.marked.is_empty());
 }
 
 #[test]
@@ -559,7 +560,7 @@ fn env_switches_the_dashboard_to_another_environment() {
         Action::EnvironmentSwitchFailed("environment \"staging\" is not in config.toml".into()),
     );
     assert_eq!(app.env.name, "prod");
-    assert_eq!(app.rows.len(), 6, "a failed switch keeps everything");
+    assert_eq!(app.table.rows.len(), 6, "a failed switch keeps everything");
     update(
         &mut app,
         Action::EnvironmentSwitched(EnvironmentInfo {
@@ -568,7 +569,10 @@ fn env_switches_the_dashboard_to_another_environment() {
         }),
     );
     assert_eq!(app.env.name, "staging");
-    assert!(app.rows.is_empty(), "nothing of prod is shown as staging");
+    assert!(
+        app.table.rows.is_empty(),
+        "nothing of prod is shown as staging"
+    );
     assert_eq!(
         update(&mut app, Action::Tick(NOW + time::Duration::seconds(1))),
         vec![Effect::Scan]
@@ -628,11 +632,12 @@ fn snapshot_help() {
 fn snapshot_details() {
     let mut app = loaded(false);
     let alice = app
+        .table
         .visible
         .iter()
-        .position(|i| app.rows[*i].record.user_id == "alice")
+        .position(|i| app.table.rows[*i].record.user_id == "alice")
         .expect("alice");
-    app.selected = alice;
+    app.table.selected = alice;
     press(&mut app, &[KeyCode::Enter]);
     insta::assert_snapshot!(screen(&app, 100, 32));
 }
@@ -778,7 +783,7 @@ fn hostile_stored_values_are_shown_escaped_in_the_table_and_the_details() {
 
 fn select_user(app: &mut App, user: &str) {
     press(app, &[KeyCode::Home]);
-    for _ in 0..app.visible.len() {
+    for _ in 0..app.table.visible.len() {
         if app.selected_row().map(|r| r.record.user_id.as_str()) == Some(user) {
             return;
         }

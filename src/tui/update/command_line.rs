@@ -10,7 +10,7 @@ use tui_input::Input;
 
 pub(super) fn start_filter(app: &mut App) -> Vec<Effect> {
     app.prompt = Prompt::Filter;
-    app.input = Input::new(app.filter.clone());
+    app.input = Input::new(app.table.filter.clone());
     vec![]
 }
 
@@ -23,7 +23,7 @@ pub(super) fn start_command(app: &mut App) -> Vec<Effect> {
 pub(super) fn prompt_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     app.input.handle_event(&Event::Key(key));
     if app.prompt == Prompt::Filter {
-        app.filter = app.input.value().to_string();
+        app.table.filter = app.input.value().to_string();
         recompute_visible(app);
     }
     vec![]
@@ -83,14 +83,14 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
             vec![]
         }
         "filter" => {
-            app.filter = rest.to_string();
+            app.table.filter = rest.to_string();
             recompute_visible(app);
             vec![]
         }
         "sort" => {
             match SortColumn::ALL.iter().find(|c| c.name() == rest) {
                 Some(column) => {
-                    app.sort = *column;
+                    app.table.sort = *column;
                     recompute_visible(app);
                 }
                 None => {
@@ -167,7 +167,7 @@ mod tests {
             );
             update(&mut app, Action::PromptKey(key));
         }
-        assert_eq!(app.filter, "bo");
-        assert_eq!(app.visible.len(), 1);
+        assert_eq!(app.table.filter, "bo");
+        assert_eq!(app.table.visible.len(), 1);
     }
 }

@@ -37,7 +37,7 @@ pub(super) fn open_purge(app: &mut App) -> Vec<Effect> {
     }
     app.overlay = Overlay::Progress(format!(
         "Planning the purge: probing {} record(s)…",
-        app.rows.len()
+        app.table.rows.len()
     ));
     vec![Effect::PlanPurge]
 }
@@ -66,7 +66,7 @@ pub(super) fn confirm(app: &mut App) -> Vec<Effect> {
                     String::new()
                 }
             ));
-            app.marked.clear();
+            app.table.marked.clear();
             vec![Effect::Disconnect {
                 connection_ids,
                 delete_record,
@@ -85,12 +85,12 @@ pub(super) fn confirm(app: &mut App) -> Vec<Effect> {
 }
 
 fn targets_marked_or_selected(app: &App) -> Vec<String> {
-    let mut ids: Vec<String> = if app.marked.is_empty() {
+    let mut ids: Vec<String> = if app.table.marked.is_empty() {
         app.selected_row()
             .map(|r| vec![r.key().to_string()])
             .unwrap_or_default()
     } else {
-        app.marked.iter().cloned().collect()
+        app.table.marked.iter().cloned().collect()
     };
     ids.retain(|id| {
         app.row(id)
@@ -258,7 +258,7 @@ mod tests {
     #[test]
     fn the_disconnect_dialog_acts_on_the_ids_it_showed() {
         let mut app = app_with(&[("alice", "A1"), ("bob", "B1")]);
-        app.marked.insert("B1".into());
+        app.table.marked.insert("B1".into());
         open_disconnect(&mut app);
         toggle_delete_record(&mut app);
         // The table moves under the dialog: B1 vanishes.

@@ -21,8 +21,8 @@ pub(super) fn scroll_overlay(app: &mut App, delta: isize) -> Vec<Effect> {
 
 pub(super) fn toggle_mark(app: &mut App) -> Vec<Effect> {
     if let Some(id) = app.selected_row().map(|r| r.key().to_string()) {
-        if !app.marked.remove(&id) {
-            app.marked.insert(id);
+        if !app.table.marked.remove(&id) {
+            app.table.marked.insert(id);
         }
         move_by(app, 1);
     }
@@ -54,8 +54,8 @@ pub(super) fn back(app: &mut App) -> Vec<Effect> {
     if app.prompt != Prompt::None {
         app.prompt = Prompt::None;
     } else if matches!(app.overlay, Overlay::None) {
-        if !app.filter.is_empty() {
-            app.filter.clear();
+        if !app.table.filter.is_empty() {
+            app.table.filter.clear();
             recompute_visible(app);
         }
     } else {
@@ -65,14 +65,14 @@ pub(super) fn back(app: &mut App) -> Vec<Effect> {
 }
 
 pub(super) fn cycle_sort(app: &mut App) -> Vec<Effect> {
-    app.sort = app.sort.next();
+    app.table.sort = app.table.sort.next();
     recompute_visible(app);
-    app.status = Some(format!("sorted by {}", app.sort.name()));
+    app.status = Some(format!("sorted by {}", app.table.sort.name()));
     vec![]
 }
 
 pub(super) fn reverse_sort(app: &mut App) -> Vec<Effect> {
-    app.sort_descending = !app.sort_descending;
+    app.table.sort_descending = !app.table.sort_descending;
     recompute_visible(app);
     vec![]
 }
@@ -81,8 +81,8 @@ pub(super) fn move_by(app: &mut App, delta: isize) -> Vec<Effect> {
     if let Overlay::Details(_) | Overlay::Help | Overlay::Summary(..) = app.overlay {
         return vec![];
     }
-    let last = app.visible.len().saturating_sub(1) as isize;
-    app.selected = (app.selected as isize)
+    let last = app.table.visible.len().saturating_sub(1) as isize;
+    app.table.selected = (app.table.selected as isize)
         .saturating_add(delta)
         .clamp(0, last.max(0)) as usize;
     keep_selection_visible(app);
@@ -92,18 +92,22 @@ pub(super) fn move_by(app: &mut App, delta: isize) -> Vec<Effect> {
 /// PgUp/PgDn: the view and the cursor both move by one screenful, as in a pager.
 pub(super) fn page_by(app: &mut App, pages: isize) -> Vec<Effect> {
     let page = table_rows(app) as isize;
-    let last_offset = app.visible.len().saturating_sub(page as usize) as isize;
-    app.offset = (app.offset as isize + pages * page).clamp(0, last_offset.max(0)) as usize;
+    let last_offset = app.table.visible.len().saturating_sub(page as usize) as isize;
+    app.table.offset =
+        (app.table.offset as isize + pages * page).clamp(0, last_offset.max(0)) as usize;
     move_by(app, pages * page)
 }
 pub(crate) fn keep_selection_visible(app: &mut App) {
     let height = table_rows(app);
-    if app.selected < app.offset {
-        app.offset = app.selected;
-    } else if app.selected >= app.offset + height {
-        app.offset = app.selected + 1 - height;
+    if app.table.selected < app.table.offset {
+        app.table.offset = app.table.selected;
+    } else if app.table.selected >= app.table.offset + height {
+        app.table.offset = app.table.selected + 1 - height;
     }
-    app.offset = app.offset.min(app.visible.len().saturating_sub(1));
+    app.table.offset = app
+        .table
+        .offset
+        .min(app.table.visible.len().saturating_sub(1));
 }
 
 #[cfg(test)]
@@ -120,19 +124,19 @@ mod tests {
         update(&mut app, Action::Resize(120, 30));
         let page = table_rows(&app);
         update(&mut app, Action::PageDown);
-        assert_eq!(app.selected, page);
+        assert_eq!(app.table.selected, page);
         update(&mut app, Action::Bottom);
-        assert_eq!(app.selected, 99);
+        assert_eq!(app.table.selected, 99);
         update(&mut app, Action::PageDown);
-        assert_eq!(app.selected, 99);
+        assert_eq!(app.table.selected, 99);
         update(&mut app, Action::Top);
-        assert_eq!((app.selected, app.offset), (0, 0));
+        assert_eq!((app.table.selected, app.table.offset), (0, 0));
     }
 
     #[test]
     fn escape_closes_the_prompt_then_the_overlay_then_clears_the_filter() {
         let mut app = app_with(&[("alice", "A1"), ("bob", "B1")]);
-        app.filter = "alice".into();
+        app.table.filter = "alice".into();
         recompute_visible(&mut app);
         app.overlay = Overlay::Help;
         app.prompt = Prompt::Command;
@@ -141,8 +145,8 @@ mod tests {
         assert!(matches!(app.overlay, Overlay::Help));
         update(&mut app, Action::Back);
         assert!(matches!(app.overlay, Overlay::None));
-        assert_eq!(app.visible.len(), 1);
+        assert_eq!(app.table.visible.len(), 1);
         update(&mut app, Action::Back);
-        assert_eq!(app.visible.len(), 2);
+        assert_eq!(app.table.visible.len(), 2);
     }
 }

@@ -144,7 +144,7 @@ fn compact_template(index: usize) -> String {
 
 fn new_composer(app: &App) -> Composer {
     Composer {
-        target: if app.marked.is_empty() {
+        target: if app.table.marked.is_empty() {
             PushTargetKind::Selected
         } else {
             PushTargetKind::Marked
@@ -161,6 +161,7 @@ fn new_composer(app: &App) -> Composer {
         shown: ShownTargets {
             selected: app.selected_row().filter(usable).map(row_target),
             marked: app
+                .table
                 .marked
                 .iter()
                 .filter_map(|id| app.row(id))
@@ -168,9 +169,10 @@ fn new_composer(app: &App) -> Composer {
                 .map(row_target)
                 .collect(),
             filtered: app
+                .table
                 .visible
                 .iter()
-                .map(|i| &app.rows[*i])
+                .map(|i| &app.table.rows[*i])
                 .filter(usable)
                 .map(row_target)
                 .collect(),
@@ -193,7 +195,8 @@ pub fn composer_targets(app: &App, composer: &Composer) -> Vec<PushTarget> {
         // A typed user id is a query the operator is composing: it reads the live table.
         PushTargetKind::User => {
             let user = composer.user.value().trim();
-            app.rows
+            app.table
+                .rows
                 .iter()
                 .filter(usable)
                 .filter(|r| r.record.user_id == user)
@@ -240,6 +243,7 @@ pub(super) fn push_command(app: &mut App, rest: &str) -> Vec<Effect> {
         return vec![];
     }
     let targets: Vec<PushTarget> = app
+        .table
         .rows
         .iter()
         .filter(|r| r.record.user_id == user && r.state != ConnectionState::Malformed)
@@ -281,11 +285,11 @@ fn record_outcome(app: &mut App, outcome: DeliveryOutcome) {
     app.outcomes.recent.push_front(outcome.clone());
     app.outcomes.recent.truncate(RECENT_OUTCOMES);
     let now = app.now;
-    if let Some(i) = app.index.get(&app.rows, &outcome.connection_id) {
+    if let Some(i) = app.table.index.get(&app.table.rows, &outcome.connection_id) {
         if outcome.class == DeliveryClass::Gone {
             rows::mark_stale(app, i);
         }
-        let row = &mut app.rows[i];
+        let row = &mut app.table.rows[i];
         row.flash_until = Some(now + FLASH_FOR);
         row.record_outcome(outcome);
     }

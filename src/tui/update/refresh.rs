@@ -179,7 +179,7 @@ fn probes_refused_message(refused: &crate::management::GatewayError) -> String {
 /// Probe the next batch: never-probed records first, in random order so the answers so far are
 /// a fair sample of the table (see `rows::next_to_probe`), then the longest unprobed.
 fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
-    if app.scan.probing || app.rows.is_empty() {
+    if app.scan.probing || app.table.rows.is_empty() {
         return vec![];
     }
     // While the gateway refuses GetConnection, one probe a minute tells when it is fixed.

@@ -36,7 +36,7 @@ pub fn render(app: &App, composer: &Composer, frame: &mut Frame, area: Rect) {
         ),
         PushTargetKind::User => format!("user: {}▏", composer.user.value()),
         PushTargetKind::Marked => "marked rows".to_string(),
-        PushTargetKind::Filtered => format!("all matching the filter {:?}", app.filter),
+        PushTargetKind::Filtered => format!("all matching the filter {:?}", app.table.filter),
     };
     let types: Vec<Span> = MESSAGE_TYPES
         .iter()

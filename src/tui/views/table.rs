@@ -21,7 +21,7 @@ pub fn state_color(state: ConnectionState) -> Color {
 }
 
 fn cells(app: &App, row: &AppRow) -> Vec<Cell<'static>> {
-    let marked = if app.marked.contains(row.key()) {
+    let marked = if app.table.marked.contains(row.key()) {
         "●"
     } else {
         " "
@@ -109,29 +109,33 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let height = area.height.saturating_sub(3).max(1) as usize;
     // The table may have shrunk (an error band appeared) since update placed the offset: keep
     // the selection on screen without mutating state.
-    let offset = if app.selected >= app.offset + height {
-        app.selected + 1 - height
+    let offset = if app.table.selected >= app.table.offset + height {
+        app.table.selected + 1 - height
     } else {
-        app.offset
+        app.table.offset
     };
-    let start = offset.min(app.visible.len());
-    let end = (start + height.max(1)).min(app.visible.len());
-    let rows: Vec<Row> = app.visible[start..end]
+    let start = offset.min(app.table.visible.len());
+    let end = (start + height.max(1)).min(app.table.visible.len());
+    let rows: Vec<Row> = app.table.visible[start..end]
         .iter()
         .enumerate()
         .map(|(n, i)| {
-            let row = &app.rows[*i];
+            let row = &app.table.rows[*i];
             let mut style = Style::default();
             if row.flash_until.is_some_and(|t| t > app.now) {
                 style = style.add_modifier(Modifier::BOLD).bg(Color::DarkGray);
             }
-            if start + n == app.selected {
+            if start + n == app.table.selected {
                 style = style.add_modifier(Modifier::REVERSED);
             }
             Row::new(keep_columns(cells(app, row), narrow)).style(style)
         })
         .collect();
-    let arrow = if app.sort_descending { "▲" } else { "▼" };
+    let arrow = if app.table.sort_descending {
+        "▲"
+    } else {
+        "▼"
+    };
     let header_names = [
         "USER",
         "CONNECTION",
@@ -142,7 +146,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         "STATE",
         "LAST OUTCOME",
     ];
-    let sort_column = header_index(app.sort);
+    let sort_column = header_index(app.table.sort);
     let header_cells: Vec<Cell> = header_names
         .iter()
         .enumerate()
@@ -156,19 +160,19 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let header = Row::new(keep_columns(header_cells, narrow));
-    let filter = if app.filter.is_empty() {
+    let filter = if app.table.filter.is_empty() {
         String::new()
     } else {
-        format!(" filter: {} ", app.filter)
+        format!(" filter: {} ", app.table.filter)
     };
     let title = format!(
         " connections {}/{}{}{} ",
-        app.visible.len(),
-        app.rows.len(),
-        if app.marked.is_empty() {
+        app.table.visible.len(),
+        app.table.rows.len(),
+        if app.table.marked.is_empty() {
             String::new()
         } else {
-            format!(" · {} marked", app.marked.len())
+            format!(" · {} marked", app.table.marked.len())
         },
         filter
     );
