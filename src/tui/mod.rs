@@ -3,6 +3,7 @@
 pub mod action;
 pub mod app;
 pub mod churn;
+pub mod effects;
 pub mod feed;
 pub mod filter;
 pub mod keymap;

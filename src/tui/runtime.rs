@@ -6,16 +6,8 @@ use super::app::{App, EnvironmentInfo};
 use super::keymap::action_for;
 use super::update::update;
 use super::views;
-use crate::management::ManagementApi;
-use crate::ops::audit::AuditLog;
-use crate::ops::disconnect::disconnect_connections;
-use crate::ops::pacing::{Pacing, RateController};
-use crate::ops::probe::probe_records;
-use crate::ops::purge::{execute_purge, plan_purge};
-use crate::ops::push::{push_to_targets, PushOptions};
 use crate::store::changes::ChangeFeed;
 use crate::store::ConnectionStore;
-use bytes::Bytes;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 use std::future::Future;
@@ -23,30 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::{self, UnboundedSender};
 
-/// What the dashboard operates on.
-#[derive(Clone)]
-pub struct Backend {
-    pub store: Arc<dyn ConnectionStore>,
-    pub gateway: Arc<dyn ManagementApi>,
-    /// The one rate controller for every Management API call of this dashboard.
-    pub rate: Arc<RateController>,
-    pub concurrency: usize,
-    pub audit: Option<Arc<AuditLog>>,
-    pub emulator_admin: Option<String>,
-    /// Where the details view reads a connection's access-log lines.
-    pub access_logs: Option<Arc<dyn crate::access_logs::AccessLogSource>>,
-    /// The stage's CloudWatch metrics (an execute-api endpoint on AWS).
-    pub metrics: Option<Arc<crate::gateway_metrics::CloudWatchMetrics>>,
-    /// What `:doctor` checks.
-    pub doctor: Option<DoctorJob>,
-}
-
-/// What `:doctor` runs: the checks of this environment, made by whoever opened it.
-pub type DoctorJob = Arc<
-    dyn Fn() -> futures_util::future::BoxFuture<'static, Result<Vec<crate::doctor::Check>, String>>
-        + Send
-        + Sync,
->;
+pub use super::effects::{Backend, DoctorJob};
 
 static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
@@ -54,9 +23,6 @@ static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceL
 pub fn mark_process_start() {
     let _ = PROCESS_START.set(std::time::Instant::now());
 }
-
-/// Every call to the store or the API gets at most this long.
-const CALL_DEADLINE: Duration = Duration::from_secs(15);
 
 /// Opens a named environment for `:env NAME`.
 pub type EnvironmentOpener = Arc<
@@ -312,7 +278,7 @@ const REOPEN_FEED_AFTER: Duration = Duration::from_secs(30);
 async fn open_feed(
     store: &Arc<dyn ConnectionStore>,
 ) -> Result<Option<Box<dyn ChangeFeed>>, String> {
-    within("opening the table's stream", store.changes())
+    super::effects::within("opening the table's stream", store.changes())
         .await
         .and_then(|r| r.map_err(|e| e.to_string()))
 }
@@ -369,7 +335,7 @@ fn follow_changes(
                 }
             }
             let Some(open) = feed.as_mut() else { continue };
-            let read = within("reading the table's stream", open.next_changes())
+            let read = super::effects::within("reading the table's stream", open.next_changes())
                 .await
                 .and_then(|r| r.map_err(|e| e.to_string()));
             let sent = match read {
@@ -387,12 +353,6 @@ fn follow_changes(
     Following(Some(task.abort_handle()))
 }
 
-async fn within<T>(what: &str, future: impl Future<Output = T>) -> Result<T, String> {
-    tokio::time::timeout(CALL_DEADLINE, future)
-        .await
-        .map_err(|_| format!("{what} timed out after {}s", CALL_DEADLINE.as_secs()))
-}
-
 fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Tagged) {
     let backend = backend.clone();
     let stop = mutations.stop.clone();
@@ -401,174 +361,13 @@ fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Ta
         Effect::Push { .. } | Effect::Disconnect { .. } | Effect::ExecutePurge(_)
     );
     let task = async move {
-        let action = match effect {
-            // Handled by the event loop, which owns the backend.
-            Effect::SwitchEnvironment(_) | Effect::SetRate(_) => return,
-            Effect::Scan => {
-                let result = within("scan", backend.store.scan())
-                    .await
-                    .and_then(|r| r.map_err(|e| e.to_string()));
-                Action::Scanned(result)
-            }
-            Effect::Probe(records) => Action::Probed(
-                probe_records(
-                    backend.gateway.clone(),
-                    records,
-                    backend.concurrency,
-                    // Background sweeps yield every slot an operator's call is waiting for.
-                    Some(Pacing::background(&backend.rate)),
-                )
-                .await,
-            ),
-            Effect::Push { targets, payload } => {
-                let (outcomes_tx, mut outcomes_rx) = mpsc::unbounded_channel();
-                let forward = tx.clone();
-                let forwarder = tokio::spawn(async move {
-                    while let Some(outcome) = outcomes_rx.recv().await {
-                        let _ = forward.send(Action::Delivered(outcome));
-                    }
-                });
-                let options = PushOptions {
-                    concurrency: backend.concurrency.max(16),
-                    progress: Some(outcomes_tx),
-                    audit: backend.audit.clone(),
-                    stop,
-                    pacing: Some(Pacing::operator(&backend.rate)),
-                    ..PushOptions::default()
-                };
-                let outcomes = push_to_targets(
-                    backend.gateway.clone(),
-                    Some(backend.store.clone()),
-                    targets,
-                    Bytes::from(payload),
-                    options,
-                )
-                .await;
-                let _ = forwarder.await;
-                Action::PushFinished(outcomes.len())
-            }
-            Effect::Disconnect {
-                connection_ids,
-                delete_record,
-            } => Action::Disconnected(
-                disconnect_connections(
-                    backend.gateway.as_ref(),
-                    Some(backend.store.as_ref()),
-                    &connection_ids,
-                    delete_record,
-                    backend.audit.as_deref(),
-                    &stop,
-                    Some(&Pacing::operator(&backend.rate)),
-                )
-                .await,
-            ),
-            Effect::PlanPurge => match within("scan", backend.store.scan()).await {
-                Ok(Ok(snapshot)) => Action::PurgePlanned(
-                    plan_purge(
-                        backend.gateway.clone(),
-                        snapshot.records,
-                        backend.concurrency,
-                        Some(Pacing::operator(&backend.rate)),
-                    )
-                    .await,
-                ),
-                Ok(Err(e)) => Action::OperationFailed(format!("cannot plan the purge: {e}")),
-                Err(e) => Action::OperationFailed(format!("cannot plan the purge: {e}")),
-            },
-            Effect::ExecutePurge(plan) => Action::Purged(
-                execute_purge(
-                    backend.gateway.clone(),
-                    backend.store.as_ref(),
-                    &plan.0,
-                    backend.audit.as_deref(),
-                    &stop,
-                    backend.concurrency,
-                )
-                .await,
-            ),
-            Effect::Doctor => {
-                let Some(job) = &backend.doctor else {
-                    let _ = tx.send(Action::DoctorDone(Err(
-                        "doctor is not available here".into()
-                    )));
-                    return;
-                };
-                Action::DoctorDone(job().await)
-            }
-            Effect::FetchMetrics(window) => {
-                let Some(metrics) = &backend.metrics else {
-                    return;
-                };
-                Action::GatewayMetrics(
-                    window,
-                    within(
-                        "reading the stage's metrics",
-                        metrics.over(time::OffsetDateTime::now_utc(), window),
-                    )
-                    .await
-                    .and_then(|r| r),
-                )
-            }
-            Effect::TailLogs {
-                pattern,
-                since_ms,
-                generation,
-            } => {
-                let Some(source) = &backend.access_logs else {
-                    return;
-                };
-                Action::LogTail {
-                    generation,
-                    result: within("reading the access log", source.tail(&pattern, since_ms))
-                        .await
-                        .and_then(|r| r.map_err(|e| e.to_string())),
-                }
-            }
-            Effect::FetchHandshakes => {
-                let Some(source) = &backend.access_logs else {
-                    return;
-                };
-                let window = super::update::HANDSHAKES_WINDOW;
-                let since = time::OffsetDateTime::now_utc() - window;
-                let since_ms = (since.unix_timestamp_nanos() / 1_000_000) as i64;
-                Action::Handshakes(
-                    within("reading the access log", source.handshakes(since_ms))
-                        .await
-                        .and_then(|r| r.map_err(|e| e.to_string())),
-                )
-            }
-            Effect::FetchAccessLogs(connection_id) => {
-                let Some(source) = &backend.access_logs else {
-                    return;
-                };
-                let result = within(
-                    "reading the access log",
-                    source.for_connection(&connection_id),
-                )
-                .await
-                .and_then(|r| r.map_err(|e| e.to_string()));
-                Action::AccessLogs {
-                    connection_id,
-                    result,
-                }
-            }
-            Effect::FetchEmulatorStats => {
-                let Some(admin) = &backend.emulator_admin else {
-                    return;
-                };
-                let result = async {
-                    reqwest::get(format!("{admin}/stats"))
-                        .await?
-                        .error_for_status()?
-                        .json()
-                        .await
-                }
-                .await
-                .map_err(|e: reqwest::Error| e.to_string());
-                Action::EmulatorStats(result)
-            }
+        let progress = tx.clone();
+        let send = move |action| {
+            let _ = progress.send(action);
         };
-        let _ = tx.send(action);
+        if let Some(action) = super::effects::run(effect, backend, stop, send).await {
+            let _ = tx.send(action);
+        }
     };
     // Read-only work may be dropped on quit; mutations are waited for.
     if mutates {
