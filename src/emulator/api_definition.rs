@@ -31,7 +31,12 @@ pub struct IntegrationDef {
     /// a `context.*` variable of [`CONTEXT_VARIABLES`], `route.request.querystring.NAME`,
     /// `route.request.header.NAME` (the handshake's, so on `$connect`), or a 'literal'.
     pub request_parameters: BTreeMap<String, String>,
+    /// How long the gateway waits for the backend (TimeoutInMillis: 50 to 29,000 ms).
+    pub timeout_ms: u64,
 }
+
+/// API Gateway's longest (and default) integration timeout.
+pub const MAX_INTEGRATION_TIMEOUT_MS: u64 = 29_000;
 
 /// Routes and integrations: a draft being edited, or a deployed snapshot.
 #[derive(Debug, Clone, PartialEq)]
@@ -117,6 +122,7 @@ impl ApiDefinition {
                         CONNECTION_ID_MAPPING.0.to_string(),
                         CONNECTION_ID_MAPPING.1.to_string(),
                     )]),
+                    timeout_ms: MAX_INTEGRATION_TIMEOUT_MS,
                 })
                 .collect(),
         }
@@ -255,6 +261,19 @@ pub struct IntegrationPatch {
     pub uri: Option<String>,
     /// Merged into the integration's parameters; an empty value removes that parameter.
     pub request_parameters: Option<BTreeMap<String, String>>,
+    pub timeout_ms: Option<u64>,
+}
+
+/// AWS takes 50 to 29,000 ms and refuses anything else.
+fn check_timeout(timeout_ms: Option<u64>) -> Result<(), ConfigError> {
+    match timeout_ms {
+        Some(ms) if !(50..=MAX_INTEGRATION_TIMEOUT_MS).contains(&ms) => {
+            Err(ConfigError::BadRequest(format!(
+                "Invalid timeout specified: TimeoutInMillis must be between 50 and 29000, got {ms}"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Changes to a route (UpdateRoute).
@@ -350,6 +369,7 @@ impl ApiConfigStore {
                 check_mapping(target, source)?;
             }
         }
+        check_timeout(patch.timeout_ms)?;
         self.write(|v| {
             let integration = v
                 .draft
@@ -365,6 +385,9 @@ impl ApiConfigStore {
             }
             if let Some(uri) = patch.uri {
                 integration.uri = uri;
+            }
+            if let Some(ms) = patch.timeout_ms {
+                integration.timeout_ms = ms;
             }
             for (target, source) in patch.request_parameters.unwrap_or_default() {
                 if source.is_empty() {
@@ -390,6 +413,7 @@ impl ApiConfigStore {
         for (target, source) in &parameters {
             check_mapping(target, source)?;
         }
+        check_timeout(patch.timeout_ms)?;
         self.write(|v| {
             let id = format!("integ-{}", v.next_id);
             v.next_id += 1;
@@ -401,6 +425,7 @@ impl ApiConfigStore {
                 method: patch.method.unwrap_or_else(|| "POST".into()),
                 uri,
                 request_parameters: parameters,
+                timeout_ms: patch.timeout_ms.unwrap_or(MAX_INTEGRATION_TIMEOUT_MS),
             };
             v.draft.integrations.push(integration.clone());
             Ok(integration)
@@ -607,6 +632,7 @@ mod tests {
             integration_type: "HTTP_PROXY".into(),
             method: "POST".into(),
             uri: "http://b/x".into(),
+            timeout_ms: MAX_INTEGRATION_TIMEOUT_MS,
             request_parameters: BTreeMap::from([
                 (
                     "integration.request.header.X-Env".into(),

@@ -120,7 +120,7 @@ fn integration_json(integration: &IntegrationDef) -> Value {
         "integrationUri": integration.uri,
         "connectionType": "INTERNET",
         "passthroughBehavior": "WHEN_NO_MATCH",
-        "timeoutInMillis": 29000,
+        "timeoutInMillis": integration.timeout_ms,
     });
     if !integration.request_parameters.is_empty() {
         out["requestParameters"] = json!(integration.request_parameters);
@@ -248,6 +248,7 @@ fn integration_patch(body: &Value) -> Result<IntegrationPatch, ConfigError> {
         method: text(body, "integrationMethod"),
         uri: text(body, "integrationUri"),
         request_parameters,
+        timeout_ms: body.get("timeoutInMillis").and_then(Value::as_u64),
     })
 }
 

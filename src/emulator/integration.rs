@@ -170,7 +170,10 @@ impl Integration {
         }
         let method = reqwest::Method::from_bytes(integration.method.as_bytes())
             .unwrap_or(reqwest::Method::POST);
-        let mut request = self.http.request(method, &url);
+        let mut request = self
+            .http
+            .request(method, &url)
+            .timeout(Duration::from_millis(integration.timeout_ms));
         for (name, value) in gateway_headers(super::config_api::API_ID, client) {
             request = request.header(name, value);
         }
@@ -196,7 +199,13 @@ impl Integration {
         // No body, but a Content-Length of 0, as AWS sends it.
         let response = bodiless(request).send().await.map_err(|e| ConnectRefused {
             integration_status: None,
-            status: StatusCode::BAD_GATEWAY,
+            // API Gateway answers a backend that takes longer than the integration's timeout
+            // with 504; one it cannot reach with 502.
+            status: if e.is_timeout() {
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::BAD_GATEWAY
+            },
             // reqwest's message includes the URL, and with it the token: say only what failed.
             body: format!(
                 "backend unreachable for $connect at {uri}: {}",

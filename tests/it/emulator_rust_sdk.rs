@@ -873,6 +873,10 @@ async fn a_backend_gets_the_headers_api_gateway_sends_and_the_client_a_clean_clo
             if let Ok(mut seen) = record.lock() {
                 seen.push((request.uri().path().to_string(), request.headers().clone()));
             }
+            // A client that asks for it gets a backend slower than the integration's timeout.
+            if request.headers().contains_key("x-slow") {
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
             axum::http::StatusCode::OK
         }
     });
@@ -991,7 +995,13 @@ c.update_integration(ApiId="wsdash", IntegrationId=integration, RequestParameter
     "integration.request.header.X-Origin": "route.request.header.Origin",
     "integration.request.header.X-Source-Ip": "context.identity.sourceIp",
     "integration.request.header.X-Stage": "context.stage",
-    "integration.request.header.X-Connected-At": "context.connectedAt"})
+    "integration.request.header.X-Connected-At": "context.connectedAt"},
+    TimeoutInMillis=1000)
+try:
+    c.update_integration(ApiId="wsdash", IntegrationId=integration, TimeoutInMillis=30000)
+    raise SystemExit("a timeout above 29 s must be refused")
+except c.exceptions.BadRequestException:
+    pass
 c.create_deployment(ApiId="wsdash", StageName="production")
 "#;
     let out = std::process::Command::new(&python)
@@ -1026,6 +1036,20 @@ c.create_deployment(ApiId="wsdash", StageName="production")
     assert!(header(mapped, "x-connected-at")
         .parse::<i64>()
         .is_ok_and(|ms| ms > 1_700_000_000_000));
+
+    // A backend slower than the integration's timeout: the handshake is answered 504.
+    let mut request = format!("{websocket}?token=abc")
+        .into_client_request()
+        .expect("request");
+    request
+        .headers_mut()
+        .insert("x-slow", "1".parse().expect("header"));
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 504, "an integration timeout is a 504")
+        }
+        other => panic!("a slow $connect must be refused with 504, got {other:?}"),
+    }
 
     // The configuration API as boto3 reads it: the API's endpoint and one deployment by id.
     let script = r#"
