@@ -4,7 +4,7 @@
 
 use crate::common;
 
-use crate::common::{python_with, Running, BIN};
+use crate::common::{Running, BIN};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -85,7 +85,6 @@ fn boto3(
     token: Option<&str>,
     op: &str,
 ) -> String {
-    let python = python_with(&["boto3"]);
     let script = r#"
 import sys, boto3, botocore
 endpoint, region, key, secret, token, op = sys.argv[1:7]
@@ -101,25 +100,11 @@ try:
 except botocore.exceptions.ClientError as e:
     print(e.response["Error"]["Code"])
 "#;
-    let out = Command::new(python)
-        .args([
-            "-c",
-            script,
-            endpoint,
-            region,
-            key,
-            secret,
-            token.unwrap_or(""),
-            op,
-        ])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "boto3: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    common::run_python(
+        &["boto3"],
+        script,
+        &[endpoint, region, key, secret, token.unwrap_or(""), op],
+    )
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

@@ -833,7 +833,6 @@ async fn the_stages_cloudwatch_metrics_are_served_in_the_protocol_the_sdks_speak
     assert!(total("MessageCount") >= 1.0, "{series:?}");
 
     // The control: boto3's CloudWatch client gets the same numbers.
-    let python = common::python_with(&["boto3"]);
     let script = r#"
 import sys, datetime, boto3
 c = boto3.client("cloudwatch", endpoint_url=sys.argv[1], region_name="us-east-1",
@@ -845,16 +844,12 @@ out = c.get_metric_data(StartTime=now - datetime.timedelta(hours=1), EndTime=now
         "Period": 60, "Stat": "Sum"}}])
 print(sum(out["MetricDataResults"][0]["Values"]))
 "#;
-    let out = std::process::Command::new(python)
-        .args(["-c", script, &base, wsdash::emulator::config_api::API_ID])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "boto3: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let total = common::run_python(
+        &["boto3"],
+        script,
+        &[&base, wsdash::emulator::config_api::API_ID],
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4.0");
+    assert_eq!(total, "4.0");
 }
 
 /// What any backend behind the emulator gets, as behind API Gateway: API Gateway's own headers
@@ -983,7 +978,6 @@ async fn a_backend_gets_the_headers_api_gateway_sends_and_the_client_a_clean_clo
 
     // Mappings from the handshake's headers and the context, set and deployed with boto3 the way
     // a backend's setup would on AWS, reach the next `$connect`.
-    let python = common::python_with(&["boto3"]);
     let mapping = r#"
 import sys, boto3
 c = boto3.client("apigatewayv2", endpoint_url=sys.argv[1], region_name="us-east-1",
@@ -1004,15 +998,7 @@ except c.exceptions.BadRequestException:
     pass
 c.create_deployment(ApiId="wsdash", StageName="production")
 "#;
-    let out = std::process::Command::new(&python)
-        .args(["-c", mapping, &format!("http://{listen}")])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "boto3: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_python(&["boto3"], mapping, &[&format!("http://{listen}")]);
     let mut request = format!("{websocket}?token=abc")
         .into_client_request()
         .expect("request");
@@ -1060,17 +1046,6 @@ api = c.get_api(ApiId="wsdash")
 deployment = c.get_deployments(ApiId="wsdash")["Items"][0]["DeploymentId"]
 print(api["ApiEndpoint"], c.get_deployment(ApiId="wsdash", DeploymentId=deployment)["DeploymentStatus"])
 "#;
-    let out = std::process::Command::new(&python)
-        .args(["-c", script, &format!("http://{listen}")])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "boto3: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        format!("ws://{listen} DEPLOYED")
-    );
+    let answer = common::run_python(&["boto3"], script, &[&format!("http://{listen}")]);
+    assert_eq!(answer, format!("ws://{listen} DEPLOYED"));
 }

@@ -244,6 +244,23 @@ pub fn python_with(modules: &[&str]) -> String {
     python
 }
 
+/// Run a Python `script` (with `modules` importable) on `args`; its stdout, trimmed. A failing
+/// script fails the test with its stderr.
+pub fn run_python(modules: &[&str], script: &str, args: &[&str]) -> String {
+    let out = Command::new(python_with(modules))
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "the {modules:?} script failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
 /// The AWS CLI: `WSDASH_AWS_CLI`, or the one `./test` installs in `target/awscli-venv`.
 pub fn aws_cli() -> std::path::PathBuf {
     let path = std::env::var_os("WSDASH_AWS_CLI")

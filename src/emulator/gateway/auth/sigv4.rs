@@ -206,10 +206,10 @@ impl Verifier<'_> {
             )));
         };
         if auth.terminator != "aws4_request" {
-            return Err(Refusal::invalid_signature(
-                "Credential should be scoped with a valid terminator: 'aws4_request', not '{}'. "
-                    .replace("{}", auth.terminator),
-            ));
+            return Err(Refusal::invalid_signature(format!(
+                "Credential should be scoped with a valid terminator: 'aws4_request', not '{}'. ",
+                auth.terminator
+            )));
         }
         if auth.service != service.signing_name() {
             return Err(Refusal::invalid_signature(format!(
