@@ -203,11 +203,22 @@ pub fn audit_deletes(
 }
 
 /// A free loopback port (released before use; good enough on a test machine).
+/// A port nothing listens on now and that this test process has not handed out before: the
+/// kernel may give a just-released port again, and two servers of one test (or of two tests
+/// running in parallel) must never be told to listen on the same one.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("free port");
+        if !handed_out.contains(&port) {
+            handed_out.push(port);
+            return port;
+        }
+    }
 }
 
 /// The demo with no swarm and no notification stream: a quiet gateway + backend for wire tests.
