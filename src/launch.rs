@@ -28,7 +28,7 @@ pub async fn run_gateway(global: &GlobalArgs, args: GatewayArgs) -> anyhow::Resu
     };
     // The API lives in one region: requests must be signed for it (the global --region).
     options.auth.region = global.region.clone();
-    let handle = start_gateway(listener, &args.backend, &options, shutdown.clone()).await?;
+    let handle = start_gateway(listener, args.backend.as_deref(), &options, shutdown.clone()).await?;
     println!("wsdash gateway (API Gateway WebSocket emulator)");
     println!("websocket: {}", handle.websocket_url());
     println!("management endpoint: {}", handle.management_url());
@@ -42,7 +42,13 @@ pub async fn run_gateway(global: &GlobalArgs, args: GatewayArgs) -> anyhow::Resu
             .map(|door| door.describe())
             .unwrap_or_else(|| "off (--no-auth): unsigned requests accepted".into())
     );
-    println!("backend: {}", args.backend);
+    match &args.backend {
+        Some(backend) => println!("backend: {backend}"),
+        None => println!(
+            "backend: none yet: create the API with the apigatewayv2 calls at http://{}/v2/apis (CreateApi, CreateIntegration, CreateRoute, CreateStage {}, CreateDeployment)",
+            handle.addr, handle.stage
+        ),
+    }
     crate::shutdown::wait_for_shutdown_signal().await;
     crate::emulator::demo::stop(&shutdown, &handle.server).await;
     Ok(())

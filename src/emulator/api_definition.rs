@@ -5,21 +5,46 @@
 //! from an integration) be reproduced, diagnosed and fixed locally with the AWS CLI.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
-use time::OffsetDateTime;
 
 pub const CONNECTION_ID_MAPPING: (&str, &str) = (
     "integration.request.header.connectionId",
     "context.connectionId",
 );
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Route {
     pub id: String,
     pub route_key: String,
     /// `integrations/ID`, or none (a route that goes nowhere).
     pub target: Option<String>,
+    /// `$default` (the only value a WebSocket route takes) or none.
+    pub route_response_selection_expression: Option<String>,
+    /// The route's responses (CreateRouteResponse); a WebSocket route has at most `$default`.
+    pub responses: Vec<RouteResponse>,
 }
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RouteResponse {
+    pub id: String,
+    pub key: String,
+}
+
+impl Route {
+    /// A two-way route: its integration's answer goes back to the client. API Gateway relays
+    /// it only when the route selects a route response (`RouteResponseSelectionExpression`
+    /// `$default`) and that response exists; any other route is one-way and the answer is
+    /// dropped, so a backend must push (`@connections`) to reach the client.
+    pub fn two_way(&self) -> bool {
+        self.route_response_selection_expression.as_deref() == Some(DEFAULT_ROUTE_RESPONSE)
+            && self.responses.iter().any(|r| r.key == DEFAULT_ROUTE_RESPONSE)
+    }
+}
+
+/// The one route response key (and route response selection expression) WebSocket APIs take.
+pub const DEFAULT_ROUTE_RESPONSE: &str = "$default";
+
+/// The route selection expression of the guide's API, and the default.
+pub const BODY_ACTION: &str = "$request.body.action";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntegrationDef {
@@ -41,6 +66,8 @@ pub const MAX_INTEGRATION_TIMEOUT_MS: u64 = 29_000;
 /// Routes and integrations: a draft being edited, or a deployed snapshot.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiDefinition {
+    /// `$request.body.PATH`: the JSON field of a client message that names its route.
+    pub route_selection_expression: String,
     pub routes: Vec<Route>,
     pub integrations: Vec<IntegrationDef>,
 }
@@ -103,12 +130,16 @@ impl ApiDefinition {
             ("$default", "default", "/ws/message"),
         ];
         ApiDefinition {
+            route_selection_expression: BODY_ACTION.into(),
+            // One-way routes, as the guide's commands create them: the backend answers the
+            // client by pushing, never through the integration's response.
             routes: routes
                 .iter()
                 .map(|(key, id, _)| Route {
                     id: format!("route-{id}"),
                     route_key: key.to_string(),
                     target: Some(format!("integrations/{id}")),
+                    ..Default::default()
                 })
                 .collect(),
             integrations: routes
@@ -139,16 +170,55 @@ impl ApiDefinition {
         self.integrations.iter().find(|i| i.id == id)
     }
 
-    /// The route a client message takes under `$request.body.action`: the route named by the
-    /// JSON body's `action`, when there is one, else `$default`.
+    /// An empty API, as CreateApi makes it: no routes, no integrations.
+    pub fn empty(route_selection_expression: &str) -> Self {
+        ApiDefinition {
+            route_selection_expression: route_selection_expression.to_string(),
+            routes: Vec::new(),
+            integrations: Vec::new(),
+        }
+    }
+
+    /// The route a client message takes under `$request.body.PATH`: the route the JSON body's
+    /// field names, when there is one, else `$default`.
     pub fn select_route(&self, body: &[u8]) -> &str {
-        let action = serde_json::from_slice::<serde_json::Value>(body)
+        let path = selection_path(&self.route_selection_expression).unwrap_or_else(|| vec!["action"]);
+        let key = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
-            .and_then(|v| v.get("action")?.as_str().map(str::to_string));
-        match action.and_then(|a| self.route(&a)) {
+            .and_then(|mut value| {
+                for field in &path {
+                    value = value.get_mut(*field)?.take();
+                }
+                match value {
+                    serde_json::Value::String(s) => Some(s),
+                    serde_json::Value::Null => None,
+                    other => Some(other.to_string()),
+                }
+            });
+        match key.and_then(|k| self.route(&k)) {
             Some(route) if !route.route_key.starts_with('$') => &route.route_key,
             _ => "$default",
         }
+    }
+}
+
+/// The fields of `$request.body.a.b` (`["a", "b"]`); `None` for any other expression.
+fn selection_path(expression: &str) -> Option<Vec<&str>> {
+    let path: Vec<&str> = expression
+        .strip_prefix("$request.body.")?
+        .split('.')
+        .collect();
+    path.iter().all(|f| !f.is_empty()).then_some(path)
+}
+
+/// A route selection expression the gateway can carry out: `$request.body.` and a field path,
+/// as WebSocket APIs take them.
+pub fn check_route_selection(expression: &str) -> Result<(), ConfigError> {
+    match selection_path(expression) {
+        Some(_) => Ok(()),
+        None => Err(ConfigError::BadRequest(format!(
+            "Invalid route selection expression specified: {expression}: a WebSocket API selects routes with $request.body.FIELD (e.g. {BODY_ACTION})"
+        ))),
     }
 }
 
@@ -232,7 +302,7 @@ pub enum ConfigError {
 
 /// A mapping the emulator can carry out; anything else is refused when it is set, not when a
 /// client connects.
-fn check_mapping(target: &str, source: &str) -> Result<(), ConfigError> {
+pub(super) fn check_mapping(target: &str, source: &str) -> Result<(), ConfigError> {
     let target_ok = [
         "integration.request.header.",
         "integration.request.querystring.",
@@ -250,248 +320,6 @@ fn check_mapping(target: &str, source: &str) -> Result<(), ConfigError> {
         Err(ConfigError::BadRequest(format!(
             "Invalid mapping expression specified: Validation Result: warnings : [], errors : [Invalid mapping expression specified: {target} = {source}]"
         )))
-    }
-}
-
-/// Changes to an integration (UpdateIntegration); `None` leaves a field as it is.
-#[derive(Debug, Default)]
-pub struct IntegrationPatch {
-    pub integration_type: Option<String>,
-    pub method: Option<String>,
-    pub uri: Option<String>,
-    /// Merged into the integration's parameters; an empty value removes that parameter.
-    pub request_parameters: Option<BTreeMap<String, String>>,
-    pub timeout_ms: Option<u64>,
-}
-
-/// AWS takes 50 to 29,000 ms and refuses anything else.
-fn check_timeout(timeout_ms: Option<u64>) -> Result<(), ConfigError> {
-    match timeout_ms {
-        Some(ms) if !(50..=MAX_INTEGRATION_TIMEOUT_MS).contains(&ms) => {
-            Err(ConfigError::BadRequest(format!(
-                "Invalid timeout specified: TimeoutInMillis must be between 50 and 29000, got {ms}"
-            )))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Changes to a route (UpdateRoute).
-#[derive(Debug, Default)]
-pub struct RoutePatch {
-    pub route_key: Option<String>,
-    /// `Some("")` removes the target.
-    pub target: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Deployment {
-    pub id: String,
-    pub created_at: OffsetDateTime,
-    pub description: Option<String>,
-}
-
-struct Versions {
-    draft: ApiDefinition,
-    deployed: Arc<ApiDefinition>,
-    deployments: Vec<Deployment>,
-    stage_updated: OffsetDateTime,
-    next_id: u64,
-}
-
-/// The configuration behind the emulated API: edited through the apigatewayv2 calls, read by
-/// the gateway (the deployed snapshot) on every connect, message and disconnect.
-pub struct ApiConfigStore(RwLock<Versions>);
-
-impl ApiConfigStore {
-    /// `definition`, deployed once at `now` (the stage's first deployment).
-    pub fn new(definition: ApiDefinition, now: OffsetDateTime) -> Self {
-        ApiConfigStore(RwLock::new(Versions {
-            deployed: Arc::new(definition.clone()),
-            draft: definition,
-            deployments: vec![Deployment {
-                id: "initial".into(),
-                created_at: now,
-                description: Some("the guide's configuration".into()),
-            }],
-            stage_updated: now,
-            next_id: 1,
-        }))
-    }
-
-    fn read<T>(&self, f: impl FnOnce(&Versions) -> T) -> T {
-        match self.0.read() {
-            Ok(versions) => f(&versions),
-            Err(poisoned) => f(&poisoned.into_inner()),
-        }
-    }
-
-    fn write<T>(&self, f: impl FnOnce(&mut Versions) -> T) -> T {
-        match self.0.write() {
-            Ok(mut versions) => f(&mut versions),
-            Err(poisoned) => f(&mut poisoned.into_inner()),
-        }
-    }
-
-    /// What the stage serves now.
-    pub fn deployed(&self) -> Arc<ApiDefinition> {
-        self.read(|v| v.deployed.clone())
-    }
-
-    /// What GetRoutes and GetIntegrations show: the latest edits, deployed or not.
-    pub fn draft(&self) -> ApiDefinition {
-        self.read(|v| v.draft.clone())
-    }
-
-    pub fn deployments(&self) -> Vec<Deployment> {
-        self.read(|v| v.deployments.clone())
-    }
-
-    /// The deployment the stage serves and when the stage last changed.
-    pub fn stage(&self) -> (String, OffsetDateTime) {
-        self.read(|v| {
-            let id = v
-                .deployments
-                .last()
-                .map(|d| d.id.clone())
-                .unwrap_or_default();
-            (id, v.stage_updated)
-        })
-    }
-
-    pub fn update_integration(
-        &self,
-        id: &str,
-        patch: IntegrationPatch,
-    ) -> Result<IntegrationDef, ConfigError> {
-        if let Some(parameters) = &patch.request_parameters {
-            for (target, source) in parameters.iter().filter(|(_, s)| !s.is_empty()) {
-                check_mapping(target, source)?;
-            }
-        }
-        check_timeout(patch.timeout_ms)?;
-        self.write(|v| {
-            let integration = v
-                .draft
-                .integrations
-                .iter_mut()
-                .find(|i| i.id == id)
-                .ok_or(ConfigError::NotFound("Integration"))?;
-            if let Some(kind) = patch.integration_type {
-                integration.integration_type = kind;
-            }
-            if let Some(method) = patch.method {
-                integration.method = method;
-            }
-            if let Some(uri) = patch.uri {
-                integration.uri = uri;
-            }
-            if let Some(ms) = patch.timeout_ms {
-                integration.timeout_ms = ms;
-            }
-            for (target, source) in patch.request_parameters.unwrap_or_default() {
-                if source.is_empty() {
-                    integration.request_parameters.remove(&target);
-                } else {
-                    integration.request_parameters.insert(target, source);
-                }
-            }
-            Ok(integration.clone())
-        })
-    }
-
-    pub fn create_integration(
-        &self,
-        patch: IntegrationPatch,
-    ) -> Result<IntegrationDef, ConfigError> {
-        let Some(uri) = patch.uri else {
-            return Err(ConfigError::BadRequest(
-                "IntegrationUri is required for HTTP_PROXY integrations".into(),
-            ));
-        };
-        let parameters = patch.request_parameters.unwrap_or_default();
-        for (target, source) in &parameters {
-            check_mapping(target, source)?;
-        }
-        check_timeout(patch.timeout_ms)?;
-        self.write(|v| {
-            let id = format!("integ-{}", v.next_id);
-            v.next_id += 1;
-            let integration = IntegrationDef {
-                id,
-                integration_type: patch
-                    .integration_type
-                    .unwrap_or_else(|| "HTTP_PROXY".into()),
-                method: patch.method.unwrap_or_else(|| "POST".into()),
-                uri,
-                request_parameters: parameters,
-                timeout_ms: patch.timeout_ms.unwrap_or(MAX_INTEGRATION_TIMEOUT_MS),
-            };
-            v.draft.integrations.push(integration.clone());
-            Ok(integration)
-        })
-    }
-
-    pub fn update_route(&self, id: &str, patch: RoutePatch) -> Result<Route, ConfigError> {
-        self.write(|v| {
-            if let Some(key) = &patch.route_key {
-                if v.draft.routes.iter().any(|r| &r.route_key == key && r.id != id) {
-                    return Err(ConfigError::Conflict(format!(
-                        "Unable to complete operation due to concurrent modification. Route key {key} already exists"
-                    )));
-                }
-            }
-            let route = v
-                .draft
-                .routes
-                .iter_mut()
-                .find(|r| r.id == id)
-                .ok_or(ConfigError::NotFound("Route"))?;
-            if let Some(key) = patch.route_key {
-                route.route_key = key;
-            }
-            if let Some(target) = patch.target {
-                route.target = (!target.is_empty()).then_some(target);
-            }
-            Ok(route.clone())
-        })
-    }
-
-    pub fn create_route(&self, patch: RoutePatch) -> Result<Route, ConfigError> {
-        let Some(key) = patch.route_key.filter(|k| !k.is_empty()) else {
-            return Err(ConfigError::BadRequest("RouteKey is required".into()));
-        };
-        self.write(|v| {
-            if v.draft.route(&key).is_some() {
-                return Err(ConfigError::Conflict(format!(
-                    "Route with key {key} already exists for this API"
-                )));
-            }
-            let route = Route {
-                id: format!("route-{}", v.next_id),
-                route_key: key,
-                target: patch.target.filter(|t| !t.is_empty()),
-            };
-            v.next_id += 1;
-            v.draft.routes.push(route.clone());
-            Ok(route)
-        })
-    }
-
-    /// CreateDeployment: the stage serves the draft as it is now.
-    pub fn deploy(&self, description: Option<String>, now: OffsetDateTime) -> Deployment {
-        self.write(|v| {
-            let deployment = Deployment {
-                id: format!("deploy-{}", v.next_id),
-                created_at: now,
-                description,
-            };
-            v.next_id += 1;
-            v.deployed = Arc::new(v.draft.clone());
-            v.deployments.push(deployment.clone());
-            v.stage_updated = now;
-            deployment
-        })
     }
 }
 
@@ -549,80 +377,29 @@ mod tests {
     }
 
     #[test]
-    fn a_change_takes_effect_only_once_deployed() {
-        let store = ApiConfigStore::new(
-            ApiDefinition::guide("http://127.0.0.1:8000"),
-            OffsetDateTime::now_utc(),
-        );
-        let removed = store
-            .update_integration(
-                "connect",
-                IntegrationPatch {
-                    request_parameters: Some(BTreeMap::from([(
-                        CONNECTION_ID_MAPPING.0.to_string(),
-                        String::new(),
-                    )])),
-                    ..Default::default()
-                },
-            )
-            .expect("update");
-        assert!(removed.request_parameters.is_empty());
-        let serving = |store: &ApiConfigStore| {
-            store
-                .deployed()
-                .integration_for("$connect")
-                .expect("integration")
-                .call(&context(&[]))
-                .headers
-        };
-        assert_eq!(serving(&store), [("connectionId".into(), "Abc123=".into())]);
-        store.deploy(None, OffsetDateTime::now_utc());
-        assert!(serving(&store).is_empty());
-        assert_eq!(store.deployments().len(), 2);
-    }
-
-    #[test]
-    fn mappings_the_gateway_cannot_carry_out_are_refused() {
-        let store =
-            ApiConfigStore::new(ApiDefinition::guide("http://b"), OffsetDateTime::now_utc());
-        for (target, source) in [
-            (
-                "integration.request.header.connectionId",
-                "context.nonsense",
-            ),
-            ("request.header.x", "context.connectionId"),
-            ("integration.request.header.", "'x'"),
-        ] {
-            let result = store.update_integration(
-                "default",
-                IntegrationPatch {
-                    request_parameters: Some(BTreeMap::from([(target.into(), source.into())])),
-                    ..Default::default()
-                },
-            );
-            assert!(
-                matches!(result, Err(ConfigError::BadRequest(_))),
-                "{target} = {source}"
-            );
-        }
-        assert!(matches!(
-            store.update_integration("nope", IntegrationPatch::default()),
-            Err(ConfigError::NotFound(_))
-        ));
-    }
-
-    #[test]
     fn the_body_action_selects_a_custom_route_else_default() {
         let mut api = ApiDefinition::guide("http://b");
         api.routes.push(Route {
             id: "r".into(),
             route_key: "subscribe".into(),
             target: Some("integrations/default".into()),
+            ..Default::default()
         });
         assert_eq!(api.select_route(br#"{"action":"subscribe"}"#), "subscribe");
         assert_eq!(api.select_route(br#"{"action":"other"}"#), "$default");
         assert_eq!(api.select_route(br#"{"action":"$connect"}"#), "$default");
         assert_eq!(api.select_route(b"not json"), "$default");
+        // Another selection expression, a nested field.
+        api.route_selection_expression = "$request.body.meta.kind".into();
+        assert_eq!(
+            api.select_route(br#"{"action":"x","meta":{"kind":"subscribe"}}"#),
+            "subscribe"
+        );
+        assert_eq!(api.select_route(br#"{"action":"subscribe"}"#), "$default");
+        assert!(check_route_selection("$request.body.meta.kind").is_ok());
+        for refused in ["$request.header.x", "$request.body.", "action", "$request.body.a..b"] {
+            assert!(check_route_selection(refused).is_err(), "{refused}");
+        }
     }
 
     #[test]

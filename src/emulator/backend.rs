@@ -158,14 +158,16 @@ async fn on_message(
         Ok(id) => id,
         Err(response) => return response,
     };
-    let message: ClientMessage =
-        match serde_json::from_slice(&body) {
-            Ok(m) => m,
-            Err(e) => return Json(
+    let message: ClientMessage = match serde_json::from_slice(&body) {
+        Ok(m) => m,
+        Err(e) => {
+            return answer(
+                &state,
+                connection_id,
                 json!({"type": "error", "error": format!("messages must be JSON objects: {e}")}),
             )
-            .into_response(),
-        };
+        }
+    };
     let known = match state.store.find_by_connection(&connection_id).await {
         Ok(record) => record.is_some(),
         Err(e) => return store_failure(e),
@@ -173,24 +175,53 @@ async fn on_message(
     if !known {
         // The guide's re-registration: an unknown connection may identify itself with its token.
         let Some(token) = message.token.as_deref() else {
-            return Json(json!({"type": "error", "error": "unknown connection: send {\"token\": ...} to re-register"}))
-                .into_response();
+            return answer(
+                &state,
+                connection_id,
+                json!({"type": "error", "error": "unknown connection: send {\"token\": ...} to re-register"}),
+            );
         };
         let user_id = match state.auth.authenticate(Some(token)) {
             Ok(user) => user,
             Err(e) => {
-                return Json(json!({"type": "error", "error": e.to_string()})).into_response()
+                return answer(
+                    &state,
+                    connection_id,
+                    json!({"type": "error", "error": e.to_string()}),
+                )
             }
         };
-        if let Err(response) = register(&state, user_id, connection_id).await {
+        if let Err(response) = register(&state, user_id, connection_id.clone()).await {
             return response;
         }
-        return Json(json!({"type": "heartbeat", "registered": true})).into_response();
+        return answer(
+            &state,
+            connection_id,
+            json!({"type": "heartbeat", "registered": true}),
+        );
     }
     match message.action.as_deref() {
-        Some("ping") => Json(json!({"type": "heartbeat", "reply_to": "ping"})).into_response(),
+        Some("ping") => answer(
+            &state,
+            connection_id,
+            json!({"type": "heartbeat", "reply_to": "ping"}),
+        ),
         _ => StatusCode::OK.into_response(),
     }
+}
+
+/// Answer the client that sent a message. The guide's routes are one-way (no route response), so
+/// API Gateway drops an integration's response body: the answer is pushed through
+/// `@connections`, as a backend on AWS must, and the HTTP answer is a bare 200.
+fn answer(state: &Arc<BackendState>, connection_id: String, message: serde_json::Value) -> Response {
+    let gateway = state.gateway.clone();
+    tokio::spawn(async move {
+        let data = Bytes::from(message.to_string());
+        if let Err(e) = gateway.post_to_connection(&connection_id, data).await {
+            tracing::info!(%connection_id, "could not answer a client message: {e}");
+        }
+    });
+    StatusCode::OK.into_response()
 }
 
 fn authorized(state: &BackendState, headers: &HeaderMap) -> Result<(), Response> {

@@ -1,11 +1,15 @@
 //! The apigatewayv2 calls for the emulator's own configuration, on the gateway's port under
-//! `/v2/apis`, so the AWS CLI (`--endpoint-url`) and `wsdash doctor` work against the demo:
-//! GetApis, GetApi; GetRoutes, GetRoute, CreateRoute, UpdateRoute; GetIntegrations,
-//! GetIntegration, CreateIntegration, UpdateIntegration; GetStages, GetStage; GetDeployments,
-//! CreateDeployment. Edits change a draft; the stage serves what was last deployed
-//! (`api_definition`).
+//! `/v2/apis`, so the AWS CLI (`--endpoint-url`), `wsdash doctor` and a backend that sets up
+//! its own API (as Django's `createApiGateway` does) work against it: CreateApi, GetApis,
+//! GetApi; GetRoutes, GetRoute, CreateRoute, UpdateRoute; CreateRouteResponse,
+//! GetRouteResponses, GetRouteResponse, DeleteRouteResponse; GetIntegrations, GetIntegration,
+//! CreateIntegration, UpdateIntegration; CreateStage, GetStages, GetStage; GetDeployments,
+//! GetDeployment, CreateDeployment. Edits change a draft; the stage serves what was last
+//! deployed (`api_config`).
 
-use super::api_definition::{ConfigError, IntegrationDef, IntegrationPatch, Route, RoutePatch};
+use super::api_config::{ApiMeta, NewApi, RoutePatch, StageInfo};
+use super::api_config::IntegrationPatch;
+use super::api_definition::{ConfigError, IntegrationDef, Route, RouteResponse};
 use super::gateway::{aws_error, GatewayState};
 use crate::model::iso_millis;
 use axum::extract::{Path, State};
@@ -25,12 +29,20 @@ type Shared = State<Arc<GatewayState>>;
 
 pub fn router() -> Router<Arc<GatewayState>> {
     Router::new()
-        .route("/", get(get_apis))
+        .route("/", get(get_apis).post(create_api))
         .route("/{api_id}", get(get_api))
         .route("/{api_id}/routes", get(get_routes).post(create_route))
         .route(
             "/{api_id}/routes/{route_id}",
             get(get_route).patch(update_route),
+        )
+        .route(
+            "/{api_id}/routes/{route_id}/routeresponses",
+            get(get_route_responses).post(create_route_response),
+        )
+        .route(
+            "/{api_id}/routes/{route_id}/routeresponses/{response_id}",
+            get(get_route_response).delete(delete_route_response),
         )
         .route(
             "/{api_id}/integrations",
@@ -40,7 +52,7 @@ pub fn router() -> Router<Arc<GatewayState>> {
             "/{api_id}/integrations/{integration_id}",
             get(get_integration).patch(update_integration),
         )
-        .route("/{api_id}/stages", get(get_stages))
+        .route("/{api_id}/stages", get(get_stages).post(create_stage))
         .route("/{api_id}/stages/{stage}", get(get_stage))
         .route(
             "/{api_id}/deployments",
@@ -87,16 +99,22 @@ fn text(body: &Value, field: &str) -> Option<String> {
     body.get(field).and_then(Value::as_str).map(str::to_string)
 }
 
-fn api_json(state: &GatewayState) -> Value {
-    json!({
+fn api_json(state: &GatewayState, api: &ApiMeta) -> Value {
+    let mut out = json!({
         "apiId": API_ID,
-        "name": "wsdash emulator",
+        "name": api.name,
         "protocolType": "WEBSOCKET",
-        "routeSelectionExpression": "$request.body.action",
-        "createdDate": iso_millis(state.started_at),
+        "routeSelectionExpression": state.integration.api.draft().route_selection_expression,
+        "apiKeySelectionExpression": api.api_key_selection_expression,
+        "disableSchemaValidation": true,
+        "createdDate": iso_millis(api.created_at),
         // AWS: wss://API_ID.execute-api.REGION.amazonaws.com; the emulator speaks plain ws.
         "apiEndpoint": format!("ws://{}", state.addr),
-    })
+    });
+    if let Some(description) = &api.description {
+        out["description"] = json!(description);
+    }
+    out
 }
 
 fn route_json(route: &Route) -> Value {
@@ -109,7 +127,17 @@ fn route_json(route: &Route) -> Value {
     if let Some(target) = &route.target {
         out["target"] = json!(target);
     }
+    if let Some(expression) = &route.route_response_selection_expression {
+        out["routeResponseSelectionExpression"] = json!(expression);
+    }
     out
+}
+
+fn route_response_json(response: &RouteResponse) -> Value {
+    json!({
+        "routeResponseId": response.id,
+        "routeResponseKey": response.key,
+    })
 }
 
 fn integration_json(integration: &IntegrationDef) -> Value {
@@ -128,26 +156,60 @@ fn integration_json(integration: &IntegrationDef) -> Value {
     out
 }
 
-/// Every handler answers only for the emulator's API id.
+/// Every handler answers only for the emulator's API id, once the API exists; it gives the API.
 macro_rules! this_api {
-    ($api_id:expr) => {
-        if $api_id != API_ID {
-            return not_found("API");
+    ($state:expr, $api_id:expr) => {
+        match $state.integration.api.api() {
+            Some(api) if $api_id == API_ID => api,
+            _ => return not_found("API"),
         }
     };
 }
 
+async fn create_api(State(state): Shared, body: Bytes) -> Response {
+    let body = match body_json(&body) {
+        Ok(body) => body,
+        Err(e) => return refused(e),
+    };
+    // RouteKey and Target (quick create) are for HTTP APIs; a WebSocket API starts empty.
+    let request = NewApi {
+        name: text(&body, "name"),
+        protocol_type: text(&body, "protocolType"),
+        route_selection_expression: text(&body, "routeSelectionExpression"),
+        api_key_selection_expression: text(&body, "apiKeySelectionExpression"),
+        description: text(&body, "description"),
+    };
+    match state
+        .integration
+        .api
+        .create_api(request, crate::model::now_utc_millis())
+    {
+        Ok((api, _)) => {
+            tracing::info!(name = %api.name, "API created");
+            (StatusCode::CREATED, Json(api_json(&state, &api))).into_response()
+        }
+        Err(e) => refused(e),
+    }
+}
+
 async fn get_apis(State(state): Shared) -> Response {
-    Json(json!({ "items": [api_json(&state)] })).into_response()
+    let items: Vec<Value> = state
+        .integration
+        .api
+        .api()
+        .iter()
+        .map(|api| api_json(&state, api))
+        .collect();
+    Json(json!({ "items": items })).into_response()
 }
 
 async fn get_api(State(state): Shared, Path(api_id): Path<String>) -> Response {
-    this_api!(api_id);
-    Json(api_json(&state)).into_response()
+    let api = this_api!(state, api_id);
+    Json(api_json(&state, &api)).into_response()
 }
 
 async fn get_routes(State(state): Shared, Path(api_id): Path<String>) -> Response {
-    this_api!(api_id);
+    this_api!(state, api_id);
     let routes = state.integration.api.draft().routes;
     Json(json!({ "items": routes.iter().map(route_json).collect::<Vec<_>>() })).into_response()
 }
@@ -156,7 +218,7 @@ async fn get_route(
     State(state): Shared,
     Path((api_id, route_id)): Path<(String, String)>,
 ) -> Response {
-    this_api!(api_id);
+    this_api!(state, api_id);
     match state
         .integration
         .api
@@ -174,11 +236,84 @@ fn route_patch(body: &Value) -> RoutePatch {
     RoutePatch {
         route_key: text(body, "routeKey"),
         target: text(body, "target"),
+        route_response_selection_expression: text(body, "routeResponseSelectionExpression"),
     }
 }
 
+fn find_route(state: &GatewayState, route_id: &str) -> Option<Route> {
+    state
+        .integration
+        .api
+        .draft()
+        .routes
+        .into_iter()
+        .find(|r| r.id == route_id)
+}
+
+async fn get_route_responses(
+    State(state): Shared,
+    Path((api_id, route_id)): Path<(String, String)>,
+) -> Response {
+    this_api!(state, api_id);
+    match find_route(&state, &route_id) {
+        Some(route) => Json(json!({
+            "items": route.responses.iter().map(route_response_json).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        None => not_found("Route"),
+    }
+}
+
+async fn get_route_response(
+    State(state): Shared,
+    Path((api_id, route_id, response_id)): Path<(String, String, String)>,
+) -> Response {
+    this_api!(state, api_id);
+    let Some(route) = find_route(&state, &route_id) else {
+        return not_found("Route");
+    };
+    match route.responses.iter().find(|r| r.id == response_id) {
+        Some(response) => Json(route_response_json(response)).into_response(),
+        None => not_found("RouteResponse"),
+    }
+}
+
+async fn create_route_response(
+    State(state): Shared,
+    Path((api_id, route_id)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    this_api!(state, api_id);
+    answer(
+        body_json(&body)
+            .and_then(|body| {
+                state
+                    .integration
+                    .api
+                    .create_route_response(&route_id, text(&body, "routeResponseKey"))
+            })
+            .map(|response| {
+                (StatusCode::CREATED, Json(route_response_json(&response))).into_response()
+            }),
+    )
+}
+
+async fn delete_route_response(
+    State(state): Shared,
+    Path((api_id, route_id, response_id)): Path<(String, String, String)>,
+) -> Response {
+    this_api!(state, api_id);
+    answer(
+        state
+            .integration
+            .api
+            .delete_route_response(&route_id, &response_id)
+            .map(|()| StatusCode::NO_CONTENT.into_response()),
+    )
+}
+
 async fn create_route(State(state): Shared, Path(api_id): Path<String>, body: Bytes) -> Response {
-    this_api!(api_id);
+    this_api!(state, api_id);
     answer(
         body_json(&body)
             .and_then(|body| state.integration.api.create_route(route_patch(&body)))
@@ -191,7 +326,7 @@ async fn update_route(
     Path((api_id, route_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    this_api!(api_id);
+    this_api!(state, api_id);
     answer(
         body_json(&body)
             .and_then(|body| {
@@ -205,7 +340,7 @@ async fn update_route(
 }
 
 async fn get_integrations(State(state): Shared, Path(api_id): Path<String>) -> Response {
-    this_api!(api_id);
+    this_api!(state, api_id);
     let integrations = state.integration.api.draft().integrations;
     Json(json!({ "items": integrations.iter().map(integration_json).collect::<Vec<_>>() }))
         .into_response()
@@ -215,7 +350,7 @@ async fn get_integration(
     State(state): Shared,
     Path((api_id, integration_id)): Path<(String, String)>,
 ) -> Response {
-    this_api!(api_id);
+    this_api!(state, api_id);
     match state
         .integration
         .api
@@ -257,7 +392,7 @@ async fn create_integration(
     Path(api_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    this_api!(api_id);
+    this_api!(state, api_id);
     answer(
         body_json(&body)
             .and_then(|b| integration_patch(&b))
@@ -273,7 +408,7 @@ async fn update_integration(
     Path((api_id, integration_id)): Path<(String, String)>,
     body: Bytes,
 ) -> Response {
-    this_api!(api_id);
+    this_api!(state, api_id);
     answer(
         body_json(&body)
             .and_then(|b| integration_patch(&b))
@@ -287,52 +422,78 @@ async fn update_integration(
     )
 }
 
-fn stage_json(state: &GatewayState) -> Value {
-    let (deployment_id, updated) = state.integration.api.stage();
-    let mut stage = json!({
-        "stageName": state.config.stage,
+fn stage_json(state: &GatewayState, stage: &StageInfo) -> Value {
+    let mut out = json!({
+        "stageName": stage.name,
         // Like a stage made with the CLI: changes wait for CreateDeployment.
         "autoDeploy": false,
-        "deploymentId": deployment_id,
-        "createdDate": iso_millis(state.started_at),
-        "lastUpdatedDate": iso_millis(updated),
+        "createdDate": iso_millis(stage.created_at),
+        "lastUpdatedDate": iso_millis(stage.updated_at),
     });
+    if let Some(id) = &stage.deployment_id {
+        out["deploymentId"] = json!(id);
+    }
     if let Some(group) = &state.log_group {
-        stage["accessLogSettings"] = json!({
+        out["accessLogSettings"] = json!({
             "destinationArn": format!("arn:aws:logs:us-east-1:000000000000:log-group:{group}"),
             "format": crate::access_logs::ACCESS_LOG_FORMAT,
         });
     }
-    stage
+    out
+}
+
+async fn create_stage(State(state): Shared, Path(api_id): Path<String>, body: Bytes) -> Response {
+    this_api!(state, api_id);
+    answer(
+        body_json(&body)
+            .and_then(|body| {
+                let name = text(&body, "stageName")
+                    .ok_or_else(|| ConfigError::BadRequest("StageName is required".into()))?;
+                state.integration.api.create_stage(
+                    &name,
+                    &state.config.stage,
+                    crate::model::now_utc_millis(),
+                )
+            })
+            .map(|stage| (StatusCode::CREATED, Json(stage_json(&state, &stage))).into_response()),
+    )
 }
 
 async fn get_stages(State(state): Shared, Path(api_id): Path<String>) -> Response {
-    this_api!(api_id);
-    Json(json!({ "items": [stage_json(&state)] })).into_response()
+    this_api!(state, api_id);
+    let items: Vec<Value> = state
+        .integration
+        .api
+        .stage()
+        .iter()
+        .map(|stage| stage_json(&state, stage))
+        .collect();
+    Json(json!({ "items": items })).into_response()
 }
 
 async fn get_stage(
     State(state): Shared,
-    Path((api_id, stage)): Path<(String, String)>,
+    Path((api_id, name)): Path<(String, String)>,
 ) -> Response {
-    this_api!(api_id);
-    if stage != state.config.stage {
-        return not_found("stage");
+    this_api!(state, api_id);
+    match state.integration.api.stage() {
+        Some(stage) if stage.name == name => Json(stage_json(&state, &stage)).into_response(),
+        _ => not_found("Stage"),
     }
-    Json(stage_json(&state)).into_response()
 }
 
-fn deployment_json(d: &super::api_definition::Deployment) -> Value {
+fn deployment_json(d: &super::api_config::Deployment) -> Value {
     json!({
         "deploymentId": d.id,
         "deploymentStatus": "DEPLOYED",
         "createdDate": iso_millis(d.created_at),
         "description": d.description,
+        "autoDeployed": false,
     })
 }
 
 async fn get_deployments(State(state): Shared, Path(api_id): Path<String>) -> Response {
-    this_api!(api_id);
+    this_api!(state, api_id);
     let items: Vec<Value> = state
         .integration
         .api
@@ -347,7 +508,7 @@ async fn get_deployment(
     State(state): Shared,
     Path((api_id, deployment_id)): Path<(String, String)>,
 ) -> Response {
-    this_api!(api_id);
+    this_api!(state, api_id);
     match state
         .integration
         .api
@@ -356,7 +517,7 @@ async fn get_deployment(
         .find(|d| d.id == deployment_id)
     {
         Some(d) => Json(deployment_json(d)).into_response(),
-        None => not_found("deployment"),
+        None => not_found("Deployment"),
     }
 }
 
@@ -365,29 +526,19 @@ async fn create_deployment(
     Path(api_id): Path<String>,
     body: Bytes,
 ) -> Response {
-    this_api!(api_id);
-    let body = match body_json(&body) {
-        Ok(body) => body,
-        Err(e) => return refused(e),
-    };
-    if let Some(stage) = text(&body, "stageName") {
-        if stage != state.config.stage {
-            return not_found("stage");
-        }
-    }
-    let deployment = state
-        .integration
-        .api
-        .deploy(text(&body, "description"), crate::model::now_utc_millis());
-    tracing::info!(deployment_id = %deployment.id, "the stage now serves a new deployment");
-    (
-        StatusCode::CREATED,
-        Json(json!({
-            "deploymentId": deployment.id,
-            "deploymentStatus": "DEPLOYED",
-            "createdDate": iso_millis(deployment.created_at),
-            "description": deployment.description,
-        })),
+    this_api!(state, api_id);
+    answer(
+        body_json(&body)
+            .and_then(|body| {
+                state.integration.api.deploy(
+                    text(&body, "description"),
+                    text(&body, "stageName").as_deref(),
+                    crate::model::now_utc_millis(),
+                )
+            })
+            .map(|deployment| {
+                tracing::info!(deployment_id = %deployment.id, "new deployment");
+                (StatusCode::CREATED, Json(deployment_json(&deployment))).into_response()
+            }),
     )
-        .into_response()
 }

@@ -215,7 +215,12 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
         },
         ..GatewayOptions::default()
     };
-    let gateway = start_gateway(gateway_listener, &backend_url, &options, shutdown.clone()).await?;
+    let gateway = start_gateway(
+        gateway_listener,
+        Some(&backend_url),
+        &options,
+        shutdown.clone(),
+    ).await?;
 
     let sdk = load_sdk_config(&AwsSettings {
         static_key: Some((

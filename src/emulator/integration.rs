@@ -2,7 +2,8 @@
 //! `$disconnect`, as the deployed configuration says (`api_definition`): the URI, the method,
 //! and the request parameters (the guide's §1.2 connectionId header among them).
 
-use super::api_definition::{ApiConfigStore, ApiDefinition, CallContext};
+use super::api_config::ApiConfigStore;
+use super::api_definition::{ApiDefinition, CallContext};
 use axum::http::StatusCode;
 use bytes::Bytes;
 use std::sync::Arc;
@@ -224,9 +225,10 @@ impl Integration {
         })
     }
 
-    /// A client message, routed by `$request.body.action`: the backend's answer, if any, goes
-    /// back to the client. With no route for it (and no `$default`), the client is told
-    /// "Forbidden", as API Gateway does.
+    /// A client message, routed by the route selection expression: on a two-way route (one
+    /// with a `$default` route response) the backend's answer goes back to the client; on a
+    /// one-way route it is dropped, as API Gateway drops it. With no route for the message
+    /// (and no `$default`), the client is told "Forbidden", as API Gateway does.
     pub async fn message(
         &self,
         connection_id: &str,
@@ -248,13 +250,15 @@ impl Integration {
                 reply: Some(Bytes::from(answer.to_string())),
             };
         };
+        let two_way = api.route(&route_key).is_some_and(|route| route.two_way());
         match request.body(body).send().await {
             Ok(r) => {
                 let status = r.status().as_u16();
+                let answer = r.bytes().await.ok().filter(|b| !b.is_empty());
                 MessageOutcome {
                     route_key,
                     integration_status: Some(status),
-                    reply: r.bytes().await.ok().filter(|b| !b.is_empty()),
+                    reply: answer.filter(|_| two_way),
                 }
             }
             Err(e) => {

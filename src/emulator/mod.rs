@@ -3,6 +3,7 @@
 //! and the demo that wires them together over real sockets.
 
 pub mod access_log;
+pub mod api_config;
 pub mod api_definition;
 pub mod auth;
 pub mod backend;

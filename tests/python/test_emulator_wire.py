@@ -121,7 +121,7 @@ async def check_connect_push_get_delete():
     status, _ = http("POST", f"{BACKEND}/debug/ws-push-test/alice", None, "wrong-token")
     assert status == 401
 
-    # $default: a ping is answered through the integration response.
+    # $default: a ping is answered (one-way route: the backend pushes the answer).
     await ws.send(json.dumps({"action": "ping", "token": "dev:alice"}))
     assert (await recv_json(ws))["type"] == "heartbeat"
 
@@ -265,10 +265,13 @@ class CustomIntegration:
         import http.server
         import threading
 
+        bodies = self.bodies = []
+
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                bodies.append(json.loads(body))
                 answer = json.dumps({
                     "routed_to": "subscribe",
                     "connection_id": self.headers.get("connectionId"),
@@ -306,12 +309,20 @@ async def check_route_selection():
         IntegrationUri=custom.url,
         RequestParameters={"integration.request.header.connectionId": "context.connectionId"},
     )
-    v2.create_route(ApiId="wsdash", RouteKey="subscribe", Target=f"integrations/{integration['IntegrationId']}")
+    route = v2.create_route(
+        ApiId="wsdash",
+        RouteKey="subscribe",
+        Target=f"integrations/{integration['IntegrationId']}",
+        RouteResponseSelectionExpression="$default",
+    )
+    assert route["RouteResponseSelectionExpression"] == "$default", route
     # Refusals come back in AWS's error shape, which boto3 turns into its exceptions.
     for call, code in [
         (lambda: v2.create_route(ApiId="wsdash", RouteKey="subscribe"), "ConflictException"),
         (lambda: v2.update_route(ApiId="wsdash", RouteId="nope", RouteKey="x"), "NotFoundException"),
         (lambda: v2.update_integration(ApiId="wsdash", IntegrationId="nope", IntegrationUri=custom.url), "NotFoundException"),
+        (lambda: v2.create_route_response(ApiId="wsdash", RouteId=route["RouteId"], RouteResponseKey="other"), "BadRequestException"),
+        (lambda: v2.update_route(ApiId="wsdash", RouteId=route["RouteId"], RouteResponseSelectionExpression="$request.body.x"), "BadRequestException"),
     ]:
         try:
             call()
@@ -330,14 +341,28 @@ async def check_route_selection():
     except asyncio.TimeoutError:
         pass
     v2.create_deployment(ApiId="wsdash", StageName="production")
+    # Deployed, but one-way (no route response yet): the backend is called and API Gateway drops
+    # its answer.
     await ws.send(json.dumps({"action": "subscribe", "topic": "b"}))
+    await wait_for(lambda: {"action": "subscribe", "topic": "b"} in custom.bodies, "the custom backend's call")
+    try:
+        reply = await recv_json(ws, timeout=0.5)
+        raise AssertionError(f"a one-way route relayed {reply}")
+    except asyncio.TimeoutError:
+        pass
+    # With the $default route response, deployed, the route is two-way: the answer is relayed.
+    response = v2.create_route_response(ApiId="wsdash", RouteId=route["RouteId"], RouteResponseKey="$default")
+    listed = v2.get_route_responses(ApiId="wsdash", RouteId=route["RouteId"])["Items"]
+    assert [r["RouteResponseId"] for r in listed] == [response["RouteResponseId"]], listed
+    v2.create_deployment(ApiId="wsdash", StageName="production")
+    await ws.send(json.dumps({"action": "subscribe", "topic": "c"}))
     reply = await recv_json(ws)
-    assert reply == {"routed_to": "subscribe", "connection_id": cid, "got": {"action": "subscribe", "topic": "b"}}, reply
+    assert reply == {"routed_to": "subscribe", "connection_id": cid, "got": {"action": "subscribe", "topic": "c"}}, reply
     await ws.send(json.dumps({"action": "ping"}))
     assert (await recv_json(ws))["type"] == "heartbeat", "other actions still reach $default"
     await ws.close()
     custom.server.shutdown()
-    print("ok: the route selection expression sends {action: subscribe} to its own integration once deployed")
+    print("ok: the route selection expression sends {action: subscribe} to its own integration once deployed; its answer reaches the client only once the route is two-way")
 
 
 async def check_new_connection_rate():

@@ -75,10 +75,13 @@ impl GatewayHandle {
     }
 }
 
-/// Start the gateway on `listener`; it stops when `shutdown` is cancelled.
+/// Start the gateway on `listener`; it stops when `shutdown` is cancelled. With a `backend`, it
+/// serves the guide's API in front of it; without, no API until one is created through the
+/// apigatewayv2 calls (CreateApi, CreateIntegration, CreateRoute, CreateStage,
+/// CreateDeployment), as a backend that sets up its own API does on AWS.
 pub async fn start_gateway(
     listener: TcpListener,
-    backend: &str,
+    backend: Option<&str>,
     options: &GatewayOptions,
     shutdown: CancellationToken,
 ) -> Result<GatewayHandle, EmulatorError> {
@@ -100,10 +103,14 @@ pub async fn start_gateway(
             .connect_rate
             .map(|rate| RateLimiter::new(rate, rate.ceil() as u32)),
         integration: Integration::new(
-            Arc::new(super::api_definition::ApiConfigStore::new(
-                super::api_definition::ApiDefinition::guide(backend),
-                crate::model::now_utc_millis(),
-            )),
+            Arc::new(match backend {
+                Some(backend) => super::api_config::ApiConfigStore::new(
+                    super::api_definition::ApiDefinition::guide(backend),
+                    &config.stage,
+                    crate::model::now_utc_millis(),
+                ),
+                None => super::api_config::ApiConfigStore::without_api(),
+            }),
             &config.stage,
             &addr.to_string(),
         ),

@@ -13,9 +13,11 @@ pub struct GatewayArgs {
     /// Address to listen on (127.0.0.1 unless you mean otherwise).
     #[arg(long, default_value = "127.0.0.1:4510", env = "WSDASH_GATEWAY_LISTEN")]
     pub listen: String,
-    /// Base URL of the HTTP backend that receives $connect, $disconnect and $default.
+    /// Base URL of the HTTP backend that receives $connect, $disconnect and $default (the
+    /// guide's API, deployed at start). Without it there is no API until a backend creates one
+    /// with the apigatewayv2 calls, as on AWS.
     #[arg(long, env = "WSDASH_BACKEND")]
-    pub backend: String,
+    pub backend: Option<String>,
     /// Bearer token for the admin API (/_wsdash/*); required to listen beyond loopback.
     #[arg(long, env = "WSDASH_GATEWAY_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,

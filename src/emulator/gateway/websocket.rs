@@ -24,7 +24,8 @@ pub(super) async fn websocket(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    if stage != state.config.stage {
+    // A stage that does not exist, or serves no deployment yet, answers nothing but Forbidden.
+    if stage != state.config.stage || !state.integration.api.serving() {
         return aws_error(StatusCode::FORBIDDEN, "ForbiddenException", "Forbidden");
     }
     let Ok(upgrade) = upgrade else {
