@@ -28,7 +28,13 @@ pub async fn run_gateway(global: &GlobalArgs, args: GatewayArgs) -> anyhow::Resu
     };
     // The API lives in one region: requests must be signed for it (the global --region).
     options.auth.region = global.region.clone();
-    let handle = start_gateway(listener, args.backend.as_deref(), &options, shutdown.clone()).await?;
+    let handle = start_gateway(
+        listener,
+        args.backend.as_deref(),
+        &options,
+        shutdown.clone(),
+    )
+    .await?;
     println!("wsdash gateway (API Gateway WebSocket emulator)");
     println!("websocket: {}", handle.websocket_url());
     println!("management endpoint: {}", handle.management_url());

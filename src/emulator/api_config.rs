@@ -215,7 +215,7 @@ impl ApiConfigStore {
         self.write(|v| {
             if let Some(existing) = &v.api {
                 return Err(ConfigError::Conflict(format!(
-                    "the emulator serves one API, and {:?} exists already: start `wsdash gateway` without --backend to let a backend create it",
+                    "the emulator serves one API, and {:?} exists already (made at start from --backend, or by an earlier CreateApi): restart `wsdash gateway` without --backend to create a new one",
                     existing.name
                 )));
             }
@@ -423,7 +423,8 @@ impl ApiConfigStore {
         route_id: &str,
         key: Option<String>,
     ) -> Result<RouteResponse, ConfigError> {
-        let key = key.ok_or_else(|| ConfigError::BadRequest("RouteResponseKey is required".into()))?;
+        let key =
+            key.ok_or_else(|| ConfigError::BadRequest("RouteResponseKey is required".into()))?;
         if key != DEFAULT_ROUTE_RESPONSE {
             return Err(ConfigError::BadRequest(format!(
                 "Invalid route response key specified: {key}: WebSocket routes take only the {DEFAULT_ROUTE_RESPONSE} route response"
@@ -559,8 +560,7 @@ mod tests {
 
     #[test]
     fn mappings_the_gateway_cannot_carry_out_are_refused() {
-        let store =
-            ApiConfigStore::new(
+        let store = ApiConfigStore::new(
             ApiDefinition::guide("http://b"),
             "production",
             OffsetDateTime::now_utc(),
@@ -590,7 +590,6 @@ mod tests {
             Err(ConfigError::NotFound(_))
         ));
     }
-
 
     #[test]
     fn a_backend_creates_the_api_and_the_stage_serves_only_what_is_deployed() {
@@ -626,12 +625,17 @@ mod tests {
             store.create_stage("dev", "production", now),
             Err(ConfigError::BadRequest(_))
         ));
-        store.create_stage("production", "production", now).expect("stage");
+        store
+            .create_stage("production", "production", now)
+            .expect("stage");
         assert!(matches!(
             store.create_stage("production", "production", now),
             Err(ConfigError::Conflict(_))
         ));
-        assert!(!store.serving(), "a stage without a deployment serves nothing");
+        assert!(
+            !store.serving(),
+            "a stage without a deployment serves nothing"
+        );
         let route = store
             .create_route(RoutePatch {
                 route_key: Some("$default".into()),

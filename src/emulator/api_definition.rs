@@ -36,7 +36,10 @@ impl Route {
     /// dropped, so a backend must push (`@connections`) to reach the client.
     pub fn two_way(&self) -> bool {
         self.route_response_selection_expression.as_deref() == Some(DEFAULT_ROUTE_RESPONSE)
-            && self.responses.iter().any(|r| r.key == DEFAULT_ROUTE_RESPONSE)
+            && self
+                .responses
+                .iter()
+                .any(|r| r.key == DEFAULT_ROUTE_RESPONSE)
     }
 }
 
@@ -182,7 +185,8 @@ impl ApiDefinition {
     /// The route a client message takes under `$request.body.PATH`: the route the JSON body's
     /// field names, when there is one, else `$default`.
     pub fn select_route(&self, body: &[u8]) -> &str {
-        let path = selection_path(&self.route_selection_expression).unwrap_or_else(|| vec!["action"]);
+        let path =
+            selection_path(&self.route_selection_expression).unwrap_or_else(|| vec!["action"]);
         let key = serde_json::from_slice::<serde_json::Value>(body)
             .ok()
             .and_then(|mut value| {
@@ -397,7 +401,12 @@ mod tests {
         );
         assert_eq!(api.select_route(br#"{"action":"subscribe"}"#), "$default");
         assert!(check_route_selection("$request.body.meta.kind").is_ok());
-        for refused in ["$request.header.x", "$request.body.", "action", "$request.body.a..b"] {
+        for refused in [
+            "$request.header.x",
+            "$request.body.",
+            "action",
+            "$request.body.a..b",
+        ] {
             assert!(check_route_selection(refused).is_err(), "{refused}");
         }
     }

@@ -213,7 +213,11 @@ async fn on_message(
 /// Answer the client that sent a message. The guide's routes are one-way (no route response), so
 /// API Gateway drops an integration's response body: the answer is pushed through
 /// `@connections`, as a backend on AWS must, and the HTTP answer is a bare 200.
-fn answer(state: &Arc<BackendState>, connection_id: String, message: serde_json::Value) -> Response {
+fn answer(
+    state: &Arc<BackendState>,
+    connection_id: String,
+    message: serde_json::Value,
+) -> Response {
     let gateway = state.gateway.clone();
     tokio::spawn(async move {
         let data = Bytes::from(message.to_string());

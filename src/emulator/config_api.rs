@@ -7,8 +7,8 @@
 //! GetDeployment, CreateDeployment. Edits change a draft; the stage serves what was last
 //! deployed (`api_config`).
 
-use super::api_config::{ApiMeta, NewApi, RoutePatch, StageInfo};
 use super::api_config::IntegrationPatch;
+use super::api_config::{ApiMeta, NewApi, RoutePatch, StageInfo};
 use super::api_definition::{ConfigError, IntegrationDef, Route, RouteResponse};
 use super::gateway::{aws_error, GatewayState};
 use crate::model::iso_millis;
@@ -471,10 +471,7 @@ async fn get_stages(State(state): Shared, Path(api_id): Path<String>) -> Respons
     Json(json!({ "items": items })).into_response()
 }
 
-async fn get_stage(
-    State(state): Shared,
-    Path((api_id, name)): Path<(String, String)>,
-) -> Response {
+async fn get_stage(State(state): Shared, Path((api_id, name)): Path<(String, String)>) -> Response {
     this_api!(state, api_id);
     match state.integration.api.stage() {
         Some(stage) if stage.name == name => Json(stage_json(&state, &stage)).into_response(),

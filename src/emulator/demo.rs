@@ -220,7 +220,8 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
         Some(&backend_url),
         &options,
         shutdown.clone(),
-    ).await?;
+    )
+    .await?;
 
     let sdk = load_sdk_config(&AwsSettings {
         static_key: Some((

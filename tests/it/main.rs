@@ -16,5 +16,6 @@ mod emulator_python;
 mod emulator_rust_sdk;
 mod properties;
 mod purge_race;
+mod third_party_backend;
 mod tui_state;
 mod tui_tmux;

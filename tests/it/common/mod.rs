@@ -208,7 +208,9 @@ pub fn audit_deletes(
 /// running in parallel) must never be told to listen on the same one.
 pub fn free_port() -> u16 {
     static HANDED_OUT: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut handed_out = HANDED_OUT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     loop {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -282,6 +284,19 @@ pub fn aws_cli() -> std::path::PathBuf {
     assert!(
         path.exists(),
         "no AWS CLI at {}: ./test installs it (python3 -m venv target/awscli-venv && target/awscli-venv/bin/pip install awscli)",
+        path.display()
+    );
+    path
+}
+
+/// The Python of `target/django-venv`, where `./test` installs django-aws-api-gateway-websockets
+/// (apart from boto3, moto and the AWS CLI, so their versions never fight).
+pub fn django_python() -> std::path::PathBuf {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/django-venv/bin/python");
+    assert!(
+        path.exists(),
+        "no Django test environment at {}: ./test makes it (python3 -m venv target/django-venv && target/django-venv/bin/pip install django-aws-api-gateway-websockets==4.1.0 websockets cryptography)",
         path.display()
     );
     path
