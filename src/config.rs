@@ -28,6 +28,8 @@ pub struct EnvironmentFile {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub table: Option<String>,
+    /// Where the connection table lives when it is not DynamoDB: `postgres://…`.
+    pub store: Option<String>,
     /// Management API endpoint (the stage URL).
     pub endpoint: Option<String>,
     pub dynamodb_endpoint: Option<String>,
@@ -121,6 +123,7 @@ pub struct Overrides {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub table: Option<String>,
+    pub store_url: Option<String>,
     pub endpoint: Option<String>,
     pub dynamodb_endpoint: Option<String>,
     pub readonly: bool,
@@ -135,6 +138,8 @@ pub struct Environment {
     pub region: Option<String>,
     pub profile: Option<String>,
     pub table: Option<String>,
+    /// The connection store when it is not DynamoDB (`postgres://…`); `None`: DynamoDB.
+    pub store_url: Option<String>,
     pub endpoint: Option<String>,
     /// Said once when the endpoint given was not the stage URL itself (the console's
     /// @connections or WebSocket URL).
@@ -238,8 +243,12 @@ pub fn resolve(
             "env.{name}.scan_segments must be at least 1, got 0"
         )));
     }
+    let store_url = overrides.store_url.clone().or(base.store);
+    if let Some(url) = &store_url {
+        check_store_url(url)?;
+    }
     let table = overrides.table.clone().or(base.table);
-    if let Some(table) = &table {
+    if let (Some(table), None) = (&table, &store_url) {
         check_table_name(table)?;
     }
     let given_endpoint = overrides.endpoint.clone().or(base.endpoint);
@@ -279,6 +288,7 @@ pub fn resolve(
         region: overrides.region.clone().or(base.region),
         profile: overrides.profile.clone().or(base.profile),
         table,
+        store_url,
         endpoint,
         endpoint_note,
         dynamodb_endpoint,
@@ -298,6 +308,22 @@ pub fn resolve(
         log_group: base.log_group,
         name,
     })
+}
+
+/// A store URL wsdash can open: PostgreSQL's (libpq's `postgres://` or `postgresql://` form).
+fn check_store_url(url: &str) -> Result<(), ConfigError> {
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    match scheme {
+        Some("postgres" | "postgresql") => Ok(()),
+        Some("redis" | "rediss") => Err(ConfigError::BadEndpoint(format!(
+            "--store-url {}: Redis stores are not supported yet; wsdash reads DynamoDB (no --store-url) and PostgreSQL (postgres://USER@HOST:PORT/DB)",
+            crate::store::postgres::redact(url)
+        ))),
+        _ => Err(ConfigError::BadEndpoint(format!(
+            "--store-url {}: not a store URL; use postgres://USER:PASSWORD@HOST:PORT/DATABASE (or leave it out for DynamoDB)",
+            crate::store::postgres::redact(url)
+        ))),
+    }
 }
 
 /// DynamoDB table names: 3 to 255 of `a-z A-Z 0-9 _ - .` (checked here so a typo reads as a

@@ -84,7 +84,7 @@ pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Resu
             let context = Context::new(global)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            Context::store_dyn(&context.store().await.map_err(|e| anyhow::anyhow!("{e}"))?)
+            context.store().await.map_err(|e| anyhow::anyhow!("{e}"))?
         }
     };
     let admin_token = args.admin_token.clone().unwrap_or_else(random_token);
@@ -261,11 +261,7 @@ async fn open_environment(
             .endpoint()
             .map(str::to_string)
             .unwrap_or_default(),
-        table: format!(
-            "{} ({})",
-            context.env.table().unwrap_or_default(),
-            crate::store::dynamo::describe_schema(store.schema())
-        ),
+        table: store.mapping(),
         readonly: context.env.readonly,
         api_rate: context.env.api_rate,
         emulator_admin: None,
@@ -276,7 +272,7 @@ async fn open_environment(
             .map(|group| format!("log group {group}")),
     };
     let backend = Backend {
-        store: Context::store_dyn(&store),
+        store: store.clone(),
         gateway,
         rate: context.rate(),
         concurrency: context.env.probe_concurrency,

@@ -8,7 +8,8 @@ use crate::config::{
 use crate::management::{AwsManagementApi, ManagementApi};
 use crate::ops::audit::AuditLog;
 use crate::ops::pacing::RateController;
-use crate::store::{ConnectionStore, DynamoStore};
+use crate::store::postgres::PostgresStore;
+use crate::store::{ConnectionStore, DynamoStore, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -26,9 +27,12 @@ pub struct GlobalArgs {
     pub region: Option<String>,
     #[arg(long, global = true, env = "WSDASH_PROFILE")]
     pub profile: Option<String>,
-    /// DynamoDB connection table.
+    /// Connection table (DynamoDB, or in the --store-url database).
     #[arg(long, global = true, env = "WSDASH_TABLE")]
     pub table: Option<String>,
+    /// The connection store when it is not DynamoDB: postgres://USER:PASSWORD@HOST:PORT/DB.
+    #[arg(long, global = true, env = "WSDASH_STORE_URL", hide_env_values = true)]
+    pub store_url: Option<String>,
     /// Management API endpoint (stage URL), e.g. https://abc.execute-api.us-east-1.amazonaws.com/production
     #[arg(long, global = true, env = "WSDASH_ENDPOINT")]
     pub endpoint: Option<String>,
@@ -123,6 +127,7 @@ impl GlobalArgs {
                 region: self.region.clone(),
                 profile: self.profile.clone(),
                 table: self.table.clone(),
+                store_url: self.store_url.clone(),
                 endpoint: self.endpoint.clone(),
                 dynamodb_endpoint: self.dynamodb_endpoint.clone(),
                 readonly: self.readonly,
@@ -154,7 +159,8 @@ impl Context {
         // Against the emulator and moto, any credentials do; never invent them for real AWS.
         let all_local = env.endpoint.as_deref().is_none_or(is_local_endpoint)
             && dynamo_endpoint.as_deref().is_some_and(is_local_endpoint)
-            || env.endpoint.as_deref().is_some_and(is_local_endpoint) && env.table.is_none();
+            || env.endpoint.as_deref().is_some_and(is_local_endpoint)
+                && (env.table.is_none() || env.store_url.is_some());
         let dummy = all_local
             && std::env::var("AWS_ACCESS_KEY_ID").is_err()
             && crate::aws_env::profile_in_use(env.profile.as_deref()).is_none();
@@ -182,8 +188,32 @@ impl Context {
         Ok(AwsManagementApi::new(&self.sdk, endpoint).with_profile(self.env.profile.as_deref()))
     }
 
-    pub async fn store(&self) -> Result<Arc<DynamoStore>, CommandError> {
+    /// The environment's connection store: PostgreSQL when it has a store URL, else DynamoDB.
+    pub async fn store(&self) -> Result<Arc<dyn ConnectionStore>, CommandError> {
         let table = self.env.table().map_err(usage)?;
+        let opened: Result<Arc<dyn ConnectionStore>, _> = match &self.env.store_url {
+            Some(url) => PostgresStore::connect(url, table, &self.env.schema)
+                .await
+                .map(|store| Arc::new(store) as Arc<dyn ConnectionStore>),
+            None => self
+                .dynamo_store()
+                .await
+                .map(|store| store as Arc<dyn ConnectionStore>),
+        };
+        opened.map_err(|e| match e {
+            // A table that is not there, or does not fit, is a configuration mistake, not a
+            // failed operation.
+            StoreError::TableNotFound(_) | StoreError::Schema(_) => usage(e),
+            other => failed(other),
+        })
+    }
+
+    /// The DynamoDB table itself, for what only DynamoDB has (its key schema, TTL, streams).
+    pub async fn dynamo_store(&self) -> Result<Arc<DynamoStore>, StoreError> {
+        let table = self
+            .env
+            .table()
+            .map_err(|e| StoreError::TableNotFound(e.to_string()))?;
         DynamoStore::connect(
             &self.sdk,
             self.env.dynamodb_endpoint.as_deref(),
@@ -193,15 +223,6 @@ impl Context {
         )
         .await
         .map(Arc::new)
-        .map_err(|e| match e {
-            // A table that is not there is a configuration mistake, not a failed operation.
-            crate::store::StoreError::TableNotFound(_) => usage(e),
-            other => failed(other),
-        })
-    }
-
-    pub fn store_dyn(store: &Arc<DynamoStore>) -> Arc<dyn ConnectionStore> {
-        store.clone()
     }
 
     /// A rate controller for this environment's Management API calls: the background ceiling

@@ -30,7 +30,7 @@ pub async fn run(global: &GlobalArgs, args: &DisconnectArgs) -> Result<(), Comma
     context.refuse_if_readonly("disconnect")?;
     let gateway = context.management()?;
     let store: Option<Arc<dyn ConnectionStore>> = if args.delete_record {
-        Some(Context::store_dyn(&context.store().await?))
+        Some(context.store().await?)
     } else {
         None
     };

@@ -2,7 +2,6 @@
 
 use super::context::{failed, CommandError, Context, GlobalArgs, OutputFormat};
 use super::output::{print_records, unprobed};
-use crate::store::ConnectionStore;
 
 pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
     let context = Context::new(args).await?;

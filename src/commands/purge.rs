@@ -7,7 +7,6 @@ use super::output::{print_json, print_table};
 use crate::model::iso_millis;
 use crate::ops::purge::{execute_purge, plan_purge, PurgePlan, PurgeReport, StaleReason};
 use crate::shutdown::StopRequest;
-use crate::store::ConnectionStore;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct PurgeArgs {

@@ -132,7 +132,7 @@ pub async fn run(global: &GlobalArgs, args: &PushArgs) -> Result<(), CommandErro
     let needs_store =
         !args.users.is_empty() || args.all || (context.env.table.is_some() && !args.keep_gone);
     let store: Option<Arc<dyn ConnectionStore>> = if needs_store {
-        Some(Context::store_dyn(&context.store().await?))
+        Some(context.store().await?)
     } else {
         None
     };

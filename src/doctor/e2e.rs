@@ -4,7 +4,7 @@
 
 use super::Check;
 use crate::management::ManagementApi;
-use crate::store::{ConnectionStore, DynamoStore};
+use crate::store::ConnectionStore;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use std::collections::HashSet;
@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 /// Where doctor looks for the record the backend writes.
 pub enum RecordSource {
-    Table(Arc<DynamoStore>),
+    Table(Arc<dyn ConnectionStore>),
     /// The guide's `GET /debug/ws-connections` (for backends not on DynamoDB, like the demo's).
     BackendDebug {
         url: String,

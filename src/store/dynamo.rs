@@ -609,6 +609,10 @@ impl ConnectionStore for DynamoStore {
     fn describe(&self) -> String {
         format!("dynamodb:{}", self.table)
     }
+
+    fn mapping(&self) -> String {
+        format!("{} ({})", self.table, describe_schema(&self.schema))
+    }
 }
 
 /// Used by the CLI to explain what was discovered.

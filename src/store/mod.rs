@@ -7,6 +7,8 @@ pub mod changes;
 pub mod dynamo;
 pub mod dynamo_stream;
 pub mod memory;
+pub mod postgres;
+pub mod postgres_schema;
 pub mod schema;
 
 use crate::model::ConnectionRecord;
@@ -31,6 +33,9 @@ pub struct MalformedRecord {
 pub struct StoreSnapshot {
     pub records: Vec<ConnectionRecord>,
     pub malformed: Vec<MalformedRecord>,
+    /// Rows a soft-delete column marks closed: kept by the backend, not connections any more,
+    /// so neither shown as records nor probed.
+    pub closed: usize,
 }
 
 /// What a conditional delete did.
@@ -57,6 +62,9 @@ pub enum StoreError {
     /// No request could be signed: the credentials are missing or could not be refreshed.
     #[error("cannot sign requests to the connection store: {0}")]
     Credentials(String),
+    /// The table or its columns do not fit the configured mapping.
+    #[error("the connection table does not fit: {0}")]
+    Schema(String),
     #[error("connection store error: {0}")]
     Other(String),
 }
@@ -114,4 +122,8 @@ pub trait ConnectionStore: Send + Sync {
     }
     /// A short description for headers and messages (table name, "memory").
     fn describe(&self) -> String;
+    /// The table and how its items map to records, for the dashboard's header.
+    fn mapping(&self) -> String {
+        self.describe()
+    }
 }

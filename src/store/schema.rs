@@ -28,6 +28,9 @@ pub struct SchemaOverrides {
     pub connected_at: String,
     /// Forces the time format used when writing; reading accepts all three.
     pub connected_at_format: Option<TimeFormat>,
+    /// PostgreSQL: a boolean column where false means the connection is gone (Django's
+    /// `connected`). Purge clears it instead of deleting the row; restore sets it again.
+    pub soft_delete: Option<String>,
 }
 
 impl Default for SchemaOverrides {
@@ -37,6 +40,7 @@ impl Default for SchemaOverrides {
             connection_id: "connection_id".into(),
             connected_at: "connected_at".into(),
             connected_at_format: None,
+            soft_delete: None,
         }
     }
 }

@@ -267,6 +267,7 @@ mod tests {
             crate::store::StoreSnapshot {
                 records: vec![crate::model::ConnectionRecord::new("alice", "A1")],
                 malformed: vec![],
+                closed: 0,
             },
         );
         assert_eq!(

@@ -1,0 +1,527 @@
+//! A connection table in PostgreSQL: the table a backend's ORM keeps (Django's
+//! `WebSocketSession`, a Drizzle `connections` table), mapped by the environment's schema keys
+//! and discovered from `information_schema`.
+//!
+//! Every change is conditional on the row still being the one that was read (its connection,
+//! user and connect time), so a record whose user reconnected meanwhile is never removed. With
+//! `soft_delete = "COLUMN"` (a boolean, false meaning gone, as Django's `connected`) nothing is
+//! deleted: the flag is cleared, and restore sets it again.
+
+use super::postgres_schema::Discovered;
+use super::schema::SchemaOverrides;
+use super::{DeleteOutcome, MalformedRecord, StoreError, StoreSnapshot};
+use crate::model::ConnectionRecord;
+use async_trait::async_trait;
+use std::collections::HashMap;
+use tokio::sync::RwLock;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, NoTls, Row};
+
+/// Rows per page of a scan: keyset paging, each page its own statement, so a million-row table
+/// is read without a transaction held open.
+const PAGE_ROWS: i64 = 5_000;
+
+pub struct PostgresStore {
+    url: String,
+    /// Reconnected when the server closes the connection (a restart, an idle timeout).
+    client: RwLock<Client>,
+    table: Discovered,
+    /// The statements, built once from the discovered columns.
+    sql: Statements,
+}
+
+/// Every read selects the same four columns: user, connection, connect time (as text), and the
+/// soft-delete flag (NULL without one).
+struct Statements {
+    page: String,
+    by_user: String,
+    by_connection: String,
+    delete: String,
+    exists: String,
+    raw: String,
+    restore_flag: Option<String>,
+    restore_row: String,
+    insert: String,
+    delete_user: String,
+}
+
+impl PostgresStore {
+    /// Connect to `url` and map `table` with `names`; a table or column that does not fit is
+    /// refused now, saying what does not fit.
+    pub async fn connect(
+        url: &str,
+        table: &str,
+        names: &SchemaOverrides,
+    ) -> Result<Self, StoreError> {
+        let client = open(url).await?;
+        let table = Discovered::read(&client, table, names).await?;
+        let sql = Statements::for_table(&table);
+        Ok(Self {
+            url: url.to_string(),
+            client: RwLock::new(client),
+            table,
+            sql,
+        })
+    }
+
+    /// What the mapping found, for doctor and the dashboard's header.
+    pub fn discovered(&self) -> &Discovered {
+        &self.table
+    }
+
+    /// A client that is connected: the server may have closed the last one.
+    async fn client(&self) -> Result<tokio::sync::RwLockReadGuard<'_, Client>, StoreError> {
+        {
+            let client = self.client.read().await;
+            if !client.is_closed() {
+                return Ok(client);
+            }
+        }
+        let mut slot = self.client.write().await;
+        if slot.is_closed() {
+            *slot = open(&self.url).await?;
+        }
+        Ok(slot.downgrade())
+    }
+
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let client = self.client().await?;
+        client.query(sql, params).await.map_err(classify)
+    }
+
+    async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        client.execute(sql, params).await.map_err(classify)
+    }
+
+    /// A row of the shared select as a record, or as malformed with its reason.
+    fn parse(&self, row: &Row) -> Result<(ConnectionRecord, bool), MalformedRecord> {
+        let user: Option<String> = row.get(0);
+        let connection: Option<String> = row.get(1);
+        let connected_at: Option<String> = row.get(2);
+        let open: Option<bool> = row.get(3);
+        let malformed = |reason: String| MalformedRecord {
+            raw: serde_json::json!({
+                self.table.user.name.clone(): user,
+                self.table.connection.name.clone(): connection,
+                self.table.connected_at.name.clone(): connected_at,
+            }),
+            user_id: user.clone(),
+            connection_id: connection.clone(),
+            reason,
+        };
+        let Some(user_id) = user.clone() else {
+            return Err(malformed(format!("{} is NULL", self.table.user.name)));
+        };
+        let Some(connection_id) = connection.clone().filter(|c| !c.is_empty()) else {
+            return Err(malformed(format!(
+                "{} is NULL or empty",
+                self.table.connection.name
+            )));
+        };
+        if let Some(reason) = crate::model::connection_id_problem(&connection_id) {
+            return Err(malformed(reason));
+        }
+        let Some(text) = connected_at.as_deref() else {
+            return Err(malformed(format!(
+                "{} is NULL",
+                self.table.connected_at.name
+            )));
+        };
+        let connected_at = self
+            .table
+            .connected_at
+            .time
+            .parse(text)
+            .map_err(|reason| malformed(format!("{}: {reason}", self.table.connected_at.name)))?;
+        Ok((
+            ConnectionRecord {
+                user_id,
+                connection_id,
+                connected_at,
+            },
+            open.unwrap_or(true),
+        ))
+    }
+
+    fn records(&self, rows: &[Row]) -> Vec<ConnectionRecord> {
+        rows.iter()
+            .filter_map(|row| self.parse(row).ok())
+            .filter(|(_, open)| *open)
+            .map(|(record, _)| record)
+            .collect()
+    }
+
+    /// The user id as the user column takes it: an integer column refuses other text, and a
+    /// user id that is not a number cannot be in it.
+    fn user_param(&self, user_id: &str) -> Option<String> {
+        self.table.user.accepts(user_id).then(|| user_id.to_string())
+    }
+}
+
+/// Micro-seconds since the epoch: how every statement names a connect time, whatever the
+/// column's type, so the time read is the time compared.
+fn micros(record: &ConnectionRecord) -> i64 {
+    (record.connected_at.unix_timestamp_nanos() / 1_000) as i64
+}
+
+async fn open(url: &str) -> Result<Client, StoreError> {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(classify)?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("PostgreSQL connection ended: {e}");
+        }
+    });
+    // Times are read and written in UTC, whatever the server's default.
+    client
+        .batch_execute("SET TimeZone = 'UTC'")
+        .await
+        .map_err(classify)?;
+    Ok(client)
+}
+
+/// A PostgreSQL error by its SQLSTATE (or its kind when the server never answered), never by
+/// its text.
+pub(super) fn classify(error: tokio_postgres::Error) -> StoreError {
+    let message = error.as_db_error().map_or_else(
+        || {
+            std::error::Error::source(&error)
+                .map(|cause| format!("{error}: {cause}"))
+                .unwrap_or_else(|| error.to_string())
+        },
+        |db| db.message().to_string(),
+    );
+    let Some(code) = error.code() else {
+        // No SQLSTATE: the server was never reached, or the connection broke.
+        return StoreError::Network(message);
+    };
+    if *code == SqlState::UNDEFINED_TABLE {
+        StoreError::TableNotFound(message)
+    } else if [
+        SqlState::INSUFFICIENT_PRIVILEGE,
+        SqlState::INVALID_PASSWORD,
+        SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
+    ]
+    .contains(code)
+    {
+        StoreError::AccessDenied(message)
+    } else if [
+        SqlState::TOO_MANY_CONNECTIONS,
+        SqlState::T_R_SERIALIZATION_FAILURE,
+        SqlState::T_R_DEADLOCK_DETECTED,
+        SqlState::LOCK_NOT_AVAILABLE,
+    ]
+    .contains(code)
+    {
+        StoreError::Throttled(message)
+    } else if [
+        SqlState::ADMIN_SHUTDOWN,
+        SqlState::CRASH_SHUTDOWN,
+        SqlState::CANNOT_CONNECT_NOW,
+        SqlState::CONNECTION_FAILURE,
+    ]
+    .contains(code)
+    {
+        StoreError::Network(message)
+    } else {
+        StoreError::Other(format!("{message} (SQLSTATE {})", code.code()))
+    }
+}
+
+impl Statements {
+    fn for_table(t: &Discovered) -> Self {
+        let table = &t.qualified;
+        let user = &t.user.quoted;
+        let connection = &t.connection.quoted;
+        let time_text = t.connected_at.time.as_text(&t.connected_at.quoted);
+        let time_micros = t.connected_at.time.as_micros(&t.connected_at.quoted);
+        let open = t
+            .soft_delete
+            .as_ref()
+            .map(|c| format!("{} IS TRUE", c.quoted));
+        let open_flag = t
+            .soft_delete
+            .as_ref()
+            .map_or("NULL::boolean".to_string(), |c| c.quoted.clone());
+        let select = format!(
+            "SELECT {user}::text, {connection}::text, {time_text}, {open_flag} FROM {table}"
+        );
+        let user_eq = format!("{user} = $1::text::{}", t.user.sql_type);
+        let and_open = open
+            .as_ref()
+            .map(|o| format!(" AND {o}"))
+            .unwrap_or_default();
+        // The row as read: connection, user and connect time, so a row the user's reconnect
+        // rewrote, or a newer one, is never touched.
+        let current = format!(
+            "{connection} = $1 AND {user} = $2::text::{} AND {time_micros} = $3",
+            t.user.sql_type
+        );
+        let delete = match &t.soft_delete {
+            Some(flag) => format!(
+                "UPDATE {table} SET {} = false WHERE {current} AND {} IS TRUE",
+                flag.quoted, flag.quoted
+            ),
+            None => format!("DELETE FROM {table} WHERE {current}"),
+        };
+        // No open row of the user is as new or newer than this one (restores never go over
+        // newer data), and this connection's row is not back already.
+        let newer_micros = t
+            .connected_at
+            .time
+            .as_micros(&format!("n.{}", t.connected_at.quoted));
+        let newer_open = t
+            .soft_delete
+            .as_ref()
+            .map(|c| format!(" AND n.{} IS TRUE", c.quoted))
+            .unwrap_or_default();
+        let newer = format!(
+            "NOT EXISTS (SELECT 1 FROM {table} n WHERE n.{user} = $2::text::{} AND {newer_micros} >= $3{newer_open} AND n.{connection} <> $1)",
+            t.user.sql_type
+        );
+        Statements {
+            page: format!(
+                "{select} WHERE $1::text IS NULL OR {connection}::text > $1::text ORDER BY {connection}::text LIMIT {PAGE_ROWS}"
+            ),
+            by_user: format!("{select} WHERE {user_eq}{and_open} ORDER BY {time_micros} DESC"),
+            by_connection: format!("{select} WHERE {connection} = $1{and_open}"),
+            delete,
+            exists: format!("SELECT 1 FROM {table} WHERE {connection} = $1{and_open}"),
+            raw: format!(
+                "SELECT {connection}::text, row_to_json(t)::text FROM {table} t WHERE {connection}::text = ANY($1::text[])"
+            ),
+            restore_flag: t.soft_delete.as_ref().map(|flag| {
+                format!(
+                    "UPDATE {table} SET {0} = true WHERE {current} AND {0} IS NOT TRUE AND {newer}",
+                    flag.quoted
+                )
+            }),
+            // Every column from the audit log's copy of the row, so a table whose columns have
+            // no database defaults (Django's) gets them all back.
+            restore_row: format!(
+                "INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_record(NULL::{table}, $4::json) WHERE {newer} AND NOT EXISTS (SELECT 1 FROM {table} WHERE {connection} = $1) ON CONFLICT DO NOTHING"
+            ),
+            insert: format!(
+                "INSERT INTO {table} ({connection}, {user}, {}) VALUES ($1, $2::text::{}, {}) ON CONFLICT DO NOTHING",
+                t.connected_at.quoted,
+                t.user.sql_type,
+                t.connected_at.time.from_micros("$3")
+            ),
+            delete_user: format!(
+                "DELETE FROM {table} WHERE {user_eq} RETURNING {user}::text, {connection}::text, {time_text}, {open_flag}"
+            ),
+        }
+    }
+}
+
+#[async_trait]
+impl super::ConnectionStore for PostgresStore {
+    async fn scan(&self) -> Result<StoreSnapshot, StoreError> {
+        let mut snapshot = StoreSnapshot::default();
+        let mut after: Option<String> = None;
+        loop {
+            let rows = self.query(&self.sql.page, &[&after]).await?;
+            for row in &rows {
+                match self.parse(row) {
+                    Ok((record, true)) => snapshot.records.push(record),
+                    // A soft-deleted row is a closed connection: nothing to show or probe.
+                    Ok((_, false)) => snapshot.closed += 1,
+                    Err(malformed) => snapshot.malformed.push(malformed),
+                }
+            }
+            if (rows.len() as i64) < PAGE_ROWS {
+                return Ok(snapshot);
+            }
+            after = rows.last().and_then(|row| row.get::<_, Option<String>>(1));
+        }
+    }
+
+    async fn find_by_user(&self, user_id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
+        Ok(self.find_all_by_user(user_id).await?.into_iter().next())
+    }
+
+    async fn find_all_by_user(&self, user_id: &str) -> Result<Vec<ConnectionRecord>, StoreError> {
+        let Some(user) = self.user_param(user_id) else {
+            return Ok(Vec::new());
+        };
+        let rows = self.query(&self.sql.by_user, &[&user]).await?;
+        Ok(self.records(&rows))
+    }
+
+    async fn find_by_connection(
+        &self,
+        connection_id: &str,
+    ) -> Result<Option<ConnectionRecord>, StoreError> {
+        let rows = self
+            .query(&self.sql.by_connection, &[&connection_id])
+            .await?;
+        Ok(self.records(&rows).into_iter().next())
+    }
+
+    /// One connection per user, as the reference backend keeps them: the user's rows go, the
+    /// new one comes (for tables wsdash's own backend writes; an ORM's table is written by it).
+    async fn put(&self, record: ConnectionRecord) -> Result<Option<ConnectionRecord>, StoreError> {
+        let Some(user) = self.user_param(&record.user_id) else {
+            return Err(StoreError::Schema(format!(
+                "user id {:?} does not fit column {} ({})",
+                record.user_id, self.table.user.name, self.table.user.sql_type
+            )));
+        };
+        let replaced = self.query(&self.sql.delete_user, &[&user]).await?;
+        let micros = micros(&record);
+        self.execute(
+            &self.sql.insert,
+            &[&record.connection_id, &user, &micros],
+        )
+        .await?;
+        Ok(self.records(&replaced).into_iter().next())
+    }
+
+    async fn delete_if_current(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let Some(user) = self.user_param(&record.user_id) else {
+            return Ok(DeleteOutcome::Missing);
+        };
+        let micros = micros(record);
+        let changed = self
+            .execute(&self.sql.delete, &[&record.connection_id, &user, &micros])
+            .await?;
+        if changed > 0 {
+            return Ok(DeleteOutcome::Deleted);
+        }
+        let still_there = self
+            .query(&self.sql.exists, &[&record.connection_id])
+            .await?;
+        Ok(if still_there.is_empty() {
+            DeleteOutcome::Missing
+        } else {
+            DeleteOutcome::Changed
+        })
+    }
+
+    async fn raw_item(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        Ok(self
+            .raw_items(std::slice::from_ref(record))
+            .await?
+            .pop()
+            .flatten())
+    }
+
+    /// Whole rows (every column, as `row_to_json` gives them) for the audit log, in one query.
+    async fn raw_items(
+        &self,
+        records: &[ConnectionRecord],
+    ) -> Result<Vec<Option<serde_json::Value>>, StoreError> {
+        let ids: Vec<&str> = records.iter().map(|r| r.connection_id.as_str()).collect();
+        let rows = self.query(&self.sql.raw, &[&ids]).await?;
+        let mut by_id: HashMap<String, serde_json::Value> = HashMap::new();
+        for row in rows {
+            let id: Option<String> = row.get(0);
+            let json: Option<String> = row.get(1);
+            if let (Some(id), Some(json)) = (id, json) {
+                let value = serde_json::from_str(&json)
+                    .map_err(|e| StoreError::Other(format!("row_to_json gave bad JSON: {e}")))?;
+                by_id.insert(id, value);
+            }
+        }
+        Ok(records
+            .iter()
+            .map(|r| by_id.remove(&r.connection_id))
+            .collect())
+    }
+
+    async fn restore(
+        &self,
+        record: &ConnectionRecord,
+        raw: Option<&serde_json::Value>,
+    ) -> Result<bool, StoreError> {
+        let Some(user) = self.user_param(&record.user_id) else {
+            return Ok(false);
+        };
+        let micros = micros(record);
+        // Soft delete: the row is still there; set its flag back, unless the user has a newer
+        // open row.
+        if let Some(sql) = &self.sql.restore_flag {
+            let changed = self
+                .execute(sql, &[&record.connection_id, &user, &micros])
+                .await?;
+            if changed > 0 {
+                return Ok(true);
+            }
+            if !self
+                .query(&self.sql.exists, &[&record.connection_id])
+                .await?
+                .is_empty()
+            {
+                return Ok(false);
+            }
+        }
+        let Some(raw) = raw else {
+            return Err(StoreError::Schema(format!(
+                "no copy of row {} in the audit log to put back: {} has columns wsdash cannot fill in",
+                record.connection_id, self.table.qualified
+            )));
+        };
+        let mut row = raw.clone();
+        if let (Some(flag), Some(object)) = (&self.table.soft_delete, row.as_object_mut()) {
+            object.insert(flag.name.clone(), serde_json::Value::Bool(true));
+        }
+        let json = row.to_string();
+        let changed = self
+            .execute(
+                &self.sql.restore_row,
+                &[&record.connection_id, &user, &micros, &json],
+            )
+            .await?;
+        Ok(changed > 0)
+    }
+
+    fn describe(&self) -> String {
+        format!("{} on {}", self.table.describe(), redact(&self.url))
+    }
+}
+
+/// The URL without its password, for headers and messages.
+pub fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            parsed.to_string()
+        }
+        Err(_) => "postgres://…".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://app:hunter2@db.internal:5432/app"),
+            "postgres://app:***@db.internal:5432/app"
+        );
+        assert_eq!(
+            redact("postgres://db.internal/app"),
+            "postgres://db.internal/app"
+        );
+    }
+}
