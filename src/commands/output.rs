@@ -96,6 +96,15 @@ pub fn unprobed(records: Vec<crate::model::ConnectionRecord>) -> Vec<ProbedRecor
         .collect()
 }
 
+/// Rows the store keeps as closed (a soft-delete column false): said, never listed or probed.
+pub fn note_closed(closed: usize) {
+    if closed > 0 {
+        eprintln!(
+            "{closed} closed row(s) left out (their soft-delete column says the connection is gone)"
+        );
+    }
+}
+
 pub fn print_records(records: &[ProbedRecord], malformed: &[MalformedRecord], json_output: bool) {
     if json_output {
         let mut all: Vec<Value> = records.iter().map(record_json).collect();

@@ -1,7 +1,7 @@
 //! `wsdash probe`: every record, classified with GetConnection (rate-limited).
 
 use super::context::{failed, CommandError, Context, GlobalArgs, OutputFormat};
-use super::output::print_records;
+use super::output::{note_closed, print_records};
 use crate::ops::classify::classify_records;
 
 pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
@@ -9,6 +9,7 @@ pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
     let gateway = context.management()?;
     let store = context.store().await?;
     let snapshot = store.scan().await.map_err(failed)?;
+    note_closed(snapshot.closed);
     let concurrency = context.env.probe_concurrency;
     let rate = context.rate();
     super::progress::announce(

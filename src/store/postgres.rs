@@ -17,6 +17,10 @@ use tokio::sync::RwLock;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls, Row};
 
+/// The user of a row whose user column is NULL (Django's anonymous connections): a connection
+/// all the same, probed and purged like any other, but no user to push to or to compare with.
+pub const ANONYMOUS_USER: &str = "(anonymous)";
+
 /// Rows per page of a scan: keyset paging, each page its own statement, so a million-row table
 /// is read without a transaction held open.
 const PAGE_ROWS: i64 = 5_000;
@@ -118,8 +122,10 @@ impl PostgresStore {
             connection_id: connection.clone(),
             reason,
         };
-        let Some(user_id) = user.clone() else {
-            return Err(malformed(format!("{} is NULL", self.table.user.name)));
+        let user_id = match user.clone() {
+            Some(user_id) => user_id,
+            None if self.table.user.nullable => ANONYMOUS_USER.to_string(),
+            None => return Err(malformed(format!("{} is NULL", self.table.user.name))),
         };
         let Some(connection_id) = connection.clone().filter(|c| !c.is_empty()) else {
             return Err(malformed(format!(
@@ -136,12 +142,10 @@ impl PostgresStore {
                 self.table.connected_at.name
             )));
         };
-        let connected_at = self
-            .table
-            .connected_at
-            .time
-            .parse(text)
-            .map_err(|reason| malformed(format!("{}: {reason}", self.table.connected_at.name)))?;
+        let connected_at =
+            self.table.connected_at.time.parse(text).map_err(|reason| {
+                malformed(format!("{}: {reason}", self.table.connected_at.name))
+            })?;
         Ok((
             ConnectionRecord {
                 user_id,
@@ -160,10 +164,21 @@ impl PostgresStore {
             .collect()
     }
 
-    /// The user id as the user column takes it: an integer column refuses other text, and a
-    /// user id that is not a number cannot be in it.
-    fn user_param(&self, user_id: &str) -> Option<String> {
-        self.table.user.accepts(user_id).then(|| user_id.to_string())
+    /// The user id as the user column takes it (`Some(None)`: NULL, the anonymous user); `None`
+    /// when it cannot be in the column (an integer column holds no other text).
+    fn user_param(&self, user_id: &str) -> Option<Option<String>> {
+        if user_id == ANONYMOUS_USER && self.table.user.nullable {
+            return Some(None);
+        }
+        self.table
+            .user
+            .accepts(user_id)
+            .then(|| Some(user_id.to_string()))
+    }
+
+    /// A user to look records up by: the anonymous user has none.
+    fn named_user(&self, user_id: &str) -> Option<String> {
+        self.user_param(user_id).flatten()
     }
 }
 
@@ -202,8 +217,15 @@ pub(super) fn classify(error: tokio_postgres::Error) -> StoreError {
         |db| db.message().to_string(),
     );
     let Some(code) = error.code() else {
-        // No SQLSTATE: the server was never reached, or the connection broke.
-        return StoreError::Network(message);
+        // No SQLSTATE: the server was never reached or the connection broke (an I/O error or
+        // a closed connection), or wsdash sent what the statement cannot take.
+        let io =
+            std::error::Error::source(&error).is_some_and(|cause| cause.is::<std::io::Error>());
+        return if error.is_closed() || io {
+            StoreError::Network(message)
+        } else {
+            StoreError::Other(message)
+        };
     };
     if *code == SqlState::UNDEFINED_TABLE {
         StoreError::TableNotFound(message)
@@ -264,7 +286,7 @@ impl Statements {
         // The row as read: connection, user and connect time, so a row the user's reconnect
         // rewrote, or a newer one, is never touched.
         let current = format!(
-            "{connection} = $1 AND {user} = $2::text::{} AND {time_micros} = $3",
+            "{connection} = $1 AND {user} IS NOT DISTINCT FROM $2::text::{} AND {time_micros} = $3",
             t.user.sql_type
         );
         let delete = match &t.soft_delete {
@@ -285,8 +307,9 @@ impl Statements {
             .as_ref()
             .map(|c| format!(" AND n.{} IS TRUE", c.quoted))
             .unwrap_or_default();
+        // (Anonymous rows have no user whose newer row could exist.)
         let newer = format!(
-            "NOT EXISTS (SELECT 1 FROM {table} n WHERE n.{user} = $2::text::{} AND {newer_micros} >= $3{newer_open} AND n.{connection} <> $1)",
+            "($2::text IS NULL OR NOT EXISTS (SELECT 1 FROM {table} n WHERE n.{user} = $2::text::{} AND {newer_micros} >= $3{newer_open} AND n.{connection} <> $1))",
             t.user.sql_type
         );
         Statements {
@@ -298,7 +321,7 @@ impl Statements {
             delete,
             exists: format!("SELECT 1 FROM {table} WHERE {connection} = $1{and_open}"),
             raw: format!(
-                "SELECT {connection}::text, row_to_json(t)::text FROM {table} t WHERE {connection}::text = ANY($1::text[])"
+                "SELECT {connection}::text, row_to_json(t)::text FROM {table} t WHERE {connection}::text = ANY($1::text[]){and_open}"
             ),
             restore_flag: t.soft_delete.as_ref().map(|flag| {
                 format!(
@@ -309,7 +332,7 @@ impl Statements {
             // Every column from the audit log's copy of the row, so a table whose columns have
             // no database defaults (Django's) gets them all back.
             restore_row: format!(
-                "INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_record(NULL::{table}, $4::json) WHERE {newer} AND NOT EXISTS (SELECT 1 FROM {table} WHERE {connection} = $1) ON CONFLICT DO NOTHING"
+                "INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_record(NULL::{table}, $4::text::json) WHERE {newer} AND NOT EXISTS (SELECT 1 FROM {table} WHERE {connection} = $1) ON CONFLICT DO NOTHING"
             ),
             insert: format!(
                 "INSERT INTO {table} ({connection}, {user}, {}) VALUES ($1, $2::text::{}, {}) ON CONFLICT DO NOTHING",
@@ -351,7 +374,7 @@ impl super::ConnectionStore for PostgresStore {
     }
 
     async fn find_all_by_user(&self, user_id: &str) -> Result<Vec<ConnectionRecord>, StoreError> {
-        let Some(user) = self.user_param(user_id) else {
+        let Some(user) = self.named_user(user_id) else {
             return Ok(Vec::new());
         };
         let rows = self.query(&self.sql.by_user, &[&user]).await?;
@@ -371,7 +394,7 @@ impl super::ConnectionStore for PostgresStore {
     /// One connection per user, as the reference backend keeps them: the user's rows go, the
     /// new one comes (for tables wsdash's own backend writes; an ORM's table is written by it).
     async fn put(&self, record: ConnectionRecord) -> Result<Option<ConnectionRecord>, StoreError> {
-        let Some(user) = self.user_param(&record.user_id) else {
+        let Some(user) = self.named_user(&record.user_id) else {
             return Err(StoreError::Schema(format!(
                 "user id {:?} does not fit column {} ({})",
                 record.user_id, self.table.user.name, self.table.user.sql_type
@@ -379,11 +402,8 @@ impl super::ConnectionStore for PostgresStore {
         };
         let replaced = self.query(&self.sql.delete_user, &[&user]).await?;
         let micros = micros(&record);
-        self.execute(
-            &self.sql.insert,
-            &[&record.connection_id, &user, &micros],
-        )
-        .await?;
+        self.execute(&self.sql.insert, &[&record.connection_id, &user, &micros])
+            .await?;
         Ok(self.records(&replaced).into_iter().next())
     }
 
@@ -422,7 +442,8 @@ impl super::ConnectionStore for PostgresStore {
             .flatten())
     }
 
-    /// Whole rows (every column, as `row_to_json` gives them) for the audit log, in one query.
+    /// Whole rows (every column, as `row_to_json` gives them) for the audit log, in one query;
+    /// a row its soft-delete column marks closed is not a record any more, so not given.
     async fn raw_items(
         &self,
         records: &[ConnectionRecord],

@@ -68,7 +68,8 @@ impl TimeColumn {
     /// A value for the column from micro-seconds in parameter `param` (exactly: no floating
     /// point on the way, so the value written is the value a conditional delete compares).
     pub fn from_micros(&self, param: &str) -> String {
-        let instant = format!("('epoch'::timestamptz + {param}::bigint * interval '1 microsecond')");
+        let instant =
+            format!("('epoch'::timestamptz + {param}::bigint * interval '1 microsecond')");
         match self {
             TimeColumn::Timestamp => instant,
             TimeColumn::Epoch { millis: false } => format!("({param}::bigint / 1000000)"),
@@ -176,10 +177,8 @@ impl Discovered {
         let schema: String = rows[0].get(0);
         let qualified = format!("{}.{}", quote(&schema), quote(&name));
         let column = |wanted: &str, key: &str| -> Result<Column, StoreError> {
-            let (name, data_type, nullable, _) = found
-                .iter()
-                .find(|(n, ..)| n == wanted)
-                .ok_or_else(|| {
+            let (name, data_type, nullable, _) =
+                found.iter().find(|(n, ..)| n == wanted).ok_or_else(|| {
                     StoreError::Schema(format!(
                         "{table} has no column {wanted:?} (schema.{key}); its columns: {}",
                         found
@@ -305,11 +304,11 @@ mod tests {
 
     #[test]
     fn times_read_back_as_the_instant_they_were() {
-        let micros = TimeColumn::Timestamp.parse("1764585045123456").expect("micros");
+        let micros = TimeColumn::Timestamp
+            .parse("1764585045123456")
+            .expect("micros");
         assert_eq!(micros.unix_timestamp_nanos(), 1_764_585_045_123_456_000);
-        let iso = TimeColumn::Text
-            .parse("2026-02-06T10:30:45Z")
-            .expect("iso");
+        let iso = TimeColumn::Text.parse("2026-02-06T10:30:45Z").expect("iso");
         assert_eq!(iso.unix_timestamp(), 1_770_373_845);
         assert!(TimeColumn::Text.parse("yesterday").is_err());
         assert!(TimeColumn::Epoch { millis: true }.parse("x").is_err());

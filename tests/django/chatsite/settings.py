@@ -7,7 +7,7 @@ HTTPS proxy plus AWS_CA_BUNDLE for the Management API host the package builds it
 import os
 
 BASE_DIR = os.path.dirname(os.path.abspath(__file__))
-PORT = os.environ["WSDASH_DJANGO_PORT"]
+PORT = os.environ.get("WSDASH_DJANGO_PORT", "8000")
 
 SECRET_KEY = "wsdash-test-only-not-a-secret"
 DEBUG = False
@@ -42,24 +42,37 @@ TEMPLATES = [
         },
     }
 ]
-DATABASES = {
-    "default": {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.environ["WSDASH_DJANGO_DB"],
+# SQLite in a temporary file, or the PostgreSQL server a test started (WSDASH_DJANGO_PG_PORT):
+# then Django's own migrations create the tables wsdash reads.
+if os.environ.get("WSDASH_DJANGO_PG_PORT"):
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": "postgres",
+            "USER": "postgres",
+            "HOST": "127.0.0.1",
+            "PORT": os.environ["WSDASH_DJANGO_PG_PORT"],
+        }
     }
-}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": os.environ["WSDASH_DJANGO_DB"],
+        }
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 LOGIN_REDIRECT_URL = "/login/"
 
 # The package's AWS settings (its "AWS IAM setup" page): a region and a key pair.
 AWS_REGION_NAME = "us-east-1"
-AWS_ACCESS_KEY_ID = os.environ["AWS_ACCESS_KEY_ID"]
-AWS_SECRET_ACCESS_KEY = os.environ["AWS_SECRET_ACCESS_KEY"]
+AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID", "")
+AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
 
 # The package's gateway secret: API Gateway adds it to every integration request as a static
 # header mapping, and the views refuse requests without it.
-WEBSOCKETS = {"gateway_secret": os.environ["WSDASH_GATEWAY_SECRET"]}
+WEBSOCKETS = {"gateway_secret": os.environ.get("WSDASH_GATEWAY_SECRET", "")}
 
 LOGGING = {
     "version": 1,

@@ -5,6 +5,7 @@ pub mod dynamo;
 /// Process measurements for the benches (RSS, percentiles); no test uses them.
 #[allow(dead_code)]
 pub mod measure;
+pub mod postgres;
 pub mod proxy;
 pub mod tmux;
 
@@ -296,7 +297,7 @@ pub fn django_python() -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/django-venv/bin/python");
     assert!(
         path.exists(),
-        "no Django test environment at {}: ./test makes it (python3 -m venv target/django-venv && target/django-venv/bin/pip install django-aws-api-gateway-websockets==4.1.0 websockets cryptography)",
+        "no Django test environment at {}: ./test makes it (python3 -m venv target/django-venv && target/django-venv/bin/pip install django-aws-api-gateway-websockets==4.1.0 websockets cryptography 'psycopg[binary]')",
         path.display()
     );
     path
