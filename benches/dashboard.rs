@@ -55,6 +55,7 @@ fn loaded_app(records: usize) -> App {
         Action::Scanned(Ok(StoreSnapshot {
             records: records.clone(),
             malformed: vec![],
+            closed: 0,
         })),
     );
     // Probe answers arrive in batches, as the dashboard's sweeps deliver them.
