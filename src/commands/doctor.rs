@@ -108,16 +108,19 @@ pub async fn collect_checks(
     config.account = account.clone();
     checks.extend(api_config::evaluate(&config, endpoint.as_deref()));
 
-    checks.extend(
-        access::table(
-            &context.sdk,
-            env.dynamodb_endpoint.as_deref(),
-            env.table.as_deref(),
-            env.schema.clone(),
-            &region,
-        )
-        .await,
-    );
+    checks.extend(match &env.store_url {
+        Some(url) => crate::doctor::postgres::table(url, env.table.as_deref(), &env.schema).await,
+        None => {
+            access::table(
+                &context.sdk,
+                env.dynamodb_endpoint.as_deref(),
+                env.table.as_deref(),
+                env.schema.clone(),
+                &region,
+            )
+            .await
+        }
+    });
 
     let gateway: Option<Arc<dyn crate::management::ManagementApi>> = match &endpoint {
         Some(endpoint) => {

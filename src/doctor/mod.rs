@@ -4,6 +4,7 @@
 pub mod access;
 pub mod api_config;
 pub mod e2e;
+pub mod postgres;
 
 use serde::Serialize;
 

@@ -73,6 +73,39 @@ impl PostgresStore {
         &self.table
     }
 
+    /// The first page of rows, parsed, for doctor.
+    pub async fn sample(&self) -> Result<StoreSnapshot, StoreError> {
+        let none: Option<String> = None;
+        let rows = self.query(&self.sql.page, &[&none]).await?;
+        let mut snapshot = StoreSnapshot::default();
+        for row in &rows {
+            match self.parse(row) {
+                Ok((record, true)) => snapshot.records.push(record),
+                Ok((_, false)) => snapshot.closed += 1,
+                Err(malformed) => snapshot.malformed.push(malformed),
+            }
+        }
+        Ok(snapshot)
+    }
+
+    /// The privileges among `wanted` (SELECT, UPDATE, DELETE, INSERT) the connected user lacks
+    /// on the table.
+    pub async fn missing_privileges(&self, wanted: &[&str]) -> Result<Vec<String>, StoreError> {
+        let mut missing = Vec::new();
+        for privilege in wanted {
+            let rows = self
+                .query(
+                    "SELECT has_table_privilege(current_user, $1::text, $2::text)",
+                    &[&self.table.qualified, privilege],
+                )
+                .await?;
+            if !rows.first().is_some_and(|row| row.get::<_, bool>(0)) {
+                missing.push(privilege.to_string());
+            }
+        }
+        Ok(missing)
+    }
+
     /// A client that is connected: the server may have closed the last one.
     async fn client(&self) -> Result<tokio::sync::RwLockReadGuard<'_, Client>, StoreError> {
         {

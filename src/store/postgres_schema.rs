@@ -127,6 +127,8 @@ pub struct Discovered {
     /// NOT NULL columns without a default that wsdash does not map: a row can only be put
     /// back from the audit log's copy of it.
     pub unmapped_required: Vec<String>,
+    /// The table's boolean columns, for doctor to spot an unmapped soft-delete flag.
+    pub boolean_columns: Vec<String>,
 }
 
 /// `"name"` with inner quotes doubled, as SQL quotes identifiers.
@@ -265,7 +267,13 @@ impl Discovered {
             .await
             .map(|rows| !rows.is_empty())
             .map_err(super::postgres::classify)?;
+        let boolean_columns = found
+            .iter()
+            .filter(|(_, data_type, ..)| data_type == "boolean")
+            .map(|(name, ..)| name.clone())
+            .collect();
         Ok(Discovered {
+            boolean_columns,
             qualified,
             connected_at: TimedColumn {
                 name: at.name,

@@ -181,6 +181,26 @@ async fn every_command_works_on_djangos_table_soft_deleting_and_restoring_whole_
     };
     let config = env_config(&dir, "django", &keys("soft_delete = \"connected\""));
 
+    // doctor: the mapping, the rows, the user index Django made, the privileges, the flag.
+    let doctor = |config: &std::path::Path| -> HashMap<String, Value> {
+        let (_, out, err) = wsdash(config, &["doctor", "--output", "json"]);
+        json(&out)["checks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{out}{err}"))
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap_or_default().to_string(),
+                    c.clone(),
+                )
+            })
+            .collect()
+    };
+    let checks = doctor(&config);
+    for name in ["table", "user index", "table privileges", "soft delete"] {
+        assert_eq!(checks[name]["status"], "PASS", "{name}: {:#}", checks[name]);
+    }
+
     // list: every open row, the anonymous one included; the closed row only counted.
     let (code, out, err) = wsdash(&config, &["list", "--output", "json"]);
     assert_eq!(code, 0, "{err}");
@@ -299,6 +319,20 @@ async fn every_command_works_on_djangos_table_soft_deleting_and_restoring_whole_
     let hard = dir.join("hard");
     std::fs::create_dir_all(&hard).expect("dir");
     let config = env_config(&hard, "django", &keys(""));
+    // Without the mapping, doctor spots the flag and says which key to set.
+    let checks = doctor(&config);
+    assert_eq!(
+        checks["soft delete"]["status"], "WARN",
+        "{:#}",
+        checks["soft delete"]
+    );
+    assert!(
+        checks["soft delete"]["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("soft_delete = \"connected\"")),
+        "{:#}",
+        checks["soft delete"]
+    );
     let hard_audit = hard.join("audit.jsonl");
     let hard_audit = hard_audit.to_str().expect("path");
     let (code, out, err) = wsdash(
