@@ -45,6 +45,9 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Check the API's configuration, the table and the permissions; --e2e follows a real connection.
     Doctor(crate::commands::doctor::DoctorArgs),
+    /// Set up the connection store (PostgreSQL: the trigger for live refresh).
+    #[command(subcommand)]
+    Store(crate::commands::store::StoreCommand),
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -80,7 +80,11 @@ pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Resu
         Arc::new(AwsManagementApi::new(&sdk, &stage.url).with_profile(global.profile.as_deref()));
     let store: Arc<dyn ConnectionStore> = match args.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
-        StoreKind::Dynamodb => {
+        StoreKind::Dynamodb | StoreKind::Postgres => {
+            anyhow::ensure!(
+                (args.store == StoreKind::Postgres) == global.store_url.is_some(),
+                "--store postgres takes the database from --store-url (or WSDASH_STORE_URL), and --store dynamodb none"
+            );
             let context = Context::new(global)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;

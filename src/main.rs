@@ -43,6 +43,7 @@ fn main() -> ExitCode {
             Some(Command::Purge(args)) => commands::purge::run(&global, &args).await,
             Some(Command::Restore(args)) => commands::restore::run(&global, &args).await,
             Some(Command::Doctor(args)) => commands::doctor::run(&global, &args).await,
+            Some(Command::Store(command)) => commands::store::run(&global, &command).await,
             None if launch::wants_demo(&global) => {
                 server(launch::run_demo_dashboard(&global, Default::default()).await)
             }

@@ -10,5 +10,6 @@ pub mod progress;
 pub mod purge;
 pub mod push;
 pub mod restore;
+pub mod store;
 
 pub use context::{CommandError, Context, GlobalArgs, OutputFormat};

@@ -7,7 +7,12 @@ use crate::store::postgres::{redact, PostgresStore};
 use crate::store::schema::SchemaOverrides;
 use crate::store::StoreError;
 
-pub async fn table(url: &str, table: Option<&str>, names: &SchemaOverrides) -> Vec<Check> {
+pub async fn table(
+    env: &str,
+    url: &str,
+    table: Option<&str>,
+    names: &SchemaOverrides,
+) -> Vec<Check> {
     let Some(table) = table else {
         return vec![Check::warn(
             "table",
@@ -100,6 +105,27 @@ pub async fn table(url: &str, table: Option<&str>, names: &SchemaOverrides) -> V
             format!("cannot read the privileges: {e}"),
             None,
         ),
+    });
+    checks.push(match store.notify_installed().await {
+        Ok(true) => Check::pass(
+            "live refresh",
+            format!(
+                "trigger {} sends each row change: the dashboard follows it (LISTEN) instead of scanning again",
+                crate::store::postgres_notify::TRIGGER
+            ),
+        ),
+        Ok(false) => Check::warn(
+            "live refresh",
+            format!(
+                "no {} trigger on {}: the dashboard scans the whole table again at a pace instead of following its changes",
+                crate::store::postgres_notify::TRIGGER,
+                found.qualified
+            ),
+            Some(format!(
+                "wsdash --env {env} store install-notify   # or --print for the SQL, to review or hand to a DBA"
+            )),
+        ),
+        Err(e) => Check::warn("live refresh", format!("cannot read the table's triggers: {e}"), None),
     });
     checks.push(match &found.soft_delete {
         Some(flag) => Check::pass(

@@ -325,4 +325,7 @@ async fn debug_purge_stale(State(state): State<Arc<BackendState>>, headers: Head
 pub enum StoreKind {
     Memory,
     Dynamodb,
+    /// The table in the --store-url database (it must exist: the backend writes its mapped
+    /// columns only).
+    Postgres,
 }

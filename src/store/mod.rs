@@ -8,6 +8,7 @@ pub mod dynamo;
 pub mod dynamo_stream;
 pub mod memory;
 pub mod postgres;
+pub mod postgres_notify;
 pub mod postgres_schema;
 pub mod schema;
 

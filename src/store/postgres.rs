@@ -68,6 +68,22 @@ impl PostgresStore {
         })
     }
 
+    /// Create (or replace) the trigger that feeds LISTEN/NOTIFY, in one transaction.
+    pub async fn install_notify(&self) -> Result<(), StoreError> {
+        let sql = format!(
+            "BEGIN;\n{}\nCOMMIT;",
+            super::postgres_notify::install_sql(&self.table)
+        );
+        let client = self.client().await?;
+        client.batch_execute(&sql).await.map_err(classify)
+    }
+
+    /// Whether the table has the trigger (doctor's "live refresh").
+    pub async fn notify_installed(&self) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        super::postgres_notify::installed(&client, &self.table).await
+    }
+
     /// What the mapping found, for doctor and the dashboard's header.
     pub fn discovered(&self) -> &Discovered {
         &self.table
@@ -219,6 +235,42 @@ impl PostgresStore {
 /// column's type, so the time read is the time compared.
 fn micros(record: &ConnectionRecord) -> i64 {
     (record.connected_at.unix_timestamp_nanos() / 1_000) as i64
+}
+
+/// A connection for LISTEN: its notifications (or how it ended) arrive on the receiver.
+pub(super) async fn open_listener(
+    url: &str,
+) -> Result<
+    (
+        Client,
+        tokio::sync::mpsc::UnboundedReceiver<Result<String, StoreError>>,
+    ),
+    StoreError,
+> {
+    use futures_util::StreamExt;
+    let (client, mut connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .map_err(classify)?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        // Polling the messages is what drives the connection, so the task owns it.
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                    if tx.send(Ok(n.payload().to_string())).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    let _ = tx.send(Err(classify(e)));
+                    return;
+                }
+            }
+        }
+    });
+    Ok((client, rx))
 }
 
 async fn open(url: &str) -> Result<Client, StoreError> {
@@ -543,6 +595,19 @@ impl super::ConnectionStore for PostgresStore {
             )
             .await?;
         Ok(changed > 0)
+    }
+
+    /// LISTEN/NOTIFY when the table has wsdash's trigger; paced rescans otherwise.
+    async fn changes(&self) -> Result<Option<Box<dyn super::changes::ChangeFeed>>, StoreError> {
+        let installed = {
+            let client = self.client().await?;
+            super::postgres_notify::installed(&client, &self.table).await?
+        };
+        if !installed {
+            return Ok(None);
+        }
+        let feed = super::postgres_notify::NotifyFeed::open(&self.url, &self.table).await?;
+        Ok(Some(Box::new(feed)))
     }
 
     fn describe(&self) -> String {

@@ -95,6 +95,20 @@ impl TimeColumn {
         }
     }
 
+    /// A JSON number (a notification's copy of an epoch column) as a time.
+    pub fn parse_number(&self, n: &serde_json::Number) -> Option<OffsetDateTime> {
+        let TimeColumn::Epoch { millis } = self else {
+            return None;
+        };
+        let micros = match (n.as_i64(), millis) {
+            (Some(i), true) => i128::from(i) * 1_000,
+            (Some(i), false) => i128::from(i) * 1_000_000,
+            (None, true) => (n.as_f64()? * 1_000.0) as i128,
+            (None, false) => (n.as_f64()? * 1_000_000.0) as i128,
+        };
+        OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).ok()
+    }
+
     fn describe(&self) -> &'static str {
         match self {
             TimeColumn::Timestamp => "timestamp",

@@ -20,7 +20,7 @@ fn help(args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-const SUBCOMMANDS: [&str; 10] = [
+const SUBCOMMANDS: [&str; 11] = [
     "list",
     "probe",
     "push",
@@ -28,6 +28,7 @@ const SUBCOMMANDS: [&str; 10] = [
     "purge",
     "restore",
     "doctor",
+    "store",
     "gateway",
     "backend",
     "demo",

@@ -200,6 +200,14 @@ async fn every_command_works_on_djangos_table_soft_deleting_and_restoring_whole_
     for name in ["table", "user index", "table privileges", "soft delete"] {
         assert_eq!(checks[name]["status"], "PASS", "{name}: {:#}", checks[name]);
     }
+    assert_eq!(checks["live refresh"]["status"], "WARN");
+    assert!(
+        checks["live refresh"]["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("wsdash --env django store install-notify")),
+        "{:#}",
+        checks["live refresh"]
+    );
 
     // list: every open row, the anonymous one included; the closed row only counted.
     let (code, out, err) = wsdash(&config, &["list", "--output", "json"]);
@@ -423,4 +431,100 @@ async fn a_row_that_changed_after_it_was_read_is_never_deleted() {
         "{:?}",
         refused.map(|e| e.to_string())
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_trigger_installed_changes_arrive_without_a_scan() {
+    use wsdash::store::changes::StoreChange;
+    use wsdash::store::postgres::PostgresStore;
+    use wsdash::store::ConnectionStore;
+    let pg = Postgres::start();
+    pg.sql("CREATE TABLE sessions (id bigserial PRIMARY KEY, connection_id varchar(255) UNIQUE NOT NULL, user_id integer, connected boolean NOT NULL, created_on timestamptz NOT NULL)");
+    let dir = std::env::temp_dir().join(format!("wsdash-pg-notify-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = env_config(
+        &dir,
+        "live",
+        &format!(
+            "store = \"{}\"\ntable = \"sessions\"\n[env.live.schema]\nconnected_at = \"created_on\"\nsoft_delete = \"connected\"",
+            pg.url
+        ),
+    );
+    let (code, out, err) = wsdash(&config, &["store", "install-notify", "--print"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("CREATE TRIGGER wsdash_notify"), "{out}");
+    assert_eq!(
+        pg.sql("SELECT count(*) FROM pg_trigger WHERE tgname = 'wsdash_notify'"),
+        "0",
+        "--print changes nothing"
+    );
+    let (code, out, err) = wsdash(&config, &["store", "install-notify"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("installed trigger wsdash_notify"), "{out}");
+
+    let names = wsdash::store::schema::SchemaOverrides {
+        connected_at: "created_on".into(),
+        soft_delete: Some("connected".into()),
+        ..Default::default()
+    };
+    let store = PostgresStore::connect(&pg.url, "sessions", &names)
+        .await
+        .expect("connect");
+    let mut feed = store
+        .changes()
+        .await
+        .expect("changes")
+        .expect("a feed with the trigger");
+    pg.sql("INSERT INTO sessions (connection_id, user_id, connected, created_on) VALUES ('LIVE0000000001=', 7, true, now())");
+    pg.sql("UPDATE sessions SET connected = false WHERE connection_id = 'LIVE0000000001='");
+    pg.sql("INSERT INTO sessions (connection_id, user_id, connected, created_on) VALUES ('LIVE0000000002=', NULL, true, now())");
+    pg.sql("DELETE FROM sessions WHERE connection_id = 'LIVE0000000002='");
+    let mut seen = Vec::new();
+    for _ in 0..10 {
+        seen.extend(feed.next_changes().await.expect("changes"));
+        if seen.len() >= 4 {
+            break;
+        }
+    }
+    let summary: Vec<(String, String)> = seen
+        .iter()
+        .map(|change| match change {
+            StoreChange::Put { item, .. } => (
+                "put".to_string(),
+                item.as_ref()
+                    .map(|r| r.user_id.clone())
+                    .unwrap_or_else(|m| m.reason.clone()),
+            ),
+            StoreChange::Removed { key } => (
+                "removed".to_string(),
+                key.connection_id.clone().unwrap_or_default(),
+            ),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("put".to_string(), "7".to_string()),
+            ("removed".to_string(), "LIVE0000000001=".to_string()),
+            ("put".to_string(), "(anonymous)".to_string()),
+            ("removed".to_string(), "LIVE0000000002=".to_string()),
+        ],
+        "{seen:#?}"
+    );
+    // The record a change carries is the row as a scan reads it, to the microsecond.
+    pg.sql("INSERT INTO sessions (connection_id, user_id, connected, created_on) VALUES ('LIVE0000000003=', 8, true, now())");
+    let put = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Some(StoreChange::Put {
+                item: Ok(record), ..
+            }) = feed.next_changes().await.expect("changes").pop()
+            {
+                break record;
+            }
+        }
+    })
+    .await
+    .expect("the insert's notification in time");
+    assert_eq!(store.scan().await.expect("scan").records, vec![put]);
+    std::fs::remove_dir_all(dir).ok();
 }
