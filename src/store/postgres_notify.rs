@@ -228,6 +228,6 @@ impl ChangeFeed for NotifyFeed {
     }
 
     fn describe(&self) -> String {
-        format!("LISTEN {} (trigger {TRIGGER})", channel(&self.table))
+        format!("LISTEN/NOTIFY on {}", self.table.qualified)
     }
 }

@@ -528,3 +528,49 @@ async fn with_the_trigger_installed_changes_arrive_without_a_scan() {
     assert_eq!(store.scan().await.expect("scan").records, vec![put]);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The dashboard on a PostgreSQL table, in a real terminal: it reads the table once, then
+/// follows the trigger's notifications; a row the backend inserts appears, one it closes goes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_shows_a_postgres_table_and_follows_its_changes() {
+    use crate::common::tmux::Tmux;
+    let pg = Postgres::start();
+    pg.sql("CREATE TABLE sessions (connection_id text PRIMARY KEY, user_id text, connected boolean NOT NULL, created_on timestamptz NOT NULL)");
+    let (_gateway, listen) = gateway();
+    let (_socket, live) = open(&listen).await;
+    pg.sql(&format!("INSERT INTO sessions VALUES ('{live}', 'first-user', true, now() - interval '1 minute'), ('DEADFIRST000001=', 'gone-user', true, now() - interval '2 hours')"));
+    let dir = std::env::temp_dir().join(format!("wsdash-pg-tmux-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = env_config(
+        &dir,
+        "pg",
+        &format!(
+            "store = \"{}\"\ntable = \"sessions\"\nendpoint = \"http://{listen}/production\"\n[env.pg.schema]\nconnected_at = \"created_on\"\nsoft_delete = \"connected\"",
+            pg.url
+        ),
+    );
+    let (code, _, err) = wsdash(&config, &["store", "install-notify"]);
+    assert_eq!(code, 0, "{err}");
+    let command = format!(
+        "env XDG_STATE_HOME={dir} AWS_ACCESS_KEY_ID=t AWS_SECRET_ACCESS_KEY=t AWS_REGION=us-east-1 {bin} --config {config}",
+        dir = dir.display(),
+        bin = env!("CARGO_BIN_EXE_wsdash"),
+        config = config.display()
+    );
+    let tmux = Tmux::start_sized(&command, 160, 40);
+    tmux.wait_for("the rows, probed, and the table followed", |s| {
+        s.contains("first-user")
+            && s.contains("gone-user")
+            && s.contains("stale")
+            && s.contains("following LISTEN/NOTIFY")
+    });
+    pg.sql("INSERT INTO sessions VALUES ('THIRD0000000001=', 'third-user', true, now())");
+    tmux.wait_for("the inserted row", |s| s.contains("third-user"));
+    pg.sql("UPDATE sessions SET connected = false WHERE user_id = 'gone-user'");
+    let screen = tmux.wait_for("the closed row gone", |s| {
+        !s.contains("gone-user") && s.contains("first-user")
+    });
+    assert!(screen.contains("following LISTEN/NOTIFY"), "{screen}");
+    tmux.keys(&["q"]);
+    std::fs::remove_dir_all(dir).ok();
+}
