@@ -310,17 +310,14 @@ pub fn resolve(
     })
 }
 
-/// A store URL wsdash can open: PostgreSQL's (libpq's `postgres://` or `postgresql://` form).
+/// A store URL wsdash can open: PostgreSQL's (`postgres://`, `postgresql://`) or Redis's
+/// (`redis://`, `rediss://`).
 fn check_store_url(url: &str) -> Result<(), ConfigError> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     match scheme {
-        Some("postgres" | "postgresql") => Ok(()),
-        Some("redis" | "rediss") => Err(ConfigError::BadEndpoint(format!(
-            "--store-url {}: Redis stores are not supported yet; wsdash reads DynamoDB (no --store-url) and PostgreSQL (postgres://USER@HOST:PORT/DB)",
-            crate::store::postgres::redact(url)
-        ))),
+        Some("postgres" | "postgresql" | "redis" | "rediss") => Ok(()),
         _ => Err(ConfigError::BadEndpoint(format!(
-            "--store-url {}: not a store URL; use postgres://USER:PASSWORD@HOST:PORT/DATABASE (or leave it out for DynamoDB)",
+            "--store-url {}: not a store URL; use postgres://USER:PASSWORD@HOST:PORT/DATABASE or redis://[:PASSWORD@]HOST:PORT[/DB] (or leave it out for DynamoDB)",
             crate::store::postgres::redact(url)
         ))),
     }

@@ -80,10 +80,16 @@ pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Resu
         Arc::new(AwsManagementApi::new(&sdk, &stage.url).with_profile(global.profile.as_deref()));
     let store: Arc<dyn ConnectionStore> = match args.store {
         StoreKind::Memory => Arc::new(MemoryStore::new()),
-        StoreKind::Dynamodb | StoreKind::Postgres => {
+        StoreKind::Dynamodb | StoreKind::Postgres | StoreKind::Redis => {
+            let named = match &global.store_url {
+                None => StoreKind::Dynamodb,
+                Some(url) if crate::commands::context::is_redis_url(url) => StoreKind::Redis,
+                Some(_) => StoreKind::Postgres,
+            };
             anyhow::ensure!(
-                (args.store == StoreKind::Postgres) == global.store_url.is_some(),
-                "--store postgres takes the database from --store-url (or WSDASH_STORE_URL), and --store dynamodb none"
+                named == args.store,
+                "--store {:?} does not match the store URL: --store postgres and --store redis take theirs from --store-url (or WSDASH_STORE_URL), --store dynamodb none",
+                args.store
             );
             let context = Context::new(global)
                 .await

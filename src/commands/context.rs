@@ -9,6 +9,7 @@ use crate::management::{AwsManagementApi, ManagementApi};
 use crate::ops::audit::AuditLog;
 use crate::ops::pacing::RateController;
 use crate::store::postgres::PostgresStore;
+use crate::store::redis_store::RedisStore;
 use crate::store::{ConnectionStore, DynamoStore, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -188,10 +189,17 @@ impl Context {
         Ok(AwsManagementApi::new(&self.sdk, endpoint).with_profile(self.env.profile.as_deref()))
     }
 
-    /// The environment's connection store: PostgreSQL when it has a store URL, else DynamoDB.
+    /// The environment's connection store: PostgreSQL or Redis when it has a store URL, else
+    /// DynamoDB. (A Redis store has no table: its keys are named by `schema.record_key`.)
     pub async fn store(&self) -> Result<Arc<dyn ConnectionStore>, CommandError> {
-        let table = self.env.table().map_err(usage)?;
+        let table = match &self.env.store_url {
+            Some(url) if is_redis_url(url) => "",
+            _ => self.env.table().map_err(usage)?,
+        };
         let opened: Result<Arc<dyn ConnectionStore>, _> = match &self.env.store_url {
+            Some(url) if is_redis_url(url) => RedisStore::connect(url, &self.env.schema)
+                .await
+                .map(|store| Arc::new(store) as Arc<dyn ConnectionStore>),
             Some(url) => PostgresStore::connect(url, table, &self.env.schema)
                 .await
                 .map(|store| Arc::new(store) as Arc<dyn ConnectionStore>),
@@ -247,6 +255,11 @@ impl Context {
         }
         Ok(())
     }
+}
+
+/// Whether a store URL names Redis (`redis://`, `rediss://`).
+pub fn is_redis_url(url: &str) -> bool {
+    url.starts_with("redis://") || url.starts_with("rediss://")
 }
 
 /// Ask on a terminal; refuse without one.

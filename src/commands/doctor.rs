@@ -109,6 +109,9 @@ pub async fn collect_checks(
     checks.extend(api_config::evaluate(&config, endpoint.as_deref()));
 
     checks.extend(match &env.store_url {
+        Some(url) if crate::commands::context::is_redis_url(url) => {
+            crate::doctor::redis::store(url, &env.schema).await
+        }
         Some(url) => {
             crate::doctor::postgres::table(&env.name, url, env.table.as_deref(), &env.schema).await
         }

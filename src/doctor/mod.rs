@@ -5,6 +5,7 @@ pub mod access;
 pub mod api_config;
 pub mod e2e;
 pub mod postgres;
+pub mod redis;
 
 use serde::Serialize;
 

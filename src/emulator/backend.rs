@@ -328,4 +328,6 @@ pub enum StoreKind {
     /// The table in the --store-url database (it must exist: the backend writes its mapped
     /// columns only).
     Postgres,
+    /// The --store-url Redis: a JSON string per connection under the schema's record_key.
+    Redis,
 }

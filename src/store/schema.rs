@@ -31,6 +31,11 @@ pub struct SchemaOverrides {
     /// PostgreSQL: a boolean column where false means the connection is gone (Django's
     /// `connected`). Purge clears it instead of deleting the row; restore sets it again.
     pub soft_delete: Option<String>,
+    /// Redis: the key of a connection's record (default `ws:{connection_id}`).
+    pub record_key: Option<String>,
+    /// Redis: the set of a user's connection ids (e.g. `user:{user_id}:connections`), when the
+    /// backend keeps one.
+    pub user_set: Option<String>,
 }
 
 impl Default for SchemaOverrides {
@@ -41,6 +46,8 @@ impl Default for SchemaOverrides {
             connected_at: "connected_at".into(),
             connected_at_format: None,
             soft_delete: None,
+            record_key: None,
+            user_set: None,
         }
     }
 }

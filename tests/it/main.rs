@@ -17,6 +17,7 @@ mod emulator_rust_sdk;
 mod postgres_store;
 mod properties;
 mod purge_race;
+mod redis_store;
 mod third_party_backend;
 mod tui_state;
 mod tui_tmux;

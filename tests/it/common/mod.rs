@@ -7,6 +7,7 @@ pub mod dynamo;
 pub mod measure;
 pub mod postgres;
 pub mod proxy;
+pub mod redis;
 pub mod tmux;
 
 use std::io::{BufRead, BufReader};

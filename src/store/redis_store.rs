@@ -1,0 +1,779 @@
+//! Connection records in Redis (or Valkey): a key per connection (`ws:{connection_id}`, a hash
+//! or a JSON string, often with a TTL) and, optionally, a set per user
+//! (`user:{user_id}:connections`). Key templates and field names come from the environment's
+//! schema.
+//!
+//! A delete reads the record again and goes ahead only if it is still the record that was
+//! probed (same user, connection and connect time); a Lua script then deletes it only if its
+//! value is still the one just read, so a backend that rewrites the key meanwhile always wins.
+
+use super::schema::SchemaOverrides;
+use super::{DeleteOutcome, MalformedRecord, StoreError, StoreSnapshot};
+use crate::model::ConnectionRecord;
+use async_trait::async_trait;
+use redis::aio::ConnectionManager;
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+
+/// Keys per SCAN call (a hint to Redis) and per pipelined read.
+const SCAN_COUNT: usize = 1_000;
+
+pub const DEFAULT_RECORD_KEY: &str = "ws:{connection_id}";
+
+/// A key template with one placeholder: `ws:{connection_id}`, `user:{user_id}:connections`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    prefix: String,
+    suffix: String,
+    placeholder: &'static str,
+}
+
+impl Template {
+    pub fn parse(template: &str, placeholder: &'static str) -> Result<Self, StoreError> {
+        let marker = format!("{{{placeholder}}}");
+        let (prefix, suffix) = template.split_once(&marker).ok_or_else(|| {
+            StoreError::Schema(format!(
+                "key template {template:?} has no {marker} (e.g. ws:{{connection_id}})"
+            ))
+        })?;
+        if suffix.contains(&marker) {
+            return Err(StoreError::Schema(format!(
+                "key template {template:?} names {marker} twice"
+            )));
+        }
+        Ok(Self {
+            prefix: prefix.to_string(),
+            suffix: suffix.to_string(),
+            placeholder,
+        })
+    }
+
+    pub fn key(&self, value: &str) -> String {
+        format!("{}{value}{}", self.prefix, self.suffix)
+    }
+
+    /// The value the key holds in the placeholder's place, if the key fits the template.
+    pub fn value_of<'k>(&self, key: &'k str) -> Option<&'k str> {
+        key.strip_prefix(&self.prefix)?
+            .strip_suffix(&self.suffix)
+            .filter(|v| !v.is_empty())
+    }
+
+    /// The SCAN MATCH pattern of every key of the template (glob characters escaped).
+    pub fn pattern(&self) -> String {
+        let escape = |s: &str| {
+            s.chars()
+                .flat_map(|c| match c {
+                    '*' | '?' | '[' | ']' | '\\' => vec!['\\', c],
+                    c => vec![c],
+                })
+                .collect::<String>()
+        };
+        format!("{}*{}", escape(&self.prefix), escape(&self.suffix))
+    }
+
+    fn describe(&self) -> String {
+        format!("{}{{{}}}{}", self.prefix, self.placeholder, self.suffix)
+    }
+}
+
+/// A record's value as read: its type and contents, and what it was read as.
+#[derive(Debug, Clone, PartialEq)]
+enum Stored {
+    Hash(Vec<(String, String)>),
+    Text(String),
+}
+
+impl Stored {
+    /// What the Lua script computes from the same value, to tell whether it changed: type and
+    /// contents (hash fields sorted), hashed with SHA-1 as `redis.sha1hex` does.
+    fn fingerprint(&self) -> String {
+        let canonical = match self {
+            Stored::Text(text) => format!("s:{text}"),
+            Stored::Hash(fields) => {
+                let mut pairs: Vec<String> =
+                    fields.iter().map(|(k, v)| format!("{k}\u{0}{v}")).collect();
+                pairs.sort();
+                format!("h:{}", pairs.join("\u{1}"))
+            }
+        };
+        sha1_smol::Sha1::from(canonical.as_bytes())
+            .digest()
+            .to_string()
+    }
+
+    /// The value's fields, as JSON (a hash's are strings; a JSON string's keep their types).
+    fn fields(&self) -> Result<Map<String, Value>, String> {
+        match self {
+            Stored::Hash(fields) => Ok(fields
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect()),
+            Stored::Text(text) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(map)) => Ok(map),
+                Ok(_) => Err("the value is JSON but not an object".into()),
+                Err(e) => Err(format!("the value is not JSON: {e}")),
+            },
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        match self {
+            Stored::Hash(fields) => json!({
+                "type": "hash",
+                "value": fields.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>(),
+            }),
+            Stored::Text(text) => json!({"type": "string", "value": text}),
+        }
+    }
+
+    fn from_json(raw: &Value) -> Option<Self> {
+        match raw["type"].as_str()? {
+            "hash" => Some(Stored::Hash(
+                raw["value"]
+                    .as_object()?
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect(),
+            )),
+            "string" => Some(Stored::Text(raw["value"].as_str()?.to_string())),
+            _ => None,
+        }
+    }
+}
+
+/// Reads one key: its type, its contents and its remaining TTL in ms, in one round trip.
+const READ: &str = r"
+local t = redis.call('TYPE', KEYS[1]).ok
+local ttl = redis.call('PTTL', KEYS[1])
+if t == 'string' then return {t, ttl, redis.call('GET', KEYS[1])} end
+if t == 'hash' then return {t, ttl, redis.call('HGETALL', KEYS[1])} end
+return {t, ttl}
+";
+
+/// The fingerprint of KEYS[1] as [`Stored::fingerprint`] computes it ('' when absent or of
+/// another type), shared by the scripts below.
+const FINGERPRINT: &str = r"
+local function fingerprint(key)
+  local t = redis.call('TYPE', key).ok
+  if t == 'string' then return redis.sha1hex('s:' .. redis.call('GET', key)) end
+  if t == 'hash' then
+    local flat = redis.call('HGETALL', key)
+    local pairs = {}
+    for i = 1, #flat, 2 do pairs[#pairs + 1] = flat[i] .. '\0' .. flat[i + 1] end
+    table.sort(pairs)
+    return redis.sha1hex('h:' .. table.concat(pairs, '\1'))
+  end
+  return ''
+end
+";
+
+/// DEL KEYS[1] (and SREM ARGV[2] from the user set KEYS[2]) only if its fingerprint is still
+/// ARGV[1]: 1 deleted, 0 missing, -1 changed.
+const DELETE_IF_SAME: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if fingerprint(KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call('DEL', KEYS[1])
+if KEYS[2] ~= '' then redis.call('SREM', KEYS[2], ARGV[2]) end
+return 1
+";
+
+/// Put a record back only if its key is free: ARGV = type, ttl ms (<= 0: none), member, then
+/// the string or the hash's field/value pairs. 1 restored, 0 the key exists.
+const RESTORE_IF_ABSENT: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if ARGV[1] == 'string' then
+  redis.call('SET', KEYS[1], ARGV[4])
+else
+  redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then redis.call('PEXPIRE', KEYS[1], ttl) end
+if KEYS[2] ~= '' then redis.call('SADD', KEYS[2], ARGV[3]) end
+return 1
+";
+
+pub struct RedisStore {
+    url: String,
+    connection: ConnectionManager,
+    record_key: Template,
+    user_set: Option<Template>,
+    names: SchemaOverrides,
+    read: redis::Script,
+    delete: redis::Script,
+    restore: redis::Script,
+}
+
+impl RedisStore {
+    pub async fn connect(url: &str, names: &SchemaOverrides) -> Result<Self, StoreError> {
+        let record_key = Template::parse(
+            names.record_key.as_deref().unwrap_or(DEFAULT_RECORD_KEY),
+            "connection_id",
+        )?;
+        let user_set = names
+            .user_set
+            .as_deref()
+            .map(|t| Template::parse(t, "user_id"))
+            .transpose()?;
+        let client = redis::Client::open(url)
+            .map_err(|e| StoreError::Schema(format!("{}: not a Redis URL: {e}", redact(url))))?;
+        let mut connection = client.get_connection_manager().await.map_err(classify)?;
+        let _: String = redis::cmd("PING")
+            .query_async(&mut connection)
+            .await
+            .map_err(classify)?;
+        Ok(Self {
+            url: url.to_string(),
+            connection,
+            record_key,
+            user_set,
+            names: names.clone(),
+            read: redis::Script::new(READ),
+            delete: redis::Script::new(&format!("{FINGERPRINT}{DELETE_IF_SAME}")),
+            restore: redis::Script::new(RESTORE_IF_ABSENT),
+        })
+    }
+
+    fn con(&self) -> ConnectionManager {
+        self.connection.clone()
+    }
+
+    /// The record key and user set templates, for doctor and the header.
+    pub fn layout(&self) -> String {
+        match &self.user_set {
+            Some(set) => format!(
+                "{} with user sets {}",
+                self.record_key.describe(),
+                set.describe()
+            ),
+            None => self.record_key.describe(),
+        }
+    }
+
+    pub fn has_user_sets(&self) -> bool {
+        self.user_set.is_some()
+    }
+
+    /// The server's keyspace notification setting (`notify-keyspace-events`).
+    pub async fn keyspace_events(&self) -> Result<String, StoreError> {
+        let reply: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("notify-keyspace-events")
+            .query_async(&mut self.con())
+            .await
+            .map_err(classify)?;
+        Ok(reply.get(1).cloned().unwrap_or_default())
+    }
+
+    /// A key's value and TTL, or `None` when it is absent; `Err` holds the type of a key that is
+    /// neither a string nor a hash.
+    async fn read(&self, key: &str) -> Result<Option<Result<(Stored, i64), String>>, StoreError> {
+        let reply: Vec<redis::Value> = self
+            .read
+            .key(key)
+            .invoke_async(&mut self.con())
+            .await
+            .map_err(classify)?;
+        Ok(parse_read(reply))
+    }
+
+    /// A value as a record, or as malformed with the reason.
+    fn parse(&self, key: &str, stored: &Stored) -> Result<ConnectionRecord, MalformedRecord> {
+        let connection_from_key = self.record_key.value_of(key).map(str::to_string);
+        let malformed = |reason: String, user: Option<String>| MalformedRecord {
+            raw: json!({"key": key, "stored": stored.to_json()}),
+            user_id: user,
+            connection_id: connection_from_key.clone(),
+            reason,
+        };
+        let fields = stored.fields().map_err(|reason| malformed(reason, None))?;
+        let text = |name: &str| match fields.get(name) {
+            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        };
+        let user = text(&self.names.user_id);
+        let Some(user_id) = user.clone() else {
+            return Err(malformed(format!("no {} field", self.names.user_id), None));
+        };
+        let connection_id = match (text(&self.names.connection_id), connection_from_key.clone()) {
+            (Some(field), Some(from_key)) if field != from_key => {
+                return Err(malformed(
+                    format!(
+                        "its {} field ({field}) is not the connection its key names ({from_key})",
+                        self.names.connection_id
+                    ),
+                    user,
+                ))
+            }
+            (Some(id), _) | (None, Some(id)) => id,
+            (None, None) => {
+                return Err(malformed(
+                    format!("no {} field", self.names.connection_id),
+                    user,
+                ))
+            }
+        };
+        if let Some(reason) = crate::model::connection_id_problem(&connection_id) {
+            return Err(malformed(reason, user));
+        }
+        let connected_at = match fields.get(&self.names.connected_at) {
+            Some(value) => parse_time(value).map_err(|reason| {
+                malformed(
+                    format!("{}: {reason}", self.names.connected_at),
+                    user.clone(),
+                )
+            })?,
+            None => {
+                return Err(malformed(
+                    format!("no {} field", self.names.connected_at),
+                    user,
+                ))
+            }
+        };
+        Ok(ConnectionRecord {
+            user_id,
+            connection_id,
+            connected_at,
+        })
+    }
+
+    async fn record_of_key(&self, key: &str) -> Result<Option<ConnectionRecord>, StoreError> {
+        Ok(match self.read(key).await? {
+            Some(Ok((stored, _))) => self.parse(key, &stored).ok(),
+            _ => None,
+        })
+    }
+
+    fn user_set_key(&self, user_id: &str) -> String {
+        self.user_set
+            .as_ref()
+            .map(|set| set.key(user_id))
+            .unwrap_or_default()
+    }
+
+    /// The records of the first SCAN page, and how many of its keys carry a TTL, for doctor.
+    pub async fn sample(&self) -> Result<(StoreSnapshot, usize), StoreError> {
+        let (_, keys): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(0)
+            .arg("MATCH")
+            .arg(self.record_key.pattern())
+            .arg("COUNT")
+            .arg(SCAN_COUNT)
+            .query_async(&mut self.con())
+            .await
+            .map_err(classify)?;
+        let values = self.read_many(&keys).await?;
+        let mut snapshot = StoreSnapshot::default();
+        let mut with_ttl = 0;
+        for (key, value) in keys.iter().zip(values) {
+            if let Some(Ok((stored, ttl))) = value {
+                with_ttl += usize::from(ttl > 0);
+                match self.parse(key, &stored) {
+                    Ok(record) => snapshot.records.push(record),
+                    Err(malformed) => snapshot.malformed.push(malformed),
+                }
+            }
+        }
+        Ok((snapshot, with_ttl))
+    }
+
+    /// Every key of the template, by SCAN (no KEYS: it would block the server).
+    async fn keys(&self) -> Result<Vec<String>, StoreError> {
+        let pattern = self.record_key.pattern();
+        let mut con = self.con();
+        let mut cursor: u64 = 0;
+        let mut keys = Vec::new();
+        loop {
+            let (next, page): (u64, Vec<String>) = redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(SCAN_COUNT)
+                .query_async(&mut con)
+                .await
+                .map_err(classify)?;
+            keys.extend(page);
+            if next == 0 {
+                // SCAN may return a key twice.
+                keys.sort();
+                keys.dedup();
+                return Ok(keys);
+            }
+            cursor = next;
+        }
+    }
+
+    /// The values of `keys`, read in pipelines of `SCAN_COUNT`.
+    async fn read_many(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<Option<Result<(Stored, i64), String>>>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        let mut con = self.con();
+        for chunk in keys.chunks(SCAN_COUNT) {
+            let mut pipe = redis::pipe();
+            for key in chunk {
+                pipe.cmd("EVAL").arg(READ).arg(1).arg(key);
+            }
+            let replies: Vec<Vec<redis::Value>> =
+                pipe.query_async(&mut con).await.map_err(classify)?;
+            out.extend(replies.into_iter().map(parse_read));
+        }
+        Ok(out)
+    }
+}
+
+fn parse_read(reply: Vec<redis::Value>) -> Option<Result<(Stored, i64), String>> {
+    let mut parts = reply.into_iter();
+    let kind = match parts.next()? {
+        redis::Value::SimpleString(s) => s,
+        redis::Value::BulkString(b) => String::from_utf8_lossy(&b).to_string(),
+        _ => return None,
+    };
+    let ttl = match parts.next() {
+        Some(redis::Value::Int(ttl)) => ttl,
+        _ => -1,
+    };
+    let text = |v: redis::Value| match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(&b).to_string(),
+        redis::Value::SimpleString(s) => s,
+        redis::Value::Int(i) => i.to_string(),
+        _ => String::new(),
+    };
+    match kind.as_str() {
+        "none" => None,
+        "string" => Some(Ok((Stored::Text(text(parts.next()?)), ttl))),
+        "hash" => {
+            let redis::Value::Array(flat) = parts.next()? else {
+                return Some(Err("hash".into()));
+            };
+            let mut flat = flat.into_iter();
+            let mut fields = Vec::new();
+            while let (Some(k), Some(v)) = (flat.next(), flat.next()) {
+                fields.push((text(k), text(v)));
+            }
+            Some(Ok((Stored::Hash(fields), ttl)))
+        }
+        other => Some(Err(other.to_string())),
+    }
+}
+
+/// ISO 8601 text, or epoch seconds or milliseconds (as a number or as digits).
+fn parse_time(value: &Value) -> Result<OffsetDateTime, String> {
+    let number = match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    if let Some(n) = number {
+        // Above 1e11 it is milliseconds (1e11 seconds is the year 5138).
+        let nanos = if n.abs() > 1e11 { n * 1e6 } else { n * 1e9 };
+        return OffsetDateTime::from_unix_timestamp_nanos(nanos as i128)
+            .map_err(|_| format!("{n} is out of range"));
+    }
+    match value {
+        Value::String(s) => {
+            crate::model::parse_iso(s.trim()).ok_or_else(|| format!("{s:?} is not a time"))
+        }
+        other => Err(format!("{other} is not a time")),
+    }
+}
+
+/// A Redis error by its kind, never by its text.
+fn classify(error: redis::RedisError) -> StoreError {
+    let message = error.to_string();
+    if error.is_io_error()
+        || error.is_connection_refusal()
+        || error.is_connection_dropped()
+        || error.is_timeout()
+    {
+        return StoreError::Network(message);
+    }
+    match error.kind() {
+        redis::ErrorKind::AuthenticationFailed => StoreError::AccessDenied(message),
+        redis::ErrorKind::Server(redis::ServerErrorKind::BusyLoading)
+        | redis::ErrorKind::Server(redis::ServerErrorKind::TryAgain) => {
+            StoreError::Throttled(message)
+        }
+        redis::ErrorKind::Server(redis::ServerErrorKind::NoPerm) => {
+            StoreError::AccessDenied(message)
+        }
+        _ => StoreError::Other(message),
+    }
+}
+
+/// The URL without its password.
+pub fn redact(url: &str) -> String {
+    super::postgres::redact(url)
+}
+
+#[async_trait]
+impl super::ConnectionStore for RedisStore {
+    async fn scan(&self) -> Result<StoreSnapshot, StoreError> {
+        let keys = self.keys().await?;
+        let values = self.read_many(&keys).await?;
+        let mut snapshot = StoreSnapshot::default();
+        for (key, value) in keys.iter().zip(values) {
+            match value {
+                // Expired or deleted between SCAN and the read.
+                None => {}
+                Some(Ok((stored, _))) => match self.parse(key, &stored) {
+                    Ok(record) => snapshot.records.push(record),
+                    Err(malformed) => snapshot.malformed.push(malformed),
+                },
+                Some(Err(kind)) => snapshot.malformed.push(MalformedRecord {
+                    raw: json!({"key": key, "type": kind}),
+                    user_id: None,
+                    connection_id: self.record_key.value_of(key).map(str::to_string),
+                    reason: format!("the key is a {kind}, not a hash or a JSON string"),
+                }),
+            }
+        }
+        Ok(snapshot)
+    }
+
+    async fn find_by_user(&self, user_id: &str) -> Result<Option<ConnectionRecord>, StoreError> {
+        let mut all = self.find_all_by_user(user_id).await?;
+        all.sort_by_key(|r| std::cmp::Reverse(r.connected_at));
+        Ok(all.into_iter().next())
+    }
+
+    /// Through the user's set when there is one; else every key is read.
+    async fn find_all_by_user(&self, user_id: &str) -> Result<Vec<ConnectionRecord>, StoreError> {
+        let Some(set) = &self.user_set else {
+            return Ok(self
+                .scan()
+                .await?
+                .records
+                .into_iter()
+                .filter(|r| r.user_id == user_id)
+                .collect());
+        };
+        let members: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(set.key(user_id))
+            .query_async(&mut self.con())
+            .await
+            .map_err(classify)?;
+        let keys: Vec<String> = members.iter().map(|m| self.record_key.key(m)).collect();
+        let values = self.read_many(&keys).await?;
+        Ok(keys
+            .iter()
+            .zip(values)
+            .filter_map(|(key, value)| match value {
+                Some(Ok((stored, _))) => self.parse(key, &stored).ok(),
+                _ => None,
+            })
+            .filter(|r| r.user_id == user_id)
+            .collect())
+    }
+
+    async fn find_by_connection(
+        &self,
+        connection_id: &str,
+    ) -> Result<Option<ConnectionRecord>, StoreError> {
+        self.record_of_key(&self.record_key.key(connection_id))
+            .await
+    }
+
+    /// One connection per user, as the reference backend keeps them: the user's other records
+    /// (found through the user set) go, the new one is a JSON string.
+    async fn put(&self, record: ConnectionRecord) -> Result<Option<ConnectionRecord>, StoreError> {
+        let previous = match &self.user_set {
+            Some(_) => self.find_all_by_user(&record.user_id).await?,
+            None => Vec::new(),
+        };
+        let value = json!({
+            self.names.user_id.clone(): record.user_id,
+            self.names.connection_id.clone(): record.connection_id,
+            self.names.connected_at.clone(): crate::model::iso_millis(record.connected_at),
+        });
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for old in previous
+            .iter()
+            .filter(|r| r.connection_id != record.connection_id)
+        {
+            pipe.cmd("DEL")
+                .arg(self.record_key.key(&old.connection_id))
+                .ignore();
+            pipe.cmd("SREM")
+                .arg(self.user_set_key(&record.user_id))
+                .arg(&old.connection_id)
+                .ignore();
+        }
+        pipe.cmd("SET")
+            .arg(self.record_key.key(&record.connection_id))
+            .arg(value.to_string())
+            .ignore();
+        if self.user_set.is_some() {
+            pipe.cmd("SADD")
+                .arg(self.user_set_key(&record.user_id))
+                .arg(&record.connection_id)
+                .ignore();
+        }
+        let () = pipe.query_async(&mut self.con()).await.map_err(classify)?;
+        Ok(previous
+            .into_iter()
+            .filter(|r| r.connection_id != record.connection_id)
+            .max_by_key(|r| r.connected_at))
+    }
+
+    async fn delete_if_current(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<DeleteOutcome, StoreError> {
+        let key = self.record_key.key(&record.connection_id);
+        let stored = match self.read(&key).await? {
+            None => return Ok(DeleteOutcome::Missing),
+            Some(Err(_)) => return Ok(DeleteOutcome::Changed),
+            Some(Ok((stored, _))) => stored,
+        };
+        // Still the record that was probed? A rewrite (another user, a newer connect time) wins.
+        if self.parse(&key, &stored).ok().as_ref() != Some(record) {
+            return Ok(DeleteOutcome::Changed);
+        }
+        let outcome: i64 = self
+            .delete
+            .key(&key)
+            .key(self.user_set_key(&record.user_id))
+            .arg(stored.fingerprint())
+            .arg(&record.connection_id)
+            .invoke_async(&mut self.con())
+            .await
+            .map_err(classify)?;
+        Ok(match outcome {
+            1 => DeleteOutcome::Deleted,
+            0 => DeleteOutcome::Missing,
+            _ => DeleteOutcome::Changed,
+        })
+    }
+
+    /// The key, its type, its value and its TTL, for the audit log.
+    async fn raw_item(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let key = self.record_key.key(&record.connection_id);
+        Ok(match self.read(&key).await? {
+            Some(Ok((stored, ttl))) => {
+                let mut raw = stored.to_json();
+                raw["key"] = json!(key);
+                raw["ttl_ms"] = json!(ttl);
+                Some(raw)
+            }
+            _ => None,
+        })
+    }
+
+    async fn restore(
+        &self,
+        record: &ConnectionRecord,
+        raw: Option<&serde_json::Value>,
+    ) -> Result<bool, StoreError> {
+        // Never over newer data: a record of the user as new or newer (known through the user
+        // set) keeps its place.
+        if self.user_set.is_some()
+            && self
+                .find_all_by_user(&record.user_id)
+                .await?
+                .iter()
+                .any(|r| {
+                    r.connection_id != record.connection_id && r.connected_at >= record.connected_at
+                })
+        {
+            return Ok(false);
+        }
+        let (stored, ttl) = match raw.and_then(|r| Stored::from_json(r).map(|s| (s, r["ttl_ms"].as_i64().unwrap_or(-1)))) {
+            Some(found) => found,
+            None => (
+                Stored::Text(
+                    json!({
+                        self.names.user_id.clone(): record.user_id,
+                        self.names.connection_id.clone(): record.connection_id,
+                        self.names.connected_at.clone(): crate::model::iso_millis(record.connected_at),
+                    })
+                    .to_string(),
+                ),
+                -1,
+            ),
+        };
+        let mut invocation = self.restore.prepare_invoke();
+        invocation
+            .key(self.record_key.key(&record.connection_id))
+            .key(self.user_set_key(&record.user_id));
+        match &stored {
+            Stored::Text(text) => {
+                invocation
+                    .arg("string")
+                    .arg(ttl)
+                    .arg(&record.connection_id)
+                    .arg(text);
+            }
+            Stored::Hash(fields) => {
+                invocation.arg("hash").arg(ttl).arg(&record.connection_id);
+                for (k, v) in fields {
+                    invocation.arg(k).arg(v);
+                }
+            }
+        }
+        let restored: i64 = invocation
+            .invoke_async(&mut self.con())
+            .await
+            .map_err(classify)?;
+        Ok(restored == 1)
+    }
+
+    fn describe(&self) -> String {
+        format!("redis {} on {}", self.layout(), redact(&self.url))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_make_keys_match_them_and_read_them_back() {
+        let t = Template::parse("ws:{connection_id}", "connection_id").expect("template");
+        assert_eq!(t.key("Abc="), "ws:Abc=");
+        assert_eq!(t.value_of("ws:Abc="), Some("Abc="));
+        assert_eq!(t.value_of("other:Abc="), None);
+        assert_eq!(t.pattern(), "ws:*");
+        let set = Template::parse("user:{user_id}:connections", "user_id").expect("template");
+        assert_eq!(set.key("42"), "user:42:connections");
+        assert_eq!(
+            Template::parse("we*ird:{connection_id}", "connection_id")
+                .expect("template")
+                .pattern(),
+            "we\\*ird:*"
+        );
+        assert!(Template::parse("ws:connection", "connection_id").is_err());
+    }
+
+    #[test]
+    fn times_in_every_shape_a_backend_writes_them() {
+        for value in [
+            json!("2026-02-06T10:30:45Z"),
+            json!(1_770_373_845),
+            json!(1_770_373_845_000_i64),
+            json!("1770373845000"),
+        ] {
+            assert_eq!(
+                parse_time(&value).map(|t| t.unix_timestamp()),
+                Ok(1_770_373_845),
+                "{value}"
+            );
+        }
+        assert!(parse_time(&json!("soon")).is_err());
+    }
+
+    #[test]
+    fn a_hash_fingerprint_does_not_depend_on_field_order() {
+        let a = Stored::Hash(vec![("a".into(), "1".into()), ("b".into(), "2".into())]);
+        let b = Stored::Hash(vec![("b".into(), "2".into()), ("a".into(), "1".into())]);
+        assert_eq!(a.fingerprint(), b.fingerprint());
+        assert_ne!(a.fingerprint(), Stored::Text("x".into()).fingerprint());
+    }
+}

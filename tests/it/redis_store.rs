@@ -1,0 +1,362 @@
+//! wsdash on Redis, a real server: a key per connection (hashes and JSON strings, with TTLs)
+//! and a set per user, with connections held open in the emulator.
+
+use crate::common::redis::Redis;
+use crate::common::{audit_deletes, env_config, free_port, run_python, Running};
+use futures_util::StreamExt;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::process::Command;
+use std::time::Duration;
+
+fn wsdash(config: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_wsdash"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("XDG_CONFIG_HOME", "/nonexistent/wsdash-test-config")
+        .env_remove("WSDASH_ENV")
+        .env_remove("WSDASH_STORE_URL")
+        .env("AWS_ACCESS_KEY_ID", "AKIDREDISTEST")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .env("WSDASH_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run wsdash");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// A gateway whose API has no `$connect` route: every handshake is accepted, as on AWS.
+fn gateway() -> (Running, String) {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let gateway = Running::start(&["gateway", "--listen", &listen], "backend:");
+    run_python(
+        &["boto3"],
+        r#"
+import sys, boto3
+v2 = boto3.client("apigatewayv2", endpoint_url=sys.argv[1], region_name="us-east-1",
+                  aws_access_key_id="AKIDREDISTEST", aws_secret_access_key="test")
+api = v2.create_api(Name="chat", ProtocolType="WEBSOCKET", RouteSelectionExpression="$request.body.action")
+v2.create_stage(ApiId=api["ApiId"], StageName="production")
+v2.create_deployment(ApiId=api["ApiId"], StageName="production")
+"#,
+        &[&format!("http://{listen}")],
+    );
+    (gateway, listen)
+}
+
+async fn open(listen: &str) -> (crate::common::Socket, String) {
+    let ids = |listen: String| async move {
+        let list: Vec<Value> = reqwest::get(format!("http://{listen}/_wsdash/connections"))
+            .await
+            .expect("admin")
+            .json()
+            .await
+            .expect("json");
+        list.iter()
+            .filter_map(|c| c["connection_id"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    let before = ids(listen.to_string()).await;
+    let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{listen}/production"))
+        .await
+        .expect("connect");
+    for _ in 0..50 {
+        if let Some(id) = ids(listen.to_string())
+            .await
+            .into_iter()
+            .find(|id| !before.contains(id))
+        {
+            return (socket, id);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the new connection never showed in the admin API");
+}
+
+fn iso_ago(seconds: i64) -> String {
+    wsdash::model::iso_millis(time::OffsetDateTime::now_utc() - time::Duration::seconds(seconds))
+}
+
+fn states(probed: &Value) -> HashMap<String, String> {
+    probed
+        .as_array()
+        .expect("records")
+        .iter()
+        .map(|r| {
+            (
+                r["connection_id"].as_str().unwrap_or_default().to_string(),
+                r["state"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_command_works_on_keys_and_user_sets_and_restore_keeps_ttls() {
+    let redis = Redis::start();
+    let (_gateway, listen) = gateway();
+    let (mut alice_socket, alice) = open(&listen).await;
+    let (_bob_socket, bob) = open(&listen).await;
+    let (carol_stale, bob_stale) = ("DEADCAROL000001=", "DEADBOB00000001=");
+    // JSON strings and hashes side by side, with the backend's own field names and TTLs.
+    let record =
+        |user: &str, age: i64| format!(r#"{{"userId":"{user}","connectedAt":"{}"}}"#, iso_ago(age));
+    redis.cli(&[
+        "SET",
+        &format!("ws:{alice}"),
+        &record("alice", 60),
+        "EX",
+        "7200",
+    ]);
+    redis.cli(&[
+        "HSET",
+        &format!("ws:{bob}"),
+        "userId",
+        "bob",
+        "connectedAt",
+        &iso_ago(30),
+    ]);
+    redis.cli(&[
+        "SET",
+        &format!("ws:{carol_stale}"),
+        &record("carol", 3600),
+        "EX",
+        "5000",
+    ]);
+    redis.cli(&[
+        "HSET",
+        &format!("ws:{bob_stale}"),
+        "userId",
+        "bob",
+        "connectedAt",
+        &iso_ago(5000),
+        "channel",
+        "general",
+    ]);
+    redis.cli(&["EXPIRE", &format!("ws:{bob_stale}"), "4000"]);
+    redis.cli(&["SET", "ws:BROKEN000000001=", "not json"]);
+    for (user, id) in [
+        ("alice", &alice),
+        ("bob", &bob),
+        ("carol", &carol_stale.to_string()),
+        ("bob", &bob_stale.to_string()),
+    ] {
+        redis.cli(&["SADD", &format!("user:{user}:connections"), id]);
+    }
+    // Keys of other applications are never read.
+    redis.cli(&["SET", "session:xyz", "other app"]);
+
+    let dir = std::env::temp_dir().join(format!("wsdash-redis-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let audit = dir.join("audit.jsonl");
+    let audit = audit.to_str().expect("path");
+    let config = env_config(
+        &dir,
+        "cache",
+        &format!(
+            "store = \"{}\"\nendpoint = \"http://{listen}/production\"\n[env.cache.schema]\nuser_id = \"userId\"\nconnected_at = \"connectedAt\"\nrecord_key = \"ws:{{connection_id}}\"\nuser_set = \"user:{{user_id}}:connections\"",
+            redis.url
+        ),
+    );
+
+    let (code, out, err) = wsdash(&config, &["doctor", "--output", "json"]);
+    let checks: HashMap<String, Value> = json(&out)["checks"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{code} {out}{err}"))
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or_default().to_string(),
+                c.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        checks["user sets"]["status"], "PASS",
+        "{:#}",
+        checks["user sets"]
+    );
+    assert_eq!(
+        checks["store"]["status"], "WARN",
+        "the broken key is reported: {:#}",
+        checks["store"]
+    );
+    assert_eq!(
+        checks["record TTL"]["status"], "WARN",
+        "{:#}",
+        checks["record TTL"]
+    );
+
+    // list: four records from two shapes of value, the broken key as malformed.
+    let (code, out, err) = wsdash(&config, &["list", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let listed = states(&json(&out));
+    assert_eq!(listed.len(), 5, "{out}");
+    assert_eq!(listed["BROKEN000000001="], "malformed", "{out}");
+    let (_, text, _) = wsdash(&config, &["list"]);
+    assert!(
+        text.contains("BROKEN000000001=") && text.contains("malformed"),
+        "{text}"
+    );
+
+    let (code, out, err) = wsdash(&config, &["probe", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let probed = states(&json(&out));
+    assert_eq!(
+        (probed[&alice].as_str(), probed[&bob].as_str()),
+        ("live", "live")
+    );
+    assert_eq!(
+        (probed[carol_stale].as_str(), probed[bob_stale].as_str()),
+        ("stale", "stale")
+    );
+
+    // push --user: through alice's set.
+    let (code, out, err) = wsdash(
+        &config,
+        &[
+            "push",
+            "--user",
+            "alice",
+            "--type",
+            "new_content",
+            "--data",
+            r#"{"title":"hi"}"#,
+        ],
+    );
+    assert_eq!(code, 0, "{err}\n{out}");
+    let message = tokio::time::timeout(Duration::from_secs(5), alice_socket.next())
+        .await
+        .expect("the push in time");
+    assert!(
+        matches!(&message, Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) if t.contains("\"title\":\"hi\"")),
+        "{message:?}"
+    );
+
+    // purge: the two stale keys go (and leave their users' sets), audited with value and TTL.
+    let (code, out, err) = wsdash(
+        &config,
+        &["purge", "--yes", "--output", "json", "--audit-log", audit],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        json(&out)["report"]["deleted"].as_array().map(Vec::len),
+        Some(2),
+        "{out}"
+    );
+    assert_eq!(
+        redis.cli(&[
+            "EXISTS",
+            &format!("ws:{carol_stale}"),
+            &format!("ws:{bob_stale}")
+        ]),
+        "0"
+    );
+    assert_eq!(
+        redis.cli(&["EXISTS", &format!("ws:{alice}"), &format!("ws:{bob}")]),
+        "2"
+    );
+    assert_eq!(
+        redis.cli(&["SISMEMBER", "user:bob:connections", bob_stale]),
+        "0"
+    );
+    let (intents, _) = audit_deletes(std::path::Path::new(audit));
+    let kept: Vec<&Value> = intents.iter().filter_map(|e| e.item.as_ref()).collect();
+    assert!(
+        kept.iter()
+            .any(|i| i["type"] == "hash" && i["value"]["channel"] == "general"),
+        "{kept:?}"
+    );
+    assert!(
+        kept.iter().all(|i| i["ttl_ms"].as_i64().unwrap_or(0) > 0),
+        "{kept:?}"
+    );
+
+    // restore: bob has a newer live record, so his stale one stays out; carol's comes back
+    // whole, with its TTL.
+    let (code, out, err) = wsdash(
+        &config,
+        &["restore", audit, "--output", "json", "--audit-log", audit],
+    );
+    assert_eq!(code, 0, "{err}");
+    let report = json(&out);
+    assert_eq!(
+        report["restored"][0]["connection_id"], carol_stale,
+        "{report:#}"
+    );
+    assert_eq!(
+        report["skipped_newer_exists"][0]["connection_id"], bob_stale,
+        "{report:#}"
+    );
+    let ttl: i64 = redis
+        .cli(&["TTL", &format!("ws:{carol_stale}")])
+        .parse()
+        .expect("ttl");
+    assert!((1..=5000).contains(&ttl), "the TTL comes back: {ttl}");
+    assert_eq!(
+        redis.cli(&["SISMEMBER", "user:carol:connections", carol_stale]),
+        "1"
+    );
+    assert_eq!(redis.cli(&["GET", "session:xyz"]), "other app");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_rewritten_after_it_was_read_is_never_deleted() {
+    use wsdash::store::redis_store::RedisStore;
+    use wsdash::store::{ConnectionStore, DeleteOutcome};
+    let redis = Redis::start();
+    let names = wsdash::store::schema::SchemaOverrides::default();
+    let store = RedisStore::connect(&redis.url, &names)
+        .await
+        .expect("connect");
+    redis.cli(&[
+        "HSET",
+        "ws:RACE0000000001=",
+        "user_id",
+        "zoe",
+        "connected_at",
+        &iso_ago(60),
+    ]);
+    let read = store.scan().await.expect("scan").records;
+    assert_eq!(read.len(), 1);
+    // The backend re-registers the same connection (a new connect time) after wsdash read it.
+    redis.cli(&["HSET", "ws:RACE0000000001=", "connected_at", &iso_ago(0)]);
+    assert_eq!(
+        store.delete_if_current(&read[0]).await.expect("delete"),
+        DeleteOutcome::Changed
+    );
+    assert_eq!(redis.cli(&["EXISTS", "ws:RACE0000000001="]), "1");
+    // An extra field written meanwhile changes the value too: still not deleted.
+    let current = store.scan().await.expect("scan").records;
+    redis.cli(&["HSET", "ws:RACE0000000001=", "seen", "1"]);
+    let outcome = store.delete_if_current(&current[0]).await.expect("delete");
+    assert_eq!(
+        outcome,
+        DeleteOutcome::Deleted,
+        "the same record with one more field is the same record"
+    );
+    assert_eq!(
+        store.delete_if_current(&current[0]).await.expect("delete"),
+        DeleteOutcome::Missing
+    );
+    // A template without its placeholder is refused at once.
+    let bad = wsdash::store::schema::SchemaOverrides {
+        record_key: Some("ws:conn".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        RedisStore::connect(&redis.url, &bad).await.err(),
+        Some(wsdash::store::StoreError::Schema(_))
+    ));
+}
