@@ -672,16 +672,15 @@ impl super::ConnectionStore for RedisStore {
         record: &ConnectionRecord,
         raw: Option<&serde_json::Value>,
     ) -> Result<bool, StoreError> {
-        // Never over newer data: a record of the user as new or newer (known through the user
-        // set) keeps its place.
-        if self.user_set.is_some()
-            && self
-                .find_all_by_user(&record.user_id)
-                .await?
-                .iter()
-                .any(|r| {
-                    r.connection_id != record.connection_id && r.connected_at >= record.connected_at
-                })
+        // Never over newer data: a record of the user as new or newer keeps its place (found
+        // through the user's set, or, without sets, by reading every key: doctor says so).
+        if self
+            .find_all_by_user(&record.user_id)
+            .await?
+            .iter()
+            .any(|r| {
+                r.connection_id != record.connection_id && r.connected_at >= record.connected_at
+            })
         {
             return Ok(false);
         }

@@ -10,6 +10,7 @@ use crate::common;
 
 use crate::common::dynamo::{create_table, dynamo, put_many, s};
 use crate::common::postgres::Postgres;
+use crate::common::redis::Redis;
 use crate::common::{free_port, Moto, Running};
 use aws_sdk_dynamodb::types::AttributeValue;
 use rand::seq::IndexedRandom;
@@ -40,9 +41,76 @@ enum Backing {
         client: aws_sdk_dynamodb::Client,
     },
     Postgres(Postgres),
+    /// The reference backend's layout: a JSON string per connection under `ws:{connection_id}`.
+    Redis(Redis),
+}
+
+/// Every `ws:*` key's record, as JSON.
+async fn redis_records(redis: &Redis) -> Vec<(String, serde_json::Value)> {
+    let client = ::redis::Client::open(redis.url.as_str()).expect("redis url");
+    let mut con = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let mut keys: Vec<String> = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, page): (u64, Vec<String>) = ::redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg("ws:*")
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut con)
+            .await
+            .expect("scan");
+        keys.extend(page);
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::new();
+    for chunk in keys.chunks(500) {
+        let values: Vec<Option<String>> = ::redis::cmd("MGET")
+            .arg(chunk)
+            .query_async(&mut con)
+            .await
+            .expect("mget");
+        for (key, value) in chunk.iter().zip(values) {
+            if let Some(value) = value.and_then(|v| serde_json::from_str(&v).ok()) {
+                out.push((key.clone(), value));
+            }
+        }
+    }
+    out
+}
+
+async fn redis_command(redis: &Redis, command: &mut ::redis::Pipeline) {
+    let client = ::redis::Client::open(redis.url.as_str()).expect("redis url");
+    let mut con = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis connection");
+    let () = command.query_async(&mut con).await.expect("redis pipeline");
 }
 
 impl Backing {
+    /// The environment's schema keys for this store (TOML), shared by the backend and wsdash.
+    fn schema(&self) -> &'static str {
+        match self {
+            // A set per user, as such backends keep one: restore finds a user's newer record.
+            Backing::Redis(_) => "[env.race.schema]\nuser_set = \"user:{user_id}:connections\"",
+            _ => "",
+        }
+    }
+
+    fn redis() -> Backing {
+        Backing::Redis(Redis::start())
+    }
+
     async fn dynamo() -> Backing {
         let moto = Moto::start();
         let client = dynamo(&moto).await;
@@ -61,11 +129,11 @@ impl Backing {
     fn command(&self, args: &[&str]) -> std::process::Command {
         match self {
             Backing::Dynamo { moto, .. } => common::wsdash_command(args, moto),
-            Backing::Postgres(pg) => {
+            Backing::Postgres(Postgres { url, .. }) | Backing::Redis(Redis { url, .. }) => {
                 let mut command = std::process::Command::new(common::BIN);
                 command
                     .args(args)
-                    .args(["--store-url", &pg.url])
+                    .args(["--store-url", url])
                     .env("AWS_REGION", "us-east-1")
                     .env("AWS_ACCESS_KEY_ID", "test")
                     .env("AWS_SECRET_ACCESS_KEY", "test")
@@ -102,12 +170,16 @@ impl Backing {
                     ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
                 ],
             ),
-            Backing::Postgres(pg) => (
+            Backing::Postgres(Postgres { url, .. }) | Backing::Redis(Redis { url, .. }) => (
                 vec![
                     "--store".into(),
-                    "postgres".into(),
+                    if matches!(self, Backing::Redis(_)) {
+                        "redis".into()
+                    } else {
+                        "postgres".into()
+                    },
                     "--store-url".into(),
-                    pg.url.clone(),
+                    url.clone(),
                 ],
                 vec![
                     ("AWS_REGION".into(), "us-east-1".into()),
@@ -128,6 +200,16 @@ impl Backing {
                 .filter_map(|l| l.split_once('|'))
                 .map(|(u, c)| (u.to_string(), c.to_string()))
                 .collect(),
+            Backing::Redis(redis) => redis_records(redis)
+                .await
+                .into_iter()
+                .filter_map(|(_, v)| {
+                    Some((
+                        v["user_id"].as_str()?.to_string(),
+                        v["connection_id"].as_str()?.to_string(),
+                    ))
+                })
+                .collect(),
         }
     }
 
@@ -140,6 +222,30 @@ impl Backing {
                 "INSERT INTO {TABLE} SELECT 'GONE' || lpad('{run}', 2, '0') || lpad(i::text, 9, '0') || '=', 'dead-{run}-' || lpad(i::text, 4, '0'), now() - interval '20 minutes' FROM generate_series(0, {}) i",
                 DEAD - 1
             ));
+            }
+            Backing::Redis(redis) => {
+                let mut pipe = ::redis::pipe();
+                for item in dead_items(run) {
+                    let text = |name: &str| match item.get(name) {
+                        Some(AttributeValue::S(v)) => v.clone(),
+                        _ => String::new(),
+                    };
+                    let value = serde_json::json!({
+                        "user_id": text("user_id"),
+                        "connection_id": text("connection_id"),
+                        "connected_at": text("connected_at"),
+                    });
+                    pipe.cmd("SET")
+                        .arg(format!("ws:{}", text("connection_id")))
+                        .arg(value.to_string())
+                        .ignore();
+                    // In the user's set too, as the backend keeps them.
+                    pipe.cmd("SADD")
+                        .arg(format!("user:{}:connections", text("user_id")))
+                        .arg(text("connection_id"))
+                        .ignore();
+                }
+                redis_command(redis, &mut pipe).await;
             }
         }
     }
@@ -179,11 +285,23 @@ impl Backing {
                     "DELETE FROM {TABLE} WHERE user_id LIKE '{prefix}%'"
                 ));
             }
+            Backing::Redis(redis) => {
+                let mut pipe = ::redis::pipe();
+                for (key, value) in redis_records(redis).await {
+                    if value["user_id"]
+                        .as_str()
+                        .is_some_and(|u| u.starts_with(prefix))
+                    {
+                        pipe.cmd("DEL").arg(key).ignore();
+                    }
+                }
+                redis_command(redis, &mut pipe).await;
+            }
         }
     }
 }
 
-fn start_system(backing: &Backing) -> System {
+fn start_system(backing: &Backing, config: &std::path::Path) -> System {
     let (gw_port, be_port) = (free_port(), free_port());
     let gw_addr = format!("127.0.0.1:{gw_port}");
     let be_url = format!("http://127.0.0.1:{be_port}");
@@ -194,8 +312,11 @@ fn start_system(backing: &Backing) -> System {
     let management = gateway.value("management endpoint:");
     let be_addr = format!("127.0.0.1:{be_port}");
     let (store_args, env) = backing.backend();
+    let config = config.to_str().expect("path");
     let mut args: Vec<&str> = vec![
         "backend",
+        "--config",
+        config,
         "--listen",
         &be_addr,
         "--gateway",
@@ -299,6 +420,11 @@ async fn on_postgres_too_a_racing_purge_never_deletes_a_live_row() {
     race(Backing::postgres(), 6).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_too_a_racing_purge_never_deletes_a_live_key() {
+    race(Backing::redis(), 6).await;
+}
+
 /// One race at a time: each holds 1,000 client sockets (and the emulator as many), and two at
 /// once on a 2-core machine measure the machine, not wsdash.
 static ONE_RACE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -307,7 +433,14 @@ static ONE_RACE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_ne
 /// by SIGINT or SIGTERM among the deletes.
 async fn race(backing: Backing, runs: usize) {
     let _alone = ONE_RACE_AT_A_TIME.lock().await;
-    let system = start_system(&backing);
+    let dir = std::env::temp_dir().join(format!("wsdash-race-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = common::env_config(
+        &dir,
+        "race",
+        &format!("probe_concurrency = 32\n{}", backing.schema()),
+    );
+    let system = start_system(&backing, &config);
     let sdk = wsdash::aws_env::load_sdk_config(&wsdash::aws_env::AwsSettings {
         dummy_credentials: true,
         region: Some("us-east-1".into()),
@@ -316,9 +449,6 @@ async fn race(backing: Backing, runs: usize) {
     .await;
     let management = wsdash::management::AwsManagementApi::new(&sdk, &system.management);
     use wsdash::management::ManagementApi;
-    let dir = std::env::temp_dir().join(format!("wsdash-race-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let config = common::env_config(&dir, "race", "probe_concurrency = 32");
 
     let mut swarm = Swarm {
         sockets: BTreeMap::new(),
@@ -469,6 +599,8 @@ async fn race(backing: Backing, runs: usize) {
         let (code, out, err) = backing.run(&[
             "restore",
             &audit_path,
+            "--config",
+            config.to_str().expect("path"),
             "--table",
             TABLE,
             "--output",
