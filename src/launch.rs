@@ -131,12 +131,24 @@ pub async fn run_demo_headless(global: &GlobalArgs, args: DemoArgs) -> anyhow::R
         audit_log: Some(global.audit_path()),
         ..args
     };
-    let demo = start_demo(&args).await?;
+    let demo = start_demo(&args, demo_store(global).await?).await?;
     println!("{}", demo.describe());
     println!("Ctrl-C to stop.");
     crate::shutdown::wait_for_shutdown_signal().await;
     crate::emulator::demo::stop(&demo.shutdown, &demo.tasks).await;
     Ok(())
+}
+
+/// The store the demo's backend writes: the in-memory one (`None`), or the `--store-url`
+/// database's `--table` (or Redis keys), so the whole demo runs on PostgreSQL or Redis.
+async fn demo_store(global: &GlobalArgs) -> anyhow::Result<Option<Arc<dyn ConnectionStore>>> {
+    if global.store_url.is_none() {
+        return Ok(None);
+    }
+    let env = global.environment().map_err(|e| anyhow::anyhow!("{e}"))?;
+    crate::commands::context::url_store(&env)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// True when nothing names an environment: `wsdash` then opens the built-in demo.
@@ -173,10 +185,12 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
         None::<(CancellationToken, tokio_util::task::TaskTracker)>,
     ));
     let keep = shutdown.clone();
+    let store = demo_store(global).await?;
     let result = run_dashboard(
         initial,
         async move {
-            let demo = start_demo(&args).await?;
+            let in_memory = store.is_none();
+            let demo = start_demo(&args, store).await?;
             if let Ok(mut slot) = keep.lock() {
                 *slot = Some((demo.shutdown.clone(), demo.tasks.clone()));
             }
@@ -185,7 +199,11 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
                 name: "demo".into(),
                 color: "green".into(),
                 endpoint: demo.gateway.management_url(),
-                table: format!("in-memory store of the demo backend {}", demo.backend_url),
+                table: if in_memory {
+                    format!("in-memory store of the demo backend {}", demo.backend_url)
+                } else {
+                    demo.store.mapping()
+                },
                 readonly,
                 api_rate: None,
                 emulator_admin: Some(demo.gateway.admin_url()),

@@ -165,8 +165,14 @@ impl Context {
         let dummy = all_local
             && std::env::var("AWS_ACCESS_KEY_ID").is_err()
             && crate::aws_env::profile_in_use(env.profile.as_deref()).is_none();
+        // With no region given, the endpoint's execute-api host names it (no IMDS lookup).
+        let region = env.region.clone().or_else(|| {
+            env.endpoint
+                .as_deref()
+                .and_then(crate::management::endpoint::region_in_host)
+        });
         let sdk = load_sdk_config(&AwsSettings {
-            region: env.region.clone(),
+            region,
             profile: env.profile.clone(),
             dummy_credentials: dummy,
             ..AwsSettings::default()
@@ -190,30 +196,16 @@ impl Context {
     }
 
     /// The environment's connection store: PostgreSQL or Redis when it has a store URL, else
-    /// DynamoDB. (A Redis store has no table: its keys are named by `schema.record_key`.)
+    /// DynamoDB.
     pub async fn store(&self) -> Result<Arc<dyn ConnectionStore>, CommandError> {
-        let table = match &self.env.store_url {
-            Some(url) if is_redis_url(url) => "",
-            _ => self.env.table().map_err(usage)?,
-        };
-        let opened: Result<Arc<dyn ConnectionStore>, _> = match &self.env.store_url {
-            Some(url) if is_redis_url(url) => RedisStore::connect(url, &self.env.schema)
-                .await
-                .map(|store| Arc::new(store) as Arc<dyn ConnectionStore>),
-            Some(url) => PostgresStore::connect(url, table, &self.env.schema)
-                .await
-                .map(|store| Arc::new(store) as Arc<dyn ConnectionStore>),
+        let opened = match url_store(&self.env).await? {
+            Some(store) => Ok(store),
             None => self
                 .dynamo_store()
                 .await
                 .map(|store| store as Arc<dyn ConnectionStore>),
         };
-        opened.map_err(|e| match e {
-            // A table that is not there, or does not fit, is a configuration mistake, not a
-            // failed operation.
-            StoreError::TableNotFound(_) | StoreError::Schema(_) => usage(e),
-            other => failed(other),
-        })
+        opened.map_err(store_refused)
     }
 
     /// The DynamoDB table itself, for what only DynamoDB has (its key schema, TTL, streams).
@@ -254,6 +246,41 @@ impl Context {
             )));
         }
         Ok(())
+    }
+}
+
+/// The store an environment's store URL names (PostgreSQL or Redis), opened; `None` without a
+/// URL (DynamoDB, which needs the AWS SDK). A Redis store has no table: its keys are named by
+/// `schema.record_key`.
+pub async fn url_store(
+    env: &Environment,
+) -> Result<Option<Arc<dyn ConnectionStore>>, CommandError> {
+    let Some(url) = &env.store_url else {
+        return Ok(None);
+    };
+    let opened: Arc<dyn ConnectionStore> = if is_redis_url(url) {
+        Arc::new(
+            RedisStore::connect(url, &env.schema)
+                .await
+                .map_err(store_refused)?,
+        )
+    } else {
+        let table = env.table().map_err(usage)?;
+        Arc::new(
+            PostgresStore::connect(url, table, &env.schema)
+                .await
+                .map_err(store_refused)?,
+        )
+    };
+    Ok(Some(opened))
+}
+
+/// A table that is not there, or does not fit, is a configuration mistake, not a failed
+/// operation.
+fn store_refused(e: StoreError) -> CommandError {
+    match e {
+        StoreError::TableNotFound(_) | StoreError::Schema(_) => usage(e),
+        other => failed(other),
     }
 }
 

@@ -130,6 +130,7 @@ impl Demo {
              backend:              {}\n\
              backend admin token:  {}\n\
              emulator admin API:   {}/ (not part of AWS)\n\
+             store:                {}\n\
              browser client:       {}\n\
              try: curl -H 'Authorization: Bearer {}' {}/debug/ws-connections",
             self.clients,
@@ -138,6 +139,7 @@ impl Demo {
             self.backend_url,
             self.admin_token,
             self.gateway.admin_url(),
+            self.store.describe(),
             self.client_page_url(),
             self.admin_token,
             self.backend_url,
@@ -172,7 +174,12 @@ fn check_args(args: &DemoArgs) -> Result<(), EmulatorError> {
 /// Each simulated client is a socket and a task; beyond this the laptop, not the demo, is tested.
 pub const MAX_DEMO_CLIENTS: usize = 20_000;
 
-pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
+/// Start the demo; its backend keeps the records in `store` (the in-memory store when `None`;
+/// PostgreSQL or Redis with a store URL).
+pub async fn start_demo(
+    args: &DemoArgs,
+    store: Option<Arc<dyn ConnectionStore>>,
+) -> Result<Demo, EmulatorError> {
     check_args(args)?;
     if let Ok(addr) = args.gateway_listen.parse::<std::net::SocketAddr>() {
         super::gateway::check_admin_exposure(addr, args.admin_token.as_deref())?;
@@ -241,7 +248,7 @@ pub async fn start_demo(args: &DemoArgs) -> Result<Demo, EmulatorError> {
         super::config_api::API_ID,
         &gateway.stage,
     ));
-    let store: Arc<dyn ConnectionStore> = Arc::new(MemoryStore::new());
+    let store: Arc<dyn ConnectionStore> = store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
     let admin_token = args
         .admin_token
         .clone()

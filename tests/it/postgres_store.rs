@@ -574,3 +574,55 @@ async fn the_dashboard_shows_a_postgres_table_and_follows_its_changes() {
     tmux.keys(&["q"]);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `wsdash demo --store-url postgres://… --table T`: the whole demo on PostgreSQL, its backend
+/// writing the rows that `wsdash list` then reads.
+#[test]
+fn the_demo_runs_on_a_postgres_table() {
+    let pg = Postgres::start();
+    pg.sql("CREATE TABLE demo_connections (connection_id text PRIMARY KEY, user_id text NOT NULL, connected_at timestamptz NOT NULL)");
+    let demo = Running::start(
+        &[
+            "demo",
+            "--headless",
+            "--clients",
+            "6",
+            "--push-every-ms",
+            "0",
+            "--store-url",
+            &pg.url,
+            "--table",
+            "demo_connections",
+        ],
+        "try:",
+    );
+    assert!(
+        demo.value("store:").contains("demo_connections"),
+        "{}",
+        demo.value("store:")
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while pg
+        .sql("SELECT count(*) FROM demo_connections")
+        .parse::<u32>()
+        .unwrap_or(0)
+        < 6
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo's clients never reached the table"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let dir = std::env::temp_dir().join(format!("wsdash-pg-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = env_config(
+        &dir,
+        "demo",
+        &format!("store = \"{}\"\ntable = \"demo_connections\"", pg.url),
+    );
+    let (code, out, err) = wsdash(&config, &["list", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(json(&out).as_array().is_some_and(|r| r.len() >= 6), "{out}");
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -360,3 +360,42 @@ async fn a_key_rewritten_after_it_was_read_is_never_deleted() {
         Some(wsdash::store::StoreError::Schema(_))
     ));
 }
+
+/// `wsdash demo --store-url redis://…`: the whole demo on Redis.
+#[test]
+fn the_demo_runs_on_redis() {
+    let redis = Redis::start();
+    let demo = Running::start(
+        &[
+            "demo",
+            "--headless",
+            "--clients",
+            "6",
+            "--push-every-ms",
+            "0",
+            "--store-url",
+            &redis.url,
+        ],
+        "try:",
+    );
+    assert!(
+        demo.value("store:").contains("ws:{connection_id}"),
+        "{}",
+        demo.value("store:")
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while redis.cli(&["--scan", "--pattern", "ws:*"]).lines().count() < 6 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demo's clients never reached Redis"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let dir = std::env::temp_dir().join(format!("wsdash-redis-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = env_config(&dir, "demo", &format!("store = \"{}\"", redis.url));
+    let (code, out, err) = wsdash(&config, &["list", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(json(&out).as_array().is_some_and(|r| r.len() >= 6), "{out}");
+    std::fs::remove_dir_all(dir).ok();
+}
