@@ -399,3 +399,67 @@ fn the_demo_runs_on_redis() {
     assert!(json(&out).as_array().is_some_and(|r| r.len() >= 6), "{out}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The dashboard on Redis keys, in a real terminal: read, probed, and read again at a pace (a
+/// key the backend writes shows up without a restart).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_dashboard_shows_redis_records() {
+    use crate::common::tmux::Tmux;
+    let redis = Redis::start();
+    let (_gateway, listen) = gateway();
+    let (_socket, live) = open(&listen).await;
+    redis.cli(&[
+        "SET",
+        &format!("ws:{live}"),
+        &format!(
+            r#"{{"user_id":"first-user","connected_at":"{}"}}"#,
+            iso_ago(60)
+        ),
+    ]);
+    redis.cli(&[
+        "HSET",
+        "ws:DEADFIRST000001=",
+        "user_id",
+        "gone-user",
+        "connected_at",
+        &iso_ago(3000),
+    ]);
+    let dir = std::env::temp_dir().join(format!("wsdash-redis-tmux-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = env_config(
+        &dir,
+        "cache",
+        &format!(
+            "store = \"{}\"\nendpoint = \"http://{listen}/production\"",
+            redis.url
+        ),
+    );
+    let command = format!(
+        "env XDG_STATE_HOME={dir} AWS_ACCESS_KEY_ID=t AWS_SECRET_ACCESS_KEY=t AWS_REGION=us-east-1 {bin} --config {config}",
+        dir = dir.display(),
+        bin = env!("CARGO_BIN_EXE_wsdash"),
+        config = config.display()
+    );
+    let tmux = Tmux::start_sized(&command, 160, 40);
+    tmux.wait_for("both records, probed", |s| {
+        s.contains("first-user")
+            && s.contains("gone-user")
+            && s.contains("stale")
+            && s.contains("live")
+    });
+    redis.cli(&[
+        "SET",
+        "ws:THIRD0000000001=",
+        &format!(
+            r#"{{"user_id":"third-user","connected_at":"{}"}}"#,
+            iso_ago(0)
+        ),
+    ]);
+    tmux.wait_for_within(
+        "the new key on a later scan",
+        Duration::from_secs(90),
+        |s| s.contains("third-user"),
+    );
+    tmux.keys(&["q"]);
+    std::fs::remove_dir_all(dir).ok();
+}
