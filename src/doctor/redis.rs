@@ -57,15 +57,21 @@ pub async fn store(url: &str, names: &SchemaOverrides) -> Vec<Check> {
         )
     });
     checks.push(match store.keyspace_events().await {
-        Ok(events) => Check::pass(
+        Ok(events) if crate::store::redis_keyspace::enough(&events) => Check::pass(
             "live refresh",
-            format!(
-                "the dashboard scans the keys again at a pace (notify-keyspace-events is {events:?}; wsdash does not follow keyspace notifications yet)"
-            ),
+            format!("notify-keyspace-events is {events:?}: the dashboard follows the keys' changes instead of scanning again"),
+        ),
+        Ok(events) => Check::warn(
+            "live refresh",
+            format!("notify-keyspace-events is {events:?}: the dashboard scans every key again at a pace instead of following their changes"),
+            Some(format!(
+                "redis-cli CONFIG SET {}   # or the same line in redis.conf; on ElastiCache, in the parameter group",
+                crate::store::redis_keyspace::SETTING
+            )),
         ),
         Err(e) => Check::warn(
             "live refresh",
-            format!("cannot read notify-keyspace-events: {e} (CONFIG may be disabled, as on managed Redis)"),
+            format!("cannot read notify-keyspace-events: {e} (CONFIG may be disabled, as on managed Redis): the dashboard scans at a pace"),
             None,
         ),
     });

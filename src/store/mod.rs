@@ -10,6 +10,7 @@ pub mod memory;
 pub mod postgres;
 pub mod postgres_notify;
 pub mod postgres_schema;
+pub mod redis_keyspace;
 pub mod redis_store;
 pub mod schema;
 

@@ -79,7 +79,7 @@ impl Template {
 
 /// A record's value as read: its type and contents, and what it was read as.
 #[derive(Debug, Clone, PartialEq)]
-enum Stored {
+pub(super) enum Stored {
     Hash(Vec<(String, String)>),
     Text(String),
 }
@@ -117,7 +117,7 @@ impl Stored {
         }
     }
 
-    fn to_json(&self) -> Value {
+    pub(super) fn to_json(&self) -> Value {
         match self {
             Stored::Hash(fields) => json!({
                 "type": "hash",
@@ -193,6 +193,7 @@ if KEYS[2] ~= '' then redis.call('SADD', KEYS[2], ARGV[3]) end
 return 1
 ";
 
+#[derive(Clone)]
 pub struct RedisStore {
     url: String,
     connection: ConnectionManager,
@@ -250,6 +251,14 @@ impl RedisStore {
         }
     }
 
+    pub(super) fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(super) fn record_key(&self) -> &Template {
+        &self.record_key
+    }
+
     pub fn has_user_sets(&self) -> bool {
         self.user_set.is_some()
     }
@@ -267,7 +276,10 @@ impl RedisStore {
 
     /// A key's value and TTL, or `None` when it is absent; `Err` holds the type of a key that is
     /// neither a string nor a hash.
-    async fn read(&self, key: &str) -> Result<Option<Result<(Stored, i64), String>>, StoreError> {
+    pub(super) async fn read(
+        &self,
+        key: &str,
+    ) -> Result<Option<Result<(Stored, i64), String>>, StoreError> {
         let reply: Vec<redis::Value> = self
             .read
             .key(key)
@@ -278,7 +290,11 @@ impl RedisStore {
     }
 
     /// A value as a record, or as malformed with the reason.
-    fn parse(&self, key: &str, stored: &Stored) -> Result<ConnectionRecord, MalformedRecord> {
+    pub(super) fn parse(
+        &self,
+        key: &str,
+        stored: &Stored,
+    ) -> Result<ConnectionRecord, MalformedRecord> {
         let connection_from_key = self.record_key.value_of(key).map(str::to_string);
         let malformed = |reason: String, user: Option<String>| MalformedRecord {
             raw: json!({"key": key, "stored": stored.to_json()}),
@@ -482,7 +498,7 @@ fn parse_time(value: &Value) -> Result<OffsetDateTime, String> {
 }
 
 /// A Redis error by its kind, never by its text.
-fn classify(error: redis::RedisError) -> StoreError {
+pub(super) fn classify(error: redis::RedisError) -> StoreError {
     let message = error.to_string();
     if error.is_io_error()
         || error.is_connection_refusal()
@@ -722,6 +738,17 @@ impl super::ConnectionStore for RedisStore {
             .await
             .map_err(classify)?;
         Ok(restored == 1)
+    }
+
+    /// Keyspace notifications, when the server sends them for strings, hashes, deletes and
+    /// expiries (`notify-keyspace-events` with K and `$hgx`, or A); paced rescans otherwise.
+    async fn changes(&self) -> Result<Option<Box<dyn super::changes::ChangeFeed>>, StoreError> {
+        let events = self.keyspace_events().await?;
+        if !super::redis_keyspace::enough(&events) {
+            return Ok(None);
+        }
+        let feed = super::redis_keyspace::KeyspaceFeed::open(self.clone()).await?;
+        Ok(Some(Box::new(feed)))
     }
 
     fn describe(&self) -> String {

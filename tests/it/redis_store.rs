@@ -191,6 +191,13 @@ async fn every_command_works_on_keys_and_user_sets_and_restore_keeps_ttls() {
         "the broken key is reported: {:#}",
         checks["store"]
     );
+    assert!(
+        checks["live refresh"]["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("notify-keyspace-events K$hgx")),
+        "{:#}",
+        checks["live refresh"]
+    );
     assert_eq!(
         checks["record TTL"]["status"], "WARN",
         "{:#}",
@@ -462,4 +469,72 @@ async fn the_dashboard_shows_redis_records() {
     );
     tmux.keys(&["q"]);
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// With keyspace notifications on, changes arrive without a scan: a new key, a rewritten hash,
+/// a delete and an expiry, each read once as it is now.
+#[tokio::test(flavor = "multi_thread")]
+async fn with_keyspace_notifications_changes_arrive_without_a_scan() {
+    use wsdash::store::changes::StoreChange;
+    use wsdash::store::redis_store::RedisStore;
+    use wsdash::store::ConnectionStore;
+    let quiet = Redis::start();
+    let names = wsdash::store::schema::SchemaOverrides::default();
+    let store = RedisStore::connect(&quiet.url, &names)
+        .await
+        .expect("connect");
+    assert!(
+        store.changes().await.expect("changes").is_none(),
+        "without notifications there is no feed: paced scans"
+    );
+    let redis = Redis::start_with(&["--notify-keyspace-events", "K$hgx"]);
+    let store = RedisStore::connect(&redis.url, &names)
+        .await
+        .expect("connect");
+    let mut feed = store.changes().await.expect("changes").expect("a feed");
+    redis.cli(&[
+        "SET",
+        "ws:LIVE0000000001=",
+        &format!(r#"{{"user_id":"u1","connected_at":"{}"}}"#, iso_ago(0)),
+    ]);
+    redis.cli(&[
+        "HSET",
+        "ws:LIVE0000000002=",
+        "user_id",
+        "u2",
+        "connected_at",
+        &iso_ago(0),
+    ]);
+    redis.cli(&["SET", "other:key", "not ours"]);
+    redis.cli(&["DEL", "ws:LIVE0000000001="]);
+    redis.cli(&["PEXPIRE", "ws:LIVE0000000002=", "300"]);
+    let mut seen: Vec<(String, String)> = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !seen
+        .iter()
+        .any(|(what, id)| what == "removed" && id == "LIVE0000000002=")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "changes so far: {seen:?}"
+        );
+        for change in feed.next_changes().await.expect("changes") {
+            seen.push(match change {
+                StoreChange::Put { key, .. } => {
+                    ("put".into(), key.connection_id.unwrap_or_default())
+                }
+                StoreChange::Removed { key } => {
+                    ("removed".into(), key.connection_id.unwrap_or_default())
+                }
+            });
+        }
+    }
+    assert!(
+        seen.contains(&("removed".into(), "LIVE0000000001=".into())),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter().all(|(_, id)| id.starts_with("LIVE")),
+        "keys of other applications never reach the feed: {seen:?}"
+    );
 }
