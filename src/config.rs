@@ -311,11 +311,15 @@ pub fn resolve(
 }
 
 /// A store URL wsdash can open: PostgreSQL's (`postgres://`, `postgresql://`) or Redis's
-/// (`redis://`, `rediss://`).
+/// (`redis://`; `rediss://`, TLS, is refused with what to do instead).
 fn check_store_url(url: &str) -> Result<(), ConfigError> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     match scheme {
-        Some("postgres" | "postgresql" | "redis" | "rediss") => Ok(()),
+        Some("postgres" | "postgresql" | "redis") => Ok(()),
+        Some("rediss") => Err(ConfigError::BadEndpoint(format!(
+            "--store-url {}: TLS to Redis (rediss://) is not supported yet; connect through a local TLS tunnel (e.g. stunnel) and give its redis:// URL",
+            crate::store::postgres::redact(url)
+        ))),
         _ => Err(ConfigError::BadEndpoint(format!(
             "--store-url {}: not a store URL; use postgres://USER:PASSWORD@HOST:PORT/DATABASE or redis://[:PASSWORD@]HOST:PORT[/DB] (or leave it out for DynamoDB)",
             crate::store::postgres::redact(url)
@@ -497,6 +501,26 @@ mod tests {
             ..endpoint("http://127.0.0.1:4510/production")
         };
         assert_eq!(rate(file, flag), Some(7.0));
+    }
+
+    #[test]
+    fn store_urls_are_postgres_or_redis_and_tls_to_redis_says_what_to_do() {
+        for url in [
+            "postgres://app@db:5432/app",
+            "postgresql://db/app",
+            "redis://cache:6379/0",
+        ] {
+            assert!(check_store_url(url).is_ok(), "{url}");
+        }
+        let tls = check_store_url("rediss://:secret@cache:6380")
+            .unwrap_err()
+            .to_string();
+        assert!(tls.contains("TLS") && !tls.contains("secret"), "{tls}");
+        let other = check_store_url("mysql://db/app").unwrap_err().to_string();
+        assert!(
+            other.contains("postgres://") && other.contains("redis://"),
+            "{other}"
+        );
     }
 
     #[test]

@@ -284,7 +284,7 @@ fn store_refused(e: StoreError) -> CommandError {
     }
 }
 
-/// Whether a store URL names Redis (`redis://`, `rediss://`).
+/// Whether a store URL names Redis (`redis://`).
 pub fn is_redis_url(url: &str) -> bool {
     url.starts_with("redis://") || url.starts_with("rediss://")
 }

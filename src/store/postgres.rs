@@ -15,7 +15,8 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use tokio::sync::RwLock;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The user of a row whose user column is NULL (Django's anonymous connections): a connection
 /// all the same, probed and purged like any other, but no user to push to or to compare with.
@@ -248,9 +249,8 @@ pub(super) async fn open_listener(
     StoreError,
 > {
     use futures_util::StreamExt;
-    let (client, mut connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(classify)?;
+    let (url, tls) = tls_for(url)?;
+    let (client, mut connection) = tokio_postgres::connect(&url, tls).await.map_err(classify)?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         // Polling the messages is what drives the connection, so the task owns it.
@@ -273,10 +273,60 @@ pub(super) async fn open_listener(
     Ok((client, rx))
 }
 
+/// TLS as a libpq URL asks for it: `sslmode` `disable`, `prefer` (the default: TLS when the
+/// server offers it) or `require` (`verify-ca` and `verify-full` are taken as `require`). The
+/// server's certificate is always verified (rustls has no "encrypt but trust anyone"), against
+/// the system's roots or the CA file the URL names with `sslrootcert` (RDS's global bundle, for
+/// one). Returns the URL without what only wsdash reads.
+fn tls_for(url: &str) -> Result<(String, MakeRustlsConnect), StoreError> {
+    let mut parsed = reqwest::Url::parse(url)
+        .map_err(|e| StoreError::Schema(format!("{}: not a PostgreSQL URL: {e}", redact(url))))?;
+    let mut root_file = None;
+    let mut kept = Vec::new();
+    for (key, value) in parsed.query_pairs().into_owned() {
+        match (key.as_str(), value.as_str()) {
+            ("sslrootcert", _) => root_file = Some(value),
+            ("sslmode", "verify-ca" | "verify-full") => kept.push((key, "require".to_string())),
+            _ => kept.push((key, value)),
+        }
+    }
+    parsed.set_query(None);
+    if !kept.is_empty() {
+        parsed.query_pairs_mut().extend_pairs(kept);
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    match &root_file {
+        Some(path) => {
+            use rustls::pki_types::pem::PemObject;
+            let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| StoreError::Schema(format!("sslrootcert {path}: {e}")))?;
+            for cert in certs {
+                roots
+                    .add(cert)
+                    .map_err(|e| StoreError::Schema(format!("sslrootcert {path}: {e}")))?;
+            }
+        }
+        None => {
+            // Unreadable system certificates leave fewer roots, never a failed start: a
+            // server they would have verified then says so in its TLS error.
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError::Other(format!("TLS setup: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok((parsed.to_string(), MakeRustlsConnect::new(config)))
+}
+
 async fn open(url: &str) -> Result<Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(classify)?;
+    let (url, tls) = tls_for(url)?;
+    let (client, connection) = tokio_postgres::connect(&url, tls).await.map_err(classify)?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!("PostgreSQL connection ended: {e}");

@@ -626,3 +626,39 @@ fn the_demo_runs_on_a_postgres_table() {
     assert!(json(&out).as_array().is_some_and(|r| r.len() >= 6), "{out}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// TLS as a libpq URL asks for it, the server's certificate verified: against the CA the URL
+/// names (`sslrootcert`, as RDS's bundle is given), refused when no root vouches for it, and a
+/// server that takes TLS only refuses plain connections with its own reason.
+#[test]
+fn tls_connections_verify_the_server_against_the_urls_ca() {
+    let (pg, ca) = Postgres::start_tls();
+    pg.sql("CREATE TABLE conns (connection_id text PRIMARY KEY, user_id text NOT NULL, connected_at timestamptz NOT NULL)");
+    pg.sql("INSERT INTO conns VALUES ('TLS00000000001=', 'secure-user', now())");
+    let dir = std::env::temp_dir().join(format!("wsdash-pg-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let list = |query: &str| {
+        let config = env_config(
+            &dir,
+            "tls",
+            &format!("store = \"{}?{query}\"\ntable = \"conns\"", pg.url),
+        );
+        wsdash(&config, &["list", "--output", "json"])
+    };
+    let (code, out, err) = list(&format!("sslmode=require&sslrootcert={}", ca.display()));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)[0]["user_id"], "secure-user", "{out}");
+    let (code, _, err) = list("sslmode=verify-full");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("certificate"),
+        "no root vouches for the test CA: {err}"
+    );
+    let (code, _, err) = list("sslmode=disable");
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("access denied") || err.contains("pg_hba"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
