@@ -311,17 +311,13 @@ pub fn resolve(
 }
 
 /// A store URL wsdash can open: PostgreSQL's (`postgres://`, `postgresql://`) or Redis's
-/// (`redis://`; `rediss://`, TLS, is refused with what to do instead).
+/// (`redis://`, `rediss://` for TLS).
 fn check_store_url(url: &str) -> Result<(), ConfigError> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     match scheme {
-        Some("postgres" | "postgresql" | "redis") => Ok(()),
-        Some("rediss") => Err(ConfigError::BadEndpoint(format!(
-            "--store-url {}: TLS to Redis (rediss://) is not supported yet; connect through a local TLS tunnel (e.g. stunnel) and give its redis:// URL",
-            crate::store::postgres::redact(url)
-        ))),
+        Some("postgres" | "postgresql" | "redis" | "rediss") => Ok(()),
         _ => Err(ConfigError::BadEndpoint(format!(
-            "--store-url {}: not a store URL; use postgres://USER:PASSWORD@HOST:PORT/DATABASE or redis://[:PASSWORD@]HOST:PORT[/DB] (or leave it out for DynamoDB)",
+            "--store-url {}: not a store URL; use postgres://USER:PASSWORD@HOST:PORT/DATABASE or redis://[:PASSWORD@]HOST:PORT[/DB] (rediss:// for TLS), or leave it out for DynamoDB",
             crate::store::postgres::redact(url)
         ))),
     }
@@ -504,21 +500,22 @@ mod tests {
     }
 
     #[test]
-    fn store_urls_are_postgres_or_redis_and_tls_to_redis_says_what_to_do() {
+    fn store_urls_are_postgres_or_redis_and_others_say_which_are() {
         for url in [
             "postgres://app@db:5432/app",
             "postgresql://db/app",
             "redis://cache:6379/0",
+            "rediss://:secret@cache:6380",
         ] {
             assert!(check_store_url(url).is_ok(), "{url}");
         }
-        let tls = check_store_url("rediss://:secret@cache:6380")
+        let other = check_store_url("mysql://:secret@db/app")
             .unwrap_err()
             .to_string();
-        assert!(tls.contains("TLS") && !tls.contains("secret"), "{tls}");
-        let other = check_store_url("mysql://db/app").unwrap_err().to_string();
         assert!(
-            other.contains("postgres://") && other.contains("redis://"),
+            other.contains("postgres://")
+                && other.contains("redis://")
+                && !other.contains("secret"),
             "{other}"
         );
     }

@@ -46,8 +46,7 @@ fn database(url: &str) -> u32 {
 
 impl KeyspaceFeed {
     pub async fn open(store: RedisStore) -> Result<Self, StoreError> {
-        let client = redis::Client::open(store.url())
-            .map_err(|e| StoreError::Schema(format!("not a Redis URL: {e}")))?;
+        let client = super::redis_store::client_for(store.url())?;
         let mut pubsub = client.get_async_pubsub().await.map_err(classify)?;
         let prefix = format!("__keyspace@{}__:", database(store.url()));
         pubsub

@@ -538,3 +538,34 @@ async fn with_keyspace_notifications_changes_arrive_without_a_scan() {
         "keys of other applications never reach the feed: {seen:?}"
     );
 }
+
+/// `rediss://` with the server's certificate verified against the URL's `sslrootcert`, and
+/// refused when no root vouches for it.
+#[test]
+fn tls_to_redis_verifies_the_server_against_the_urls_ca() {
+    let (redis, ca) = Redis::start_tls();
+    redis.cli(&[
+        "SET",
+        "ws:TLS00000000001=",
+        &format!(
+            r#"{{"user_id":"secure-user","connected_at":"{}"}}"#,
+            iso_ago(5)
+        ),
+    ]);
+    let dir = std::env::temp_dir().join(format!("wsdash-redis-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let list = |url: &str| {
+        let config = env_config(&dir, "tls", &format!("store = \"{url}\""));
+        wsdash(&config, &["list", "--output", "json"])
+    };
+    let (code, out, err) = list(&format!("{}?sslrootcert={}", redis.url, ca.display()));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(json(&out)[0]["user_id"], "secure-user", "{out}");
+    let (code, _, err) = list(&redis.url);
+    assert_ne!(code, 0);
+    assert!(
+        err.to_lowercase().contains("certificate"),
+        "no root vouches for the test CA: {err}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -66,57 +66,6 @@ fn command(program: &Path, user: &Option<(String, String)>) -> Command {
     }
 }
 
-/// A CA and a server certificate for 127.0.0.1 signed by it (PEM files in `dir`), made with
-/// Python's `cryptography` from the test Django environment; returns (ca, cert, key).
-fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let script = r#"
-import datetime, ipaddress, sys
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-out = sys.argv[1]
-now = datetime.datetime.now(datetime.timezone.utc)
-def name(cn): return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-ca_key = ec.generate_private_key(ec.SECP256R1())
-ca = (x509.CertificateBuilder().subject_name(name("wsdash test CA")).issuer_name(name("wsdash test CA"))
-      .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-      .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=2))
-      .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-      .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-          key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-      .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-      .sign(ca_key, hashes.SHA256()))
-key = ec.generate_private_key(ec.SECP256R1())
-cert = (x509.CertificateBuilder().subject_name(name("127.0.0.1")).issuer_name(ca.subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=2))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256()))
-open(f"{out}/ca.pem", "wb").write(ca.public_bytes(serialization.Encoding.PEM))
-open(f"{out}/server.pem", "wb").write(cert.public_bytes(serialization.Encoding.PEM))
-open(f"{out}/server.key", "wb").write(key.private_bytes(serialization.Encoding.PEM,
-    serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-"#;
-    let out = Command::new(super::django_python())
-        .args(["-c", script])
-        .arg(dir)
-        .output()
-        .expect("python");
-    assert!(
-        out.status.success(),
-        "making certificates failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    )
-}
-
 impl Postgres {
     pub fn start() -> Postgres {
         Self::start_with(false).0
@@ -165,7 +114,7 @@ impl Postgres {
         if tls {
             let certs = dir.join("certs");
             std::fs::create_dir_all(&certs).expect("certs dir");
-            let (ca_file, cert, key) = make_certificates(&certs);
+            let (ca_file, cert, key) = super::test_certificates(&certs);
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
             if let Some((uid, gid)) = &user {

@@ -9,8 +9,10 @@ pub struct Redis {
     child: Child,
     dir: std::path::PathBuf,
     pub port: u16,
-    /// `redis://127.0.0.1:PORT/0`.
+    /// `redis://127.0.0.1:PORT/0` (`rediss://` for a TLS server).
     pub url: String,
+    /// redis-cli's TLS flags, for a TLS server.
+    cli_tls: Vec<String>,
 }
 
 impl Redis {
@@ -20,11 +22,52 @@ impl Redis {
 
     /// With extra server options (e.g. `["--notify-keyspace-events", "K$gx"]`).
     pub fn start_with(options: &[&str]) -> Redis {
+        Self::start_inner(options, false).0
+    }
+
+    /// A server that speaks TLS only, with a certificate for 127.0.0.1; returns the CA that
+    /// signed it.
+    pub fn start_tls() -> (Redis, std::path::PathBuf) {
+        let (server, ca) = Self::start_inner(&[], true);
+        (server, ca.expect("the CA"))
+    }
+
+    fn start_inner(options: &[&str], tls: bool) -> (Redis, Option<std::path::PathBuf>) {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("wsdash-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("redis temp dir");
+        let (ports, cli_tls, ca) = if tls {
+            let (ca, cert, key) = super::test_certificates(&dir);
+            let server = vec![
+                "--port".to_string(),
+                "0".to_string(),
+                "--tls-port".to_string(),
+                port.to_string(),
+                "--tls-cert-file".to_string(),
+                cert.display().to_string(),
+                "--tls-key-file".to_string(),
+                key.display().to_string(),
+                "--tls-ca-cert-file".to_string(),
+                ca.display().to_string(),
+                "--tls-auth-clients".to_string(),
+                "no".to_string(),
+            ];
+            let cli = vec![
+                "--tls".to_string(),
+                "--cacert".to_string(),
+                ca.display().to_string(),
+            ];
+            (server, cli, Some(ca))
+        } else {
+            (
+                vec!["--port".to_string(), port.to_string()],
+                Vec::new(),
+                None,
+            )
+        };
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(&ports)
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&dir)
@@ -38,7 +81,11 @@ impl Redis {
             child,
             dir,
             port,
-            url: format!("redis://127.0.0.1:{port}/0"),
+            url: format!(
+                "{}://127.0.0.1:{port}/0",
+                if tls { "rediss" } else { "redis" }
+            ),
+            cli_tls,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while server.try_cli(&["PING"]).as_deref() != Some("PONG") {
@@ -48,12 +95,13 @@ impl Redis {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        server
+        (server, ca)
     }
 
     fn try_cli(&self, args: &[&str]) -> Option<String> {
         let out = Command::new("redis-cli")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(&self.cli_tls)
             .args(args)
             .output()
             .ok()?;
