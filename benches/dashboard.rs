@@ -55,7 +55,7 @@ fn loaded_app(records: usize) -> App {
         Action::Scanned(Ok(StoreSnapshot {
             records: records.clone(),
             malformed: vec![],
-            closed: 0,
+            ..Default::default()
         })),
     );
     // Probe answers arrive in batches, as the dashboard's sweeps deliver them.

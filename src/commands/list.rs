@@ -11,6 +11,7 @@ pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
     print_records(
         &unprobed(snapshot.records),
         &snapshot.malformed,
+        &snapshot.expires,
         args.output == OutputFormat::Json,
     );
     Ok(())

@@ -105,9 +105,25 @@ pub fn note_closed(closed: usize) {
     }
 }
 
-pub fn print_records(records: &[ProbedRecord], malformed: &[MalformedRecord], json_output: bool) {
+/// Records as a table or JSON. `expires` holds the stores' own expiry (Redis TTLs), by
+/// connection id: a column (and an `expires_at` field) when any record has one.
+pub fn print_records(
+    records: &[ProbedRecord],
+    malformed: &[MalformedRecord],
+    expires: &std::collections::HashMap<String, OffsetDateTime>,
+    json_output: bool,
+) {
     if json_output {
-        let mut all: Vec<Value> = records.iter().map(record_json).collect();
+        let mut all: Vec<Value> = records
+            .iter()
+            .map(|p| {
+                let mut value = record_json(p);
+                if let Some(at) = expires.get(&p.record.connection_id) {
+                    value["expires_at"] = json!(iso_millis(*at));
+                }
+                value
+            })
+            .collect();
         all.extend(malformed.iter().map(malformed_json));
         print_json(&Value::Array(all));
         return;
@@ -129,26 +145,41 @@ pub fn print_records(records: &[ProbedRecord], malformed: &[MalformedRecord], js
             ]
         })
         .collect();
+    let with_expiry = !expires.is_empty();
+    if with_expiry {
+        for (row, p) in rows.iter_mut().zip(records) {
+            let left = expires
+                .get(&p.record.connection_id)
+                .map(|at| crate::model::format_age(*at - now))
+                .unwrap_or_else(|| "never".into());
+            row.insert(4, left);
+        }
+    }
     rows.extend(malformed.iter().map(|m| {
-        vec![
+        let mut row = vec![
             m.user_id.clone().unwrap_or_else(|| "?".into()),
             m.connection_id.clone().unwrap_or_else(|| "?".into()),
             String::new(),
             String::new(),
             "malformed".into(),
             m.reason.clone(),
-        ]
+        ];
+        if with_expiry {
+            row.insert(4, String::new());
+        }
+        row
     }));
-    print_table(
-        &[
-            "USER",
-            "CONNECTION",
-            "CONNECTED_AT",
-            "AGE",
-            "STATE",
-            "DETAIL",
-        ],
-        &rows,
-    );
+    let mut headers = vec![
+        "USER",
+        "CONNECTION",
+        "CONNECTED_AT",
+        "AGE",
+        "STATE",
+        "DETAIL",
+    ];
+    if with_expiry {
+        headers.insert(4, "EXPIRES IN");
+    }
+    print_table(&headers, &rows);
     eprintln!("{} record(s), {} malformed", records.len(), malformed.len());
 }

@@ -27,6 +27,7 @@ pub async fn run(args: &GlobalArgs) -> Result<(), CommandError> {
     print_records(
         &probed,
         &snapshot.malformed,
+        &snapshot.expires,
         args.output == OutputFormat::Json,
     );
     probe_failures(&probed)

@@ -30,7 +30,7 @@ impl ConnectionStore for MemoryStore {
         Ok(StoreSnapshot {
             records,
             malformed: Vec::new(),
-            closed: 0,
+            ..Default::default()
         })
     }
 

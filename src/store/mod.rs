@@ -39,6 +39,9 @@ pub struct StoreSnapshot {
     /// Rows a soft-delete column marks closed: kept by the backend, not connections any more,
     /// so neither shown as records nor probed.
     pub closed: usize,
+    /// When records expire by themselves (Redis TTLs), by connection id; empty for stores
+    /// without expiry.
+    pub expires: std::collections::HashMap<String, time::OffsetDateTime>,
 }
 
 /// What a conditional delete did.

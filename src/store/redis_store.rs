@@ -576,12 +576,21 @@ impl super::ConnectionStore for RedisStore {
         let keys = self.keys().await?;
         let values = self.read_many(&keys).await?;
         let mut snapshot = StoreSnapshot::default();
+        let now = OffsetDateTime::now_utc();
         for (key, value) in keys.iter().zip(values) {
             match value {
                 // Expired or deleted between SCAN and the read.
                 None => {}
-                Some(Ok((stored, _))) => match self.parse(key, &stored) {
-                    Ok(record) => snapshot.records.push(record),
+                Some(Ok((stored, ttl_ms))) => match self.parse(key, &stored) {
+                    Ok(record) => {
+                        if ttl_ms > 0 {
+                            snapshot.expires.insert(
+                                record.connection_id.clone(),
+                                now + time::Duration::milliseconds(ttl_ms),
+                            );
+                        }
+                        snapshot.records.push(record);
+                    }
                     Err(malformed) => snapshot.malformed.push(malformed),
                 },
                 Some(Err(kind)) => snapshot.malformed.push(MalformedRecord {

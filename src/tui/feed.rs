@@ -111,7 +111,7 @@ mod tests {
             StoreSnapshot {
                 records,
                 malformed: vec![],
-                closed: 0,
+                ..Default::default()
             },
         );
         app

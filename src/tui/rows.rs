@@ -281,6 +281,7 @@ pub fn merge_snapshot(app: &mut App, snapshot: StoreSnapshot) {
         if row.probed_at.is_none() && is_expired(&row.record, now) {
             row.state = ConnectionState::Expired;
         }
+        row.set_expires_at(snapshot.expires.get(&row.record.connection_id).copied());
         rows.push(row);
     }
     // The first read of a table is not churn.

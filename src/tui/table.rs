@@ -47,6 +47,8 @@ pub struct Row {
 #[derive(Debug, Clone, Default)]
 struct RowExtra {
     probe_error: Option<String>,
+    /// When the store expires the record by itself (a Redis TTL), as the last scan read it.
+    expires_at: Option<OffsetDateTime>,
     last_outcome: Option<DeliveryOutcome>,
     history: VecDeque<DeliveryOutcome>,
     malformed: Option<MalformedRecord>,
@@ -81,6 +83,16 @@ impl Row {
     pub fn set_probe_error(&mut self, error: Option<String>) {
         if error.is_some() || self.extra.is_some() {
             self.extra_mut().probe_error = error;
+        }
+    }
+
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        self.extra.as_ref()?.expires_at
+    }
+
+    pub fn set_expires_at(&mut self, at: Option<OffsetDateTime>) {
+        if at.is_some() || self.extra.is_some() {
+            self.extra_mut().expires_at = at;
         }
     }
 

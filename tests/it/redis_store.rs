@@ -215,6 +215,25 @@ async fn every_command_works_on_keys_and_user_sets_and_restore_keeps_ttls() {
         text.contains("BROKEN000000001=") && text.contains("malformed"),
         "{text}"
     );
+    // TTLs: a column in the table, an expires_at in JSON (bob's live hash has none).
+    assert!(
+        text.contains("EXPIRES IN") && text.contains("never"),
+        "{text}"
+    );
+    let listed_json = json(&out);
+    let expiry = |id: &str| {
+        listed_json
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["connection_id"] == id)
+            .map(|r| r["expires_at"].clone())
+    };
+    assert!(
+        expiry(&alice).is_some_and(|e| e.is_string()),
+        "{listed_json:#}"
+    );
+    assert_eq!(expiry(&bob), Some(Value::Null), "{listed_json:#}");
 
     let (code, out, err) = wsdash(&config, &["probe", "--output", "json"]);
     assert_eq!(code, 0, "{err}");

@@ -93,7 +93,7 @@ fn loaded(readonly: bool) -> App {
                 connection_id: None,
                 reason: "missing connection_id".into(),
             }],
-            closed: 0,
+            ..Default::default()
         })),
     );
     update(
@@ -177,7 +177,7 @@ fn a_tick_asks_for_a_scan_and_a_scan_leads_to_probes() {
         Action::Scanned(Ok(StoreSnapshot {
             records: vec![record("old", "O", 50), record("new", "N", 1)],
             malformed: vec![],
-            closed: 0,
+            ..Default::default()
         })),
     );
     match effects.as_slice() {
@@ -228,7 +228,7 @@ fn a_partial_sweep_estimates_the_stale_share_within_its_interval() {
         Action::Scanned(Ok(StoreSnapshot {
             records,
             malformed: vec![],
-            closed: 0,
+            ..Default::default()
         })),
     );
     let mut probed = 0;
@@ -688,7 +688,7 @@ fn many(n: usize) -> App {
                 .map(|i| record(&format!("u{i:03}"), &format!("{i:015}="), i as i64))
                 .collect(),
             malformed: vec![],
-            closed: 0,
+            ..Default::default()
         })),
     );
     app
@@ -763,7 +763,7 @@ fn hostile_stored_values_are_shown_escaped_in_the_table_and_the_details() {
         Action::Scanned(Ok(StoreSnapshot {
             records: vec![hostile.clone(), record("fake\nrow", "NEWLINE0000001=", 3)],
             malformed: vec![],
-            closed: 0,
+            ..Default::default()
         })),
     );
     let text = text_of;
@@ -803,7 +803,7 @@ fn rescan(app: &mut App, records: Vec<ConnectionRecord>) {
         Action::Scanned(Ok(StoreSnapshot {
             records,
             malformed: vec![],
-            closed: 0,
+            ..Default::default()
         })),
     );
 }
@@ -1016,7 +1016,7 @@ fn f_lists_users_whose_connection_keeps_changing() {
                     record("flappy", id, 0),
                 ],
                 malformed: vec![],
-                closed: 0,
+                ..Default::default()
             })),
         );
     }
@@ -1158,7 +1158,7 @@ fn details_keep_a_record_that_left_the_store_as_last_seen() {
         Action::Scanned(Ok(StoreSnapshot {
             records: vec![record("alice", "AAAAAAAAAAAAAAA=", 5)],
             malformed: vec![],
-            closed: 0,
+            ..Default::default()
         })),
     );
     assert!(app.row(&selected).is_none(), "{selected} left the store");

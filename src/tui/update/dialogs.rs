@@ -267,7 +267,7 @@ mod tests {
             crate::store::StoreSnapshot {
                 records: vec![crate::model::ConnectionRecord::new("alice", "A1")],
                 malformed: vec![],
-                closed: 0,
+                ..Default::default()
             },
         );
         assert_eq!(

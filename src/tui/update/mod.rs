@@ -127,7 +127,7 @@ fn app_with(records: &[(&str, &str)]) -> App {
         crate::store::StoreSnapshot {
             records,
             malformed: vec![],
-            closed: 0,
+            ..Default::default()
         },
     );
     app

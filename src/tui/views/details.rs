@@ -61,6 +61,13 @@ pub fn render(app: &App, view: &DetailsView, frame: &mut Frame, area: Rect) {
                 iso_millis(row.record.connected_at),
                 format_age(app.now - row.record.connected_at)
             )));
+            if let Some(at) = row.expires_at() {
+                lines.push(Line::from(format!(
+                    "  expires        {} (in {}: the store's TTL)",
+                    iso_millis(at),
+                    format_age(at - app.now)
+                )));
+            }
         }
     }
     lines.push(Line::from(format!("state: {}", row.state.as_str())));
