@@ -3,6 +3,7 @@
 //! says why where AWS would refuse it. boto3 with the same credentials is the control in each.
 
 use crate::common;
+use crate::common::tools::Tool;
 
 use crate::common::{Running, BIN};
 use std::path::Path;
@@ -121,6 +122,7 @@ fn iso(offset_secs: i64) -> String {
 
 #[test]
 fn a_wrong_signing_region_is_refused_with_its_fix_and_the_right_one_delivers() {
+    crate::needs!(Tool::PythonClients);
     let (_gateway, endpoint) = gateway(&["--region", "eu-west-1"]);
     // The control: boto3 signing for another region is refused the way AWS refuses it.
     assert_eq!(
@@ -163,6 +165,7 @@ fn a_wrong_signing_region_is_refused_with_its_fix_and_the_right_one_delivers() {
 
 #[test]
 fn the_guides_policy_names_get_and_delete_and_its_fix_turns_every_check_green() {
+    crate::needs!(Tool::Moto, Tool::PythonClients);
     let dir = tempdir();
     let (gateway_process, endpoint) = gateway(&["--iam-policy", "guide"]);
     // The control: under the guide's policy boto3 can push but not probe or disconnect.
@@ -246,6 +249,7 @@ fn the_guides_policy_names_get_and_delete_and_its_fix_turns_every_check_green() 
 
 #[test]
 fn a_wrong_secret_an_unknown_key_an_expired_session_and_a_skewed_clock_each_say_their_cause() {
+    crate::needs!(Tool::PythonClients);
     let dir = tempdir();
     let credentials = write(
         &dir,
@@ -491,6 +495,7 @@ fn verbs_policy(verbs: &[&str]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn each_feature_works_under_exactly_the_verbs_the_docs_give_it_and_not_without_them() {
+    crate::needs!(Tool::Moto);
     use crate::common::dynamo::{create_table, dynamo, put, s};
     let moto = common::Moto::start();
     let table_client = dynamo(&moto).await;

@@ -2,11 +2,13 @@
 //! playwright-core (tests/browser/e2e.mjs). It fails if a push does not reach the page.
 
 use crate::common::quiet_demo;
+use crate::common::tools::Tool;
 use std::path::Path;
 use std::process::Command;
 
 #[test]
 fn the_browser_client_receives_every_message_type_reconnects_and_stops_on_bad_tokens() {
+    crate::needs!(Tool::Chromium);
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
         dir.join("node_modules/playwright-core").exists(),

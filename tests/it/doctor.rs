@@ -1,6 +1,7 @@
 //! `wsdash doctor` against moto_server's apigatewayv2, STS and DynamoDB, and against the emulator.
 
 use crate::common;
+use crate::common::tools::Tool;
 
 use crate::common::{quiet_demo, Moto, BIN};
 use serde_json::Value;
@@ -163,6 +164,7 @@ fn fails(checks: &HashMap<String, Value>) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_correct_configuration_passes_and_each_mistake_fails_with_its_fix() {
+    crate::needs!(Tool::Moto);
     let moto = Moto::start();
     let demo = quiet_demo(&[]);
     let endpoint = demo.value("management endpoint:");
@@ -429,6 +431,7 @@ async fn put_item(moto: &Moto, table: &str, user: &str, connection: &str, connec
 
 #[tokio::test(flavor = "multi_thread")]
 async fn e2e_passes_against_the_demo_and_names_the_step_that_fails() {
+    crate::needs!(Tool::Moto);
     let moto = Moto::start();
     let demo = quiet_demo(&[]);
     let endpoint = demo.value("management endpoint:");
@@ -558,6 +561,7 @@ fn doctor_on(endpoint: &str) -> (i32, HashMap<String, Value>, String) {
 /// fails with the fix, the fix (pasted as doctor printed it) and a deployment bring it back.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_missing_connection_id_mapping_with_the_aws_cli() {
+    crate::needs!(Tool::AwsCli);
     let demo = quiet_demo(&[]);
     let urls = demo.demo_urls();
     let gateway = urls
@@ -664,6 +668,7 @@ async fn the_missing_connection_id_mapping_with_the_aws_cli() {
 /// `gateway_metrics`.)
 #[tokio::test(flavor = "multi_thread")]
 async fn metrics_say_clearly_when_the_endpoint_does_not_serve_them() {
+    crate::needs!(Tool::Moto);
     let moto = Moto::start();
     let metrics = wsdash::gateway_metrics::CloudWatchMetrics::new(
         &sdk().await,

@@ -2,6 +2,7 @@
 //! headless commands exactly as an operator would run them.
 
 use crate::common;
+use crate::common::tools::Tool;
 
 use crate::common::dynamo::{create_table, dynamo, n, put, put_many, s, stored_users};
 use crate::common::{quiet_demo, wsdash, Moto};
@@ -36,6 +37,7 @@ fn by_user(list: &Value) -> HashMap<String, Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tables_keyed_either_way_with_any_time_format_just_work_and_malformed_items_are_listed() {
+    crate::needs!(Tool::Moto);
     let moto = Moto::start();
     let client = dynamo(&moto).await;
     create_table(&client, "by_connection", "connection_id", Some("user_id")).await;
@@ -159,6 +161,7 @@ async fn tables_keyed_either_way_with_any_time_format_just_work_and_malformed_it
 
 #[tokio::test(flavor = "multi_thread")]
 async fn twenty_thousand_items_list_correctly_across_pages() {
+    crate::needs!(Tool::Moto);
     let moto = Moto::start();
     let client = dynamo(&moto).await;
     create_table(&client, "big", "user_id", None).await;
@@ -198,6 +201,7 @@ async fn twenty_thousand_items_list_correctly_across_pages() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn probe_classifies_purge_deletes_exactly_the_dead_and_restore_brings_them_back() {
+    crate::needs!(Tool::Moto);
     let moto = Moto::start();
     let client = dynamo(&moto).await;
     create_table(&client, "conns", "user_id", None).await;
@@ -435,6 +439,7 @@ async fn probe_classifies_purge_deletes_exactly_the_dead_and_restore_brings_them
 
 #[tokio::test(flavor = "multi_thread")]
 async fn purge_never_deletes_a_record_whose_user_reconnected_between_plan_and_execute() {
+    crate::needs!(Tool::Moto);
     use std::sync::Arc;
     use wsdash::ops::purge::{execute_purge, plan_purge};
     use wsdash::store::{ConnectionStore, DynamoStore};
@@ -532,6 +537,7 @@ fn wsdash_with(args: &[&str], moto: &Moto, env: &[(&str, &str)]) -> (i32, String
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_command_tells_the_truth_in_its_exit_code_and_its_words() {
+    crate::needs!(Tool::Moto);
     let moto = Moto::start();
     let client = dynamo(&moto).await;
     create_table(&client, "truth", "user_id", None).await;
@@ -746,6 +752,7 @@ async fn every_command_tells_the_truth_in_its_exit_code_and_its_words() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn zone_less_times_read_as_utc_and_future_times_are_flagged() {
+    crate::needs!(Tool::Moto);
     let moto = Moto::start();
     let client = dynamo(&moto).await;
     create_table(&client, "times", "user_id", None).await;
@@ -815,6 +822,7 @@ async fn zone_less_times_read_as_utc_and_future_times_are_flagged() {
 /// restore treats as maybe deleted.
 #[tokio::test(flavor = "multi_thread")]
 async fn signals_during_purge_lose_nothing_over_twenty_five_runs() {
+    crate::needs!(Tool::Moto);
     use rand::Rng;
     let moto = Moto::start();
     let client = dynamo(&moto).await;
@@ -951,6 +959,7 @@ async fn signals_during_purge_lose_nothing_over_twenty_five_runs() {
 /// reaches every tab, and `--type` sends exactly the fields given, no template samples.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_push_to_a_user_reaches_every_tab_with_only_the_fields_given() {
+    crate::needs!(Tool::Moto);
     use futures_util::StreamExt;
     let moto = Moto::start();
     let client = dynamo(&moto).await;
@@ -1032,6 +1041,7 @@ async fn a_push_to_a_user_reaches_every_tab_with_only_the_fields_given() {
 /// the operator's terminal nor fake rows, and one huge id must not crash or flood anything.
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_stored_values_are_printed_escaped_and_never_crash_a_command() {
+    crate::needs!(Tool::Moto);
     let moto = Moto::start();
     let client = dynamo(&moto).await;
     create_table(&client, "hostile", "user_id", None).await;
@@ -1091,6 +1101,7 @@ async fn hostile_stored_values_are_printed_escaped_and_never_crash_a_command() {
 /// again after a jittered backoff; and `restore` then brings every one of them back the same way.
 #[tokio::test(flavor = "multi_thread")]
 async fn dynamodb_throttling_is_retried_with_backoff() {
+    crate::needs!(Tool::Moto);
     use std::sync::atomic::Ordering;
     let moto = Moto::start();
     let client = dynamo(&moto).await;
@@ -1198,6 +1209,7 @@ async fn changes_from(
 /// removed). A table without a stream has no feed.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_table_stream_reports_each_change_in_order() {
+    crate::needs!(Tool::Moto);
     use wsdash::store::changes::{ItemKey, StoreChange};
     use wsdash::store::ConnectionStore;
     let moto = Moto::start();

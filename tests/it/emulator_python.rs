@@ -2,6 +2,7 @@
 //! Python `websockets` clients against the emulator and the reference backend.
 
 use crate::common;
+use crate::common::tools::Tool;
 
 use crate::common::{python_with, quiet_demo};
 use std::process::Command;
@@ -34,6 +35,7 @@ fn run_python_suite(demo: &common::Running) {
 
 #[test]
 fn boto3_and_python_websockets_work_against_the_emulator() {
+    crate::needs!(Tool::PythonClients);
     // 100 new connections a second (not the account's 500): the rate check's burst of 700
     // handshakes must outrun the refill even when the machine is busy with other tests.
     let demo = quiet_demo(&["--connect-rate", "100"]);

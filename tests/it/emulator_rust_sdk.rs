@@ -2,6 +2,7 @@
 //! processes like a user runs them, plus the limits and faults the SDK must classify.
 
 use crate::common;
+use crate::common::tools::Tool;
 
 use crate::common::{free_port, Running};
 use bytes::Bytes;
@@ -657,6 +658,7 @@ async fn a_throttled_push_under_a_rate_ceiling_delivers_everything() {
 /// moto_server, where FilterLogEvents finds a connection's lines by its id.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_access_log_reaches_cloudwatch_and_reads_back_by_connection() {
+    crate::needs!(Tool::Moto);
     use futures_util::SinkExt;
     use wsdash::access_logs::{AccessLogEntry, AccessLogSource, CloudWatchAccessLogs};
     let moto = common::Moto::start();
@@ -774,6 +776,7 @@ async fn the_access_log_reaches_cloudwatch_and_reads_back_by_connection() {
 /// handshakes, refusals and messages per minute.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_stages_cloudwatch_metrics_are_served_in_the_protocol_the_sdks_speak() {
+    crate::needs!(Tool::PythonClients);
     let system = start_system(&[]);
     let mut sockets = Vec::new();
     for user in ["m1", "m2", "m3"] {
@@ -857,6 +860,7 @@ print(sum(out["MetricDataResults"][0]["Values"]))
 /// on the bodiless ones, ids in AWS's URL-safe shape, and a clean close echoed as 1000.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backend_gets_the_headers_api_gateway_sends_and_the_client_a_clean_close() {
+    crate::needs!(Tool::PythonClients);
     use std::sync::Mutex;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     type Seen = Arc<Mutex<Vec<(String, axum::http::HeaderMap)>>>;

@@ -2,6 +2,7 @@
 //! Django's migrations on a real server, with connections held open in the emulator.
 
 use crate::common::postgres::Postgres;
+use crate::common::tools::Tool;
 use crate::common::{audit_deletes, django_python, env_config, free_port, run_python, Running};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -141,6 +142,7 @@ fn states(probed: &Value) -> HashMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_command_works_on_djangos_table_soft_deleting_and_restoring_whole_rows() {
+    crate::needs!(Tool::PythonClients, Tool::Postgres, Tool::DjangoVenv);
     let pg = Postgres::start();
     migrate(&pg);
     let (_gateway, listen) = gateway();
@@ -380,6 +382,7 @@ async fn every_command_works_on_djangos_table_soft_deleting_and_restoring_whole_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_row_that_changed_after_it_was_read_is_never_deleted() {
+    crate::needs!(Tool::Postgres);
     use wsdash::store::postgres::PostgresStore;
     use wsdash::store::{ConnectionStore, DeleteOutcome};
     let pg = Postgres::start();
@@ -435,6 +438,7 @@ async fn a_row_that_changed_after_it_was_read_is_never_deleted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_the_trigger_installed_changes_arrive_without_a_scan() {
+    crate::needs!(Tool::Postgres);
     use wsdash::store::changes::StoreChange;
     use wsdash::store::postgres::PostgresStore;
     use wsdash::store::ConnectionStore;
@@ -533,6 +537,7 @@ async fn with_the_trigger_installed_changes_arrive_without_a_scan() {
 /// follows the trigger's notifications; a row the backend inserts appears, one it closes goes.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_shows_a_postgres_table_and_follows_its_changes() {
+    crate::needs!(Tool::PythonClients, Tool::Tmux, Tool::Postgres);
     use crate::common::tmux::Tmux;
     let pg = Postgres::start();
     pg.sql("CREATE TABLE sessions (connection_id text PRIMARY KEY, user_id text, connected boolean NOT NULL, created_on timestamptz NOT NULL)");
@@ -579,6 +584,7 @@ async fn the_dashboard_shows_a_postgres_table_and_follows_its_changes() {
 /// writing the rows that `wsdash list` then reads.
 #[test]
 fn the_demo_runs_on_a_postgres_table() {
+    crate::needs!(Tool::Postgres);
     let pg = Postgres::start();
     pg.sql("CREATE TABLE demo_connections (connection_id text PRIMARY KEY, user_id text NOT NULL, connected_at timestamptz NOT NULL)");
     let demo = Running::start(
@@ -632,6 +638,7 @@ fn the_demo_runs_on_a_postgres_table() {
 /// server that takes TLS only refuses plain connections with its own reason.
 #[test]
 fn tls_connections_verify_the_server_against_the_urls_ca() {
+    crate::needs!(Tool::Postgres, Tool::DjangoVenv);
     let (pg, ca) = Postgres::start_tls();
     pg.sql("CREATE TABLE conns (connection_id text PRIMARY KEY, user_id text NOT NULL, connected_at timestamptz NOT NULL)");
     pg.sql("INSERT INTO conns VALUES ('TLS00000000001=', 'secure-user', now())");

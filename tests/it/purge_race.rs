@@ -7,6 +7,7 @@
 //! at a random moment among the deletes.
 
 use crate::common;
+use crate::common::tools::Tool;
 
 use crate::common::dynamo::{create_table, dynamo, put_many, s};
 use crate::common::postgres::Postgres;
@@ -412,16 +413,19 @@ fn dead_items(run: usize) -> Vec<HashMap<String, AttributeValue>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_purge_racing_reconnects_and_revivals_never_deletes_a_live_record() {
+    crate::needs!(Tool::Moto);
     race(Backing::dynamo().await, 10).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_too_a_racing_purge_never_deletes_a_live_row() {
+    crate::needs!(Tool::Postgres);
     race(Backing::postgres(), 6).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_redis_too_a_racing_purge_never_deletes_a_live_key() {
+    crate::needs!(Tool::RedisServer);
     race(Backing::redis(), 6).await;
 }
 

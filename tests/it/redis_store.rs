@@ -2,6 +2,7 @@
 //! and a set per user, with connections held open in the emulator.
 
 use crate::common::redis::Redis;
+use crate::common::tools::Tool;
 use crate::common::{audit_deletes, env_config, free_port, run_python, Running};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -103,6 +104,7 @@ fn states(probed: &Value) -> HashMap<String, String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_command_works_on_keys_and_user_sets_and_restore_keeps_ttls() {
+    crate::needs!(Tool::PythonClients, Tool::RedisServer);
     let redis = Redis::start();
     let (_gateway, listen) = gateway();
     let (mut alice_socket, alice) = open(&listen).await;
@@ -339,6 +341,7 @@ async fn every_command_works_on_keys_and_user_sets_and_restore_keeps_ttls() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_key_rewritten_after_it_was_read_is_never_deleted() {
+    crate::needs!(Tool::RedisServer);
     use wsdash::store::redis_store::RedisStore;
     use wsdash::store::{ConnectionStore, DeleteOutcome};
     let redis = Redis::start();
@@ -390,6 +393,7 @@ async fn a_key_rewritten_after_it_was_read_is_never_deleted() {
 /// `wsdash demo --store-url redis://…`: the whole demo on Redis.
 #[test]
 fn the_demo_runs_on_redis() {
+    crate::needs!(Tool::RedisServer);
     let redis = Redis::start();
     let demo = Running::start(
         &[
@@ -430,6 +434,7 @@ fn the_demo_runs_on_redis() {
 /// key the backend writes shows up without a restart).
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_shows_redis_records() {
+    crate::needs!(Tool::PythonClients, Tool::Tmux, Tool::RedisServer);
     use crate::common::tmux::Tmux;
     let redis = Redis::start();
     let (_gateway, listen) = gateway();
@@ -494,6 +499,7 @@ async fn the_dashboard_shows_redis_records() {
 /// a delete and an expiry, each read once as it is now.
 #[tokio::test(flavor = "multi_thread")]
 async fn with_keyspace_notifications_changes_arrive_without_a_scan() {
+    crate::needs!(Tool::RedisServer);
     use wsdash::store::changes::StoreChange;
     use wsdash::store::redis_store::RedisStore;
     use wsdash::store::ConnectionStore;
@@ -562,6 +568,7 @@ async fn with_keyspace_notifications_changes_arrive_without_a_scan() {
 /// refused when no root vouches for it.
 #[test]
 fn tls_to_redis_verifies_the_server_against_the_urls_ca() {
+    crate::needs!(Tool::RedisServer, Tool::DjangoVenv);
     let (redis, ca) = Redis::start_tls();
     redis.cli(&[
         "SET",

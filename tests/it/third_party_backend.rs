@@ -2,11 +2,13 @@
 //! unedited from PyPI, creates its own API through the emulator's apigatewayv2 calls and serves
 //! its users' sockets (tests/django/run_flow.py has the whole flow and says why each step holds).
 
+use crate::common::tools::Tool;
 use crate::common::{django_python, free_port, Running};
 use std::process::Command;
 
 #[test]
 fn the_django_package_sets_up_its_api_and_serves_its_users_behind_the_emulator() {
+    crate::needs!(Tool::DjangoVenv);
     let dir = std::env::temp_dir().join(format!("wsdash-django-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     // Strict keys: every signature the package's boto3 makes is verified, not just its form.

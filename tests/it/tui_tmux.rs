@@ -2,6 +2,7 @@
 //! capture-pane, through push, disconnect and purge against the demo.
 
 use crate::common;
+use crate::common::tools::Tool;
 
 use crate::common::tmux::Tmux;
 use crate::common::{free_port, BIN};
@@ -24,6 +25,7 @@ async fn admin_json(admin: &str, path: &str) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn push_disconnect_and_purge_from_the_panels() {
+    crate::needs!(Tool::Tmux);
     let port = free_port();
     let dir = std::env::temp_dir().join(format!("wsdash-tmux-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -128,6 +130,7 @@ fn error_band(screen: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn at_100_columns_a_store_outage_is_readable_in_full_and_the_data_age_stops() {
+    crate::needs!(Tool::Moto, Tool::Tmux);
     use crate::common::Moto;
     let moto = Moto::start();
     let sdk = wsdash::aws_env::load_sdk_config(&wsdash::aws_env::AwsSettings {
@@ -237,6 +240,7 @@ async fn at_100_columns_a_store_outage_is_readable_in_full_and_the_data_age_stop
 /// reason, and recovers by itself once the operator has logged in again.
 #[tokio::test(flavor = "multi_thread")]
 async fn credentials_that_expire_mid_session_keep_the_rows_say_why_and_recover_by_themselves() {
+    crate::needs!(Tool::Moto, Tool::Tmux);
     let moto = common::Moto::start();
     let client = common::dynamo::dynamo(&moto).await;
     common::dynamo::create_table(&client, "conns", "user_id", None).await;
@@ -321,6 +325,7 @@ async fn credentials_that_expire_mid_session_keep_the_rows_say_why_and_recover_b
 
 #[test]
 fn sigint_sigterm_and_sighup_give_the_terminal_back() {
+    crate::needs!(Tool::Tmux);
     for signal in ["INT", "TERM", "HUP"] {
         let port = free_port();
         let dir =
@@ -502,6 +507,7 @@ fn purge_from_the_dashboard(tmux: &Tmux) -> String {
 /// gateway called Gone.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_survives_every_fault_and_deletes_only_on_gone() {
+    crate::needs!(Tool::Moto, Tool::Tmux);
     let mut rig = FaultRig {
         gw_port: free_port(),
         be_port: free_port(),
@@ -633,6 +639,7 @@ async fn the_dashboard_survives_every_fault_and_deletes_only_on_gone() {
 /// gateway must have answered only part of the sweep's GetConnection calls by then.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_push_started_during_a_probe_sweep_finishes_first() {
+    crate::needs!(Tool::Moto, Tool::Tmux);
     use crate::common::dynamo::{create_table, dynamo, n, put_many, s};
     use futures_util::StreamExt;
     let moto = common::Moto::start();
@@ -710,6 +717,7 @@ async fn a_push_started_during_a_probe_sweep_finishes_first() {
 /// appears and a deleted one goes, while a proxy in front of moto sees no further Scan.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_dashboard_follows_the_table_stream_instead_of_scanning() {
+    crate::needs!(Tool::Moto, Tool::Tmux);
     use crate::common::dynamo::{create_table, dynamo, enable_stream, n, put, s};
     let moto = common::Moto::start();
     let client = dynamo(&moto).await;
@@ -786,6 +794,7 @@ async fn the_dashboard_follows_the_table_stream_instead_of_scanning() {
 /// the view is live and switches to 3 h with `w`. Its details view shows those 401s too.
 #[test]
 fn the_demo_shows_its_reconnect_storm_under_f() {
+    crate::needs!(Tool::Tmux);
     let dir = std::env::temp_dir().join(format!("wsdash-tmux-flap-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     // A faster clock: the flapper reconnects about every 2 s instead of 8, and retries its
@@ -853,6 +862,7 @@ fn the_demo_shows_its_reconnect_storm_under_f() {
 /// handshake from the same client beside them, and follows the group, filtered, under `l`.
 #[tokio::test(flavor = "multi_thread")]
 async fn on_aws_the_details_and_the_logs_panel_read_the_log_group() {
+    crate::needs!(Tool::Moto, Tool::Tmux);
     use crate::common::dynamo::{create_table, dynamo, put, s};
     let moto = common::Moto::start();
     let demo = common::quiet_demo(&["--log-group", "/ws/access", "--logs-endpoint", &moto.url]);

@@ -9,6 +9,7 @@ pub mod postgres;
 pub mod proxy;
 pub mod redis;
 pub mod tmux;
+pub mod tools;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
