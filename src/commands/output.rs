@@ -18,11 +18,13 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
         })
         .collect();
     let rows = &rows;
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.len()).collect();
+    // Columns as wide as the terminal shows them: a wide character takes two cells.
+    use unicode_width::UnicodeWidthStr;
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.width()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
             if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(cell.width());
             }
         }
     }
@@ -30,7 +32,10 @@ pub fn print_table(headers: &[&str], rows: &[Vec<String>]) {
         cells
             .iter()
             .enumerate()
-            .map(|(i, c)| format!("{c:<width$}", width = widths.get(i).copied().unwrap_or(0)))
+            .map(|(i, c)| {
+                let width = widths.get(i).copied().unwrap_or(0);
+                format!("{c}{}", " ".repeat(width.saturating_sub(c.width())))
+            })
             .collect::<Vec<_>>()
             .join("  ")
             .trim_end()

@@ -100,11 +100,12 @@ pub fn gateway_headers(api_id: &str, client: &ClientInfo) -> Vec<(String, String
 
 /// The client's handshake query string as pairs (for `route.request.querystring.*`).
 fn query_pairs(raw_query: Option<&str>) -> Vec<(String, String)> {
-    let Some(query) = raw_query.filter(|q| !q.is_empty()) else {
-        return Vec::new();
-    };
-    reqwest::Url::parse(&format!("http://query/?{query}"))
-        .map(|url| url.query_pairs().into_owned().collect())
+    raw_query
+        .map(|query| {
+            form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -162,10 +163,9 @@ impl Integration {
             separator = '&';
         }
         if !call.query.is_empty() {
-            let mapped: String = reqwest::Url::parse_with_params("http://q/", &call.query)
-                .ok()
-                .and_then(|u| u.query().map(str::to_string))
-                .unwrap_or_default();
+            let mapped = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(&call.query)
+                .finish();
             url.push(separator);
             url.push_str(&mapped);
         }

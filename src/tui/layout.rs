@@ -32,7 +32,7 @@ pub fn error_height(app: &App, width: u16) -> u16 {
         return 0;
     };
     let width = width.max(1) as usize;
-    let chars = text.chars().count().max(1);
+    let chars = unicode_width::UnicodeWidthStr::width(text.as_str()).max(1);
     (chars.div_ceil(width) as u16).min(ERROR_MAX_LINES)
 }
 
@@ -73,7 +73,11 @@ pub fn summary_geometry(lines: &[String], area: Rect) -> (Rect, usize, usize) {
     let inner_width = width.saturating_sub(2).max(1) as usize;
     let rows: usize = lines
         .iter()
-        .map(|l| l.chars().count().max(1).div_ceil(inner_width))
+        .map(|l| {
+            unicode_width::UnicodeWidthStr::width(l.as_str())
+                .max(1)
+                .div_ceil(inner_width)
+        })
         .sum();
     let rect = centered(
         area,

@@ -358,9 +358,11 @@ fn check_signature(
     }
 }
 
-/// Compares without stopping at the first difference, so timing says nothing about a secret.
+/// Compares without stopping at the first difference, so timing says nothing about a secret
+/// (`subtle`, the RustCrypto crates' constant-time comparison).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]
