@@ -41,8 +41,8 @@ fn loaded_app(records: usize) -> App {
         },
         now,
     );
-    update(&mut app, Action::Resize(200, 60));
-    update(&mut app, Action::Tick(now));
+    let _ = update(&mut app, Action::Resize(200, 60));
+    let _ = update(&mut app, Action::Tick(now));
     let records: Vec<ConnectionRecord> = (0..records)
         .map(|i| ConnectionRecord {
             user_id: format!("user-{i:07}"),
@@ -50,7 +50,7 @@ fn loaded_app(records: usize) -> App {
             connected_at: now - time::Duration::seconds((i % 7000) as i64),
         })
         .collect();
-    update(
+    let _ = update(
         &mut app,
         Action::Scanned(Ok(StoreSnapshot {
             records: records.clone(),
@@ -78,7 +78,7 @@ fn loaded_app(records: usize) -> App {
         .collect();
     let mut probes = probes.into_iter().peekable();
     while probes.peek().is_some() {
-        update(
+        let _ = update(
             &mut app,
             Action::Probed(probes.by_ref().take(5_000).collect()),
         );
@@ -161,14 +161,14 @@ fn measure_table(records: usize) {
 
     // A filter typed key by key: each keystroke re-filters the table in `update`.
     let mut keystrokes = Vec::new();
-    update(&mut app, Action::StartFilter);
+    let _ = update(&mut app, Action::StartFilter);
     for c in "state:live user-00012".chars() {
         let key = crossterm::event::KeyEvent::new(
             crossterm::event::KeyCode::Char(c),
             crossterm::event::KeyModifiers::NONE,
         );
         let t = Instant::now();
-        update(&mut app, Action::PromptKey(key));
+        let _ = update(&mut app, Action::PromptKey(key));
         keystrokes.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     // Backspace all the way: each keystroke widens the filter again.
@@ -178,10 +178,10 @@ fn measure_table(records: usize) {
             crossterm::event::KeyModifiers::NONE,
         );
         let t = Instant::now();
-        update(&mut app, Action::PromptKey(key));
+        let _ = update(&mut app, Action::PromptKey(key));
         keystrokes.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    update(&mut app, Action::SubmitPrompt);
+    let _ = update(&mut app, Action::SubmitPrompt);
     let budget = if records > 100_000 { 16 } else { 5 };
     println!(
         "filter keystroke over {records} rows ({} keys typed and erased): p50 {:.2} ms, max {:.2} ms (budget p50 < {budget} ms; {} rows match at the end)",
@@ -198,7 +198,7 @@ fn measure_table(records: usize) {
     let mut frames = Vec::new();
     for i in 0..500 {
         // Move the selection so every frame differs.
-        update(&mut app, if i % 2 == 0 { Action::Down } else { Action::Up });
+        let _ = update(&mut app, if i % 2 == 0 { Action::Down } else { Action::Up });
         let t = Instant::now();
         terminal.draw(|f| render(&app, f)).expect("draw");
         frames.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -239,7 +239,7 @@ fn measure_table(records: usize) {
             })
             .collect();
         let t = Instant::now();
-        update(&mut app, Action::StoreChanged(changes));
+        let _ = update(&mut app, Action::StoreChanged(changes));
         batches.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     println!(
@@ -281,13 +281,13 @@ fn measure_storm_view(app: &mut App, terminal: &mut Terminal<TestBackend>) {
             }
         })
         .collect();
-    update(app, Action::Handshakes(Ok(handshakes)));
-    update(app, Action::ShowFlapping);
+    let _ = update(app, Action::Handshakes(Ok(handshakes)));
+    let _ = update(app, Action::ShowFlapping);
     let mut frames = Vec::new();
     for i in 0..100 {
         // A key and the frame after it: scrolling asks the view how long it is.
         let t = Instant::now();
-        update(app, Action::ScrollOverlay(if i % 2 == 0 { 1 } else { -1 }));
+        let _ = update(app, Action::ScrollOverlay(if i % 2 == 0 { 1 } else { -1 }));
         terminal.draw(|f| render(app, f)).expect("draw");
         frames.push(t.elapsed().as_secs_f64() * 1000.0);
     }
@@ -296,7 +296,7 @@ fn measure_storm_view(app: &mut App, terminal: &mut Terminal<TestBackend>) {
         percentile(&mut frames.clone(), 0.5),
         percentile(&mut frames, 0.99)
     );
-    update(app, Action::Back);
+    let _ = update(app, Action::Back);
 }
 
 fn first_frame() {

@@ -207,3 +207,23 @@ fn the_check_sees_a_circle() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].len(), 3);
 }
+
+#[test]
+fn the_architecture_page_names_every_layer_and_its_modules() {
+    let page =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md"))
+            .expect("docs/architecture.md");
+    for (n, layer) in LAYERS.iter().enumerate() {
+        let row = page
+            .lines()
+            .find(|l| l.starts_with(&format!("| {} |", n + 1)))
+            .unwrap_or_else(|| panic!("docs/architecture.md has no row for layer {}", n + 1));
+        for module in *layer {
+            assert!(
+                row.contains(&format!("`{module}`")),
+                "docs/architecture.md's layer {} row does not name {module}",
+                n + 1
+            );
+        }
+    }
+}

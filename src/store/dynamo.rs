@@ -55,15 +55,16 @@ where
     }
 }
 
+/// DynamoDB's error codes for "slow down": retried with backoff, and said as throttling.
+const THROTTLING_CODES: [&str; 3] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+];
+
 fn is_throttling<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    matches!(
-        err.code(),
-        Some(
-            "ProvisionedThroughputExceededException"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-        )
-    )
+    err.code()
+        .is_some_and(|code| THROTTLING_CODES.contains(&code))
 }
 
 /// The item as it is now (a consistent read), retried while throttled.
@@ -103,9 +104,7 @@ where
     });
     match code.as_str() {
         "ResourceNotFoundException" => StoreError::TableNotFound(table.to_string()),
-        "ProvisionedThroughputExceededException"
-        | "ThrottlingException"
-        | "RequestLimitExceeded" => StoreError::Throttled(message),
+        throttled if THROTTLING_CODES.contains(&throttled) => StoreError::Throttled(message),
         "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException" => {
             StoreError::AccessDenied(message)
         }

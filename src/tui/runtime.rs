@@ -110,7 +110,9 @@ where
     let mut app = App::new(initial, time::OffsetDateTime::now_utc());
     app.status = Some("starting…".into());
     let size = terminal.size()?;
-    update(&mut app, Action::Resize(size.width, size.height));
+    let effects = update(&mut app, Action::Resize(size.width, size.height));
+    // (There are no data sources to hand I/O to yet, and a resize asks for none.)
+    debug_assert!(effects.is_empty(), "a resize asks for no I/O");
     terminal.draw(|f| views::render(&app, f))?;
     if let Some(start) = PROCESS_START.get() {
         tracing::info!(
@@ -160,7 +162,9 @@ where
             }
             Ok(None) => None,
             Err(e) => {
-                update(&mut app, Action::FeedLost(e));
+                for effect in update(&mut app, Action::FeedLost(e)) {
+                    spawn_effect(effect, &backend, mutations, tagged.clone());
+                }
                 None
             }
         };
@@ -196,7 +200,8 @@ where
                 Err(e) => Action::EnvironmentSwitchFailed(e),
             }),
             _ = tick.tick() => {
-                update(&mut app, Action::RateObserved(backend.rate.status()));
+                // Through the channel, so its effects are handled with the tick's just below.
+                let _ = tx.send((generation, Action::RateObserved(backend.rate.status())));
                 Some(Action::Tick(time::OffsetDateTime::now_utc()))
             }
             signal = signals.recv() => {

@@ -75,9 +75,9 @@ fn outcome(user: &str, id: &str, class: DeliveryClass) -> DeliveryOutcome {
 /// erin unknown, one malformed item.
 fn loaded(readonly: bool) -> App {
     let mut app = App::new(env(readonly), NOW);
-    update(&mut app, Action::Resize(120, 40));
-    update(&mut app, Action::Tick(NOW));
-    update(
+    let _ = update(&mut app, Action::Resize(120, 40));
+    let _ = update(&mut app, Action::Tick(NOW));
+    let _ = update(
         &mut app,
         Action::Scanned(Ok(StoreSnapshot {
             records: vec![
@@ -96,7 +96,7 @@ fn loaded(readonly: bool) -> App {
             ..Default::default()
         })),
     );
-    update(
+    let _ = update(
         &mut app,
         Action::Probed(vec![
             ProbeResult {
@@ -117,7 +117,7 @@ fn loaded(readonly: bool) -> App {
             },
         ]),
     );
-    update(
+    let _ = update(
         &mut app,
         Action::Delivered(outcome(
             "alice",
@@ -125,7 +125,7 @@ fn loaded(readonly: bool) -> App {
             DeliveryClass::Delivered,
         )),
     );
-    update(&mut app, Action::Tick(NOW + time::Duration::seconds(2)));
+    let _ = update(&mut app, Action::Tick(NOW + time::Duration::seconds(2)));
     app.now = NOW;
     app.error = None;
     app
@@ -206,8 +206,8 @@ fn a_partial_sweep_estimates_the_stale_share_within_its_interval() {
         },
         NOW,
     );
-    update(&mut app, Action::Resize(140, 40));
-    update(&mut app, Action::Tick(NOW));
+    let _ = update(&mut app, Action::Resize(140, 40));
+    let _ = update(&mut app, Action::Tick(NOW));
     let records: Vec<ConnectionRecord> = (0..20_000)
         .map(|i| {
             record(
@@ -246,7 +246,7 @@ fn a_partial_sweep_estimates_the_stale_share_within_its_interval() {
                 record,
             })
             .collect();
-        update(&mut app, Action::Probed(answers));
+        let _ = update(&mut app, Action::Probed(answers));
         if probed < 20_000 {
             let estimate = wsdash::tui::rows::stale_estimate(&app).expect("an estimate");
             assert!(
@@ -275,8 +275,8 @@ fn slow_scans_are_repeated_less_often() {
     let mut app = App::new(env(false), NOW);
     assert_eq!(update(&mut app, Action::Tick(NOW)), vec![Effect::Scan]);
     let done = NOW + time::Duration::seconds(3);
-    update(&mut app, Action::Tick(done));
-    update(&mut app, Action::Scanned(Ok(StoreSnapshot::default())));
+    let _ = update(&mut app, Action::Tick(done));
+    let _ = update(&mut app, Action::Scanned(Ok(StoreSnapshot::default())));
     // The scan took 3 s, so the next one waits 30 s, not 2 s.
     assert_eq!(
         update(&mut app, Action::Tick(done + time::Duration::seconds(5))),
@@ -311,7 +311,7 @@ fn probe_answers_become_states_and_old_records_are_probed_too() {
         .flatten()
         .collect();
     assert!(probed.contains(&"dave".to_string()), "{probed:?}");
-    update(
+    let _ = update(
         &mut app,
         Action::Probed(vec![ProbeResult {
             record: record("dave", "DDDDDDDDDDDDDDD=", 180),
@@ -324,8 +324,8 @@ fn probe_answers_become_states_and_old_records_are_probed_too() {
 #[test]
 fn a_failed_scan_keeps_the_last_good_data_and_says_why() {
     let mut app = loaded(false);
-    update(&mut app, Action::Tick(NOW + time::Duration::seconds(10)));
-    update(
+    let _ = update(&mut app, Action::Tick(NOW + time::Duration::seconds(10)));
+    let _ = update(
         &mut app,
         Action::Scanned(Err("table not found: ws_connections".into())),
     );
@@ -434,13 +434,13 @@ fn purge_plans_then_confirms_then_summarises() {
         vec![Effect::PlanPurge]
     );
     assert!(matches!(app.overlay, Overlay::Progress(_)));
-    update(&mut app, Action::PurgePlanned(plan()));
+    let _ = update(&mut app, Action::PurgePlanned(plan()));
     assert!(matches!(app.overlay, Overlay::Confirm(_)));
     assert!(matches!(
         press(&mut app, &[KeyCode::Char('y')]).as_slice(),
         [Effect::ExecutePurge(_)]
     ));
-    update(
+    let _ = update(
         &mut app,
         Action::Purged(PurgeReport {
             deleted: vec![record("carol", "CCCCCCCCCCCCCCC=", 30)],
@@ -499,7 +499,7 @@ fn the_command_line_pushes_to_a_user() {
 #[test]
 fn gone_outcomes_mark_the_row_stale_and_are_counted() {
     let mut app = loaded(false);
-    update(
+    let _ = update(
         &mut app,
         Action::Delivered(outcome("bob", "BBBBBBBBBBBBBBB=", DeliveryClass::Gone)),
     );
@@ -513,7 +513,7 @@ fn quitting_works_from_the_table_and_with_ctrl_c_anywhere() {
     press(&mut app, &[KeyCode::Char('p')]);
     let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
     let action = action_for(&app, ctrl_c).expect("action");
-    update(&mut app, action);
+    let _ = update(&mut app, action);
     assert!(app.quit);
 }
 
@@ -526,7 +526,7 @@ fn the_command_line_runs_doctor_and_shows_what_failed_with_the_fix() {
         press(&mut app, &[KeyCode::Char(c)]);
     }
     assert_eq!(press(&mut app, &[KeyCode::Enter]), vec![Effect::Doctor]);
-    update(
+    let _ = update(
         &mut app,
         Action::DoctorDone(Ok(vec![
             Check::pass("api", "abc123 is a WEBSOCKET API"),
@@ -558,13 +558,13 @@ fn env_switches_the_dashboard_to_another_environment() {
         press(&mut app, &[KeyCode::Enter]),
         vec![Effect::SwitchEnvironment("staging".into())]
     );
-    update(
+    let _ = update(
         &mut app,
         Action::EnvironmentSwitchFailed("environment \"staging\" is not in config.toml".into()),
     );
     assert_eq!(app.env.name, "prod");
     assert_eq!(app.table.rows.len(), 6, "a failed switch keeps everything");
-    update(
+    let _ = update(
         &mut app,
         Action::EnvironmentSwitched(EnvironmentInfo {
             name: "staging".into(),
@@ -664,10 +664,10 @@ fn snapshot_purge_plan_confirmation() {
     let mut app = loaded(false);
     press(&mut app, &[KeyCode::Char('x')]);
     insta::assert_snapshot!("purge_progress", screen(&app, 110, 32));
-    update(&mut app, Action::PurgePlanned(plan()));
+    let _ = update(&mut app, Action::PurgePlanned(plan()));
     insta::assert_snapshot!("purge_plan", screen(&app, 110, 32));
     press(&mut app, &[KeyCode::Char('y')]);
-    update(
+    let _ = update(
         &mut app,
         Action::Purged(PurgeReport {
             deleted: vec![record("carol", "CCCCCCCCCCCCCCC=", 30)],
@@ -681,7 +681,7 @@ fn snapshot_purge_plan_confirmation() {
 /// A table of `n` fresh records named u000, u001, ...
 fn many(n: usize) -> App {
     let mut app = App::new(env(false), NOW);
-    update(
+    let _ = update(
         &mut app,
         Action::Scanned(Ok(StoreSnapshot {
             records: (0..n)
@@ -706,7 +706,7 @@ fn visible_users(backend: &TestBackend) -> Vec<String> {
 fn paging_moves_by_the_rows_the_layout_really_shows_at_any_height() {
     for (height, with_error) in [(40, false), (20, false), (23, true), (60, true)] {
         let mut app = many(200);
-        update(&mut app, Action::Resize(120, height));
+        let _ = update(&mut app, Action::Resize(120, height));
         if with_error {
             app.error = Some("scan failed: ".to_string() + &"x".repeat(300));
         }
@@ -729,7 +729,7 @@ fn paging_moves_by_the_rows_the_layout_really_shows_at_any_height() {
 #[test]
 fn long_summaries_scroll_to_their_last_line_and_back() {
     let mut app = many(3);
-    update(&mut app, Action::Resize(120, 30));
+    let _ = update(&mut app, Action::Resize(120, 30));
     let lines: Vec<String> = (0..100).map(|i| format!("line {i:03}")).collect();
     app.overlay = Overlay::Summary("Doctor".into(), lines);
     let text = |app: &App| format!("{:?}", screen(app, 120, 30));
@@ -756,9 +756,9 @@ fn long_summaries_scroll_to_their_last_line_and_back() {
 #[test]
 fn hostile_stored_values_are_shown_escaped_in_the_table_and_the_details() {
     let mut app = App::new(env(false), NOW);
-    update(&mut app, Action::Resize(140, 30));
+    let _ = update(&mut app, Action::Resize(140, 30));
     let hostile = record("screen\u{1b}[2J\u{7}", "RTL\u{202E}exe.txt=", 5);
-    update(
+    let _ = update(
         &mut app,
         Action::Scanned(Ok(StoreSnapshot {
             records: vec![hostile.clone(), record("fake\nrow", "NEWLINE0000001=", 3)],
@@ -798,7 +798,7 @@ fn select_user(app: &mut App, user: &str) {
 }
 
 fn rescan(app: &mut App, records: Vec<ConnectionRecord>) {
-    update(
+    let _ = update(
         app,
         Action::Scanned(Ok(StoreSnapshot {
             records,
@@ -896,7 +896,7 @@ fn the_rate_ceiling_is_set_with_a_command_and_throttling_is_shown() {
         .clone()
         .unwrap_or_default()
         .contains("not a number"));
-    update(
+    let _ = update(
         &mut app,
         Action::RateObserved(wsdash::ops::pacing::RateStatus {
             ceiling: Some(120.0),
@@ -941,7 +941,7 @@ fn the_details_view_shows_the_connections_access_log() {
     entry.request_time = "24/Nov/2026:10:29:58 +0000".into();
     entry.integration_status = Some(401);
     entry.error_message = Some("invalid token".into());
-    update(
+    let _ = update(
         &mut app,
         Action::AccessLogs {
             connection_id: selected.clone(),
@@ -969,7 +969,7 @@ fn the_details_view_shows_the_connections_access_log() {
         entry.error_message = (status >= 400).then(|| "invalid token: expired".to_string());
         wsdash::access_logs::LogLine::parse(0, serde_json::to_string(&entry).expect("json"))
     };
-    update(
+    let _ = update(
         &mut app,
         Action::Handshakes(Ok(vec![
             handshake(&selected, 200, "Edge/131"),
@@ -1007,8 +1007,8 @@ fn f_lists_users_whose_connection_keeps_changing() {
         (3, "FLAP00000000003="),
     ] {
         let now = NOW + time::Duration::minutes(minute);
-        update(&mut app, Action::Tick(now));
-        update(
+        let _ = update(&mut app, Action::Tick(now));
+        let _ = update(
             &mut app,
             Action::Scanned(Ok(StoreSnapshot {
                 records: vec![
@@ -1032,7 +1032,7 @@ fn f_lists_users_whose_connection_keeps_changing() {
         }
         wsdash::access_logs::LogLine::parse(0, serde_json::to_string(&entry).expect("json"))
     };
-    update(
+    let _ = update(
         &mut app,
         Action::Handshakes(Ok(vec![
             handshake("FLAP00000000001=", 200, "198.51.100.9"),
@@ -1043,7 +1043,7 @@ fn f_lists_users_whose_connection_keeps_changing() {
             handshake("R3", 401, "203.0.113.5"),
         ])),
     );
-    update(&mut app, Action::ShowFlapping);
+    let _ = update(&mut app, Action::ShowFlapping);
     assert!(matches!(app.overlay, Overlay::Storm), "{:?}", app.overlay);
     let (title, lines) = wsdash::tui::views::storm::build(&app);
     assert!(title.contains("1 user(s)"), "{title}");
@@ -1068,10 +1068,10 @@ fn f_lists_users_whose_connection_keeps_changing() {
     // `w`: the same view over 3 h, then 24 h; the churn is still there.
     let key = |c| crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c));
     let action = wsdash::tui::keymap::action_for(&app, key('w')).expect("w is bound");
-    update(&mut app, action);
+    let _ = update(&mut app, action);
     let text = wsdash::tui::views::storm::build(&app).1.join("\n");
     assert!(text.contains("the last 3 h per 3 min"), "{text}");
-    update(&mut app, Action::CycleMetricsWindow);
+    let _ = update(&mut app, Action::CycleMetricsWindow);
     let text = wsdash::tui::views::storm::build(&app).1.join("\n");
     assert!(text.contains("the last 24 h per 24 min"), "{text}");
     assert!(text.contains("in all"), "{text}");
@@ -1101,7 +1101,7 @@ fn the_stage_metrics_are_read_each_minute_and_drawn_under_f() {
     let mut values = vec![0.0; 60];
     values[59] = 12.0;
     use wsdash::gateway_metrics::TimeWindow;
-    update(
+    let _ = update(
         &mut app,
         Action::GatewayMetrics(
             TimeWindow::Hour,
@@ -1111,7 +1111,7 @@ fn the_stage_metrics_are_read_each_minute_and_drawn_under_f() {
             }]),
         ),
     );
-    update(&mut app, Action::ShowFlapping);
+    let _ = update(&mut app, Action::ShowFlapping);
     let text = wsdash::tui::views::storm::build(&app).1.join("\n");
     assert!(
         text.contains(
@@ -1131,7 +1131,7 @@ fn the_stage_metrics_are_read_each_minute_and_drawn_under_f() {
     let text = wsdash::tui::views::storm::build(&app).1.join("\n");
     assert!(text.contains("(reading the last 3 h…)"), "{text}");
     assert!(text.contains("█|  now 12"), "{text}");
-    update(
+    let _ = update(
         &mut app,
         Action::GatewayMetrics(
             TimeWindow::ThreeHours,
@@ -1150,10 +1150,10 @@ fn the_stage_metrics_are_read_each_minute_and_drawn_under_f() {
 fn details_keep_a_record_that_left_the_store_as_last_seen() {
     let mut app = loaded(false);
     let selected = app.selected_row().expect("a row").key().to_string();
-    update(&mut app, Action::OpenDetails);
+    let _ = update(&mut app, Action::OpenDetails);
     let later = NOW + time::Duration::seconds(3);
-    update(&mut app, Action::Tick(later));
-    update(
+    let _ = update(&mut app, Action::Tick(later));
+    let _ = update(
         &mut app,
         Action::Scanned(Ok(StoreSnapshot {
             records: vec![record("alice", "AAAAAAAAAAAAAAA=", 5)],
@@ -1190,7 +1190,7 @@ fn a_denied_get_connection_turns_probes_off_once_and_keeps_the_rows() {
             &CallContext::for_tests(Verb::Get),
         ))))
     };
-    update(
+    let _ = update(
         &mut app,
         Action::Probed(
             [
@@ -1242,7 +1242,7 @@ fn a_denied_get_connection_turns_probes_off_once_and_keeps_the_rows() {
         )),
         vec![1]
     );
-    update(
+    let _ = update(
         &mut app,
         Action::Probed(vec![ProbeResult {
             record: record("alice", "AAAAAAAAAAAAAAA=", 5),

@@ -159,13 +159,13 @@ mod tests {
     #[test]
     fn the_filter_follows_each_keystroke() {
         let mut app = app_with(&[("alice", "A1"), ("bob", "B1")]);
-        update(&mut app, Action::StartFilter);
+        let _ = update(&mut app, Action::StartFilter);
         for c in "bo".chars() {
             let key = KeyEvent::new(
                 crossterm::event::KeyCode::Char(c),
                 crossterm::event::KeyModifiers::NONE,
             );
-            update(&mut app, Action::PromptKey(key));
+            let _ = update(&mut app, Action::PromptKey(key));
         }
         assert_eq!(app.table.filter, "bo");
         assert_eq!(app.table.visible.len(), 1);

@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn a_new_pattern_starts_over_and_drops_answers_for_the_old_one() {
         let mut app = app_with_logs();
-        super::super::update(&mut app, Action::ShowLogs);
+        let _ = super::super::update(&mut app, Action::ShowLogs);
         let effects = set_pattern(&mut app, "401".into());
         assert!(
             matches!(effects.as_slice(), [Effect::TailLogs { pattern, generation: 1, .. }] if pattern == "401"),

@@ -16,6 +16,7 @@ pub(crate) use navigation::keep_selection_visible;
 pub use pushing::composer_targets;
 pub use refresh::{scan_interval, HANDSHAKES_WINDOW, SCAN_EVERY};
 
+#[must_use = "the effects are the I/O the action asks for: hand them to the runtime"]
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     let overlay_before = std::mem::discriminant(&app.overlay);
     let effects = route(app, action);

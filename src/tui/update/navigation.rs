@@ -121,15 +121,15 @@ mod tests {
         let ids: Vec<String> = (0..100).map(|i| format!("C{i:03}")).collect();
         let records: Vec<(&str, &str)> = ids.iter().map(|id| ("u", id.as_str())).collect();
         let mut app = app_with(&records);
-        update(&mut app, Action::Resize(120, 30));
+        let _ = update(&mut app, Action::Resize(120, 30));
         let page = table_rows(&app);
-        update(&mut app, Action::PageDown);
+        let _ = update(&mut app, Action::PageDown);
         assert_eq!(app.table.selected, page);
-        update(&mut app, Action::Bottom);
+        let _ = update(&mut app, Action::Bottom);
         assert_eq!(app.table.selected, 99);
-        update(&mut app, Action::PageDown);
+        let _ = update(&mut app, Action::PageDown);
         assert_eq!(app.table.selected, 99);
-        update(&mut app, Action::Top);
+        let _ = update(&mut app, Action::Top);
         assert_eq!((app.table.selected, app.table.offset), (0, 0));
     }
 
@@ -140,13 +140,13 @@ mod tests {
         recompute_visible(&mut app);
         app.overlay = Overlay::Help;
         app.prompt = Prompt::Command;
-        update(&mut app, Action::Back);
+        let _ = update(&mut app, Action::Back);
         assert_eq!(app.prompt, Prompt::None);
         assert!(matches!(app.overlay, Overlay::Help));
-        update(&mut app, Action::Back);
+        let _ = update(&mut app, Action::Back);
         assert!(matches!(app.overlay, Overlay::None));
         assert_eq!(app.table.visible.len(), 1);
-        update(&mut app, Action::Back);
+        let _ = update(&mut app, Action::Back);
         assert_eq!(app.table.visible.len(), 2);
     }
 }
