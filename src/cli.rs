@@ -48,6 +48,24 @@ pub enum Command {
     /// Set up the connection store (PostgreSQL: the trigger for live refresh).
     #[command(subcommand)]
     Store(crate::commands::store::StoreCommand),
+    /// Print a shell completion script: `source <(wsdash completions bash)`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `wsdash man > wsdash.1 && man ./wsdash.1`.
+    Man,
+}
+
+/// Completion scripts and the man page, generated from the same clap definitions as `--help`.
+pub fn print_completions(shell: clap_complete::Shell) {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "wsdash", &mut std::io::stdout());
+}
+
+pub fn print_man_page() -> std::io::Result<()> {
+    use clap::CommandFactory;
+    clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -7,6 +7,23 @@ use wsdash::launch;
 fn main() -> ExitCode {
     wsdash::tui::runtime::mark_process_start();
     let cli = Cli::parse();
+    // Generated from the clap definitions; they need no environment, runtime or logging.
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            wsdash::cli::print_completions(*shell);
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => {
+            return match wsdash::cli::print_man_page() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write the man page: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
+        _ => {}
+    }
     let dashboard = match &cli.command {
         None => true,
         Some(Command::Demo(args)) => !args.headless,
@@ -44,6 +61,8 @@ fn main() -> ExitCode {
             Some(Command::Restore(args)) => commands::restore::run(&global, &args).await,
             Some(Command::Doctor(args)) => commands::doctor::run(&global, &args).await,
             Some(Command::Store(command)) => commands::store::run(&global, &command).await,
+            // Answered before the runtime started.
+            Some(Command::Completions { .. } | Command::Man) => Ok(()),
             None if launch::wants_demo(&global) => {
                 server(launch::run_demo_dashboard(&global, Default::default()).await)
             }

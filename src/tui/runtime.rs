@@ -113,7 +113,8 @@ where
     let effects = update(&mut app, Action::Resize(size.width, size.height));
     // (There are no data sources to hand I/O to yet, and a resize asks for none.)
     debug_assert!(effects.is_empty(), "a resize asks for no I/O");
-    terminal.draw(|f| views::render(&app, f))?;
+    let no_color = views::no_color_requested();
+    terminal.draw(|f| views::render_with(&app, f, no_color))?;
     if let Some(start) = PROCESS_START.get() {
         tracing::info!(
             first_frame_ms = start.elapsed().as_secs_f64() * 1000.0,
@@ -174,7 +175,7 @@ where
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
-        terminal.draw(|f| views::render(&app, f))?;
+        terminal.draw(|f| views::render_with(&app, f, no_color))?;
         let action = tokio::select! {
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => action_for(&app, key),

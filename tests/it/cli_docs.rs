@@ -166,6 +166,12 @@ fn commands_in(readme: &str) -> Vec<String> {
             continue;
         }
         let without_comment = text.split(" #").next().unwrap_or_default();
+        // wsdash's own words end where the shell takes over (a redirect, a pipe, `&&`).
+        let without_comment = [" > ", " | ", " && ", " ; "]
+            .iter()
+            .fold(without_comment, |text, operator| {
+                text.split(operator).next().unwrap_or_default()
+            });
         let mut cleaned = String::new();
         let mut depth = 0;
         for c in without_comment.chars() {

@@ -929,3 +929,93 @@ async fn on_aws_the_details_and_the_logs_panel_read_the_log_group() {
     tmux.keys(&["Escape", "q"]);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The conventions a terminal user expects: completions generated from the CLI (bash, in a
+/// real shell), a man page, and `NO_COLOR` honoured by the dashboard.
+#[test]
+fn completions_complete_in_bash_the_man_page_renders_and_no_color_takes_colours_out() {
+    crate::needs!(Tool::Tmux);
+    let bin_dir = std::path::Path::new(BIN)
+        .parent()
+        .expect("the binary's directory")
+        .display()
+        .to_string();
+    let shell = Tmux::start(&format!(
+        "env -i HOME=/tmp TERM=xterm PATH={bin_dir}:/usr/bin:/bin bash --norc --noprofile"
+    ));
+    shell.type_text("source <(wsdash completions bash)\n");
+    shell.type_text("wsdash pur");
+    shell.keys(&["Tab"]);
+    shell.wait_for("the subcommand completed", |s| s.contains("wsdash purge"));
+    shell.keys(&["C-u"]);
+    shell.type_text("wsdash purge --ye");
+    shell.keys(&["Tab"]);
+    shell.wait_for("the flag completed", |s| s.contains("wsdash purge --yes"));
+
+    let out = std::process::Command::new(BIN)
+        .arg("man")
+        .output()
+        .expect("wsdash man");
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && page.contains(".TH wsdash"),
+        "{page}"
+    );
+    for sub in ["purge", "restore", "doctor", "completions"] {
+        assert!(page.contains(sub), "the man page names {sub}");
+    }
+
+    // The same demo dashboard, with and without NO_COLOR: colours only without it.
+    let colour = sets_colour();
+    let dir = std::env::temp_dir().join(format!("wsdash-tmux-nocolor-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for (no_color, expect_colour) in [("", true), ("1", false)] {
+        let command = format!(
+            "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} NO_COLOR={no_color} {BIN} demo --clients 3",
+            dir = dir.display()
+        );
+        let tmux = Tmux::start(&command);
+        tmux.wait_for("the demo's rows", |s| s.contains("live"));
+        let screen = tmux.screen_with_escapes();
+        assert_eq!(
+            colour(&screen),
+            expect_colour,
+            "NO_COLOR={no_color:?}: colour escapes found: {}",
+            colour(&screen)
+        );
+        if !expect_colour {
+            assert!(
+                screen.contains("\u{1b}[7m") || screen.contains(";7m"),
+                "the selected row is shown reversed instead"
+            );
+        }
+        tmux.keys(&["q"]);
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Whether a screen capture sets a foreground or background colour (SGR 30–37, 39 excepted,
+/// 40–47, 90–97, 100–107, or 38/48 with a palette or RGB colour).
+fn sets_colour() -> impl Fn(&str) -> bool {
+    |screen: &str| {
+        screen.split("\u{1b}[").skip(1).any(|rest| {
+            let Some(end) = rest.find('m') else {
+                return false;
+            };
+            let params: Vec<u32> = rest[..end]
+                .split(';')
+                .filter_map(|p| p.parse().ok())
+                .collect();
+            let mut i = 0;
+            while i < params.len() {
+                match params[i] {
+                    38 | 48 => return true,
+                    30..=37 | 40..=47 | 90..=97 | 100..=107 => return true,
+                    _ => {}
+                }
+                i += 1;
+            }
+            false
+        })
+    }
+}

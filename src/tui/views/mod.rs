@@ -41,6 +41,26 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
 }
 
+/// `NO_COLOR` set and not empty (no-color.org): the dashboard draws without colours.
+pub fn no_color_requested() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+}
+
+/// [`render`], then, with `no_color`, every colour taken out: what was marked by a background
+/// (the selected row, a band) is shown reversed instead, and bold and the rest stay.
+pub fn render_with(app: &App, frame: &mut Frame, no_color: bool) {
+    render(app, frame);
+    if no_color {
+        for cell in frame.buffer_mut().content.iter_mut() {
+            if cell.bg != Color::Reset {
+                cell.modifier.insert(ratatui::style::Modifier::REVERSED);
+            }
+            cell.fg = Color::Reset;
+            cell.bg = Color::Reset;
+        }
+    }
+}
+
 /// A scroll position that never runs past the last screenful of `total` rows.
 pub fn clamp_scroll(scroll: usize, total: usize, shown: usize) -> u16 {
     scroll

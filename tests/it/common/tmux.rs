@@ -67,6 +67,24 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// The screen with its colours and attributes, as escape sequences.
+    pub fn screen_with_escapes(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-e", "-p", "-t", &self.session])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    /// Type `text` literally (no key names).
+    pub fn type_text(&self, text: &str) {
+        let status = Command::new("tmux")
+            .args(["send-keys", "-l", "-t", &self.session, text])
+            .status()
+            .expect("send-keys");
+        assert!(status.success());
+    }
+
     /// Wait until the screen satisfies `check`; fail with the screen when it never does.
     pub fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
         self.wait_for_within(what, Duration::from_secs(30), check)
