@@ -55,6 +55,12 @@ pub enum Action {
     RateObserved(crate::ops::pacing::RateStatus),
     /// The terminal's new size: width, height.
     Resize(u16, u16),
+    /// A click on the screen's row `y`: selects the table row drawn there.
+    ClickRow(u16),
+    /// `y` / `Y`: the selected connection id (or the row as JSON) to the terminal's clipboard.
+    Copy {
+        as_json: bool,
+    },
     Scanned(Result<StoreSnapshot, String>),
     /// The store's change feed is open (where from): changes from now on will follow.
     FeedOpened(String),
@@ -126,6 +132,8 @@ pub enum Effect {
     SwitchEnvironment(String),
     /// `:rate N`: the new ceiling (None: unlimited).
     SetRate(Option<f64>),
+    /// Put this text on the terminal's clipboard (OSC 52), as the event loop writes to it.
+    CopyToClipboard(String),
 }
 
 pub use crate::ops::push::PushTarget;

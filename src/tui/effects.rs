@@ -61,7 +61,9 @@ pub(super) async fn run(
 ) -> Option<Action> {
     let action = match effect {
         // Handled by the event loop, which owns the backend.
-        Effect::SwitchEnvironment(_) | Effect::SetRate(_) => return None,
+        Effect::SwitchEnvironment(_) | Effect::SetRate(_) | Effect::CopyToClipboard(_) => {
+            return None
+        }
         Effect::Scan => {
             let result = within("scan", backend.store.scan())
                 .await

@@ -126,6 +126,18 @@ pub const TABLE_KEYS: &[Binding] = &[
         action: || Action::ShowLogs,
     },
     Binding {
+        keys: "y Y",
+        help: "copy the connection id / the row as JSON to the clipboard (OSC 52)",
+        matches: |k| plain(k, KeyCode::Char('y')),
+        action: || Action::Copy { as_json: false },
+    },
+    Binding {
+        keys: "",
+        help: "",
+        matches: |k| plain(k, KeyCode::Char('Y')),
+        action: || Action::Copy { as_json: true },
+    },
+    Binding {
         keys: "r",
         help: "refresh now",
         matches: |k| plain(k, KeyCode::Char('r')),

@@ -60,10 +60,38 @@ where
     let signals = crate::shutdown::Signals::install()?;
     let mutations = Mutations::default();
     let mut terminal = ratatui::init();
+    // The wheel scrolls and a click selects, as in k9s and gitui (hold Shift to select text).
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
     let result = event_loop(&mut terminal, initial, setup, opener, signals, &mutations).await;
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     ratatui::restore();
     mutations.finish().await;
     result
+}
+
+/// The wheel moves the selection (the overlays scroll), a left click selects a table row.
+fn action_for_mouse(app: &App, mouse: crossterm::event::MouseEvent) -> Option<Action> {
+    use crossterm::event::{MouseButton, MouseEventKind};
+    let overlay = !matches!(app.overlay, crate::tui::app::Overlay::None);
+    match mouse.kind {
+        MouseEventKind::ScrollDown if overlay => Some(Action::ScrollOverlay(3)),
+        MouseEventKind::ScrollUp if overlay => Some(Action::ScrollOverlay(-3)),
+        MouseEventKind::ScrollDown => Some(Action::Down),
+        MouseEventKind::ScrollUp => Some(Action::Up),
+        MouseEventKind::Down(MouseButton::Left) => Some(Action::ClickRow(mouse.row)),
+        _ => None,
+    }
+}
+
+/// OSC 52: the terminal (or tmux, with set-clipboard on) puts `text` on its clipboard; over
+/// SSH it reaches the operator's own machine. Written between frames, in one piece.
+fn copy_to_clipboard(text: &str) {
+    use base64::Engine;
+    use std::io::Write;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text);
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "\u{1b}]52;c;{encoded}\u{7}");
+    let _ = out.flush();
 }
 
 /// Pushes, disconnects and purge deletes in flight: on quit they stop between two operations,
@@ -180,6 +208,7 @@ where
             event = events.next() => match event {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => action_for(&app, key),
                 Some(Ok(Event::Resize(width, height))) => Some(Action::Resize(width, height)),
+                Some(Ok(Event::Mouse(mouse))) => action_for_mouse(&app, mouse),
                 Some(Ok(_)) => None,
                 Some(Err(e)) => return Err(DashboardError::Terminal(e)),
                 None => Some(Action::Quit),
@@ -224,6 +253,10 @@ where
             for effect in update(&mut app, action) {
                 if let Effect::SetRate(ceiling) = effect {
                     backend.rate.set_ceiling(ceiling);
+                    continue;
+                }
+                if let Effect::CopyToClipboard(text) = effect {
+                    copy_to_clipboard(&text);
                     continue;
                 }
                 if let Effect::SwitchEnvironment(name) = effect {

@@ -1019,3 +1019,74 @@ fn sets_colour() -> impl Fn(&str) -> bool {
         })
     }
 }
+
+/// The mouse and the clipboard: a click selects the row drawn under it, the wheel moves the
+/// selection, and `y` puts the selected connection id on the terminal's clipboard (OSC 52,
+/// which tmux with set-clipboard on keeps in its paste buffer).
+#[test]
+fn a_click_selects_the_row_under_it_the_wheel_scrolls_and_y_copies_its_id() {
+    crate::needs!(Tool::Tmux);
+    let dir = std::env::temp_dir().join(format!("wsdash-tmux-mouse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let command = format!(
+        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} {BIN} demo --clients 6 --lifetime-secs 3600 --vanish 0 --drop-disconnect 0 --flappers 0 --push-every-ms 0",
+        dir = dir.display()
+    );
+    let tmux = Tmux::start(&command);
+    tmux.set_option("set-clipboard", "on");
+    let screen = tmux.wait_for("six live rows", |s| s.matches(" live ").count() >= 6);
+    // The table's rows: the screen lines that show a user of the demo.
+    let rows: Vec<(usize, String)> = screen
+        .lines()
+        .enumerate()
+        .filter_map(|(y, line)| {
+            let user = line.trim_start_matches('│').split_whitespace().next()?;
+            user.starts_with("user-").then(|| (y, user.to_string()))
+        })
+        .collect();
+    assert!(rows.len() >= 6, "{screen}");
+    // Click the fourth row (SGR mouse report, 1-based column and row), then open its details.
+    let (y, user) = rows[3].clone();
+    tmux.type_text(&format!("\u{1b}[<0;10;{}M\u{1b}[<0;10;{}m", y + 1, y + 1));
+    tmux.keys(&["Enter"]);
+    let details = tmux.wait_for("the clicked row's details", |s| s.contains("user_id"));
+    assert!(
+        details.contains(&format!("user_id        {user}")),
+        "clicked {user} on line {y}:\n{details}"
+    );
+    let id = details
+        .lines()
+        .find_map(|l| l.split("connection_id  ").nth(1))
+        .map(|rest| {
+            rest.split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .expect("the connection id in the details");
+    tmux.keys(&["Escape"]);
+    // y: the id on the clipboard.
+    tmux.keys(&["y"]);
+    tmux.wait_for("the copy said", |s| s.contains("copied the connection id"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if tmux.paste_buffer() == id {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "tmux's buffer is {:?}, not {id:?}",
+            tmux.paste_buffer()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The wheel moves the selection down: the details now show the next row's user.
+    tmux.type_text(&format!("\u{1b}[<65;10;{}M", y + 1));
+    tmux.keys(&["Enter"]);
+    let next = &rows[4].1;
+    tmux.wait_for("the next row's details", |s| {
+        s.contains(&format!("user_id        {next}"))
+    });
+    tmux.keys(&["Escape", "q"]);
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -35,6 +35,8 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         }
         // Moving around.
         Action::Resize(width, height) => navigation::resize(app, width, height),
+        Action::ClickRow(y) => navigation::click_row(app, y),
+        Action::Copy { as_json } => navigation::copy_selected(app, as_json),
         Action::ScrollOverlay(delta) => navigation::scroll_overlay(app, delta),
         Action::Up => navigation::move_by(app, -1),
         Action::Down => navigation::move_by(app, 1),

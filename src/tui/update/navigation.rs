@@ -4,11 +4,64 @@ use super::super::action::Effect;
 use super::super::app::*;
 use super::super::layout::table_rows;
 use super::super::rows::recompute_visible;
+use crate::tui::app::Overlay;
 
 pub(super) fn resize(app: &mut App, width: u16, height: u16) -> Vec<Effect> {
     app.screen = (width, height);
     keep_selection_visible(app);
     vec![]
+}
+
+/// A click on screen row `y`: the table row drawn there is selected (the table's border and
+/// header take its first two lines); a click anywhere else does nothing.
+pub(super) fn click_row(app: &mut App, y: u16) -> Vec<Effect> {
+    if !matches!(app.overlay, Overlay::None) {
+        return vec![];
+    }
+    let (width, height) = app.screen;
+    let table =
+        crate::tui::layout::screen_areas(app, ratatui::layout::Rect::new(0, 0, width, height))
+            .table;
+    let first = table.y.saturating_add(2);
+    let last = table.y.saturating_add(table.height).saturating_sub(1);
+    if y < first || y >= last {
+        return vec![];
+    }
+    let row = app.table.offset + usize::from(y - first);
+    if row < app.table.visible.len() {
+        app.table.selected = row;
+        keep_selection_visible(app);
+    }
+    vec![]
+}
+
+/// `y`: the selected connection id, `Y`: the whole row as JSON, to the clipboard; the status
+/// line says what was copied (and that the terminal must allow OSC 52).
+pub(super) fn copy_selected(app: &mut App, as_json: bool) -> Vec<Effect> {
+    let Some(row) = app.selected_row() else {
+        app.status = Some("nothing selected to copy".into());
+        return vec![];
+    };
+    let text = if as_json {
+        let mut value = serde_json::json!({
+            "user_id": row.record.user_id,
+            "connection_id": row.record.connection_id,
+            "connected_at": crate::model::iso_millis(row.record.connected_at),
+            "state": row.state.as_str(),
+        });
+        if let Some(info) = &row.info {
+            value["source_ip"] = serde_json::json!(info.source_ip);
+            value["user_agent"] = serde_json::json!(info.user_agent);
+        }
+        value.to_string()
+    } else {
+        row.record.connection_id.clone()
+    };
+    app.status = Some(format!(
+        "copied {} to the clipboard (OSC 52: the terminal must allow it; in tmux, set-clipboard on)",
+        if as_json { "the row as JSON" } else { "the connection id" }
+    ));
+    vec![Effect::CopyToClipboard(text)]
 }
 
 pub(super) fn scroll_overlay(app: &mut App, delta: isize) -> Vec<Effect> {

@@ -76,6 +76,24 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// Set a tmux option for the session's server (e.g. `set-clipboard on`).
+    pub fn set_option(&self, name: &str, value: &str) {
+        let status = Command::new("tmux")
+            .args(["set-option", "-g", name, value])
+            .status()
+            .expect("set-option");
+        assert!(status.success());
+    }
+
+    /// tmux's newest paste buffer (what OSC 52 put there), or "" when there is none.
+    pub fn paste_buffer(&self) -> String {
+        Command::new("tmux")
+            .args(["show-buffer"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_default()
+    }
+
     /// Type `text` literally (no key names).
     pub fn type_text(&self, text: &str) {
         let status = Command::new("tmux")
