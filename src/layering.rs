@@ -227,3 +227,38 @@ fn the_architecture_page_names_every_layer_and_its_modules() {
         }
     }
 }
+
+/// Errors are told apart by their type, code or SQLSTATE, never by searching their text: a
+/// reworded message (or another language) must not change what wsdash does. Test modules may
+/// check messages; the dashboard's filter searches the operator's rows, not errors.
+#[test]
+fn no_error_is_classified_by_its_text() {
+    const TEXT_SEARCHES: [&str; 6] = [
+        ".to_string().contains(",
+        ".to_string().starts_with(",
+        ".message().contains(",
+        ".to_lowercase().contains(",
+        "format!(\"{e}\").contains(",
+        "format!(\"{err}\").contains(",
+    ];
+    // The filter searches rows; this module is the test itself.
+    const SEARCHES_ROWS_NOT_ERRORS: &[&str] = &["tui::filter", "layering"];
+    let mut found = Vec::new();
+    for (module, text) in modules() {
+        if SEARCHES_ROWS_NOT_ERRORS.contains(&module.as_str()) {
+            continue;
+        }
+        // Test modules come last in a file, after `#[cfg(test)]`.
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for (n, line) in code.lines().enumerate() {
+            if TEXT_SEARCHES.iter().any(|pattern| line.contains(pattern)) {
+                found.push(format!("{module}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "errors classified by their text:\n{}",
+        found.join("\n")
+    );
+}
