@@ -260,7 +260,7 @@ fn measure_storm_view(app: &mut App, terminal: &mut Terminal<TestBackend>) {
         let appeared: Vec<(String, String)> = (0..USERS)
             .map(|u| (format!("storm-{u:05}"), format!("S{round}{u:013}=")))
             .collect();
-        app.churn.record(
+        app.telemetry.churn.record(
             now - time::Duration::seconds(90 - 30 * round as i64),
             appeared,
             USERS,

@@ -318,7 +318,7 @@ fn check_store_url(url: &str) -> Result<(), ConfigError> {
         Some("postgres" | "postgresql" | "redis" | "rediss") => Ok(()),
         _ => Err(ConfigError::BadEndpoint(format!(
             "--store-url {}: not a store URL; use postgres://USER:PASSWORD@HOST:PORT/DATABASE or redis://[:PASSWORD@]HOST:PORT[/DB] (rediss:// for TLS), or leave it out for DynamoDB",
-            crate::store::postgres::redact(url)
+            crate::store::postgres_connect::redact(url)
         ))),
     }
 }

@@ -214,6 +214,8 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
                     crate::emulator::config_api::API_ID,
                     demo.gateway.stage
                 )),
+                // Set once the setup reports the page (below).
+                client_page: None,
             };
             let backend = Backend {
                 store: demo.store.clone(),
@@ -298,6 +300,7 @@ async fn open_environment(
             .log_group
             .as_ref()
             .map(|group| format!("log group {group}")),
+        client_page: None,
     };
     let backend = Backend {
         store: store.clone(),

@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["ops", "logging"],
     &["emulator", "doctor"],
-    &["commands", "tui"],
+    &["commands", "tui", "exporter"],
     &["cli"],
     &["launch"],
 ];

@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod doctor;
 pub mod emulator;
+pub mod exporter;
 pub mod flags;
 pub mod gateway_metrics;
 pub mod launch;

@@ -188,6 +188,19 @@ pub enum LogsError {
     Pattern(String),
 }
 
+impl LogsError {
+    /// The kind of failure, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LogsError::GroupNotFound(_) => "group_not_found",
+            LogsError::AccessDenied(_) => "access_denied",
+            LogsError::Network(_) => "network",
+            LogsError::Other(_) => "other",
+            LogsError::Pattern(_) => "pattern",
+        }
+    }
+}
+
 /// Where the dashboard reads access-log lines.
 #[async_trait]
 pub trait AccessLogSource: Send + Sync {

@@ -2,6 +2,7 @@
 //! the exact command that fixes it.
 
 pub mod access;
+pub mod api_checks;
 pub mod api_config;
 pub mod e2e;
 pub mod postgres;

@@ -3,7 +3,8 @@
 //! and a boolean column that looks like a soft-delete flag wsdash was not told about.
 
 use super::Check;
-use crate::store::postgres::{redact, PostgresStore};
+use crate::store::postgres::PostgresStore;
+use crate::store::postgres_connect::redact;
 use crate::store::schema::SchemaOverrides;
 use crate::store::StoreError;
 

@@ -2,7 +2,8 @@
 //! for `push --user`, and TTLs, the safety net for records whose `$disconnect` was lost.
 
 use super::Check;
-use crate::store::redis_store::{redact, RedisStore};
+use crate::store::redis_connect::redact;
+use crate::store::redis_store::RedisStore;
 use crate::store::schema::SchemaOverrides;
 use crate::store::{ConnectionStore, StoreError};
 

@@ -4,6 +4,10 @@
 //! effect only after CreateDeployment, as the guide's §1.4 warns. That is what lets the guide's
 //! most common failure (the connectionId mapping missing from an integration) be reproduced,
 //! diagnosed and fixed locally with the AWS CLI.
+//!
+//! Longer than most files, for one job: the draft/deployment model and every rule AWS applies to
+//! an edit, side by side so that one call's checks cannot drift from another's; a third of it
+//! is tests.
 
 use super::api_definition::{
     check_mapping, check_route_selection, ApiDefinition, ConfigError, IntegrationDef, Route,

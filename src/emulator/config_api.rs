@@ -6,6 +6,9 @@
 //! CreateIntegration, UpdateIntegration; CreateStage, GetStages, GetStage; GetDeployments,
 //! GetDeployment, CreateDeployment. Edits change a draft; the stage serves what was last
 //! deployed (`api_config`).
+//!
+//! Longer than most files, for one job: each handler is a few lines of request shape and AWS's
+//! answer shape for one call; the rules they enforce live in `api_config`.
 
 use super::api_config::IntegrationPatch;
 use super::api_config::{ApiMeta, NewApi, RoutePatch, StageInfo};

@@ -2,6 +2,7 @@
 //! They talk only to the [`crate::management::ManagementApi`] and [`crate::store::ConnectionStore`] traits.
 
 pub mod audit;
+pub mod churn;
 pub mod classify;
 pub mod delete;
 pub mod disconnect;

@@ -1,6 +1,11 @@
 //! [`ConnectionStore`] on DynamoDB: schema discovered with DescribeTable, parallel paginated scans,
 //! and conditional writes so that a user who reconnected is never deleted or overwritten.
+//! Calling DynamoDB (retries, error codes) is in `dynamo_calls`, its stream in `dynamo_stream`;
+//! what stays here is the store's one job, each `ConnectionStore` call as DynamoDB does it.
 
+use super::dynamo_calls::{
+    get_item, is_condition_failure, send_retrying, store_error, BATCH_GET_LIMIT,
+};
 use super::schema::{
     detect_time_format, item_from_json, item_to_json, KeyedBy, SchemaOverrides, TableSchema,
     TimeFormat,
@@ -9,8 +14,6 @@ use super::{ConnectionStore, DeleteOutcome, StoreError, StoreSnapshot};
 use crate::model::ConnectionRecord;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, KeyType, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
@@ -25,110 +28,6 @@ pub struct DynamoStore {
     table: String,
     schema: TableSchema,
     segments: u32,
-}
-
-/// Attempts per call while DynamoDB answers that it is throttling.
-const THROTTLE_ATTEMPTS: u32 = 8;
-
-/// Send a request again while DynamoDB throttles it (ProvisionedThroughputExceeded,
-/// ThrottlingException, RequestLimitExceeded): exponential backoff from 25 ms up to 2 s, with
-/// full jitter so concurrent callers do not come back in step. The SDK's own retries are off
-/// (see `aws_env`), so this is the one place a throttled store call is repeated.
-pub(super) async fn send_retrying<T, E, Fut>(
-    mut send: impl FnMut() -> Fut,
-) -> Result<T, SdkError<E, HttpResponse>>
-where
-    Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-    E: ProvideErrorMetadata,
-{
-    let mut ceiling = Duration::from_millis(25);
-    let mut attempt = 1;
-    loop {
-        match send().await {
-            Err(e) if is_throttling(&e) && attempt < THROTTLE_ATTEMPTS => {
-                tokio::time::sleep(ceiling.mul_f64(rand::random::<f64>())).await;
-                ceiling = (ceiling * 2).min(Duration::from_secs(2));
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
-
-/// DynamoDB's error codes for "slow down": retried with backoff, and said as throttling.
-const THROTTLING_CODES: [&str; 3] = [
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-];
-
-fn is_throttling<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    err.code()
-        .is_some_and(|code| THROTTLING_CODES.contains(&code))
-}
-
-/// The item as it is now (a consistent read), retried while throttled.
-pub(super) async fn get_item(
-    client: &Client,
-    table: &str,
-    key: Item,
-) -> Result<Option<Item>, StoreError> {
-    let request = client
-        .get_item()
-        .table_name(table)
-        .set_key(Some(key))
-        .consistent_read(true);
-    let out = send_retrying(|| request.clone().send())
-        .await
-        .map_err(|e| store_error(e, table))?;
-    Ok(out.item().cloned())
-}
-
-/// BatchGetItem reads at most this many keys per call.
-const BATCH_GET_LIMIT: usize = 100;
-
-/// The one place a DynamoDB SDK error becomes a [`StoreError`].
-pub(super) fn store_error<E>(err: SdkError<E, HttpResponse>, table: &str) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    if let Some(failure) = crate::aws_env::credentials_failure(&err) {
-        return StoreError::Credentials(failure.to_string());
-    }
-    let code = err.code().unwrap_or_default().to_string();
-    let message = err.message().map(str::to_string).unwrap_or_else(|| {
-        crate::aws_env::describe_unanswered_call(
-            &err,
-            &format!("the DynamoDB endpoint of table {table}"),
-        )
-    });
-    match code.as_str() {
-        "ResourceNotFoundException" => StoreError::TableNotFound(table.to_string()),
-        throttled if THROTTLING_CODES.contains(&throttled) => StoreError::Throttled(message),
-        "AccessDeniedException" | "UnrecognizedClientException" | "InvalidSignatureException" => {
-            StoreError::AccessDenied(message)
-        }
-        "ExpiredTokenException" | "ExpiredToken" => StoreError::AccessDenied(format!(
-            "credentials expired ({message}); refresh them (e.g. aws sso login)"
-        )),
-        _ => match err {
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-                StoreError::Network(crate::aws_env::describe_unanswered_call(
-                    &err,
-                    &format!("the DynamoDB endpoint of table {table}"),
-                ))
-            }
-            _ => StoreError::Other(if code.is_empty() {
-                message
-            } else {
-                format!("{code}: {message}")
-            }),
-        },
-    }
-}
-
-fn is_condition_failure<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
-    err.code() == Some("ConditionalCheckFailedException")
 }
 
 impl DynamoStore {

@@ -4,7 +4,7 @@
 //! to one key always arrive in the order they were made.
 
 use super::changes::{ChangeFeed, ItemKey, StoreChange};
-use super::dynamo::{send_retrying, store_error};
+use super::dynamo_calls::{send_retrying, store_error};
 use super::schema::{KeyedBy, TableSchema};
 use super::StoreError;
 use async_trait::async_trait;
@@ -225,7 +225,7 @@ impl DynamoStreamFeed {
         &self,
         key: HashMap<String, AttributeValue>,
     ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
-        super::dynamo::get_item(&self.table_client, &self.table, key).await
+        super::dynamo_calls::get_item(&self.table_client, &self.table, key).await
     }
 }
 

@@ -5,12 +5,18 @@
 
 pub mod changes;
 pub mod dynamo;
+pub mod dynamo_calls;
 pub mod dynamo_stream;
 pub mod memory;
 pub mod postgres;
+pub mod postgres_connect;
 pub mod postgres_notify;
 pub mod postgres_schema;
+pub mod postgres_sql;
+pub mod redis_connect;
 pub mod redis_keyspace;
+pub mod redis_layout;
+pub mod redis_scripts;
 pub mod redis_store;
 pub mod schema;
 
@@ -73,6 +79,21 @@ pub enum StoreError {
     Schema(String),
     #[error("connection store error: {0}")]
     Other(String),
+}
+
+impl StoreError {
+    /// The kind of failure, for metrics and scripts.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::TableNotFound(_) => "table_not_found",
+            StoreError::AccessDenied(_) => "access_denied",
+            StoreError::Throttled(_) => "throttled",
+            StoreError::Network(_) => "network",
+            StoreError::Credentials(_) => "credentials",
+            StoreError::Schema(_) => "schema",
+            StoreError::Other(_) => "other",
+        }
+    }
 }
 
 #[async_trait]

@@ -7,16 +7,16 @@
 //! `soft_delete = "COLUMN"` (a boolean, false meaning gone, as Django's `connected`) nothing is
 //! deleted: the flag is cleared, and restore sets it again.
 
+use super::postgres_connect::{classify, open, redact};
 use super::postgres_schema::Discovered;
+use super::postgres_sql::Statements;
 use super::schema::SchemaOverrides;
 use super::{DeleteOutcome, MalformedRecord, StoreError, StoreSnapshot};
 use crate::model::ConnectionRecord;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use tokio::sync::RwLock;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Row};
-use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// The user of a row whose user column is NULL (Django's anonymous connections): a connection
 /// all the same, probed and purged like any other, but no user to push to or to compare with.
@@ -24,7 +24,7 @@ pub const ANONYMOUS_USER: &str = "(anonymous)";
 
 /// Rows per page of a scan: keyset paging, each page its own statement, so a million-row table
 /// is read without a transaction held open.
-const PAGE_ROWS: i64 = 5_000;
+pub(super) const PAGE_ROWS: i64 = 5_000;
 
 pub struct PostgresStore {
     url: String,
@@ -33,21 +33,6 @@ pub struct PostgresStore {
     table: Discovered,
     /// The statements, built once from the discovered columns.
     sql: Statements,
-}
-
-/// Every read selects the same four columns: user, connection, connect time (as text), and the
-/// soft-delete flag (NULL without one).
-struct Statements {
-    page: String,
-    by_user: String,
-    by_connection: String,
-    delete: String,
-    exists: String,
-    raw: String,
-    restore_flag: Option<String>,
-    restore_row: String,
-    insert: String,
-    delete_user: String,
 }
 
 impl PostgresStore {
@@ -238,250 +223,6 @@ fn micros(record: &ConnectionRecord) -> i64 {
     (record.connected_at.unix_timestamp_nanos() / 1_000) as i64
 }
 
-/// A connection for LISTEN: its notifications (or how it ended) arrive on the receiver.
-pub(super) async fn open_listener(
-    url: &str,
-) -> Result<
-    (
-        Client,
-        tokio::sync::mpsc::UnboundedReceiver<Result<String, StoreError>>,
-    ),
-    StoreError,
-> {
-    use futures_util::StreamExt;
-    let (url, tls) = tls_for(url)?;
-    let (client, mut connection) = tokio_postgres::connect(&url, tls).await.map_err(classify)?;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        // Polling the messages is what drives the connection, so the task owns it.
-        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-        while let Some(message) = messages.next().await {
-            match message {
-                Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
-                    if tx.send(Ok(n.payload().to_string())).is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let _ = tx.send(Err(classify(e)));
-                    return;
-                }
-            }
-        }
-    });
-    Ok((client, rx))
-}
-
-/// TLS as a libpq URL asks for it: `sslmode` `disable`, `prefer` (the default: TLS when the
-/// server offers it) or `require` (`verify-ca` and `verify-full` are taken as `require`). The
-/// server's certificate is always verified (rustls has no "encrypt but trust anyone"), against
-/// the system's roots or the CA file the URL names with `sslrootcert` (RDS's global bundle, for
-/// one). Returns the URL without what only wsdash reads.
-fn tls_for(url: &str) -> Result<(String, MakeRustlsConnect), StoreError> {
-    let mut parsed = reqwest::Url::parse(url)
-        .map_err(|e| StoreError::Schema(format!("{}: not a PostgreSQL URL: {e}", redact(url))))?;
-    let mut root_file = None;
-    let mut kept = Vec::new();
-    for (key, value) in parsed.query_pairs().into_owned() {
-        match (key.as_str(), value.as_str()) {
-            ("sslrootcert", _) => root_file = Some(value),
-            ("sslmode", "verify-ca" | "verify-full") => kept.push((key, "require".to_string())),
-            _ => kept.push((key, value)),
-        }
-    }
-    parsed.set_query(None);
-    if !kept.is_empty() {
-        parsed.query_pairs_mut().extend_pairs(kept);
-    }
-    let mut roots = rustls::RootCertStore::empty();
-    match &root_file {
-        Some(path) => {
-            use rustls::pki_types::pem::PemObject;
-            let certs = rustls::pki_types::CertificateDer::pem_file_iter(path)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| StoreError::Schema(format!("sslrootcert {path}: {e}")))?;
-            for cert in certs {
-                roots
-                    .add(cert)
-                    .map_err(|e| StoreError::Schema(format!("sslrootcert {path}: {e}")))?;
-            }
-        }
-        None => {
-            // Unreadable system certificates leave fewer roots, never a failed start: a
-            // server they would have verified then says so in its TLS error.
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| StoreError::Other(format!("TLS setup: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok((parsed.to_string(), MakeRustlsConnect::new(config)))
-}
-
-async fn open(url: &str) -> Result<Client, StoreError> {
-    let (url, tls) = tls_for(url)?;
-    let (client, connection) = tokio_postgres::connect(&url, tls).await.map_err(classify)?;
-    tokio::spawn(async move {
-        if let Err(e) = connection.await {
-            tracing::warn!("PostgreSQL connection ended: {e}");
-        }
-    });
-    // Times are read and written in UTC, whatever the server's default.
-    client
-        .batch_execute("SET TimeZone = 'UTC'")
-        .await
-        .map_err(classify)?;
-    Ok(client)
-}
-
-/// A PostgreSQL error by its SQLSTATE (or its kind when the server never answered), never by
-/// its text.
-pub(super) fn classify(error: tokio_postgres::Error) -> StoreError {
-    let message = error.as_db_error().map_or_else(
-        || {
-            std::error::Error::source(&error)
-                .map(|cause| format!("{error}: {cause}"))
-                .unwrap_or_else(|| error.to_string())
-        },
-        |db| db.message().to_string(),
-    );
-    let Some(code) = error.code() else {
-        // No SQLSTATE: the server was never reached or the connection broke (an I/O error or
-        // a closed connection), or wsdash sent what the statement cannot take.
-        let io =
-            std::error::Error::source(&error).is_some_and(|cause| cause.is::<std::io::Error>());
-        return if error.is_closed() || io {
-            StoreError::Network(message)
-        } else {
-            StoreError::Other(message)
-        };
-    };
-    if *code == SqlState::UNDEFINED_TABLE {
-        StoreError::TableNotFound(message)
-    } else if [
-        SqlState::INSUFFICIENT_PRIVILEGE,
-        SqlState::INVALID_PASSWORD,
-        SqlState::INVALID_AUTHORIZATION_SPECIFICATION,
-    ]
-    .contains(code)
-    {
-        StoreError::AccessDenied(message)
-    } else if [
-        SqlState::TOO_MANY_CONNECTIONS,
-        SqlState::T_R_SERIALIZATION_FAILURE,
-        SqlState::T_R_DEADLOCK_DETECTED,
-        SqlState::LOCK_NOT_AVAILABLE,
-    ]
-    .contains(code)
-    {
-        StoreError::Throttled(message)
-    } else if [
-        SqlState::ADMIN_SHUTDOWN,
-        SqlState::CRASH_SHUTDOWN,
-        SqlState::CANNOT_CONNECT_NOW,
-        SqlState::CONNECTION_FAILURE,
-    ]
-    .contains(code)
-    {
-        StoreError::Network(message)
-    } else {
-        StoreError::Other(format!("{message} (SQLSTATE {})", code.code()))
-    }
-}
-
-impl Statements {
-    fn for_table(t: &Discovered) -> Self {
-        let table = &t.qualified;
-        let user = &t.user.quoted;
-        let connection = &t.connection.quoted;
-        let time_text = t.connected_at.time.as_text(&t.connected_at.quoted);
-        let time_micros = t.connected_at.time.as_micros(&t.connected_at.quoted);
-        let open = t
-            .soft_delete
-            .as_ref()
-            .map(|c| format!("{} IS TRUE", c.quoted));
-        let open_flag = t
-            .soft_delete
-            .as_ref()
-            .map_or("NULL::boolean".to_string(), |c| c.quoted.clone());
-        let select = format!(
-            "SELECT {user}::text, {connection}::text, {time_text}, {open_flag} FROM {table}"
-        );
-        let user_eq = format!("{user} = $1::text::{}", t.user.sql_type);
-        let and_open = open
-            .as_ref()
-            .map(|o| format!(" AND {o}"))
-            .unwrap_or_default();
-        // The row as read: connection, user and connect time, so a row the user's reconnect
-        // rewrote, or a newer one, is never touched.
-        let current = format!(
-            "{connection} = $1 AND {user} IS NOT DISTINCT FROM $2::text::{} AND {time_micros} = $3",
-            t.user.sql_type
-        );
-        let delete = match &t.soft_delete {
-            Some(flag) => format!(
-                "UPDATE {table} SET {} = false WHERE {current} AND {} IS TRUE",
-                flag.quoted, flag.quoted
-            ),
-            None => format!("DELETE FROM {table} WHERE {current}"),
-        };
-        // No open row of the user is as new or newer than this one (restores never go over
-        // newer data), and this connection's row is not back already.
-        let newer_micros = t
-            .connected_at
-            .time
-            .as_micros(&format!("n.{}", t.connected_at.quoted));
-        let newer_open = t
-            .soft_delete
-            .as_ref()
-            .map(|c| format!(" AND n.{} IS TRUE", c.quoted))
-            .unwrap_or_default();
-        // (Anonymous rows have no user whose newer row could exist.)
-        let newer = format!(
-            "($2::text IS NULL OR NOT EXISTS (SELECT 1 FROM {table} n WHERE n.{user} = $2::text::{} AND {newer_micros} >= $3{newer_open} AND n.{connection} <> $1))",
-            t.user.sql_type
-        );
-        Statements {
-            page: format!(
-                "{select} WHERE $1::text IS NULL OR {connection}::text > $1::text ORDER BY {connection}::text LIMIT {PAGE_ROWS}"
-            ),
-            by_user: format!("{select} WHERE {user_eq}{and_open} ORDER BY {time_micros} DESC"),
-            by_connection: format!("{select} WHERE {connection} = $1{and_open}"),
-            delete,
-            exists: format!("SELECT 1 FROM {table} WHERE {connection} = $1{and_open}"),
-            raw: format!(
-                "SELECT {connection}::text, row_to_json(t)::text FROM {table} t WHERE {connection}::text = ANY($1::text[]){and_open}"
-            ),
-            restore_flag: t.soft_delete.as_ref().map(|flag| {
-                format!(
-                    "UPDATE {table} SET {0} = true WHERE {current} AND {0} IS NOT TRUE AND {newer}",
-                    flag.quoted
-                )
-            }),
-            // Every column from the audit log's copy of the row, so a table whose columns have
-            // no database defaults (Django's) gets them all back.
-            restore_row: format!(
-                "INSERT INTO {table} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_record(NULL::{table}, $4::text::json) WHERE {newer} AND NOT EXISTS (SELECT 1 FROM {table} WHERE {connection} = $1) ON CONFLICT DO NOTHING"
-            ),
-            insert: format!(
-                "INSERT INTO {table} ({connection}, {user}, {}) VALUES ($1, $2::text::{}, {}) ON CONFLICT DO NOTHING",
-                t.connected_at.quoted,
-                t.user.sql_type,
-                t.connected_at.time.from_micros("$3")
-            ),
-            delete_user: format!(
-                "DELETE FROM {table} WHERE {user_eq} RETURNING {user}::text, {connection}::text, {time_text}, {open_flag}"
-            ),
-        }
-    }
-}
-
 #[async_trait]
 impl super::ConnectionStore for PostgresStore {
     async fn scan(&self) -> Result<StoreSnapshot, StoreError> {
@@ -662,35 +403,5 @@ impl super::ConnectionStore for PostgresStore {
 
     fn describe(&self) -> String {
         format!("{} on {}", self.table.describe(), redact(&self.url))
-    }
-}
-
-/// The URL without its password, for headers and messages.
-pub fn redact(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(mut parsed) => {
-            if parsed.password().is_some() {
-                let _ = parsed.set_password(Some("***"));
-            }
-            parsed.to_string()
-        }
-        Err(_) => "postgres://…".into(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwords_never_reach_messages() {
-        assert_eq!(
-            redact("postgres://app:hunter2@db.internal:5432/app"),
-            "postgres://app:***@db.internal:5432/app"
-        );
-        assert_eq!(
-            redact("postgres://db.internal/app"),
-            "postgres://db.internal/app"
-        );
     }
 }

@@ -4,7 +4,7 @@
 //! payload stays far below PostgreSQL's 8,000-byte limit and can never fail the backend's write.
 
 use super::changes::{ChangeFeed, ItemKey, StoreChange};
-use super::postgres::{classify, open_listener};
+use super::postgres_connect::{classify, open_listener};
 use super::postgres_schema::Discovered;
 use super::{MalformedRecord, StoreError};
 use crate::model::ConnectionRecord;

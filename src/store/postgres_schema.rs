@@ -179,7 +179,7 @@ impl Discovered {
                 &[&name, &schema],
             )
             .await
-            .map_err(super::postgres::classify)?;
+            .map_err(super::postgres_connect::classify)?;
         if rows.is_empty() {
             return Err(StoreError::TableNotFound(format!(
                 "no table {table} in {} (or no permission to see its columns)",
@@ -280,7 +280,7 @@ impl Discovered {
             )
             .await
             .map(|rows| !rows.is_empty())
-            .map_err(super::postgres::classify)?;
+            .map_err(super::postgres_connect::classify)?;
         let boolean_columns = found
             .iter()
             .filter(|(_, data_type, ..)| data_type == "boolean")

@@ -4,7 +4,8 @@
 //! Servers send them only when `notify-keyspace-events` asks for them (doctor says how).
 
 use super::changes::{ChangeFeed, ItemKey, StoreChange};
-use super::redis_store::{classify, RedisStore};
+use super::redis_connect::classify;
+use super::redis_store::RedisStore;
 use super::{MalformedRecord, StoreError};
 use async_trait::async_trait;
 use futures_util::StreamExt;
@@ -46,7 +47,7 @@ fn database(url: &str) -> u32 {
 
 impl KeyspaceFeed {
     pub async fn open(store: RedisStore) -> Result<Self, StoreError> {
-        let client = super::redis_store::client_for(store.url())?;
+        let client = super::redis_connect::client_for(store.url())?;
         let mut pubsub = client.get_async_pubsub().await.map_err(classify)?;
         let prefix = format!("__keyspace@{}__:", database(store.url()));
         pubsub

@@ -1,5 +1,6 @@
 //! Everything that can happen to the dashboard: keys turned into intents, and results of work.
 
+use super::failure::Failure;
 use crate::model::StatsView;
 use crate::model::{ConnectionRecord, DeliveryOutcome};
 use crate::ops::disconnect::DisconnectOutcome;
@@ -61,43 +62,47 @@ pub enum Action {
     Copy {
         as_json: bool,
     },
-    Scanned(Result<StoreSnapshot, String>),
+    /// The dashboard is drawn; its data sources are being opened.
+    Starting,
+    /// The data sources are open (the environment as they describe it).
+    SourcesReady(super::app::EnvironmentInfo),
+    Scanned(Result<StoreSnapshot, Failure>),
     /// The store's change feed is open (where from): changes from now on will follow.
     FeedOpened(String),
     /// Changes from the feed, oldest first; empty means "nothing changed until now".
     StoreChanged(Vec<crate::store::changes::StoreChange>),
     /// The feed failed or could not open: back to paced scans.
-    FeedLost(String),
+    FeedLost(Failure),
     Probed(Vec<ProbeResult>),
     Delivered(DeliveryOutcome),
     PushFinished(usize),
     Disconnected(Vec<DisconnectOutcome>),
     PurgePlanned(PurgePlan),
     Purged(PurgeReport),
-    EmulatorStats(Result<StatsView, String>),
+    EmulatorStats(Result<StatsView, Failure>),
     /// The stage's metrics over a window (for `f`).
     GatewayMetrics(
         crate::gateway_metrics::TimeWindow,
-        Result<Vec<crate::gateway_metrics::MetricSeries>, String>,
+        Result<Vec<crate::gateway_metrics::MetricSeries>, Failure>,
     ),
     /// Handshakes from the access log (for `f` and the details view).
-    Handshakes(Result<Vec<crate::access_logs::LogLine>, String>),
+    Handshakes(Result<Vec<crate::access_logs::LogLine>, Failure>),
     /// New lines for the logs panel, for the pattern of `generation`.
     LogTail {
         generation: u64,
-        result: Result<Vec<crate::access_logs::LogLine>, String>,
+        result: Result<Vec<crate::access_logs::LogLine>, Failure>,
     },
     /// A connection's access-log lines, for the details view.
     AccessLogs {
         connection_id: String,
-        result: Result<Vec<crate::access_logs::LogLine>, String>,
+        result: Result<Vec<crate::access_logs::LogLine>, Failure>,
     },
-    /// A background operation could not run at all.
-    OperationFailed(String),
-    DoctorDone(Result<Vec<crate::doctor::Check>, String>),
+    /// A purge could not be planned at all (the scan under it failed).
+    PurgePlanFailed(Failure),
+    DoctorDone(Result<Vec<crate::doctor::Check>, Failure>),
     /// The dashboard now shows another environment.
     EnvironmentSwitched(super::app::EnvironmentInfo),
-    EnvironmentSwitchFailed(String),
+    EnvironmentSwitchFailed(Failure),
 }
 
 /// Work for the runtime: each effect runs as a task and reports back with an [`Action`].

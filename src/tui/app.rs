@@ -1,8 +1,6 @@
 //! The dashboard's state: plain data, changed only by `update`, read by the views.
 
-use crate::model::StatsView;
 use crate::model::{DeliveryClass, DeliveryOutcome};
-use crate::ops::classify::ConnectionState;
 use crate::ops::purge::PurgePlan;
 use std::collections::{HashMap, VecDeque};
 use time::OffsetDateTime;
@@ -26,6 +24,8 @@ pub struct EnvironmentInfo {
     pub access_logs: Option<String>,
     /// The stage's CloudWatch metrics (`ApiId/Stage`), when the endpoint names them.
     pub metrics: Option<String>,
+    /// Set in the demo: the browser client page's address.
+    pub client_page: Option<String>,
 }
 
 /// See [`App::probe_coverage`].
@@ -131,6 +131,8 @@ pub struct OutcomePanel {
     /// Deliveries per second, newest last.
     pub per_second: VecDeque<u64>,
     pub current_second: Option<i64>,
+    /// Payloads sent lately, oldest first, for the composer's recall.
+    pub sent_history: Vec<String>,
 }
 
 pub const RECENT_OUTCOMES: usize = 50;
@@ -151,7 +153,7 @@ pub struct DetailsView {
 #[derive(Debug, Clone)]
 pub struct ConnectionLog {
     pub connection_id: String,
-    pub lines: Option<Result<Vec<crate::access_logs::LogLine>, String>>,
+    pub lines: Option<Result<Vec<crate::access_logs::LogLine>, crate::tui::failure::Failure>>,
     pub requested: OffsetDateTime,
 }
 
@@ -176,101 +178,126 @@ pub const LOG_TAIL_LINES: usize = 1_000;
 
 pub struct App {
     pub env: EnvironmentInfo,
-    /// The rate controller as the runtime last saw it (ceiling, current rate, throttling).
-    pub rate: crate::ops::pacing::RateStatus,
     pub now: OffsetDateTime,
     /// The connections table: its rows, their order and filter, the cursor and the marks.
     pub table: crate::tui::table::Table,
-    pub prompt: Prompt,
-    pub input: Input,
-    pub overlay: Overlay,
-    pub outcomes: OutcomePanel,
-    pub emulator: Option<StatsView>,
-    /// When the emulator's counters were last asked for.
-    pub stats_requested: Option<OffsetDateTime>,
-    /// Records appearing and vanishing: reconnect storms.
-    pub churn: crate::tui::churn::Churn,
-    /// Handshakes (accepted and refused) lately, from the access log, and when they were last
-    /// asked for.
-    pub handshakes: Option<Result<Vec<crate::access_logs::LogLine>, String>>,
-    pub handshakes_requested: Option<OffsetDateTime>,
-    /// The logs panel.
-    pub log_tail: LogTail,
-    /// The span the storm view's sparklines cover.
-    pub metrics_window: crate::gateway_metrics::TimeWindow,
-    /// The gateway's counts per minute (the demo's emulator).
-    pub metrics: crate::tui::metrics::MetricHistory,
-    /// The stage's CloudWatch metrics as last read (for which window), and when they were
-    /// asked for.
-    pub gateway_metrics: Option<(
-        crate::gateway_metrics::TimeWindow,
-        Result<Vec<crate::gateway_metrics::MetricSeries>, String>,
-    )>,
-    pub metrics_requested: Option<OffsetDateTime>,
-    pub error: Option<String>,
-    pub status: Option<String>,
     /// Reading the store and probing it: what runs, what it took, how fresh the data is.
     pub scan: crate::tui::scan::ScanState,
-    pub sent_history: Vec<String>,
-    /// The terminal's size (width, height); the layout and paging follow it.
-    pub screen: (u16, u16),
-    /// How far a summary or the help is scrolled.
-    pub overlay_scroll: usize,
-    pub client_page: Option<String>,
+    /// The bottom line: what it is being used for, and what is typed there.
+    pub prompt: PromptLine,
+    pub overlay: Overlay,
+    pub outcomes: OutcomePanel,
+    /// Everything read beside the table: the rate controller, the emulator's counters, churn,
+    /// handshakes, the stage's CloudWatch metrics.
+    pub telemetry: crate::tui::telemetry::Telemetry,
+    /// The logs panel.
+    pub log_tail: LogTail,
+    /// What went wrong and what happened last, for the status line.
+    pub notice: Notice,
+    pub viewport: Viewport,
     pub quit: bool,
+}
+
+/// The bottom line.
+#[derive(Debug, Clone)]
+pub struct PromptLine {
+    pub kind: Prompt,
+    pub input: Input,
+}
+
+/// The status line's two messages: the error (kept until the thing that failed works again)
+/// and the last thing that happened.
+#[derive(Debug, Clone, Default)]
+pub struct Notice {
+    pub error: Option<String>,
+    pub status: Option<String>,
+}
+
+/// What of the state the screen shows: the terminal's size (the layout and paging follow it)
+/// and how far a summary, the help or a panel is scrolled.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewport {
+    pub size: (u16, u16),
+    pub overlay_scroll: usize,
 }
 
 impl App {
     pub fn new(env: EnvironmentInfo, now: OffsetDateTime) -> Self {
         Self {
-            rate: crate::ops::pacing::RateStatus {
-                ceiling: env.api_rate,
-                current: env.api_rate,
-                ..Default::default()
-            },
+            telemetry: crate::tui::telemetry::Telemetry::new(env.api_rate),
             env,
             now,
             table: Default::default(),
-            prompt: Prompt::None,
-            input: Input::default(),
+            scan: Default::default(),
+            prompt: PromptLine {
+                kind: Prompt::None,
+                input: Input::default(),
+            },
             overlay: Overlay::None,
             outcomes: OutcomePanel::default(),
-            emulator: None,
-            stats_requested: None,
-            churn: Default::default(),
-            handshakes: None,
-            handshakes_requested: None,
             log_tail: LogTail::default(),
-            metrics_window: Default::default(),
-            metrics: Default::default(),
-            gateway_metrics: None,
-            metrics_requested: None,
-            error: None,
-            status: None,
-            scan: Default::default(),
-            sent_history: Vec::new(),
-            screen: (120, 40),
-            overlay_scroll: 0,
-            client_page: None,
+            notice: Notice::default(),
+            viewport: Viewport {
+                size: (120, 40),
+                overlay_scroll: 0,
+            },
             quit: false,
         }
     }
 
     pub fn selected_row(&self) -> Option<&Row> {
-        self.table
-            .visible
-            .get(self.table.selected)
-            .and_then(|i| self.table.rows.get(*i))
+        self.table.selected_row()
     }
 
     pub fn row(&self, connection_id: &str) -> Option<&Row> {
-        self.table
-            .index
-            .get(&self.table.rows, connection_id)
-            .and_then(|i| self.table.rows.get(i))
+        self.table.row(connection_id)
     }
 
-    pub fn count(&self, state: ConnectionState) -> usize {
+    /// How many table rows one screen shows.
+    pub fn page(&self) -> usize {
+        crate::tui::layout::table_rows(self)
+    }
+
+    /// Replace the rows with a fresh scan, keeping what is known about records still there;
+    /// records appearing and vanishing count as churn, except on the table's first read.
+    pub fn merge_snapshot(&mut self, snapshot: crate::store::StoreSnapshot) {
+        let (now, page) = (self.now, self.page());
+        let churned = self.table.merge_snapshot(snapshot, now, page);
+        if self.scan.data_from.is_some() {
+            self.telemetry
+                .churn
+                .record(now, churned.appeared, churned.vanished);
+        }
+    }
+
+    /// Filter and sort again; the selection stays on its connection when it is still shown.
+    pub fn recompute_visible(&mut self) {
+        let (now, page) = (self.now, self.page());
+        self.table.recompute_visible(now, page);
+    }
+
+    /// Sort again from scratch (the sort, or what it sorts by, changed).
+    pub fn resort(&mut self) {
+        let (now, page) = (self.now, self.page());
+        self.table.resort(now, page);
+    }
+
+    /// Scroll the table so that the selected row is on screen.
+    pub fn keep_selection_visible(&mut self) {
+        let page = self.page();
+        self.table.keep_selection_visible(page);
+    }
+
+    /// Apply GetConnection answers to the rows.
+    pub fn apply_probes(
+        &mut self,
+        results: &[crate::ops::probe::ProbeResult],
+    ) -> crate::tui::table_rows::ProbeFailures {
+        let (now, page) = (self.now, self.page());
+        self.table.apply_probes(results, now, page)
+    }
+
+    pub fn count(&self, state: crate::ops::classify::ConnectionState) -> usize {
         self.table.derived.tally.count(state)
     }
 

@@ -3,6 +3,7 @@
 //! answer. Every network call has a deadline ([`within`]).
 
 use super::action::{Action, Effect};
+use super::failure::Failure;
 use crate::management::ManagementApi;
 use crate::ops::audit::AuditLog;
 use crate::ops::disconnect::disconnect_connections;
@@ -45,10 +46,16 @@ pub type DoctorJob = Arc<
         + Sync,
 >;
 
-pub(super) async fn within<T>(what: &str, future: impl Future<Output = T>) -> Result<T, String> {
+pub(super) async fn within<T>(
+    what: &'static str,
+    future: impl Future<Output = T>,
+) -> Result<T, Failure> {
     tokio::time::timeout(CALL_DEADLINE, future)
         .await
-        .map_err(|_| format!("{what} timed out after {}s", CALL_DEADLINE.as_secs()))
+        .map_err(|_| Failure::TimedOut {
+            what,
+            after: CALL_DEADLINE,
+        })
 }
 
 /// Carry out `effect`; its answer, if it has one. `send` carries answers that come while it
@@ -67,7 +74,7 @@ pub(super) async fn run(
         Effect::Scan => {
             let result = within("scan", backend.store.scan())
                 .await
-                .and_then(|r| r.map_err(|e| e.to_string()));
+                .and_then(|r| r.map_err(Failure::from));
             Action::Scanned(result)
         }
         Effect::Probe(records) => Action::Probed(
@@ -133,8 +140,8 @@ pub(super) async fn run(
                 )
                 .await,
             ),
-            Ok(Err(e)) => Action::OperationFailed(format!("cannot plan the purge: {e}")),
-            Err(e) => Action::OperationFailed(format!("cannot plan the purge: {e}")),
+            Ok(Err(e)) => Action::PurgePlanFailed(Failure::Store(e)),
+            Err(e) => Action::PurgePlanFailed(e),
         },
         Effect::ExecutePurge(plan) => Action::Purged(
             execute_purge(
@@ -149,11 +156,11 @@ pub(super) async fn run(
         ),
         Effect::Doctor => {
             let Some(job) = &backend.doctor else {
-                return Some(Action::DoctorDone(Err(
-                    "doctor is not available here".into()
-                )));
+                return Some(Action::DoctorDone(Err(Failure::Doctor(
+                    "doctor is not available here".into(),
+                ))));
             };
-            Action::DoctorDone(job().await)
+            Action::DoctorDone(job().await.map_err(Failure::Doctor))
         }
         Effect::FetchMetrics(window) => {
             let Some(metrics) = &backend.metrics else {
@@ -166,7 +173,7 @@ pub(super) async fn run(
                     metrics.over(time::OffsetDateTime::now_utc(), window),
                 )
                 .await
-                .and_then(|r| r),
+                .and_then(|r| r.map_err(Failure::Metrics)),
             )
         }
         Effect::TailLogs {
@@ -181,7 +188,7 @@ pub(super) async fn run(
                 generation,
                 result: within("reading the access log", source.tail(&pattern, since_ms))
                     .await
-                    .and_then(|r| r.map_err(|e| e.to_string())),
+                    .and_then(|r| r.map_err(Failure::from)),
             }
         }
         Effect::FetchHandshakes => {
@@ -194,7 +201,7 @@ pub(super) async fn run(
             Action::Handshakes(
                 within("reading the access log", source.handshakes(since_ms))
                     .await
-                    .and_then(|r| r.map_err(|e| e.to_string())),
+                    .and_then(|r| r.map_err(Failure::from)),
             )
         }
         Effect::FetchAccessLogs(connection_id) => {
@@ -206,7 +213,7 @@ pub(super) async fn run(
                 source.for_connection(&connection_id),
             )
             .await
-            .and_then(|r| r.map_err(|e| e.to_string()));
+            .and_then(|r| r.map_err(Failure::from));
             Action::AccessLogs {
                 connection_id,
                 result,
@@ -224,7 +231,7 @@ pub(super) async fn run(
                     .await
             }
             .await
-            .map_err(|e: reqwest::Error| e.to_string());
+            .map_err(|e: reqwest::Error| Failure::EmulatorStats(e.to_string()));
             Action::EmulatorStats(result)
         }
     };

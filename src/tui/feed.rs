@@ -3,13 +3,13 @@
 //! rewritten in place keeps what the probes learned about its connection.
 
 use super::app::{App, Row};
-use super::rows::{add_rows, malformed_row, recompute_visible_keeping, take_rows, FLASH_FOR};
+use super::table_rows::{malformed_row, FLASH_FOR};
 use crate::ops::classify::{is_expired, ConnectionState};
 use crate::store::changes::{ItemKey, StoreChange};
 use std::collections::HashMap;
 
 /// Apply `changes` (oldest first). Only the last change to each item counts. The rows and
-/// everything derived from them are updated in place (`rows::take_rows`, `rows::add_rows`), so
+/// everything derived from them are updated in place (`Table::take_rows`, `Table::add_rows`), so
 /// a batch costs about one filter keystroke however big the table is.
 pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
     if changes.is_empty() {
@@ -32,7 +32,9 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
             (None, None) => {}
         }
     }
-    let mut replaced: HashMap<String, Row> = take_rows(app, named)
+    let mut replaced: HashMap<String, Row> = app
+        .table
+        .take_rows(named)
         .into_iter()
         .filter(|row| row.state != ConnectionState::Malformed)
         .map(|row| (row.key().to_string(), row))
@@ -68,10 +70,11 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
     }
     let vanished = replaced.len();
     let now = app.now;
-    app.churn.record(now, appeared, vanished);
-    add_rows(app, added);
+    app.telemetry.churn.record(now, appeared, vanished);
+    app.table.add_rows(added, now);
     app.table.visible.clear();
-    recompute_visible_keeping(app, keep);
+    let page = app.page();
+    app.table.recompute_visible_keeping(keep, now, page);
 }
 
 #[cfg(test)]
@@ -106,14 +109,11 @@ mod tests {
 
     fn app_with(records: Vec<ConnectionRecord>) -> App {
         let mut app = App::new(EnvironmentInfo::default(), OffsetDateTime::now_utc());
-        crate::tui::rows::merge_snapshot(
-            &mut app,
-            StoreSnapshot {
-                records,
-                malformed: vec![],
-                ..Default::default()
-            },
-        );
+        app.merge_snapshot(StoreSnapshot {
+            records,
+            malformed: vec![],
+            ..Default::default()
+        });
         app
     }
 
@@ -169,7 +169,7 @@ mod tests {
             let setup = |app: &mut App| {
                 app.table.sort = if by_connection { SortColumn::Connection } else { SortColumn::Age };
                 app.table.filter = if filtered { "u1".into() } else { String::new() };
-                crate::tui::rows::resort(app);
+                app.resort();
             };
             let mut app = app_with(model.values().cloned().collect());
             setup(&mut app);
@@ -208,7 +208,7 @@ mod tests {
     fn on_a_table_keyed_by_user_a_reconnect_replaces_the_users_record() {
         let mut app = app_with(vec![record("alice", "A1"), record("bob", "B1")]);
         let bob = app.table.index.get(&app.table.rows, "B1").unwrap();
-        crate::tui::rows::mark_stale(&mut app, bob);
+        app.table.mark_stale(bob);
         apply_changes(
             &mut app,
             &[
@@ -237,7 +237,7 @@ mod tests {
     fn a_record_rewritten_in_place_keeps_its_probe_answer() {
         let mut app = app_with(vec![record("alice", "A1"), record("alice", "A2")]);
         let i = app.table.index.get(&app.table.rows, "A1").unwrap();
-        crate::tui::rows::mark_stale(&mut app, i);
+        app.table.mark_stale(i);
         app.table.rows[i].probed_at = Some(app.now);
         apply_changes(
             &mut app,

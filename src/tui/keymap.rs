@@ -203,7 +203,7 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
     if ctrl(&key, 'c') {
         return Some(Action::Quit);
     }
-    if app.prompt != Prompt::None {
+    if app.prompt.kind != Prompt::None {
         return Some(match key.code {
             KeyCode::Enter => Action::SubmitPrompt,
             KeyCode::Esc => Action::Back,

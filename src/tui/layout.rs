@@ -23,7 +23,7 @@ pub struct ScreenAreas {
 
 /// The error as the error band shows it.
 pub fn error_text(app: &App) -> Option<String> {
-    app.error.as_ref().map(|e| format!(" ⚠ {e}"))
+    app.notice.error.as_ref().map(|e| format!(" ⚠ {e}"))
 }
 
 /// Rows the error band needs at this width: every character of the message stays readable.
@@ -61,7 +61,7 @@ pub fn screen_areas(app: &App, area: Rect) -> ScreenAreas {
 
 /// How many table rows one screen shows: what PgUp/PgDn move by.
 pub fn table_rows(app: &App) -> usize {
-    let (width, height) = app.screen;
+    let (width, height) = app.viewport.size;
     let areas = screen_areas(app, Rect::new(0, 0, width, height));
     areas.table.height.saturating_sub(TABLE_CHROME).max(1) as usize
 }
@@ -91,7 +91,7 @@ const SUMMARY_WIDTH: u16 = 110;
 
 /// The furthest the overlay on screen can scroll, so scrolling back up answers at once.
 pub fn overlay_max_scroll(app: &App) -> usize {
-    let area = Rect::new(0, 0, app.screen.0, app.screen.1);
+    let area = Rect::new(0, 0, app.viewport.size.0, app.viewport.size.1);
     match &app.overlay {
         Overlay::Summary(_, lines) => {
             let (_, rows, shown) = summary_geometry(lines, area);

@@ -2,17 +2,22 @@
 
 pub mod action;
 pub mod app;
-pub mod churn;
 pub mod effects;
+pub mod failure;
 pub mod feed;
 pub mod filter;
+pub mod follow;
 pub mod keymap;
 pub mod layout;
 pub mod metrics;
-pub mod rows;
+pub mod row_index;
 pub mod runtime;
 pub mod scan;
 pub mod search;
 pub mod table;
+pub mod table_order;
+pub mod table_rows;
+pub mod tally;
+pub mod telemetry;
 pub mod update;
 pub mod views;

@@ -3,17 +3,17 @@
 
 use super::action::{Action, Effect};
 use super::app::{App, EnvironmentInfo};
+use super::failure::Failure;
+use super::follow::{follow_changes, open_feed, Tagged};
 use super::keymap::action_for;
 use super::update::update;
 use super::views;
-use crate::store::changes::ChangeFeed;
-use crate::store::ConnectionStore;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc::{self, UnboundedSender};
+use tokio::sync::mpsc;
 
 pub use super::effects::{Backend, DoctorJob};
 
@@ -136,7 +136,7 @@ where
     F: Future<Output = Result<(EnvironmentInfo, Backend, Option<String>), SetupError>>,
 {
     let mut app = App::new(initial, time::OffsetDateTime::now_utc());
-    app.status = Some("starting…".into());
+    let _ = update(&mut app, Action::Starting);
     let size = terminal.size()?;
     let effects = update(&mut app, Action::Resize(size.width, size.height));
     // (There are no data sources to hand I/O to yet, and a resize asks for none.)
@@ -162,12 +162,9 @@ where
             "data sources ready"
         );
     }
-    app.env = env;
-    app.client_page = client_page;
-    app.status = app
-        .client_page
-        .as_ref()
-        .map(|url| format!("browser client: {url}   (? for keys)"));
+    let ready = EnvironmentInfo { client_page, ..env };
+    // The first scan is asked for below, once the feed is open.
+    let _ = update(&mut app, Action::SourcesReady(ready));
 
     let mut backend = backend;
     // Results are tagged with the environment generation they were started in, so that late
@@ -227,7 +224,7 @@ where
                     );
                     Action::EnvironmentSwitched(env)
                 }
-                Err(e) => Action::EnvironmentSwitchFailed(e),
+                Err(e) => Action::EnvironmentSwitchFailed(Failure::Environment(e)),
             }),
             _ = tick.tick() => {
                 // Through the channel, so its effects are handled with the tick's just below.
@@ -290,106 +287,6 @@ where
             return Ok(());
         }
     }
-}
-
-/// Sends results back tagged with the environment generation.
-struct Tagged {
-    generation: u64,
-    tx: UnboundedSender<(u64, Action)>,
-}
-
-impl Tagged {
-    fn send(&self, action: Action) -> Result<(), ()> {
-        self.tx.send((self.generation, action)).map_err(|_| ())
-    }
-
-    fn clone(&self) -> Self {
-        Tagged {
-            generation: self.generation,
-            tx: self.tx.clone(),
-        }
-    }
-}
-
-/// How long to wait before opening the store's feed again after it failed.
-const REOPEN_FEED_AFTER: Duration = Duration::from_secs(30);
-
-async fn open_feed(
-    store: &Arc<dyn ConnectionStore>,
-) -> Result<Option<Box<dyn ChangeFeed>>, String> {
-    super::effects::within("opening the table's stream", store.changes())
-        .await
-        .and_then(|r| r.map_err(|e| e.to_string()))
-}
-
-/// The task following one environment's feed; it stops when this is dropped.
-struct Following(Option<tokio::task::AbortHandle>);
-
-impl Drop for Following {
-    fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
-            task.abort();
-        }
-    }
-}
-
-/// Follow the store's changes: `first` is an already open feed; otherwise one is opened (at once
-/// when `open_now`). When a feed fails, the dashboard goes back to scans and the feed is opened
-/// again a little later. A store without a feed is not asked again.
-fn follow_changes(
-    store: Arc<dyn ConnectionStore>,
-    first: Option<Box<dyn ChangeFeed>>,
-    open_now: bool,
-    tx: Tagged,
-) -> Following {
-    let task = tokio::spawn(async move {
-        let mut feed = first;
-        let mut wait = !open_now && feed.is_none();
-        let mut last_complaint: Option<String> = None;
-        loop {
-            if feed.is_none() {
-                if wait {
-                    tokio::time::sleep(REOPEN_FEED_AFTER).await;
-                }
-                wait = true;
-                match open_feed(&store).await {
-                    Ok(Some(open)) => {
-                        last_complaint = None;
-                        if tx.send(Action::FeedOpened(open.describe())).is_err() {
-                            return;
-                        }
-                        feed = Some(open);
-                    }
-                    Ok(None) => return,
-                    Err(e) => {
-                        // Said once, not every 30 s: the status line has other news to show.
-                        if last_complaint.as_ref() != Some(&e)
-                            && tx.send(Action::FeedLost(e.clone())).is_err()
-                        {
-                            return;
-                        }
-                        last_complaint = Some(e);
-                        continue;
-                    }
-                }
-            }
-            let Some(open) = feed.as_mut() else { continue };
-            let read = super::effects::within("reading the table's stream", open.next_changes())
-                .await
-                .and_then(|r| r.map_err(|e| e.to_string()));
-            let sent = match read {
-                Ok(changes) => tx.send(Action::StoreChanged(changes)),
-                Err(e) => {
-                    feed = None;
-                    tx.send(Action::FeedLost(e))
-                }
-            };
-            if sent.is_err() {
-                return;
-            }
-        }
-    });
-    Following(Some(task.abort_handle()))
 }
 
 fn spawn_effect(effect: Effect, backend: &Backend, mutations: &Mutations, tx: Tagged) {

@@ -1,7 +1,7 @@
 //! The connections table's state: the rows (one per record, identified by connection id,
 //! never by position), the index from id to row, what is visible in which order under which
-//! filter, the cursor and its scroll offset, and the marked rows. `tui::rows` changes it; the
-//! table view draws it.
+//! filter, the cursor and its scroll offset, and the marked rows. `table_rows` changes it,
+//! `table_order` sorts and filters it; the table view draws it.
 
 use crate::model::{ConnectionInfo, ConnectionRecord, DeliveryOutcome};
 use crate::ops::classify::ConnectionState;
@@ -13,11 +13,11 @@ use time::OffsetDateTime;
 pub struct Table {
     pub rows: Vec<Row>,
     /// Connection id to position in `rows`.
-    pub index: crate::tui::rows::RowIndex,
+    pub index: crate::tui::row_index::RowIndex,
     /// Indices into `rows`, filtered and sorted: what the table shows.
     pub visible: Vec<usize>,
     /// What keeps filtering and counting fast on big tables; derived from `rows`.
-    pub derived: crate::tui::rows::Derived,
+    pub derived: crate::tui::table_rows::Derived,
     pub selected: usize,
     pub offset: usize,
     /// Marked rows, by connection id: they follow the record however the table moves.
@@ -25,6 +25,20 @@ pub struct Table {
     pub sort: SortColumn,
     pub sort_descending: bool,
     pub filter: String,
+}
+
+impl Table {
+    pub fn selected_row(&self) -> Option<&Row> {
+        self.visible
+            .get(self.selected)
+            .and_then(|i| self.rows.get(*i))
+    }
+
+    pub fn row(&self, connection_id: &str) -> Option<&Row> {
+        self.index
+            .get(&self.rows, connection_id)
+            .and_then(|i| self.rows.get(i))
+    }
 }
 
 pub const HISTORY_PER_CONNECTION: usize = 20;
@@ -39,7 +53,7 @@ pub struct Row {
     pub probed_at: Option<OffsetDateTime>,
     /// Highlighted until then, because it just changed.
     pub flash_until: Option<OffsetDateTime>,
-    /// Where this row falls in the random probing order (see `tui::rows::sample_rank`).
+    /// Where this row falls in the random probing order (see `tui::row_index::sample_rank`).
     pub sample_rank: u64,
     extra: Option<Box<RowExtra>>,
 }
@@ -57,7 +71,7 @@ struct RowExtra {
 impl Row {
     pub fn new(record: ConnectionRecord) -> Self {
         Self {
-            sample_rank: crate::tui::rows::sample_rank(&record.connection_id),
+            sample_rank: crate::tui::row_index::sample_rank(&record.connection_id),
             record,
             state: ConnectionState::Unprobed,
             info: None,

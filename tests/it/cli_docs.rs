@@ -20,7 +20,7 @@ fn help(args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-const SUBCOMMANDS: [&str; 11] = [
+const SUBCOMMANDS: [&str; 12] = [
     "list",
     "probe",
     "push",
@@ -32,6 +32,7 @@ const SUBCOMMANDS: [&str; 11] = [
     "gateway",
     "backend",
     "demo",
+    "exporter",
 ];
 
 #[test]

@@ -14,6 +14,7 @@ mod doctor;
 mod dynamo_cli;
 mod emulator_python;
 mod emulator_rust_sdk;
+mod exporter;
 mod postgres_store;
 mod properties;
 mod purge_race;

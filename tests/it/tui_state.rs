@@ -31,6 +31,7 @@ fn env(readonly: bool) -> EnvironmentInfo {
         emulator_admin: None,
         access_logs: None,
         metrics: None,
+        client_page: None,
     }
 }
 
@@ -127,7 +128,7 @@ fn loaded(readonly: bool) -> App {
     );
     let _ = update(&mut app, Action::Tick(NOW + time::Duration::seconds(2)));
     app.now = NOW;
-    app.error = None;
+    app.notice.error = None;
     app
 }
 
@@ -248,7 +249,7 @@ fn a_partial_sweep_estimates_the_stale_share_within_its_interval() {
             .collect();
         let _ = update(&mut app, Action::Probed(answers));
         if probed < 20_000 {
-            let estimate = wsdash::tui::rows::stale_estimate(&app).expect("an estimate");
+            let estimate = app.table.stale_estimate().expect("an estimate");
             assert!(
                 estimate.contains(truth),
                 "after {probed} probes: {estimate:?}, true share {truth}"
@@ -265,7 +266,7 @@ fn a_partial_sweep_estimates_the_stale_share_within_its_interval() {
     }
     assert_eq!(probed, 20_000);
     assert_eq!(checked, 99);
-    assert_eq!(wsdash::tui::rows::stale_estimate(&app), None);
+    assert_eq!(app.table.stale_estimate(), None);
     assert_eq!(app.count(ConnectionState::Stale), gone.len());
     assert_eq!(app.count(ConnectionState::Live), 20_000 - gone.len());
 }
@@ -327,10 +328,13 @@ fn a_failed_scan_keeps_the_last_good_data_and_says_why() {
     let _ = update(&mut app, Action::Tick(NOW + time::Duration::seconds(10)));
     let _ = update(
         &mut app,
-        Action::Scanned(Err("table not found: ws_connections".into())),
+        Action::Scanned(Err(wsdash::tui::failure::Failure::Store(
+            wsdash::store::StoreError::TableNotFound("ws_connections".into()),
+        ))),
     );
     assert_eq!(app.table.rows.len(), 6);
     assert!(app
+        .notice
         .error
         .as_deref()
         .unwrap_or_default()
@@ -373,7 +377,7 @@ fn the_composer_sends_the_template_to_the_selected_connection() {
     }
     assert!(matches!(app.overlay, Overlay::None));
     // The payload can be recalled next time.
-    assert_eq!(app.sent_history.len(), 1);
+    assert_eq!(app.outcomes.sent_history.len(), 1);
 }
 
 #[test]
@@ -397,6 +401,7 @@ fn the_composer_refuses_invalid_json_and_cycles_templates() {
     press(&mut app, &[KeyCode::Char('p'), KeyCode::Backspace]);
     assert_eq!(press(&mut app, &[KeyCode::Enter]), vec![]);
     assert!(app
+        .notice
         .status
         .as_deref()
         .unwrap_or_default()
@@ -457,6 +462,7 @@ fn read_only_mode_disables_every_mutation_and_says_why() {
         assert_eq!(press(&mut app, &[KeyCode::Char(k)]), vec![]);
         assert!(matches!(app.overlay, Overlay::None));
         assert!(app
+            .notice
             .status
             .as_deref()
             .unwrap_or_default()
@@ -471,7 +477,7 @@ fn read_only_mode_disables_every_mutation_and_says_why() {
         press(app, &[KeyCode::Enter]);
     };
     command(&mut app);
-    assert!(app.env.readonly, "{:?}", app.status);
+    assert!(app.env.readonly, "{:?}", app.notice.status);
     assert_eq!(press(&mut app, &[KeyCode::Char('x')]), vec![]);
     let mut writable = loaded(false);
     command(&mut writable);
@@ -560,7 +566,9 @@ fn env_switches_the_dashboard_to_another_environment() {
     );
     let _ = update(
         &mut app,
-        Action::EnvironmentSwitchFailed("environment \"staging\" is not in config.toml".into()),
+        Action::EnvironmentSwitchFailed(wsdash::tui::failure::Failure::Environment(
+            "environment \"staging\" is not in config.toml".into(),
+        )),
     );
     assert_eq!(app.env.name, "prod");
     assert_eq!(app.table.rows.len(), 6, "a failed switch keeps everything");
@@ -610,7 +618,7 @@ fn snapshot_main_view() {
 #[test]
 fn snapshot_main_view_read_only_with_an_error_and_a_filter() {
     let mut app = loaded(true);
-    app.error =
+    app.notice.error =
         Some("scan failed: throttled by the connection store (showing the last good data)".into());
     press(
         &mut app,
@@ -708,7 +716,7 @@ fn paging_moves_by_the_rows_the_layout_really_shows_at_any_height() {
         let mut app = many(200);
         let _ = update(&mut app, Action::Resize(120, height));
         if with_error {
-            app.error = Some("scan failed: ".to_string() + &"x".repeat(300));
+            app.notice.error = Some("scan failed: ".to_string() + &"x".repeat(300));
         }
         let first = visible_users(&screen(&app, 120, height));
         press(&mut app, &[KeyCode::PageDown]);
@@ -847,7 +855,7 @@ fn a_composer_whose_record_vanished_sends_nothing_and_says_so() {
     press(&mut app, &[KeyCode::Char('p')]);
     rescan(&mut app, vec![record("alice", "AAAAAAAAAAAAAAA=", 5)]);
     assert_eq!(press(&mut app, &[KeyCode::Enter]), vec![]);
-    let status = app.status.clone().unwrap_or_default();
+    let status = app.notice.status.clone().unwrap_or_default();
     assert!(
         status.contains("not sent") && status.contains("vanished") && status.contains("bob"),
         "{status}"
@@ -872,7 +880,7 @@ fn a_composer_whose_record_vanished_sends_nothing_and_says_so() {
         }
         other => panic!("expected a push to alice only, got {other:?}"),
     }
-    let status = app.status.clone().unwrap_or_default();
+    let status = app.notice.status.clone().unwrap_or_default();
     assert!(
         status.contains("1 record(s) shown") && status.contains("bob"),
         "{status}"
@@ -886,12 +894,13 @@ fn the_rate_ceiling_is_set_with_a_command_and_throttling_is_shown() {
     keys.extend("rate 120".chars().map(KeyCode::Char));
     keys.push(KeyCode::Enter);
     assert_eq!(press(&mut app, &keys), vec![Effect::SetRate(Some(120.0))]);
-    assert_eq!(app.rate.ceiling, Some(120.0));
+    assert_eq!(app.telemetry.rate.ceiling, Some(120.0));
     let mut keys = vec![KeyCode::Char(':')];
     keys.extend("rate fast".chars().map(KeyCode::Char));
     keys.push(KeyCode::Enter);
     assert_eq!(press(&mut app, &keys), vec![]);
     assert!(app
+        .notice
         .status
         .clone()
         .unwrap_or_default()
@@ -1135,7 +1144,9 @@ fn the_stage_metrics_are_read_each_minute_and_drawn_under_f() {
         &mut app,
         Action::GatewayMetrics(
             TimeWindow::ThreeHours,
-            Err("GetMetricData failed: AccessDenied".into()),
+            Err(wsdash::tui::failure::Failure::Metrics(
+                "GetMetricData failed: AccessDenied".into(),
+            )),
         ),
     );
     assert!(wsdash::tui::views::storm::build(&app)
@@ -1206,7 +1217,7 @@ fn a_denied_get_connection_turns_probes_off_once_and_keeps_the_rows() {
             .collect(),
         ),
     );
-    let error = app.error.clone().unwrap_or_default();
+    let error = app.notice.error.clone().unwrap_or_default();
     assert!(
         error.starts_with("GetConnection denied by IAM: probes are off")
             && error.contains("pushes still work")
@@ -1249,6 +1260,6 @@ fn a_denied_get_connection_turns_probes_off_once_and_keeps_the_rows() {
             answer: Ok(info(4)),
         }]),
     );
-    assert!(app.error.is_none(), "{:?}", app.error);
+    assert!(app.notice.error.is_none(), "{:?}", app.notice.error);
     assert!(app.scan.probes_refused.is_none());
 }

@@ -2,42 +2,41 @@
 
 use super::super::action::{Action, Effect};
 use super::super::app::*;
-use super::super::rows::recompute_visible;
 use super::{pushing, update};
 use crossterm::event::{Event, KeyEvent};
 use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input;
 
 pub(super) fn start_filter(app: &mut App) -> Vec<Effect> {
-    app.prompt = Prompt::Filter;
-    app.input = Input::new(app.table.filter.clone());
+    app.prompt.kind = Prompt::Filter;
+    app.prompt.input = Input::new(app.table.filter.clone());
     vec![]
 }
 
 pub(super) fn start_command(app: &mut App) -> Vec<Effect> {
-    app.prompt = Prompt::Command;
-    app.input = Input::default();
+    app.prompt.kind = Prompt::Command;
+    app.prompt.input = Input::default();
     vec![]
 }
 
 pub(super) fn prompt_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
-    app.input.handle_event(&Event::Key(key));
-    if app.prompt == Prompt::Filter {
-        app.table.filter = app.input.value().to_string();
-        recompute_visible(app);
+    app.prompt.input.handle_event(&Event::Key(key));
+    if app.prompt.kind == Prompt::Filter {
+        app.table.filter = app.prompt.input.value().to_string();
+        app.recompute_visible();
     }
     vec![]
 }
 
 pub(super) fn submit(app: &mut App) -> Vec<Effect> {
-    let prompt = std::mem::replace(&mut app.prompt, Prompt::None);
+    let prompt = std::mem::replace(&mut app.prompt.kind, Prompt::None);
     match prompt {
         Prompt::Command => {
-            let line = app.input.value().trim().to_string();
+            let line = app.prompt.input.value().trim().to_string();
             run_command(app, &line)
         }
         Prompt::LogFilter => {
-            let pattern = app.input.value().trim().to_string();
+            let pattern = app.prompt.input.value().trim().to_string();
             super::logs::set_pattern(app, pattern)
         }
         Prompt::Filter | Prompt::None => vec![],
@@ -62,19 +61,22 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
         }
         "rate" => match crate::flags::ceiling(rest) {
             Ok(crate::flags::Ceiling(ceiling)) => {
-                app.rate.ceiling = ceiling;
-                app.rate.current = ceiling;
-                app.status = Some(format!("API rate ceiling now {}", app.rate.describe()));
+                app.telemetry.rate.ceiling = ceiling;
+                app.telemetry.rate.current = ceiling;
+                app.notice.status = Some(format!(
+                    "API rate ceiling now {}",
+                    app.telemetry.rate.describe()
+                ));
                 vec![Effect::SetRate(ceiling)]
             }
             Err(e) => {
-                app.status = Some(format!(":rate {rest}: {e}"));
+                app.notice.status = Some(format!(":rate {rest}: {e}"));
                 vec![]
             }
         },
         "readonly" => {
             // One way only: a dashboard that can switch read-only off is not read-only.
-            app.status = Some(if app.env.readonly {
+            app.notice.status = Some(if app.env.readonly {
                 "read-only stays on: it cannot be switched off from inside (restart without --readonly / WSDASH_READONLY / readonly = true)".into()
             } else {
                 app.env.readonly = true;
@@ -84,17 +86,17 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
         }
         "filter" => {
             app.table.filter = rest.to_string();
-            recompute_visible(app);
+            app.recompute_visible();
             vec![]
         }
         "sort" => {
             match SortColumn::ALL.iter().find(|c| c.name() == rest) {
                 Some(column) => {
                     app.table.sort = *column;
-                    recompute_visible(app);
+                    app.recompute_visible();
                 }
                 None => {
-                    app.status = Some(format!(
+                    app.notice.status = Some(format!(
                         "unknown column {rest:?}: {}",
                         SortColumn::ALL
                             .iter()
@@ -108,15 +110,15 @@ fn run_command(app: &mut App, line: &str) -> Vec<Effect> {
         }
         "push" => pushing::push_command(app, rest),
         "env" if rest.is_empty() => {
-            app.status = Some(format!("usage: :env NAME (now on {})", app.env.name));
+            app.notice.status = Some(format!("usage: :env NAME (now on {})", app.env.name));
             vec![]
         }
         "env" => {
-            app.status = Some(format!("opening environment {rest}…"));
+            app.notice.status = Some(format!("opening environment {rest}…"));
             vec![Effect::SwitchEnvironment(rest.to_string())]
         }
         other => {
-            app.status = Some(format!("unknown command :{other} (try :push USER JSON, :purge, :doctor, :env NAME, :readonly, :sort COL, :filter TEXT, :q)"));
+            app.notice.status = Some(format!("unknown command :{other} (try :push USER JSON, :purge, :doctor, :env NAME, :readonly, :sort COL, :filter TEXT, :q)"));
             vec![]
         }
     }
@@ -134,10 +136,11 @@ mod tests {
             run_command(&mut app, "rate 50"),
             [Effect::SetRate(Some(50.0))]
         );
-        assert_eq!(app.rate.ceiling, Some(50.0));
+        assert_eq!(app.telemetry.rate.ceiling, Some(50.0));
         assert!(run_command(&mut app, "rate fast").is_empty());
-        assert_eq!(app.rate.ceiling, Some(50.0));
+        assert_eq!(app.telemetry.rate.ceiling, Some(50.0));
         assert!(app
+            .notice
             .status
             .as_deref()
             .is_some_and(|s| s.contains(":rate fast")));

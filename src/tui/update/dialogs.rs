@@ -7,6 +7,7 @@ use crate::model::DeliveryClass;
 use crate::ops::classify::ConnectionState;
 use crate::ops::disconnect::DisconnectOutcome;
 use crate::ops::purge::{PurgePlan, PurgeReport};
+use crate::tui::failure::Failure;
 
 pub(super) fn open_disconnect(app: &mut App) -> Vec<Effect> {
     if refuse_readonly(app, "disconnect") {
@@ -14,7 +15,7 @@ pub(super) fn open_disconnect(app: &mut App) -> Vec<Effect> {
     }
     let ids = targets_marked_or_selected(app);
     if ids.is_empty() {
-        app.status = Some("nothing to disconnect: select or mark a connection".into());
+        app.notice.status = Some("nothing to disconnect: select or mark a connection".into());
         return vec![];
     }
     app.overlay = Overlay::Confirm(Confirm::Disconnect {
@@ -206,11 +207,11 @@ pub(super) fn purged(app: &mut App, report: PurgeReport) -> Vec<Effect> {
 
 pub(super) fn doctor_done(
     app: &mut App,
-    result: Result<Vec<crate::doctor::Check>, String>,
+    result: Result<Vec<crate::doctor::Check>, crate::tui::failure::Failure>,
 ) -> Vec<Effect> {
     app.overlay = match result {
         Ok(checks) => doctor_summary(&checks),
-        Err(e) => Overlay::Summary("Doctor could not run".into(), vec![e]),
+        Err(e) => Overlay::Summary("Doctor could not run".into(), vec![e.to_string()]),
     };
     vec![]
 }
@@ -242,10 +243,10 @@ fn doctor_summary(checks: &[crate::doctor::Check]) -> Overlay {
         lines,
     )
 }
-pub(super) fn operation_failed(app: &mut App, message: String) -> Vec<Effect> {
+pub(super) fn purge_plan_failed(app: &mut App, failure: Failure) -> Vec<Effect> {
     app.overlay = Overlay::Summary(
         "Operation failed; nothing was changed".into(),
-        vec![message],
+        vec![format!("cannot plan the purge: {failure}")],
     );
     vec![]
 }
@@ -262,14 +263,11 @@ mod tests {
         open_disconnect(&mut app);
         toggle_delete_record(&mut app);
         // The table moves under the dialog: B1 vanishes.
-        crate::tui::rows::merge_snapshot(
-            &mut app,
-            crate::store::StoreSnapshot {
-                records: vec![crate::model::ConnectionRecord::new("alice", "A1")],
-                malformed: vec![],
-                ..Default::default()
-            },
-        );
+        app.merge_snapshot(crate::store::StoreSnapshot {
+            records: vec![crate::model::ConnectionRecord::new("alice", "A1")],
+            malformed: vec![],
+            ..Default::default()
+        });
         assert_eq!(
             confirm(&mut app),
             [Effect::Disconnect {

@@ -19,7 +19,7 @@ fn look_back_start_ms(now: time::OffsetDateTime) -> i64 {
 
 pub(super) fn show(app: &mut App) -> Vec<Effect> {
     if app.env.access_logs.is_none() {
-        app.status = Some(format!(
+        app.notice.status = Some(format!(
             "no access log for environment {}: set log_group in its config (see README)",
             app.env.name
         ));
@@ -31,8 +31,8 @@ pub(super) fn show(app: &mut App) -> Vec<Effect> {
 }
 
 pub(super) fn start_filter(app: &mut App) -> Vec<Effect> {
-    app.prompt = Prompt::LogFilter;
-    app.input = Input::new(app.log_tail.pattern.clone());
+    app.prompt.kind = Prompt::LogFilter;
+    app.prompt.input = Input::new(app.log_tail.pattern.clone());
     vec![]
 }
 
@@ -71,7 +71,7 @@ pub(super) fn tail_if_due(app: &mut App) -> Vec<Effect> {
 pub(super) fn tailed(
     app: &mut App,
     generation: u64,
-    result: Result<Vec<LogLine>, String>,
+    result: Result<Vec<LogLine>, crate::tui::failure::Failure>,
 ) -> Vec<Effect> {
     let tail = &mut app.log_tail;
     if generation != tail.generation {
@@ -81,7 +81,7 @@ pub(super) fn tailed(
     let lines = match result {
         Ok(lines) => lines,
         Err(e) => {
-            tail.error = Some(e);
+            tail.error = Some(e.to_string());
             return vec![];
         }
     };
@@ -105,9 +105,9 @@ pub(super) fn tailed(
     } else if tail.since_ms.is_none() {
         tail.since_ms = Some(look_back_start_ms(app.now));
     }
-    if matches!(app.overlay, Overlay::Logs) && app.overlay_scroll > 0 {
+    if matches!(app.overlay, Overlay::Logs) && app.viewport.overlay_scroll > 0 {
         // Scrolled back: the lines being read stay where they are.
-        app.overlay_scroll += fresh.len();
+        app.viewport.overlay_scroll += fresh.len();
     }
     tail.lines.extend(fresh);
     while tail.lines.len() > LOG_TAIL_LINES {
@@ -182,7 +182,13 @@ mod tests {
         );
         tailed(&mut app, 0, Ok(vec![line(10, "old pattern")]));
         assert!(app.log_tail.lines.is_empty());
-        tailed(&mut app, 1, Err("log group gone".into()));
+        tailed(
+            &mut app,
+            1,
+            Err(crate::tui::failure::Failure::Logs(
+                crate::access_logs::LogsError::GroupNotFound("log group gone".into()),
+            )),
+        );
         assert_eq!(app.log_tail.error.as_deref(), Some("log group gone"));
         tailed(&mut app, 1, Ok(vec![line(11, "401 line")]));
         assert_eq!(app.log_tail.lines.len(), 1);
@@ -195,6 +201,7 @@ mod tests {
         assert!(super::super::update(&mut app, Action::ShowLogs).is_empty());
         assert!(matches!(app.overlay, Overlay::None));
         assert!(app
+            .notice
             .status
             .as_deref()
             .unwrap_or_default()

@@ -12,7 +12,6 @@ mod refresh;
 use super::action::{Action, Effect};
 use super::app::App;
 
-pub(crate) use navigation::keep_selection_visible;
 pub use pushing::composer_targets;
 pub use refresh::{scan_interval, HANDSHAKES_WINDOW, SCAN_EVERY};
 
@@ -22,7 +21,7 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
     let effects = route(app, action);
     if std::mem::discriminant(&app.overlay) != overlay_before {
         // A new overlay starts at its top.
-        app.overlay_scroll = 0;
+        app.viewport.overlay_scroll = 0;
     }
     effects
 }
@@ -31,6 +30,18 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
     match action {
         Action::Quit => {
             app.quit = true;
+            vec![]
+        }
+        Action::Starting => {
+            app.notice.status = Some("starting…".into());
+            vec![]
+        }
+        Action::SourcesReady(env) => {
+            app.notice.status = env
+                .client_page
+                .as_ref()
+                .map(|url| format!("browser client: {url}   (? for keys)"));
+            app.env = env;
             vec![]
         }
         // Moving around.
@@ -69,7 +80,7 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         Action::PurgePlanned(plan) => dialogs::purge_planned(app, plan),
         Action::Purged(report) => dialogs::purged(app, report),
         Action::DoctorDone(result) => dialogs::doctor_done(app, result),
-        Action::OperationFailed(message) => dialogs::operation_failed(app, message),
+        Action::PurgePlanFailed(failure) => dialogs::purge_plan_failed(app, failure),
         Action::ShowFlapping => {
             app.overlay = super::app::Overlay::Storm;
             vec![]
@@ -89,11 +100,11 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         Action::RateObserved(status) => refresh::rate_observed(app, status),
         Action::EmulatorStats(result) => refresh::emulator_stats(app, result),
         Action::GatewayMetrics(window, result) => {
-            app.gateway_metrics = Some((window, result));
+            app.telemetry.cloudwatch = Some((window, result));
             vec![]
         }
         Action::Handshakes(result) => {
-            app.handshakes = Some(result);
+            app.telemetry.handshakes = Some(result);
             vec![]
         }
         Action::AccessLogs {
@@ -109,7 +120,7 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
 
 fn refuse_readonly(app: &mut App, what: &str) -> bool {
     if app.env.readonly {
-        app.status = Some(format!(
+        app.notice.status = Some(format!(
             "read-only: {what} is disabled in environment {}",
             app.env.name
         ));
@@ -125,13 +136,10 @@ fn app_with(records: &[(&str, &str)]) -> App {
         .iter()
         .map(|(user, id)| crate::model::ConnectionRecord::new(*user, *id))
         .collect();
-    super::rows::merge_snapshot(
-        &mut app,
-        crate::store::StoreSnapshot {
-            records,
-            malformed: vec![],
-            ..Default::default()
-        },
-    );
+    app.merge_snapshot(crate::store::StoreSnapshot {
+        records,
+        malformed: vec![],
+        ..Default::default()
+    });
     app
 }

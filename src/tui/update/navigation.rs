@@ -3,12 +3,11 @@
 use super::super::action::Effect;
 use super::super::app::*;
 use super::super::layout::table_rows;
-use super::super::rows::recompute_visible;
 use crate::tui::app::Overlay;
 
 pub(super) fn resize(app: &mut App, width: u16, height: u16) -> Vec<Effect> {
-    app.screen = (width, height);
-    keep_selection_visible(app);
+    app.viewport.size = (width, height);
+    app.keep_selection_visible();
     vec![]
 }
 
@@ -18,7 +17,7 @@ pub(super) fn click_row(app: &mut App, y: u16) -> Vec<Effect> {
     if !matches!(app.overlay, Overlay::None) {
         return vec![];
     }
-    let (width, height) = app.screen;
+    let (width, height) = app.viewport.size;
     let table =
         crate::tui::layout::screen_areas(app, ratatui::layout::Rect::new(0, 0, width, height))
             .table;
@@ -30,7 +29,7 @@ pub(super) fn click_row(app: &mut App, y: u16) -> Vec<Effect> {
     let row = app.table.offset + usize::from(y - first);
     if row < app.table.visible.len() {
         app.table.selected = row;
-        keep_selection_visible(app);
+        app.keep_selection_visible();
     }
     vec![]
 }
@@ -39,7 +38,7 @@ pub(super) fn click_row(app: &mut App, y: u16) -> Vec<Effect> {
 /// line says what was copied (and that the terminal must allow OSC 52).
 pub(super) fn copy_selected(app: &mut App, as_json: bool) -> Vec<Effect> {
     let Some(row) = app.selected_row() else {
-        app.status = Some("nothing selected to copy".into());
+        app.notice.status = Some("nothing selected to copy".into());
         return vec![];
     };
     let text = if as_json {
@@ -57,7 +56,7 @@ pub(super) fn copy_selected(app: &mut App, as_json: bool) -> Vec<Effect> {
     } else {
         row.record.connection_id.clone()
     };
-    app.status = Some(format!(
+    app.notice.status = Some(format!(
         "copied {} to the clipboard (OSC 52: the terminal must allow it; in tmux, set-clipboard on)",
         if as_json { "the row as JSON" } else { "the connection id" }
     ));
@@ -66,7 +65,7 @@ pub(super) fn copy_selected(app: &mut App, as_json: bool) -> Vec<Effect> {
 
 pub(super) fn scroll_overlay(app: &mut App, delta: isize) -> Vec<Effect> {
     let max = crate::tui::layout::overlay_max_scroll(app) as isize;
-    app.overlay_scroll = (app.overlay_scroll as isize)
+    app.viewport.overlay_scroll = (app.viewport.overlay_scroll as isize)
         .saturating_add(delta)
         .clamp(0, max) as usize;
     vec![]
@@ -104,12 +103,12 @@ pub(super) fn toggle_help(app: &mut App) -> Vec<Effect> {
 
 /// Esc: close the prompt, else the overlay, else clear the filter.
 pub(super) fn back(app: &mut App) -> Vec<Effect> {
-    if app.prompt != Prompt::None {
-        app.prompt = Prompt::None;
+    if app.prompt.kind != Prompt::None {
+        app.prompt.kind = Prompt::None;
     } else if matches!(app.overlay, Overlay::None) {
         if !app.table.filter.is_empty() {
             app.table.filter.clear();
-            recompute_visible(app);
+            app.recompute_visible();
         }
     } else {
         app.overlay = Overlay::None;
@@ -119,14 +118,14 @@ pub(super) fn back(app: &mut App) -> Vec<Effect> {
 
 pub(super) fn cycle_sort(app: &mut App) -> Vec<Effect> {
     app.table.sort = app.table.sort.next();
-    recompute_visible(app);
-    app.status = Some(format!("sorted by {}", app.table.sort.name()));
+    app.recompute_visible();
+    app.notice.status = Some(format!("sorted by {}", app.table.sort.name()));
     vec![]
 }
 
 pub(super) fn reverse_sort(app: &mut App) -> Vec<Effect> {
     app.table.sort_descending = !app.table.sort_descending;
-    recompute_visible(app);
+    app.recompute_visible();
     vec![]
 }
 
@@ -138,7 +137,7 @@ pub(super) fn move_by(app: &mut App, delta: isize) -> Vec<Effect> {
     app.table.selected = (app.table.selected as isize)
         .saturating_add(delta)
         .clamp(0, last.max(0)) as usize;
-    keep_selection_visible(app);
+    app.keep_selection_visible();
     vec![]
 }
 
@@ -150,19 +149,6 @@ pub(super) fn page_by(app: &mut App, pages: isize) -> Vec<Effect> {
         (app.table.offset as isize + pages * page).clamp(0, last_offset.max(0)) as usize;
     move_by(app, pages * page)
 }
-pub(crate) fn keep_selection_visible(app: &mut App) {
-    let height = table_rows(app);
-    if app.table.selected < app.table.offset {
-        app.table.offset = app.table.selected;
-    } else if app.table.selected >= app.table.offset + height {
-        app.table.offset = app.table.selected + 1 - height;
-    }
-    app.table.offset = app
-        .table
-        .offset
-        .min(app.table.visible.len().saturating_sub(1));
-}
-
 #[cfg(test)]
 mod tests {
     use super::super::{app_with, update};
@@ -190,11 +176,11 @@ mod tests {
     fn escape_closes_the_prompt_then_the_overlay_then_clears_the_filter() {
         let mut app = app_with(&[("alice", "A1"), ("bob", "B1")]);
         app.table.filter = "alice".into();
-        recompute_visible(&mut app);
+        app.recompute_visible();
         app.overlay = Overlay::Help;
-        app.prompt = Prompt::Command;
+        app.prompt.kind = Prompt::Command;
         let _ = update(&mut app, Action::Back);
-        assert_eq!(app.prompt, Prompt::None);
+        assert_eq!(app.prompt.kind, Prompt::None);
         assert!(matches!(app.overlay, Overlay::Help));
         let _ = update(&mut app, Action::Back);
         assert!(matches!(app.overlay, Overlay::None));

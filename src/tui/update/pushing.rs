@@ -2,7 +2,7 @@
 
 use super::super::action::Effect;
 use super::super::app::*;
-use super::super::rows::{self, FLASH_FOR};
+use super::super::table_rows::FLASH_FOR;
 use super::refuse_readonly;
 use crate::messages::{template, MESSAGE_TYPES};
 use crate::model::{DeliveryClass, DeliveryOutcome};
@@ -42,17 +42,17 @@ pub(super) fn key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         }
         KeyCode::Enter => return send_composer(app),
         KeyCode::Char('p') | KeyCode::Char('n') if ctrl => {
-            if app.sent_history.is_empty() {
+            if app.outcomes.sent_history.is_empty() {
                 return vec![];
             }
-            let last = app.sent_history.len() - 1;
+            let last = app.outcomes.sent_history.len() - 1;
             let next = match (composer.recall, key.code) {
                 (None, _) => last,
                 (Some(i), KeyCode::Char('p')) => i.saturating_sub(1),
                 (Some(i), _) => (i + 1).min(last),
             };
             composer.recall = Some(next);
-            composer.payload = Input::new(app.sent_history[next].clone());
+            composer.payload = Input::new(app.outcomes.sent_history[next].clone());
         }
         KeyCode::Left | KeyCode::Right if composer.focus != ComposerField::Payload => {
             let forward = key.code == KeyCode::Right;
@@ -98,7 +98,7 @@ fn send_composer(app: &mut App) -> Vec<Effect> {
     };
     let payload = composer.payload.value().to_string();
     if let Err(e) = check_payload(payload.as_bytes(), true) {
-        app.status = Some(format!("not sent: {e}"));
+        app.notice.status = Some(format!("not sent: {e}"));
         return vec![];
     }
     let (targets, vanished) = still_present(app, composer_targets(app, composer));
@@ -115,13 +115,13 @@ fn send_composer(app: &mut App) -> Vec<Effect> {
         ),
     };
     if targets.is_empty() {
-        app.status = Some(format!(
+        app.notice.status = Some(format!(
             "not sent: no target (select a row, type a user id, or mark rows){vanished_note}"
         ));
         return vec![];
     }
     remember_payload(app, &payload);
-    app.status = Some(format!(
+    app.notice.status = Some(format!(
         "pushing to {} connection(s)…{vanished_note}",
         targets.len()
     ));
@@ -217,10 +217,10 @@ fn still_present(app: &App, targets: Vec<PushTarget>) -> (Vec<PushTarget>, Vec<P
 }
 
 fn remember_payload(app: &mut App, payload: &str) {
-    app.sent_history.retain(|p| p != payload);
-    app.sent_history.push(payload.to_string());
-    if app.sent_history.len() > 20 {
-        app.sent_history.remove(0);
+    app.outcomes.sent_history.retain(|p| p != payload);
+    app.outcomes.sent_history.push(payload.to_string());
+    if app.outcomes.sent_history.len() > 20 {
+        app.outcomes.sent_history.remove(0);
     }
 }
 
@@ -239,7 +239,7 @@ pub(super) fn push_command(app: &mut App, rest: &str) -> Vec<Effect> {
         json.to_string()
     };
     if let Err(e) = check_payload(json.as_bytes(), true) {
-        app.status = Some(format!(":push not sent: {e}"));
+        app.notice.status = Some(format!(":push not sent: {e}"));
         return vec![];
     }
     let targets: Vec<PushTarget> = app
@@ -250,11 +250,11 @@ pub(super) fn push_command(app: &mut App, rest: &str) -> Vec<Effect> {
         .map(|r| PushTarget::record(r.record.clone(), user))
         .collect();
     if targets.is_empty() {
-        app.status = Some(format!(":push: no record for user {user:?}"));
+        app.notice.status = Some(format!(":push: no record for user {user:?}"));
         return vec![];
     }
     remember_payload(app, &json);
-    app.status = Some(format!("pushing to {user}…"));
+    app.notice.status = Some(format!("pushing to {user}…"));
     vec![Effect::Push {
         targets,
         payload: json,
@@ -267,7 +267,7 @@ pub(super) fn delivered(app: &mut App, outcome: DeliveryOutcome) -> Vec<Effect> 
 }
 
 pub(super) fn finished(app: &mut App, n: usize) -> Vec<Effect> {
-    app.status = Some(format!(
+    app.notice.status = Some(format!(
         "push finished: {n} outcome(s), see the outcomes panel"
     ));
     vec![]
@@ -287,7 +287,7 @@ fn record_outcome(app: &mut App, outcome: DeliveryOutcome) {
     let now = app.now;
     if let Some(i) = app.table.index.get(&app.table.rows, &outcome.connection_id) {
         if outcome.class == DeliveryClass::Gone {
-            rows::mark_stale(app, i);
+            app.table.mark_stale(i);
         }
         let row = &mut app.table.rows[i];
         row.flash_until = Some(now + FLASH_FOR);
@@ -332,13 +332,14 @@ mod tests {
             remember_payload(&mut app, &format!("{{\"n\":{i}}}"));
         }
         remember_payload(&mut app, "{\"n\":10}");
-        assert_eq!(app.sent_history.len(), 20);
+        assert_eq!(app.outcomes.sent_history.len(), 20);
         assert_eq!(
-            app.sent_history.last().map(String::as_str),
+            app.outcomes.sent_history.last().map(String::as_str),
             Some("{\"n\":10}")
         );
         assert_eq!(
-            app.sent_history
+            app.outcomes
+                .sent_history
                 .iter()
                 .filter(|p| *p == "{\"n\":10}")
                 .count(),

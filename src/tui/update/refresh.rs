@@ -3,12 +3,12 @@
 
 use super::super::action::Effect;
 use super::super::app::*;
-use super::super::rows;
 use crate::model::StatsView;
 use crate::ops::pacing::RateStatus;
 use crate::ops::probe::ProbeResult;
 use crate::store::changes::StoreChange;
 use crate::store::StoreSnapshot;
+use crate::tui::failure::Failure;
 use time::Duration;
 
 /// How often the stage's CloudWatch metrics are read (they are per minute anyway).
@@ -16,7 +16,7 @@ const METRICS_EVERY: Duration = Duration::seconds(60);
 /// How often handshakes are read from the access log.
 const HANDSHAKES_EVERY: Duration = Duration::seconds(10);
 /// How far back handshakes count: as far as a user's flapping does.
-pub const HANDSHAKES_WINDOW: Duration = crate::tui::churn::FLAP_WINDOW;
+pub const HANDSHAKES_WINDOW: Duration = crate::ops::churn::FLAP_WINDOW;
 
 /// How often an open details view reads its connection's access log again.
 const CONNECTION_LOG_EVERY: Duration = Duration::seconds(5);
@@ -46,7 +46,7 @@ pub(super) fn request_connection_log(app: &mut App, connection_id: String) -> Ve
 pub(super) fn access_logs(
     app: &mut App,
     connection_id: String,
-    result: Result<Vec<crate::access_logs::LogLine>, String>,
+    result: Result<Vec<crate::access_logs::LogLine>, crate::tui::failure::Failure>,
 ) -> Vec<Effect> {
     // A late answer for a view that was closed, or that shows another connection, is dropped.
     if let Overlay::Details(view) = &mut app.overlay {
@@ -106,25 +106,31 @@ pub(super) fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
     if scan_due {
         effects.extend(request_scan(app));
     }
-    if app.env.emulator_admin.is_some() && app.stats_requested.is_none_or(|t| now - t >= SCAN_EVERY)
+    if app.env.emulator_admin.is_some()
+        && app
+            .telemetry
+            .emulator_stats_requested
+            .is_none_or(|t| now - t >= SCAN_EVERY)
     {
-        app.stats_requested = Some(now);
+        app.telemetry.emulator_stats_requested = Some(now);
         effects.push(Effect::FetchEmulatorStats);
     }
     if app.env.metrics.is_some()
         && app
-            .metrics_requested
+            .telemetry
+            .cloudwatch_requested
             .is_none_or(|t| now - t >= METRICS_EVERY)
     {
-        app.metrics_requested = Some(now);
-        effects.push(Effect::FetchMetrics(app.metrics_window));
+        app.telemetry.cloudwatch_requested = Some(now);
+        effects.push(Effect::FetchMetrics(app.telemetry.storm_window));
     }
     if app.env.access_logs.is_some()
         && app
+            .telemetry
             .handshakes_requested
             .is_none_or(|t| now - t >= HANDSHAKES_EVERY)
     {
-        app.handshakes_requested = Some(now);
+        app.telemetry.handshakes_requested = Some(now);
         effects.push(Effect::FetchHandshakes);
     }
     effects.extend(super::logs::tail_if_due(app));
@@ -177,7 +183,7 @@ fn probes_refused_message(refused: &crate::management::GatewayError) -> String {
 }
 
 /// Probe the next batch: never-probed records first, in random order so the answers so far are
-/// a fair sample of the table (see `rows::next_to_probe`), then the longest unprobed.
+/// a fair sample of the table (see `Table::next_to_probe`), then the longest unprobed.
 fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
     if app.scan.probing || app.table.rows.is_empty() {
         return vec![];
@@ -190,9 +196,9 @@ fn request_probe(app: &mut App, everything: bool) -> Vec<Effect> {
     // About two seconds of calls at the current rate: a batch never outlives a scan by much.
     let batch = match refused {
         Some(_) => 1,
-        None => (app.rate.current.unwrap_or(1000.0).max(1.0) as usize * 2).clamp(1, 5000),
+        None => (app.telemetry.rate.current.unwrap_or(1000.0).max(1.0) as usize * 2).clamp(1, 5000),
     };
-    let records = rows::next_to_probe(app, batch, everything);
+    let records = app.table.next_to_probe(app.now, batch, everything);
     if records.is_empty() {
         return vec![];
     }
@@ -206,7 +212,10 @@ pub(super) fn refresh_now(app: &mut App) -> Vec<Effect> {
     effects
 }
 
-pub(super) fn scanned(app: &mut App, result: Result<StoreSnapshot, String>) -> Vec<Effect> {
+pub(super) fn scanned(
+    app: &mut App,
+    result: Result<StoreSnapshot, crate::tui::failure::Failure>,
+) -> Vec<Effect> {
     app.scan.scanning = false;
     app.scan.last_scan_took = app
         .scan
@@ -215,14 +224,14 @@ pub(super) fn scanned(app: &mut App, result: Result<StoreSnapshot, String>) -> V
         .map(|started| app.now - started);
     match result {
         Ok(snapshot) => {
-            rows::merge_snapshot(app, snapshot);
+            app.merge_snapshot(snapshot);
             // The scan may have read an item before a change the feed already reported.
             let replay = std::mem::take(&mut app.scan.changes_during_scan);
             crate::tui::feed::apply_changes(app, &replay);
             app.scan.last_refresh = Some(app.now);
             app.scan.data_from = Some(app.now);
             app.scan.scan_failing = false;
-            app.error = None;
+            app.notice.error = None;
             let mut effects = Vec::new();
             if std::mem::take(&mut app.scan.rescan) {
                 effects.extend(request_scan(app));
@@ -234,14 +243,14 @@ pub(super) fn scanned(app: &mut App, result: Result<StoreSnapshot, String>) -> V
             // Still counts as an attempt, so a failing store is retried at the normal pace.
             app.scan.last_refresh = Some(app.now);
             app.scan.scan_failing = true;
-            app.error = Some(format!("scan failed: {e} (showing the last good data)"));
+            app.notice.error = Some(format!("scan failed: {e} (showing the last good data)"));
             vec![]
         }
     }
 }
 
 pub(super) fn feed_opened(app: &mut App, source: String) -> Vec<Effect> {
-    app.status = Some(format!("following {source}: no more full scans"));
+    app.notice.status = Some(format!("following {source}: no more full scans"));
     app.scan.following = Some(source);
     if app.scan.scanning {
         // That scan began before the feed: a change in between could be missing from both.
@@ -266,10 +275,10 @@ pub(super) fn store_changed(app: &mut App, changes: Vec<StoreChange>) -> Vec<Eff
     request_probe(app, false)
 }
 
-pub(super) fn feed_lost(app: &mut App, message: String) -> Vec<Effect> {
+pub(super) fn feed_lost(app: &mut App, message: Failure) -> Vec<Effect> {
     let was_following = app.scan.following.take().is_some();
     app.scan.changes_during_scan.clear();
-    app.status = Some(if was_following {
+    app.notice.status = Some(if was_following {
         format!("lost the table's change feed ({message}); scanning again")
     } else {
         format!("not following the table's changes ({message}); scanning at a pace")
@@ -284,56 +293,59 @@ pub(super) fn feed_lost(app: &mut App, message: String) -> Vec<Effect> {
 pub(super) fn probed(app: &mut App, results: Vec<ProbeResult>) -> Vec<Effect> {
     app.scan.probing = false;
     app.scan.probe_calls.push_back((app.now, results.len()));
-    let failures = rows::apply_probes(app, &results);
+    let failures = app.apply_probes(&results);
     if let Some(refused) = failures.refused {
         // Said once, in place of a table of unknowns; the rows keep what they last showed.
         let message = probes_refused_message(&refused);
-        app.error = Some(message.clone());
+        app.notice.error = Some(message.clone());
         app.scan.probes_refused = Some((message, app.now));
     } else if failures.answered > 0 {
         if let Some((message, _)) = app.scan.probes_refused.take() {
-            if app.error.as_deref() == Some(message.as_str()) {
-                app.error = None;
+            if app.notice.error.as_deref() == Some(message.as_str()) {
+                app.notice.error = None;
             }
-            app.status = Some("GetConnection answers again: probes are back on".into());
+            app.notice.status = Some("GetConnection answers again: probes are back on".into());
         }
     }
     if let Some((e, n)) = failures.most_common {
-        app.error = Some(format!("probe: {n} call(s) failed: {e}"));
+        app.notice.error = Some(format!("probe: {n} call(s) failed: {e}"));
     }
     vec![]
 }
 
 pub(super) fn rate_observed(app: &mut App, status: RateStatus) -> Vec<Effect> {
-    app.rate = status;
+    app.telemetry.rate = status;
     vec![]
 }
 
-pub(super) fn emulator_stats(app: &mut App, result: Result<StatsView, String>) -> Vec<Effect> {
+pub(super) fn emulator_stats(
+    app: &mut App,
+    result: Result<StatsView, crate::tui::failure::Failure>,
+) -> Vec<Effect> {
     match result {
         Ok(stats) => {
             let now = app.now;
-            app.metrics.record(now, &stats);
-            app.emulator = Some(stats);
+            app.telemetry.emulator_minutes.record(now, &stats);
+            app.telemetry.emulator_stats = Some(stats);
         }
-        Err(e) => app.status = Some(format!("emulator stats unavailable: {e}")),
+        Err(e) => app.notice.status = Some(format!("emulator stats unavailable: {e}")),
     }
     vec![]
 }
 
 pub(super) fn environment_switched(app: &mut App, env: EnvironmentInfo) -> Vec<Effect> {
     let name = env.name.clone();
-    let screen = app.screen;
-    let history = std::mem::take(&mut app.sent_history);
+    let screen = app.viewport.size;
+    let history = std::mem::take(&mut app.outcomes.sent_history);
     *app = App::new(env, app.now);
-    app.screen = screen;
-    app.sent_history = history;
-    app.status = Some(format!("now on environment {name}"));
+    app.viewport.size = screen;
+    app.outcomes.sent_history = history;
+    app.notice.status = Some(format!("now on environment {name}"));
     vec![]
 }
 
-pub(super) fn environment_switch_failed(app: &mut App, message: String) -> Vec<Effect> {
-    app.status = Some(format!(
+pub(super) fn environment_switch_failed(app: &mut App, message: Failure) -> Vec<Effect> {
+    app.notice.status = Some(format!(
         "cannot open that environment: {message} (still on {})",
         app.env.name
     ));
@@ -342,12 +354,12 @@ pub(super) fn environment_switch_failed(app: &mut App, message: String) -> Vec<E
 
 /// `w` in the storm view: the next span, with the stage's metrics for it read at once.
 pub(super) fn cycle_metrics_window(app: &mut App) -> Vec<Effect> {
-    app.metrics_window = app.metrics_window.next();
+    app.telemetry.storm_window = app.telemetry.storm_window.next();
     if app.env.metrics.is_none() {
         return vec![];
     }
-    app.metrics_requested = Some(app.now);
-    vec![Effect::FetchMetrics(app.metrics_window)]
+    app.telemetry.cloudwatch_requested = Some(app.now);
+    vec![Effect::FetchMetrics(app.telemetry.storm_window)]
 }
 
 #[cfg(test)]
@@ -375,7 +387,13 @@ mod tests {
         scanned(&mut app, Ok(StoreSnapshot::default()));
         let later = now + Duration::minutes(10);
         assert!(!on_tick(&mut app, later).contains(&Effect::Scan));
-        assert_eq!(feed_lost(&mut app, "expired".into()), [Effect::Scan]);
+        assert_eq!(
+            feed_lost(
+                &mut app,
+                Failure::Store(crate::store::StoreError::Network("expired".into()))
+            ),
+            [Effect::Scan]
+        );
         assert!(app.scan.following.is_none());
     }
 }

@@ -94,7 +94,7 @@ pub fn render(app: &App, composer: &Composer, frame: &mut Frame, area: Rect) {
         lines.push(Line::from(format!(
             "         recalled payload {} of {}",
             i + 1,
-            app.sent_history.len()
+            app.outcomes.sent_history.len()
         )));
     }
     frame.render_widget(Paragraph::new(lines), inner);

@@ -113,7 +113,10 @@ pub fn render(app: &App, view: &DetailsView, frame: &mut Frame, area: Rect) {
             .and_then(|log| log.lines.as_ref())
         {
             None => lines.push(Line::from("  reading…")),
-            Some(Err(e)) => lines.push(Line::from(format!("  cannot read it: {}", printable(e)))),
+            Some(Err(e)) => lines.push(Line::from(format!(
+                "  cannot read it: {}",
+                printable(&e.to_string())
+            ))),
             Some(Ok(found)) if found.is_empty() => {
                 lines.push(Line::from("  no lines for this connection yet"))
             }
@@ -155,7 +158,7 @@ fn client_handshake_lines(
     view: &DetailsView,
     row: &crate::tui::app::Row,
 ) -> Vec<Line<'static>> {
-    let Some(Ok(handshakes)) = &app.handshakes else {
+    let Some(Ok(handshakes)) = &app.telemetry.handshakes else {
         return vec![];
     };
     // Where its own $connect came from: the log line says, else GetConnection's Identity.

@@ -41,7 +41,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Style::default()
     };
     let coverage = app.probe_coverage();
-    let estimate = crate::tui::rows::stale_estimate(app);
+    let estimate = app.table.stale_estimate();
     let mut second = vec![
         count(ConnectionState::Live, Color::Green),
         count(ConnectionState::Stale, Color::Red),
@@ -73,7 +73,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         Span::raw(format!(
             "probes {:.1}/s, API rate {} │ ",
             app.probe_rate(),
-            app.rate.describe(),
+            app.telemetry.rate.describe(),
         )),
         Span::styled(data_age, data_style),
         Span::raw(match &app.scan.following {
@@ -85,7 +85,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             ),
         }),
     ];
-    if app.rate.throttled {
+    if app.telemetry.rate.throttled {
         // Throttling slows production pushes too: the operator must see it.
         third.push(Span::styled(
             " THROTTLED (429): slowed down ",

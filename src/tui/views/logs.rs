@@ -36,7 +36,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     ])
     .areas(inner);
     let shown = body.height as usize;
-    let back = app.overlay_scroll.min(tail.lines.len());
+    let back = app.viewport.overlay_scroll.min(tail.lines.len());
     let end = tail.lines.len() - back;
     let start = end.saturating_sub(shown);
     let text: Vec<Line> = tail

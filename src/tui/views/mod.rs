@@ -28,13 +28,13 @@ pub fn render(app: &App, frame: &mut Frame) {
     footer::render(app, frame, areas.footer);
     match &app.overlay {
         Overlay::None => {}
-        Overlay::Help => help::render(app.overlay_scroll, frame, area),
+        Overlay::Help => help::render(app.viewport.overlay_scroll, frame, area),
         Overlay::Details(view) => details::render(app, view, frame, area),
         Overlay::Composer(composer) => composer::render(app, composer, frame, area),
         Overlay::Confirm(confirm) => dialog::render_confirm(app, confirm, frame, area),
         Overlay::Progress(text) => dialog::render_progress(text, frame, area),
         Overlay::Summary(title, lines) => {
-            dialog::render_summary(title, lines, app.overlay_scroll, "", frame, area)
+            dialog::render_summary(title, lines, app.viewport.overlay_scroll, "", frame, area)
         }
         Overlay::Storm => storm::render(app, frame, area),
         Overlay::Logs => logs::render(app, frame, area),

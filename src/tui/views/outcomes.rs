@@ -57,7 +57,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             .style(Style::default().fg(Color::Green)),
         spark_area,
     );
-    if let Some(stats) = &app.emulator {
+    if let Some(stats) = &app.telemetry.emulator_stats {
         let get = |k: &str| stats.post_to_connection.get(k).copied().unwrap_or(0);
         let line = format!(
             "emulator (all pushes): ok {} gone {} 429 {} 403 {} · sockets {}",

@@ -6,9 +6,9 @@
 use crate::access_logs::clients::{status_counts, HandshakeIndex};
 use crate::gateway_metrics::TimeWindow;
 use crate::model::{clock, clock_of_millis};
+use crate::ops::churn::{sparkline, Flapping, FLAP_CONNECTIONS, FLAP_WINDOW};
 use crate::text::printable;
 use crate::tui::app::App;
-use crate::tui::churn::{sparkline, Flapping, FLAP_CONNECTIONS, FLAP_WINDOW};
 use ratatui::layout::Rect;
 use ratatui::Frame;
 use std::collections::BTreeMap;
@@ -21,7 +21,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     super::dialog::render_summary(
         &title,
         &lines,
-        app.overlay_scroll,
+        app.viewport.overlay_scroll,
         "w: 1 h / 3 h / 24 h",
         frame,
         area,
@@ -47,9 +47,9 @@ fn spark_row(label: &str, values: &[u64]) -> String {
 
 /// The view's title and lines, from the state as it is now.
 pub fn build(app: &App) -> (String, Vec<String>) {
-    let window = app.metrics_window;
-    let (flapping_users, flapping) = app.churn.busiest_flapping(app.now, LISTED_USERS);
-    let (appeared, vanished) = app.churn.over(app.now, window);
+    let window = app.telemetry.storm_window;
+    let (flapping_users, flapping) = app.telemetry.churn.busiest_flapping(app.now, LISTED_USERS);
+    let (appeared, vanished) = app.telemetry.churn.over(app.now, window);
     let mut lines = vec![
         format!(
             "the last {} {} (w switches 1 h / 3 h / 24 h); records in the table:",
@@ -66,7 +66,7 @@ pub fn build(app: &App) -> (String, Vec<String>) {
             FLAP_WINDOW.whole_minutes()
         ));
     }
-    let index = match &app.handshakes {
+    let index = match &app.telemetry.handshakes {
         Some(Ok(lines)) => Some(HandshakeIndex::new(lines)),
         _ => None,
     };
@@ -143,7 +143,7 @@ fn meaning(status: u16) -> &'static str {
 /// and the source address that retries most.
 fn refusal_lines(app: &App) -> Vec<String> {
     let minutes = crate::tui::update::HANDSHAKES_WINDOW.whole_minutes();
-    let handshakes = match &app.handshakes {
+    let handshakes = match &app.telemetry.handshakes {
         None if app.env.access_logs.is_none() => {
             return vec![
                 "refused handshakes: no access log for this environment (log_group in its config)"
@@ -154,7 +154,7 @@ fn refusal_lines(app: &App) -> Vec<String> {
         Some(Err(e)) => {
             return vec![format!(
                 "refused handshakes: cannot read the access log: {}",
-                printable(e)
+                printable(&e.to_string())
             )]
         }
         Some(Ok(lines)) => lines,
@@ -210,9 +210,11 @@ fn metric_lines(app: &App, window: TimeWindow) -> Vec<String> {
     let mut lines = Vec::new();
     if let Some(source) = &app.env.metrics {
         lines.push(String::new());
-        match &app.gateway_metrics {
+        match &app.telemetry.cloudwatch {
             None => lines.push(format!("metrics ({source}): reading…")),
-            Some((_, Err(e))) => lines.push(format!("metrics ({source}): {}", printable(e))),
+            Some((_, Err(e))) => {
+                lines.push(format!("metrics ({source}): {}", printable(&e.to_string())))
+            }
             Some((shown, Ok(series))) => {
                 let reading = if *shown == window {
                     String::new()
@@ -239,7 +241,7 @@ fn metric_lines(app: &App, window: TimeWindow) -> Vec<String> {
             window.label(),
             window.column_label()
         ));
-        for (name, values) in app.metrics.over(app.now, window) {
+        for (name, values) in app.telemetry.emulator_minutes.over(app.now, window) {
             lines.push(spark_row(name, &values));
         }
     }

@@ -22,6 +22,8 @@ pub enum Tool {
     AwsCli,
     /// Debian's Chromium, node and playwright-core.
     Chromium,
+    /// Prometheus and promtool (Debian's `prometheus`).
+    Prometheus,
 }
 
 impl Tool {
@@ -35,11 +37,12 @@ impl Tool {
             Tool::DjangoVenv => "the Django environment target/django-venv",
             Tool::AwsCli => "the AWS CLI in target/awscli-venv",
             Tool::Chromium => "Chromium, node and playwright-core",
+            Tool::Prometheus => "Prometheus and promtool (apt-get install prometheus)",
         }
     }
 
     fn present(self) -> bool {
-        static FOUND: [OnceLock<bool>; 8] = [const { OnceLock::new() }; 8];
+        static FOUND: [OnceLock<bool>; 9] = [const { OnceLock::new() }; 9];
         *FOUND[self as usize].get_or_init(|| self.look())
     }
 
@@ -67,6 +70,9 @@ impl Tool {
                     || runs("initdb", &["--version"])
             }
             Tool::RedisServer => runs("redis-server", &["--version"]),
+            Tool::Prometheus => {
+                runs("prometheus", &["--version"]) && runs("promtool", &["--version"])
+            }
             Tool::DjangoVenv => root.join("target/django-venv/bin/python").exists(),
             Tool::AwsCli => root.join("target/awscli-venv/bin/aws").exists(),
             Tool::Chromium => {

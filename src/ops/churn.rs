@@ -1,6 +1,7 @@
 //! Reconnect storms: which users keep getting new connection ids, and how many records appear
 //! and vanish per minute. Fed by every scan merge and every batch from the store's feed; the
-//! first read of a table is not churn and is not counted.
+//! first read of a table is not churn and is not counted. The dashboard's storm view and the
+//! exporter both keep one.
 
 use crate::gateway_metrics::TimeWindow;
 use std::collections::{HashMap, VecDeque};

@@ -1,0 +1,178 @@
+//! The connections table's order and view: sorting (cached until the rows or the sort change),
+//! filtering on `search::SearchIndex`, keeping the cursor on its connection, and choosing what
+//! to probe next.
+
+use super::filter::Filter;
+use super::table::{Row, SortColumn, Table};
+use crate::model::{ConnectionInfo, ConnectionRecord};
+use crate::ops::classify::ConnectionState;
+use crate::ops::estimate::ShareEstimate;
+use std::cmp::Reverse;
+use time::{Duration, OffsetDateTime};
+
+impl Table {
+    /// The sort or the outcomes it sorts by changed: sort again on the next recompute.
+    pub fn resort(&mut self, now: OffsetDateTime, page: usize) {
+        self.derived.order = None;
+        self.recompute_visible(now, page);
+    }
+
+    /// Filter and sort; the selection stays on the same connection when it is still shown.
+    pub fn recompute_visible(&mut self, now: OffsetDateTime, page: usize) {
+        let keep = self.selected_row().map(|r| r.key().to_string());
+        self.recompute_visible_keeping(keep, now, page);
+    }
+
+    /// [`Table::recompute_visible`] with the selection's connection id given (the rows may have
+    /// changed). `page` is how many rows one screen shows.
+    pub fn recompute_visible_keeping(
+        &mut self,
+        keep: Option<String>,
+        now: OffsetDateTime,
+        page: usize,
+    ) {
+        let order = match self.derived.order.take() {
+            Some((sort, order)) if sort == self.sort => order,
+            _ => sorted(&self.rows, self.sort, now),
+        };
+        let filter = Filter::parse(&self.filter);
+        let mut visible: Vec<usize> = if filter.is_empty() {
+            order.clone()
+        } else {
+            let hits = self.derived.search.matching(&filter, &self.rows);
+            order
+                .iter()
+                .copied()
+                .filter(|i| hits.contains(*i))
+                .collect()
+        };
+        self.derived.order = Some((self.sort, order));
+        if self.sort_descending {
+            visible.reverse();
+        }
+        self.visible = visible;
+        let kept = keep
+            .and_then(|id| self.index.get(&self.rows, &id))
+            .and_then(|row| self.visible.iter().position(|i| *i == row));
+        self.selected = kept
+            .unwrap_or(self.selected)
+            .min(self.visible.len().saturating_sub(1));
+        self.keep_selection_visible(page);
+    }
+
+    /// Scroll so that the selected row is on a screen of `page` rows.
+    pub fn keep_selection_visible(&mut self, page: usize) {
+        let page = page.max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + page {
+            self.offset = self.selected + 1 - page;
+        }
+        self.offset = self.offset.min(self.visible.len().saturating_sub(1));
+    }
+
+    /// The records to probe next: never-probed ones first in their random sample order, then the
+    /// longest unprobed. `batch` of them, chosen in linear time.
+    pub fn next_to_probe(
+        &self,
+        now: OffsetDateTime,
+        batch: usize,
+        everything: bool,
+    ) -> Vec<ConnectionRecord> {
+        // Re-probe a record at most every few seconds; a scan every 2 s would otherwise drown the API.
+        let due = |r: &Row| {
+            r.probed_at
+                .is_none_or(|t| everything || now - t >= Duration::seconds(5))
+        };
+        // (probed before, when, random rank): never-probed first, then the longest unprobed.
+        type ProbeOrder = (bool, Option<OffsetDateTime>, u64);
+        let mut candidates: Vec<(ProbeOrder, usize)> = self
+            .rows
+            .iter()
+            .enumerate()
+            // Old records are probed too: their age is a hint, the gateway's answer is the fact.
+            .filter(|(_, r)| r.state != ConnectionState::Malformed && due(r))
+            .map(|(i, r)| ((r.probed_at.is_some(), r.probed_at, r.sample_rank), i))
+            .collect();
+        if candidates.len() > batch && batch > 0 {
+            candidates.select_nth_unstable(batch - 1);
+            candidates.truncate(batch);
+        }
+        candidates.sort_unstable();
+        candidates
+            .into_iter()
+            .take(batch)
+            .map(|(_, i)| self.rows[i].record.clone())
+            .collect()
+    }
+
+    /// The estimate the header shows while a sweep is incomplete.
+    pub fn stale_estimate(&self) -> Option<ShareEstimate> {
+        self.derived.tally.stale_estimate()
+    }
+}
+
+/// The order `sorted` sorts by, for two rows: the same keys, then the position.
+pub(super) fn compare_rows(
+    rows: &[Row],
+    sort: SortColumn,
+    now: OffsetDateTime,
+    a: usize,
+    b: usize,
+) -> std::cmp::Ordering {
+    let (x, y) = (&rows[a], &rows[b]);
+    let idle = |r: &Row| {
+        r.info
+            .as_ref()
+            .and_then(|i| i.last_active_at)
+            .map(|t| now - t)
+    };
+    let outcome = |r: &Row| r.last_outcome().map(|o| o.class);
+    match sort {
+        SortColumn::Age => Reverse(x.record.connected_at).cmp(&Reverse(y.record.connected_at)),
+        SortColumn::User => x.record.user_id.cmp(&y.record.user_id),
+        SortColumn::Connection => x.record.connection_id.cmp(&y.record.connection_id),
+        SortColumn::Idle => idle(x).cmp(&idle(y)),
+        SortColumn::SourceIp => source_ip(&x.info).cmp(&source_ip(&y.info)),
+        SortColumn::State => x.state.cmp(&y.state),
+        SortColumn::Outcome => outcome(x).cmp(&outcome(y)),
+    }
+    .then(a.cmp(&b))
+}
+
+pub(super) fn source_ip(info: &Option<ConnectionInfo>) -> Option<&str> {
+    info.as_ref().and_then(|i| i.source_ip.as_deref())
+}
+
+pub(super) fn sort_depends_on_probes(sort: SortColumn) -> bool {
+    matches!(
+        sort,
+        SortColumn::Idle | SortColumn::SourceIp | SortColumn::State | SortColumn::Outcome
+    )
+}
+
+/// All rows in `sort` order (ascending; ties keep table order). Keys are extracted once, so
+/// the sort compares packed values instead of chasing a million rows around the heap.
+fn sorted(rows: &[Row], sort: SortColumn, now: OffsetDateTime) -> Vec<usize> {
+    fn by<'a, K: Ord>(rows: &'a [Row], key: impl Fn(&'a Row) -> K) -> Vec<usize> {
+        let mut keyed: Vec<(K, usize)> =
+            rows.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
+        keyed.sort_unstable();
+        keyed.into_iter().map(|(_, i)| i).collect()
+    }
+    match sort {
+        // Age ascending = newest first.
+        SortColumn::Age => by(rows, |r| Reverse(r.record.connected_at)),
+        SortColumn::User => by(rows, |r| r.record.user_id.as_str()),
+        SortColumn::Connection => by(rows, |r| r.record.connection_id.as_str()),
+        SortColumn::Idle => by(rows, |r| {
+            r.info
+                .as_ref()
+                .and_then(|i| i.last_active_at)
+                .map(|t| now - t)
+        }),
+        SortColumn::SourceIp => by(rows, |r| source_ip(&r.info)),
+        SortColumn::State => by(rows, |r| r.state),
+        SortColumn::Outcome => by(rows, |r| r.last_outcome().map(|o| o.class)),
+    }
+}

@@ -1,0 +1,331 @@
+//! Changing the connections table: merging a scan, applying a followed table's changes row by
+//! row, applying probe answers, marking rows stale. Everything here stays near-linear so a
+//! 1,000,000-record table remains usable: the index, the counts, the search columns and the
+//! cached sort order are kept in step instead of rebuilt where a change touches a few rows.
+
+use super::row_index::RowIndex;
+use super::search::SearchIndex;
+use super::table::{Row, SortColumn, Table};
+use super::tally::Tally;
+use crate::management::GatewayError;
+use crate::model::{ConnectionRecord, DeliveryClass};
+use crate::ops::classify::{is_expired, state_of, ConnectionState};
+use crate::store::StoreSnapshot;
+use std::collections::HashMap;
+use time::{Duration, OffsetDateTime};
+
+/// How long a changed row stays highlighted.
+pub const FLASH_FOR: Duration = Duration::milliseconds(1500);
+
+/// Everything derived from `Table::rows` to keep big tables fast.
+#[derive(Default)]
+pub struct Derived {
+    pub tally: Tally,
+    pub(super) search: SearchIndex,
+    /// All rows in the current sort order; `None` when the rows or the sort changed since.
+    pub(super) order: Option<(SortColumn, Vec<usize>)>,
+}
+
+impl Derived {
+    fn rows_changed(&mut self, rows: &[Row]) {
+        self.tally = Tally::of(rows);
+        self.search = SearchIndex::build(rows);
+        self.order = None;
+    }
+}
+
+/// The records a scan brought that the table did not hold, and how many it held that the scan
+/// no longer has: what the churn view counts.
+#[derive(Debug, Default)]
+pub struct Churned {
+    pub appeared: Vec<(String, String)>,
+    pub vanished: usize,
+}
+
+/// What a batch of probes said beyond each row's state.
+#[derive(Debug, Default)]
+pub struct ProbeFailures {
+    /// Calls the gateway refused (403) or that could not be signed: they say nothing about the
+    /// connections, so the rows keep their state and the refusal is said once instead.
+    pub refused: Option<GatewayError>,
+    /// The most common other failure (Gone aside), grouped by cause, and how many.
+    pub most_common: Option<(GatewayError, usize)>,
+    /// How many calls were answered (live or Gone).
+    pub answered: usize,
+}
+
+impl Table {
+    /// Replace the rows with a fresh scan, keeping what is known about records still there.
+    pub fn merge_snapshot(
+        &mut self,
+        snapshot: StoreSnapshot,
+        now: OffsetDateTime,
+        page: usize,
+    ) -> Churned {
+        // Before the rows change: the old `visible` indexes the old rows.
+        let keep = self.selected_row().map(|r| r.key().to_string());
+        let old_index = std::mem::take(&mut self.index);
+        let mut old: Vec<Option<Row>> = std::mem::take(&mut self.rows)
+            .into_iter()
+            .map(Some)
+            .collect();
+        let mut rows = Vec::with_capacity(snapshot.records.len() + snapshot.malformed.len());
+        let mut appeared = Vec::new();
+        for record in snapshot.records {
+            let known = old_index
+                .get_in(&old, &record.connection_id)
+                .and_then(|i| old[i].take());
+            let mut row = match known {
+                Some(mut row) => {
+                    row.record = record;
+                    row
+                }
+                None => {
+                    appeared.push((record.user_id.clone(), record.connection_id.clone()));
+                    let mut row = Row::new(record);
+                    row.flash_until = Some(now + FLASH_FOR);
+                    row
+                }
+            };
+            if row.probed_at.is_none() && is_expired(&row.record, now) {
+                row.state = ConnectionState::Expired;
+            }
+            row.set_expires_at(snapshot.expires.get(&row.record.connection_id).copied());
+            rows.push(row);
+        }
+        let vanished = old
+            .iter()
+            .flatten()
+            .filter(|r| r.state != ConnectionState::Malformed)
+            .count();
+        drop(old);
+        for (n, malformed) in snapshot.malformed.into_iter().enumerate() {
+            rows.push(malformed_row(malformed, n));
+        }
+        self.replace_rows(rows, keep, now, page);
+        Churned { appeared, vanished }
+    }
+
+    /// Install a new set of rows and everything derived from them.
+    pub(super) fn replace_rows(
+        &mut self,
+        rows: Vec<Row>,
+        keep: Option<String>,
+        now: OffsetDateTime,
+        page: usize,
+    ) {
+        self.rows = rows;
+        self.index = RowIndex::build(&self.rows);
+        self.derived.rows_changed(&self.rows);
+        let (index, rows) = (&self.index, &self.rows);
+        self.marked.retain(|id| index.get(rows, id).is_some());
+        self.visible.clear();
+        self.recompute_visible_keeping(keep, now, page);
+    }
+
+    /// Take rows out (positions, in any order), keeping the index, the counts, the search columns
+    /// and the cached sort order in step instead of rebuilding them: a batch from a followed table
+    /// costs one pass over the order, not a rebuild of 1,000,000 rows. Rows are removed with
+    /// `swap_remove`, so the last rows take the freed positions. `self.visible` is stale until the
+    /// next `recompute_visible`.
+    pub(super) fn take_rows(&mut self, mut positions: Vec<usize>) -> Vec<Row> {
+        const GONE: u32 = u32::MAX;
+        positions.sort_unstable();
+        positions.dedup();
+        let mut remap: Option<Vec<u32>> = self
+            .derived
+            .order
+            .as_ref()
+            .map(|_| (0..self.rows.len() as u32).collect());
+        // Current position to original position, for the rows moved so far.
+        let mut moved: HashMap<usize, usize> = HashMap::new();
+        let mut taken = Vec::with_capacity(positions.len());
+        // From the highest: a row moved into a freed position is never one still to take.
+        for &i in positions.iter().rev() {
+            if i >= self.rows.len() {
+                continue;
+            }
+            let last = self.rows.len() - 1;
+            if let Some(remap) = remap.as_mut() {
+                remap[moved.remove(&i).unwrap_or(i)] = GONE;
+            }
+            self.index.swap_remove(&self.rows, i);
+            self.derived.search.swap_remove(i);
+            let row = self.rows.swap_remove(i);
+            self.derived.tally.count_row(&row, false);
+            if i != last {
+                let original = moved.remove(&last).unwrap_or(last);
+                moved.insert(i, original);
+                if let Some(remap) = remap.as_mut() {
+                    remap[original] = i as u32;
+                }
+            }
+            taken.push(row);
+        }
+        if let (Some(remap), Some((_, order))) = (remap, self.derived.order.as_mut()) {
+            order.retain_mut(|i| match remap[*i] {
+                GONE => false,
+                now => {
+                    *i = now as usize;
+                    true
+                }
+            });
+        }
+        let oldest = self.derived.tally.coverage.oldest;
+        if taken
+            .iter()
+            .any(|r| r.probed_at.is_some() && r.probed_at == oldest)
+        {
+            self.refresh_oldest_probe();
+        }
+        let (index, rows) = (&self.index, &self.rows);
+        self.marked.retain(|id| index.get(rows, id).is_some());
+        self.derived.search.compact_if_wasteful(&self.rows);
+        taken
+    }
+
+    /// Add rows at the end, keeping everything derived in step (see `take_rows`); new rows are
+    /// merged into the cached sort order.
+    pub(super) fn add_rows(&mut self, new_rows: Vec<Row>, now: OffsetDateTime) {
+        let start = self.rows.len();
+        for row in new_rows {
+            self.rows.push(row);
+            let i = self.rows.len() - 1;
+            self.index.insert(&self.rows, i);
+            self.derived.search.push(&self.rows[i]);
+            self.derived.tally.count_row(&self.rows[i], true);
+            if let Some(at) = self.rows[i].probed_at {
+                let oldest = &mut self.derived.tally.coverage.oldest;
+                *oldest = Some(oldest.map_or(at, |o| o.min(at)));
+            }
+        }
+        if let Some((sort, order)) = self.derived.order.take() {
+            let rows = &self.rows;
+            let in_order =
+                |a: &usize, b: &usize| super::table_order::compare_rows(rows, sort, now, *a, *b);
+            let mut added: Vec<usize> = (start..rows.len()).collect();
+            added.sort_by(in_order);
+            let mut merged = Vec::with_capacity(order.len() + added.len());
+            let mut added = added.into_iter().peekable();
+            for i in order {
+                while let Some(a) = added.next_if(|a| in_order(a, &i).is_lt()) {
+                    merged.push(a);
+                }
+                merged.push(i);
+            }
+            merged.extend(added);
+            self.derived.order = Some((sort, merged));
+        }
+    }
+
+    /// Apply GetConnection answers; what failed, grouped by cause (never by text).
+    pub fn apply_probes(
+        &mut self,
+        results: &[crate::ops::probe::ProbeResult],
+        now: OffsetDateTime,
+        page: usize,
+    ) -> ProbeFailures {
+        let mut failures: HashMap<&'static str, (GatewayError, usize)> = HashMap::new();
+        let mut outcome = ProbeFailures::default();
+        let mut order_depends_on_probes = false;
+        for result in results {
+            match &result.answer {
+                Err(e @ (GatewayError::Forbidden(_) | GatewayError::Credentials(_))) => {
+                    outcome.refused = Some(e.clone());
+                    continue;
+                }
+                Err(e) if e.class() != DeliveryClass::Gone => {
+                    failures
+                        .entry(e.cause())
+                        .or_insert_with(|| (e.clone(), 0))
+                        .1 += 1;
+                }
+                _ => outcome.answered += 1,
+            }
+            let Some(i) = self.index.get(&self.rows, &result.record.connection_id) else {
+                continue;
+            };
+            let row = &mut self.rows[i];
+            if row.state == ConnectionState::Malformed {
+                continue;
+            }
+            let state = state_of(&result.answer);
+            let tally = &mut self.derived.tally;
+            if row.state != state {
+                row.flash_until = Some(now + FLASH_FOR);
+                tally.moved(row.state, state);
+                order_depends_on_probes = true;
+            }
+            tally.probe_answered(row.probed_at.map(|_| row.state), state);
+            self.derived.search.state_changed(i, state);
+            if row.probed_at.is_none() {
+                tally.coverage.probed += 1;
+            }
+            row.state = state;
+            row.probed_at = Some(now);
+            row.set_probe_error(
+                result
+                    .answer
+                    .as_ref()
+                    .err()
+                    .filter(|e| e.class() != DeliveryClass::Gone)
+                    .map(GatewayError::to_string),
+            );
+            if let Ok(info) = &result.answer {
+                if super::table_order::source_ip(&row.info) != info.source_ip.as_deref() {
+                    self.derived.search.ip_changed();
+                }
+                row.info = Some(info.clone());
+                order_depends_on_probes = true;
+            }
+        }
+        self.refresh_oldest_probe();
+        if order_depends_on_probes && super::table_order::sort_depends_on_probes(self.sort) {
+            self.derived.order = None;
+        }
+        self.recompute_visible(now, page);
+        outcome.most_common = failures.into_values().max_by_key(|(_, n)| *n);
+        outcome
+    }
+
+    /// The oldest answer in use moves with every sweep: recomputed per probe batch, not per frame.
+    pub(super) fn refresh_oldest_probe(&mut self) {
+        self.derived.tally.coverage.oldest = self
+            .rows
+            .iter()
+            .filter(|r| r.state != ConnectionState::Malformed)
+            .filter_map(|r| r.probed_at)
+            .min();
+    }
+
+    /// A push or disconnect answered Gone for this row: it is stale, whatever the last probe said.
+    pub fn mark_stale(&mut self, i: usize) {
+        let row = &mut self.rows[i];
+        if row.state != ConnectionState::Stale {
+            let tally = &mut self.derived.tally;
+            tally.moved(row.state, ConnectionState::Stale);
+            if row.probed_at.is_some() && row.state != ConnectionState::Malformed {
+                tally.probe_answered(Some(row.state), ConnectionState::Stale);
+            }
+            row.state = ConnectionState::Stale;
+            self.derived.search.state_changed(i, ConnectionState::Stale);
+        }
+    }
+}
+
+/// A row for an item that does not parse: shown, never dropped. `n` names it when it has no
+/// connection id.
+pub(super) fn malformed_row(malformed: crate::store::MalformedRecord, n: usize) -> Row {
+    let id = malformed
+        .connection_id
+        .clone()
+        .unwrap_or_else(|| format!("(malformed #{n})"));
+    let mut row = Row::new(ConnectionRecord {
+        user_id: malformed.user_id.clone().unwrap_or_else(|| "?".into()),
+        connection_id: id,
+        connected_at: OffsetDateTime::UNIX_EPOCH,
+    });
+    row.state = ConnectionState::Malformed;
+    row.set_malformed(malformed);
+    row
+}
