@@ -253,50 +253,6 @@ impl App {
         self.table.row(connection_id)
     }
 
-    /// How many table rows one screen shows.
-    pub fn page(&self) -> usize {
-        crate::tui::layout::table_rows(self)
-    }
-
-    /// Replace the rows with a fresh scan, keeping what is known about records still there;
-    /// records appearing and vanishing count as churn, except on the table's first read.
-    pub fn merge_snapshot(&mut self, snapshot: crate::store::StoreSnapshot) {
-        let (now, page) = (self.now, self.page());
-        let churned = self.table.merge_snapshot(snapshot, now, page);
-        if self.scan.data_from.is_some() {
-            self.telemetry
-                .churn
-                .record(now, churned.appeared, churned.vanished);
-        }
-    }
-
-    /// Filter and sort again; the selection stays on its connection when it is still shown.
-    pub fn recompute_visible(&mut self) {
-        let (now, page) = (self.now, self.page());
-        self.table.recompute_visible(now, page);
-    }
-
-    /// Sort again from scratch (the sort, or what it sorts by, changed).
-    pub fn resort(&mut self) {
-        let (now, page) = (self.now, self.page());
-        self.table.resort(now, page);
-    }
-
-    /// Scroll the table so that the selected row is on screen.
-    pub fn keep_selection_visible(&mut self) {
-        let page = self.page();
-        self.table.keep_selection_visible(page);
-    }
-
-    /// Apply GetConnection answers to the rows.
-    pub fn apply_probes(
-        &mut self,
-        results: &[crate::ops::probe::ProbeResult],
-    ) -> crate::tui::table_rows::ProbeFailures {
-        let (now, page) = (self.now, self.page());
-        self.table.apply_probes(results, now, page)
-    }
-
     pub fn count(&self, state: crate::ops::classify::ConnectionState) -> usize {
         self.table.derived.tally.count(state)
     }

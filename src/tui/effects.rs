@@ -195,7 +195,7 @@ pub(super) async fn run(
             let Some(source) = &backend.access_logs else {
                 return None;
             };
-            let window = super::update::HANDSHAKES_WINDOW;
+            let window = super::telemetry::HANDSHAKES_WINDOW;
             let since = time::OffsetDateTime::now_utc() - window;
             let since_ms = (since.unix_timestamp_nanos() / 1_000_000) as i64;
             Action::Handshakes(

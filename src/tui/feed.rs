@@ -6,6 +6,7 @@ use super::app::{App, Row};
 use super::table_rows::{malformed_row, FLASH_FOR};
 use crate::ops::classify::{is_expired, ConnectionState};
 use crate::store::changes::{ItemKey, StoreChange};
+use crate::tui::visible::OnScreen;
 use std::collections::HashMap;
 
 /// Apply `changes` (oldest first). Only the last change to each item counts. The rows and

@@ -21,3 +21,4 @@ pub mod tally;
 pub mod telemetry;
 pub mod update;
 pub mod views;
+pub mod visible;

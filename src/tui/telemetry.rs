@@ -10,6 +10,9 @@ use crate::ops::pacing::RateStatus;
 use crate::tui::metrics::MetricHistory;
 use time::OffsetDateTime;
 
+/// How far back handshakes count: as far as a user's flapping does.
+pub const HANDSHAKES_WINDOW: time::Duration = crate::ops::churn::FLAP_WINDOW;
+
 #[derive(Debug, Default)]
 pub struct Telemetry {
     /// The rate controller as the runtime last saw it (ceiling, current rate, throttling).

@@ -3,6 +3,7 @@
 use super::super::action::{Action, Effect};
 use super::super::app::*;
 use super::{pushing, update};
+use crate::tui::visible::OnScreen;
 use crossterm::event::{Event, KeyEvent};
 use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input;

@@ -255,6 +255,7 @@ pub(super) fn purge_plan_failed(app: &mut App, failure: Failure) -> Vec<Effect> 
 mod tests {
     use super::super::app_with;
     use super::*;
+    use crate::tui::visible::OnScreen;
 
     #[test]
     fn the_disconnect_dialog_acts_on_the_ids_it_showed() {

@@ -186,10 +186,13 @@ mod tests {
             &mut app,
             1,
             Err(crate::tui::failure::Failure::Logs(
-                crate::access_logs::LogsError::GroupNotFound("log group gone".into()),
+                crate::access_logs::LogsError::GroupNotFound("/aws/apigateway/abc/prod".into()),
             )),
         );
-        assert_eq!(app.log_tail.error.as_deref(), Some("log group gone"));
+        assert_eq!(
+            app.log_tail.error.as_deref(),
+            Some("log group /aws/apigateway/abc/prod not found; check the environment's log_group and region")
+        );
         tailed(&mut app, 1, Ok(vec![line(11, "401 line")]));
         assert_eq!(app.log_tail.lines.len(), 1);
         assert_eq!(app.log_tail.error, None);

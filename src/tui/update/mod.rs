@@ -13,7 +13,7 @@ use super::action::{Action, Effect};
 use super::app::App;
 
 pub use pushing::composer_targets;
-pub use refresh::{scan_interval, HANDSHAKES_WINDOW, SCAN_EVERY};
+pub use refresh::{scan_interval, SCAN_EVERY};
 
 #[must_use = "the effects are the I/O the action asks for: hand them to the runtime"]
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
@@ -131,6 +131,7 @@ fn refuse_readonly(app: &mut App, what: &str) -> bool {
 /// A dashboard showing `records` (user, connection id), for the interaction modules' tests.
 #[cfg(test)]
 fn app_with(records: &[(&str, &str)]) -> App {
+    use crate::tui::visible::OnScreen;
     let mut app = App::new(Default::default(), time::OffsetDateTime::now_utc());
     let records = records
         .iter()

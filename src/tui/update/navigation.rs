@@ -4,6 +4,7 @@ use super::super::action::Effect;
 use super::super::app::*;
 use super::super::layout::table_rows;
 use crate::tui::app::Overlay;
+use crate::tui::visible::OnScreen;
 
 pub(super) fn resize(app: &mut App, width: u16, height: u16) -> Vec<Effect> {
     app.viewport.size = (width, height);

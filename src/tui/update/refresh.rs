@@ -9,14 +9,13 @@ use crate::ops::probe::ProbeResult;
 use crate::store::changes::StoreChange;
 use crate::store::StoreSnapshot;
 use crate::tui::failure::Failure;
+use crate::tui::visible::OnScreen;
 use time::Duration;
 
 /// How often the stage's CloudWatch metrics are read (they are per minute anyway).
 const METRICS_EVERY: Duration = Duration::seconds(60);
 /// How often handshakes are read from the access log.
 const HANDSHAKES_EVERY: Duration = Duration::seconds(10);
-/// How far back handshakes count: as far as a user's flapping does.
-pub const HANDSHAKES_WINDOW: Duration = crate::ops::churn::FLAP_WINDOW;
 
 /// How often an open details view reads its connection's access log again.
 const CONNECTION_LOG_EVERY: Duration = Duration::seconds(5);

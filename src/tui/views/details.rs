@@ -184,7 +184,7 @@ fn client_handshake_lines(
     let Some(client) = client else {
         return vec![];
     };
-    let minutes = crate::tui::update::HANDSHAKES_WINDOW.whole_minutes();
+    let minutes = crate::tui::telemetry::HANDSHAKES_WINDOW.whole_minutes();
     let refused = refused_from(handshakes, std::slice::from_ref(&client));
     let mut lines = vec![Line::from(format!(
         "refused handshakes from this client ({}), last {minutes} min: {}",

@@ -142,7 +142,7 @@ fn meaning(status: u16) -> &'static str {
 /// What the access log says about refused handshakes lately: by status, with the last reason
 /// and the source address that retries most.
 fn refusal_lines(app: &App) -> Vec<String> {
-    let minutes = crate::tui::update::HANDSHAKES_WINDOW.whole_minutes();
+    let minutes = crate::tui::telemetry::HANDSHAKES_WINDOW.whole_minutes();
     let handshakes = match &app.telemetry.handshakes {
         None if app.env.access_logs.is_none() => {
             return vec![
