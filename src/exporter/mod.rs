@@ -3,6 +3,7 @@
 //! Each environment is watched by its own task with its own rate controller (`watch`); the
 //! families and their names are in `metrics`.
 
+pub mod exposition;
 pub mod metrics;
 pub mod watch;
 
@@ -26,8 +27,6 @@ pub struct ExporterArgs {
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub every_secs: u64,
 }
-
-const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 pub async fn run(global: &GlobalArgs, args: &ExporterArgs) -> Result<(), CommandError> {
     let names: Vec<Option<String>> = if args.environments.is_empty() {
@@ -67,7 +66,12 @@ pub async fn run(global: &GlobalArgs, args: &ExporterArgs) -> Result<(), Command
             "/metrics",
             axum::routing::get({
                 let registry = registry.clone();
-                move || async move { exposition(&registry) }
+                move |headers: axum::http::HeaderMap| async move {
+                    let accept = headers
+                        .get(axum::http::header::ACCEPT)
+                        .and_then(|v| v.to_str().ok());
+                    render(&registry, exposition::wants_openmetrics(accept))
+                }
             }),
         )
         .route(
@@ -83,10 +87,16 @@ pub async fn run(global: &GlobalArgs, args: &ExporterArgs) -> Result<(), Command
     served.map_err(failed)
 }
 
-fn exposition(registry: &Registry) -> axum::response::Response {
+/// The metrics in the format the scraper asked for.
+fn render(registry: &Registry, openmetrics: bool) -> axum::response::Response {
     let mut body = String::new();
     match prometheus_client::encoding::text::encode(&mut body, registry) {
-        Ok(()) => ([(CONTENT_TYPE, OPENMETRICS)], body).into_response(),
+        Ok(()) if openmetrics => ([(CONTENT_TYPE, exposition::OPENMETRICS)], body).into_response(),
+        Ok(()) => (
+            [(CONTENT_TYPE, exposition::CLASSIC)],
+            exposition::classic(&body),
+        )
+            .into_response(),
         Err(e) => (
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             format!("encoding the metrics failed: {e}"),

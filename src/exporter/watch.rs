@@ -58,6 +58,14 @@ struct Picture {
 /// Watch until `stop`: a sweep every `every` (a sweep that takes longer is followed at once).
 pub async fn watch(watched: Watched, metrics: Metrics, every: Duration, stop: CancellationToken) {
     let mut picture = Picture::default();
+    // Counters exist from the start at zero, so `rate()` and `increase()` see their first rise.
+    for counter in [
+        &metrics.records_appeared,
+        &metrics.records_vanished,
+        &metrics.throttles,
+    ] {
+        counter.get_or_create(&watched.labels).inc_by(0);
+    }
     loop {
         let started = tokio::time::Instant::now();
         tokio::select! {

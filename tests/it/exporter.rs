@@ -137,6 +137,30 @@ fn sample(exposition: &str, name: &str, label: &str) -> Option<f64> {
         .find_map(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
+/// The `wsdash_…` words of a text.
+fn metric_names(text: &str) -> Vec<&str> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("wsdash_"))
+        .collect()
+}
+
+/// The metric names docs/exporter.md's table lists.
+fn documented_metrics() -> BTreeSet<String> {
+    let page =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/exporter.md"))
+            .expect("docs/exporter.md");
+    page.lines()
+        .filter(|l| l.starts_with("| `wsdash_"))
+        .filter_map(|l| l.split(" | ").next())
+        .flat_map(|cell| {
+            metric_names(cell)
+                .into_iter()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 fn assets() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/prometheus")
 }
@@ -227,6 +251,33 @@ fn prometheus_scrapes_the_exporter_and_its_series_match_a_probe() {
     };
     let (linted, lint) = promtool(&["check", "metrics"], Some(&exposition));
     assert!(linted, "promtool check metrics: {lint}\n{exposition}");
+    // Asked for OpenMetrics (as Prometheus asks), it gets OpenMetrics.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (kind, openmetrics) = runtime.block_on(async {
+        let response = reqwest::Client::new()
+            .get(&metrics_url)
+            .header(
+                "Accept",
+                "application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+            )
+            .send()
+            .await
+            .expect("exporter");
+        let kind = response.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .to_string();
+        (kind, response.text().await.expect("body"))
+    });
+    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    assert!(openmetrics.trim_end().ends_with("# EOF"), "{openmetrics}");
+    assert!(
+        openmetrics.contains("# TYPE wsdash_probes counter"),
+        "{openmetrics}"
+    );
 
     // Prometheus scrapes it; what it holds is what a probe of the same table says.
     let prometheus = Prometheus::start(&listen);
@@ -300,12 +351,26 @@ fn prometheus_scrapes_the_exporter_and_its_series_match_a_probe() {
         .collect();
     assert_eq!(results, BTreeSet::from(["gone", "live"]), "{probes:?}");
 
-    // The shipped dashboard only draws series the exporter has.
-    let names: BTreeSet<String> = exposition
+    // docs/exporter.md names every family the exporter serves, and the shipped dashboard and
+    // alerts use only those.
+    let names = documented_metrics();
+    for served in exposition
         .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split(['{', ' ']).next().map(str::to_string))
-        .collect();
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+    {
+        assert!(
+            names.contains(served),
+            "{served} is not in docs/exporter.md"
+        );
+    }
+    let alerts = std::fs::read_to_string(assets().join("alerts.yml")).expect("alerts");
+    for used in metric_names(&alerts) {
+        assert!(
+            names.contains(used),
+            "alerts.yml uses {used}, which is not exported"
+        );
+    }
     let grafana: Value = serde_json::from_str(
         &std::fs::read_to_string(assets().join("grafana-dashboard.json")).expect("dashboard"),
     )
@@ -318,10 +383,7 @@ fn prometheus_scrapes_the_exporter_and_its_series_match_a_probe() {
     }
     assert!(exprs.len() >= 6, "{exprs:?}");
     for expr in &exprs {
-        let used: Vec<&str> = expr
-            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .filter(|w| w.starts_with("wsdash_"))
-            .collect();
+        let used = metric_names(expr);
         assert!(!used.is_empty(), "{expr}");
         for name in used {
             assert!(names.contains(name), "{name} (in {expr}) is not exported");
