@@ -45,6 +45,8 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Check the API's configuration, the table and the permissions; --e2e follows a real connection.
     Doctor(crate::commands::doctor::DoctorArgs),
+    /// Connections the gateway holds that the store has lost (from the access log); --disconnect closes them.
+    Orphans(crate::commands::orphans::OrphansArgs),
     /// Serve Prometheus / OpenMetrics metrics of one or more environments (read-only).
     Exporter(crate::exporter::ExporterArgs),
     /// Set up the connection store (PostgreSQL: the trigger for live refresh).

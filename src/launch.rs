@@ -110,6 +110,8 @@ pub async fn run_backend(global: &GlobalArgs, args: BackendArgs) -> anyhow::Resu
                 &global.audit_path(),
                 "backend",
             )?)),
+            forget_users: None,
+            forgotten: Default::default(),
         }),
         shutdown.clone(),
     );

@@ -61,6 +61,7 @@ fn main() -> ExitCode {
             Some(Command::Restore(args)) => commands::restore::run(&global, &args).await,
             Some(Command::Doctor(args)) => commands::doctor::run(&global, &args).await,
             Some(Command::Store(command)) => commands::store::run(&global, &command).await,
+            Some(Command::Orphans(args)) => commands::orphans::run(&global, &args).await,
             Some(Command::Exporter(args)) => wsdash::exporter::run(&global, &args).await,
             // Answered before the runtime started.
             Some(Command::Completions { .. } | Command::Man) => Ok(()),

@@ -14,6 +14,8 @@ const LOOK_BACK_MS: i64 = 24 * 3600 * 1000;
 const CONNECTION_LINES: usize = 300;
 /// The newest this many handshakes.
 const HANDSHAKE_LINES: usize = 5_000;
+/// The newest this many CONNECT (and as many DISCONNECT) lines, for the orphan search.
+const SESSION_LINES: usize = 50_000;
 /// The newest this many lines in the logs panel.
 const TAIL_LINES: usize = 500;
 /// Pages read at most per call: a group busier than this in the window shows its latest pages'
@@ -184,6 +186,24 @@ impl AccessLogSource for CloudWatchAccessLogs {
 
     async fn tail(&self, pattern: &str, since_ms: i64) -> Result<Vec<LogLine>, LogsError> {
         self.filter(pattern, since_ms, TAIL_LINES).await
+    }
+
+    async fn sessions(&self, since_ms: i64) -> Result<Vec<LogLine>, LogsError> {
+        // Two quoted terms rather than a JSON pattern: every CloudWatch Logs (and moto) reads
+        // them. A term may match other lines too; the event type decides.
+        let mut lines = self.filter("\"CONNECT\"", since_ms, SESSION_LINES).await?;
+        lines.extend(
+            self.filter("\"DISCONNECT\"", since_ms, SESSION_LINES)
+                .await?,
+        );
+        lines.retain(|l| {
+            l.entry
+                .as_ref()
+                .is_some_and(|e| e.event_type == "CONNECT" || e.event_type == "DISCONNECT")
+        });
+        lines.sort_by(|a, b| a.at_ms.cmp(&b.at_ms).then(a.raw.cmp(&b.raw)));
+        lines.dedup_by(|a, b| a.raw == b.raw && a.at_ms == b.at_ms);
+        Ok(lines)
     }
 
     fn describe(&self) -> String {

@@ -79,6 +79,23 @@ impl AccessLogSource for EmulatorAccessLogs {
         .await
     }
 
+    async fn sessions(&self, since_ms: i64) -> Result<Vec<LogLine>, LogsError> {
+        let mut lines = Vec::new();
+        for event in ["CONNECT", "DISCONNECT"] {
+            lines.extend(
+                self.query(&LogQuery {
+                    event_type: Some(event.into()),
+                    since_ms: Some(since_ms),
+                    limit: Some(50_000),
+                    ..Default::default()
+                })
+                .await?,
+            );
+        }
+        lines.sort_by_key(|l| l.at_ms);
+        Ok(lines)
+    }
+
     fn describe(&self) -> String {
         "the emulator's access log".into()
     }

@@ -213,6 +213,8 @@ pub trait AccessLogSource: Send + Sync {
     /// The newest lines matching `pattern` (a CloudWatch filter pattern; "" for all) since
     /// `since_ms`, oldest first: the logs panel.
     async fn tail(&self, pattern: &str, since_ms: i64) -> Result<Vec<LogLine>, LogsError>;
+    /// CONNECT and DISCONNECT lines since `since_ms`, oldest first: who came and who left.
+    async fn sessions(&self, since_ms: i64) -> Result<Vec<LogLine>, LogsError>;
     /// For the header and messages: the group or the emulator.
     fn describe(&self) -> String;
 }

@@ -4,6 +4,7 @@ pub mod context;
 pub mod disconnect;
 pub mod doctor;
 pub mod list;
+pub mod orphans;
 pub mod output;
 pub mod probe;
 pub mod progress;

@@ -30,6 +30,12 @@ pub struct BackendState {
     pub admin_token: String,
     /// Where the stale endpoint's deletes are recorded first, as the CLI's are.
     pub audit: Option<Arc<crate::ops::audit::AuditLog>>,
+    /// The demo's fault: the first `$connect` of each user with this prefix is accepted but
+    /// its record is never written, as when a store write is lost after `$connect` answered.
+    /// The socket is an orphan until it is closed; the client's next connection registers.
+    pub forget_users: Option<String>,
+    /// The users whose first record was forgotten already.
+    pub forgotten: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 pub fn router(state: Arc<BackendState>) -> Router {
@@ -90,6 +96,19 @@ async fn register(
     user_id: String,
     connection_id: String,
 ) -> Result<(), Response> {
+    let forget = state
+        .forget_users
+        .as_deref()
+        .is_some_and(|prefix| user_id.starts_with(prefix))
+        && state
+            .forgotten
+            .lock()
+            .map(|mut users| users.insert(user_id.clone()))
+            .unwrap_or(false);
+    if forget {
+        tracing::debug!(%connection_id, %user_id, "record forgotten (demo fault)");
+        return Ok(());
+    }
     let record = ConnectionRecord::new(user_id, connection_id.clone());
     let replaced = state.store.put(record).await.map_err(store_failure)?;
     if let Some(old) = replaced.filter(|old| old.connection_id != connection_id) {

@@ -55,6 +55,10 @@ pub struct DemoArgs {
     /// seconds, and every fourth session its token expires and it retries every 5 s (401s).
     #[arg(long, default_value_t = 1)]
     pub flappers: usize,
+    /// Clients whose first record the backend "forgets" (accepted, never stored): orphans,
+    /// open sockets no push reaches, for `wsdash orphans` and the exporter to find.
+    #[arg(long, default_value_t = 1)]
+    pub forgotten: usize,
     #[command(flatten)]
     pub access_logs: super::access_log::AccessLogOptions,
     /// New connections per second before the gateway answers handshakes 429 (API Gateway's
@@ -81,6 +85,7 @@ impl Default for DemoArgs {
             admin_token: None,
             headless: false,
             flappers: 1,
+            forgotten: 1,
             access_logs: Default::default(),
             connect_rate: 500.0,
             audit_log: None,
@@ -105,6 +110,9 @@ pub struct Demo {
     /// The backend server and the notification stream, awaited on stop.
     pub tasks: tokio_util::task::TaskTracker,
 }
+
+/// The users of the demo's clients whose records the backend forgets.
+const FORGOTTEN_PREFIX: &str = "forgotten-";
 
 /// How long a stop waits for servers to finish what they are doing.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -262,6 +270,9 @@ pub async fn start_demo(
             Some(path) => Some(Arc::new(crate::ops::audit::AuditLog::open(path, "demo")?)),
             None => None,
         },
+        forget_users: (args.clients > 0 && args.forgotten > 0)
+            .then(|| FORGOTTEN_PREFIX.to_string()),
+        forgotten: Default::default(),
     });
     let tasks = tokio_util::task::TaskTracker::new();
     let gateway_server = gateway.server.clone();
@@ -293,6 +304,16 @@ pub async fn start_demo(
             retry: Duration::from_secs(5),
         });
         spawn_swarm(flapper, shutdown.clone());
+    }
+    if args.clients > 0 && args.forgotten > 0 {
+        let mut forgotten = SwarmConfig::new(gateway.websocket_url(), args.forgotten);
+        forgotten.user_prefix = FORGOTTEN_PREFIX.into();
+        forgotten.time_scale = args.time_scale;
+        forgotten.mean_lifetime = None;
+        // Closed by an operator, it comes back at once, as a browser tab would.
+        forgotten.mean_offline = Duration::from_secs(1);
+        forgotten.user_agent = Some("swarm/1.0 Firefox/133 (forgotten)".into());
+        spawn_swarm(forgotten, shutdown.clone());
     }
     if args.push_every_ms > 0 {
         tasks.spawn(run_notification_stream(

@@ -84,6 +84,7 @@ pub struct Metrics {
     pub scan_errors: Family<KindLabels, Counter>,
     pub access_log_errors: Family<KindLabels, Counter>,
     pub store_up: Family<EnvLabels, Gauge>,
+    pub orphans: Family<EnvLabels, Gauge>,
     pub scan_duration: Family<EnvLabels, FloatGauge>,
     pub last_sweep: Family<EnvLabels, FloatGauge>,
     pub build_info: Family<VersionLabels, Gauge>,
@@ -169,6 +170,11 @@ impl Metrics {
             "wsdash_store_up",
             "1 when the last read of the connection store succeeded",
             self.store_up.clone(),
+        );
+        registry.register(
+            "wsdash_orphans",
+            "Connections the gateway holds (live by GetConnection) that the store does not know, from the access log",
+            self.orphans.clone(),
         );
         registry.register_with_unit(
             "wsdash_scan_duration",

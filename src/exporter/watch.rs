@@ -13,6 +13,7 @@ use crate::model::{ConnectionRecord, DeliveryClass};
 use crate::ops::churn::Churn;
 use crate::ops::classify::{is_expired, state_of, ConnectionState};
 use crate::ops::estimate::stale_share;
+use crate::ops::orphans;
 use crate::ops::pacing::{Pacing, RateController};
 use crate::ops::probe::probe_records;
 use crate::store::ConnectionStore;
@@ -24,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Probes per batch: the gauges move after each batch, so a long sweep shows its progress.
 const PROBE_BATCH: usize = 500;
+/// The orphan search reads two hours of the access log: once a minute is enough.
+const ORPHANS_EVERY: Duration = Duration::from_secs(60);
 
 /// What one environment is read through.
 pub struct Watched {
@@ -52,6 +55,8 @@ struct Picture {
     throttles_seen: u64,
     /// The access log is read from here on (epoch ms).
     handshakes_since_ms: Option<i64>,
+    /// When orphans were last looked for.
+    orphans_searched: Option<tokio::time::Instant>,
     read_once: bool,
 }
 
@@ -113,6 +118,7 @@ async fn sweep(w: &Watched, metrics: &Metrics, picture: &mut Picture) {
     publish(w, metrics, picture);
     probe_due(w, metrics, picture).await;
     read_handshakes(w, metrics, picture).await;
+    count_orphans(w, metrics, picture).await;
     publish(w, metrics, picture);
     metrics
         .last_sweep
@@ -246,6 +252,56 @@ async fn read_handshakes(w: &Watched, metrics: &Metrics, picture: &mut Picture) 
                 })
                 .inc();
         }
+    }
+}
+
+/// Connections the access log shows open that the store does not hold, confirmed live.
+async fn count_orphans(w: &Watched, metrics: &Metrics, picture: &mut Picture) {
+    let Some(source) = &w.access_logs else {
+        return;
+    };
+    if picture
+        .orphans_searched
+        .is_some_and(|at| at.elapsed() < ORPHANS_EVERY)
+        || !picture.read_once
+    {
+        return;
+    }
+    picture.orphans_searched = Some(tokio::time::Instant::now());
+    let now_ms = (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let lines = match source.sessions(now_ms - orphans::LOOK_BACK_MS).await {
+        Ok(lines) => lines,
+        Err(e) => {
+            metrics
+                .access_log_errors
+                .get_or_create(&KindLabels {
+                    env: w.labels.clone(),
+                    kind: e.kind().into(),
+                })
+                .inc();
+            return;
+        }
+    };
+    let candidates = orphans::open_sessions(&lines, now_ms)
+        .into_iter()
+        .filter(|o| !picture.records.contains_key(&o.connection_id))
+        .collect();
+    match orphans::confirm(
+        candidates,
+        w.store.as_ref(),
+        w.gateway.clone(),
+        w.concurrency,
+        Some(Pacing::background(&w.rate)),
+    )
+    .await
+    {
+        Ok(report) => {
+            metrics
+                .orphans
+                .get_or_create(&w.labels)
+                .set(report.orphans.len() as i64);
+        }
+        Err(e) => tracing::warn!(env = %w.labels.env, error = %e, "the orphan search failed"),
     }
 }
 

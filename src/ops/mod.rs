@@ -7,6 +7,7 @@ pub mod classify;
 pub mod delete;
 pub mod disconnect;
 pub mod estimate;
+pub mod orphans;
 pub mod pacing;
 pub mod probe;
 pub mod purge;

@@ -20,7 +20,7 @@ fn help(args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-const SUBCOMMANDS: [&str; 12] = [
+const SUBCOMMANDS: [&str; 13] = [
     "list",
     "probe",
     "push",
@@ -33,6 +33,7 @@ const SUBCOMMANDS: [&str; 12] = [
     "backend",
     "demo",
     "exporter",
+    "orphans",
 ];
 
 #[test]

@@ -15,6 +15,7 @@ mod dynamo_cli;
 mod emulator_python;
 mod emulator_rust_sdk;
 mod exporter;
+mod orphans;
 mod postgres_store;
 mod properties;
 mod purge_race;
