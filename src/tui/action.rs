@@ -30,6 +30,10 @@ pub enum Action {
     CycleMetricsWindow,
     /// The logs panel.
     ShowLogs,
+    /// `o`: the connections the gateway holds that the store lost.
+    ShowOrphans,
+    /// `d` in the orphans view: close the selected orphan (after a confirmation).
+    DisconnectOrphan,
     /// Edit the logs panel's filter pattern.
     StartLogFilter,
     CycleSort,
@@ -97,6 +101,8 @@ pub enum Action {
         connection_id: String,
         result: Result<Vec<crate::access_logs::LogLine>, Failure>,
     },
+    /// The orphans the last search found.
+    OrphansFound(Result<Vec<crate::ops::orphans::Orphan>, Failure>),
     /// A purge could not be planned at all (the scan under it failed).
     PurgePlanFailed(Failure),
     DoctorDone(Result<Vec<crate::doctor::Check>, Failure>),
@@ -109,6 +115,8 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Scan,
+    /// Look for orphans: the access log's open sessions the store does not know.
+    FindOrphans,
     Probe(Vec<ConnectionRecord>),
     Push {
         targets: Vec<PushTarget>,

@@ -111,6 +111,11 @@ pub enum Overlay {
     Storm,
     /// `l`: the access log as it grows, filtered.
     Logs,
+    /// `o`: the orphans, the cursor on one of them by connection id (the list may change
+    /// under it; `d` acts on the one shown selected).
+    Orphans {
+        selected: Option<String>,
+    },
 }
 
 /// What the bottom line is being used for.

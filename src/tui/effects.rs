@@ -77,6 +77,24 @@ pub(super) async fn run(
                 .and_then(|r| r.map_err(Failure::from));
             Action::Scanned(result)
         }
+        Effect::FindOrphans => {
+            let Some(source) = &backend.access_logs else {
+                return None;
+            };
+            let found = within(
+                "looking for orphans",
+                crate::ops::orphans::find_orphans(
+                    backend.store.as_ref(),
+                    backend.gateway.clone(),
+                    source.as_ref(),
+                    backend.concurrency,
+                    Some(Pacing::background(&backend.rate)),
+                ),
+            )
+            .await
+            .and_then(|r| r.map_err(Failure::from));
+            Action::OrphansFound(found.map(|report| report.orphans))
+        }
         Effect::Probe(records) => Action::Probed(
             probe_records(
                 backend.gateway.clone(),

@@ -29,6 +29,15 @@ pub enum Failure {
     Environment(String),
 }
 
+impl From<crate::ops::orphans::OrphanError> for Failure {
+    fn from(e: crate::ops::orphans::OrphanError) -> Self {
+        match e {
+            crate::ops::orphans::OrphanError::Store(e) => Failure::Store(e),
+            crate::ops::orphans::OrphanError::Logs(e) => Failure::Logs(e),
+        }
+    }
+}
+
 impl Failure {
     /// Whether the part that failed asked us to slow down.
     pub fn is_throttling(&self) -> bool {

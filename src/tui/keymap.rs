@@ -126,6 +126,12 @@ pub const TABLE_KEYS: &[Binding] = &[
         action: || Action::ShowLogs,
     },
     Binding {
+        keys: "o",
+        help: "orphans: connections the gateway holds that the store lost (d closes one)",
+        matches: |k| plain(k, KeyCode::Char('o')),
+        action: || Action::ShowOrphans,
+    },
+    Binding {
         keys: "y Y",
         help: "copy the connection id / the row as JSON to the clipboard (OSC 52)",
         matches: |k| plain(k, KeyCode::Char('y')),
@@ -239,6 +245,13 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             }
             KeyCode::Char('g') | KeyCode::Home => Some(Action::ScrollOverlay(isize::MAX / 2)),
             KeyCode::Char('G') | KeyCode::End => Some(Action::ScrollOverlay(isize::MIN / 2)),
+            _ => None,
+        },
+        Overlay::Orphans { .. } => match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => Some(Action::Back),
+            KeyCode::Up | KeyCode::Char('k') => Some(Action::ScrollOverlay(-1)),
+            KeyCode::Down | KeyCode::Char('j') => Some(Action::ScrollOverlay(1)),
+            KeyCode::Char('d') => Some(Action::DisconnectOrphan),
             _ => None,
         },
         Overlay::Help | Overlay::Summary(..) | Overlay::Storm => match key.code {

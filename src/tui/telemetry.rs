@@ -37,6 +37,10 @@ pub struct Telemetry {
         Result<Vec<MetricSeries>, crate::tui::failure::Failure>,
     )>,
     pub cloudwatch_requested: Option<OffsetDateTime>,
+    /// Connections the gateway holds that the store lost, as the last search found them, and
+    /// when a search was last asked for.
+    pub orphans: Option<Result<Vec<crate::ops::orphans::Orphan>, crate::tui::failure::Failure>>,
+    pub orphans_requested: Option<OffsetDateTime>,
 }
 
 impl Telemetry {

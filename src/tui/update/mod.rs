@@ -6,6 +6,7 @@ mod command_line;
 mod dialogs;
 mod logs;
 mod navigation;
+mod orphans;
 mod pushing;
 mod refresh;
 
@@ -87,6 +88,9 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         }
         Action::CycleMetricsWindow => refresh::cycle_metrics_window(app),
         Action::ShowLogs => logs::show(app),
+        Action::ShowOrphans => orphans::show(app),
+        Action::DisconnectOrphan => orphans::disconnect_selected(app),
+        Action::OrphansFound(found) => orphans::found(app, found),
         Action::StartLogFilter => logs::start_filter(app),
         Action::LogTail { generation, result } => logs::tailed(app, generation, result),
         // Keeping the data current.

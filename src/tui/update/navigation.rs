@@ -65,6 +65,9 @@ pub(super) fn copy_selected(app: &mut App, as_json: bool) -> Vec<Effect> {
 }
 
 pub(super) fn scroll_overlay(app: &mut App, delta: isize) -> Vec<Effect> {
+    if matches!(app.overlay, Overlay::Orphans { .. }) {
+        return super::orphans::move_selection(app, delta);
+    }
     let max = crate::tui::layout::overlay_max_scroll(app) as isize;
     app.viewport.overlay_scroll = (app.viewport.overlay_scroll as isize)
         .saturating_add(delta)

@@ -14,6 +14,8 @@ use time::Duration;
 
 /// How often the stage's CloudWatch metrics are read (they are per minute anyway).
 const METRICS_EVERY: Duration = Duration::seconds(60);
+/// How often orphans are looked for (two hours of CONNECT and DISCONNECT lines each time).
+const ORPHANS_EVERY: Duration = Duration::seconds(20);
 /// How often handshakes are read from the access log.
 const HANDSHAKES_EVERY: Duration = Duration::seconds(10);
 
@@ -131,6 +133,17 @@ pub(super) fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
     {
         app.telemetry.handshakes_requested = Some(now);
         effects.push(Effect::FetchHandshakes);
+    }
+    // Once the table has been read: the search compares the access log with it.
+    if app.env.access_logs.is_some()
+        && app.scan.data_from.is_some()
+        && app
+            .telemetry
+            .orphans_requested
+            .is_none_or(|t| now - t >= ORPHANS_EVERY)
+    {
+        app.telemetry.orphans_requested = Some(now);
+        effects.push(Effect::FindOrphans);
     }
     effects.extend(super::logs::tail_if_due(app));
     let shown = match &app.overlay {

@@ -92,6 +92,15 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Style::default().fg(Color::Black).bg(Color::Yellow),
         ));
     }
+    if let Some(Ok(orphans)) = &app.telemetry.orphans {
+        if !orphans.is_empty() {
+            // Open sockets no push reaches: `o` lists them.
+            third.push(Span::styled(
+                format!(" ORPHANS {} (o) ", orphans.len()),
+                Style::default().fg(Color::Black).bg(Color::Magenta),
+            ));
+        }
+    }
     if app.scan.scan_failing {
         third.push(Span::styled(
             " SCAN FAILING ",

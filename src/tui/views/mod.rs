@@ -7,6 +7,7 @@ mod footer;
 mod header;
 mod help;
 mod logs;
+pub mod orphans;
 mod outcomes;
 pub mod storm;
 mod table;
@@ -38,6 +39,17 @@ pub fn render(app: &App, frame: &mut Frame) {
         }
         Overlay::Storm => storm::render(app, frame, area),
         Overlay::Logs => logs::render(app, frame, area),
+        Overlay::Orphans { selected } => {
+            let (title, lines) = orphans::build(app, selected.as_deref());
+            dialog::render_summary(
+                &title,
+                &lines,
+                0,
+                "↑↓ select  d close it  Esc back",
+                frame,
+                area,
+            )
+        }
     }
 }
 
