@@ -248,7 +248,7 @@ pub fn action_for(app: &App, key: KeyEvent) -> Option<Action> {
             _ => None,
         },
         Overlay::Orphans { .. } => match key.code {
-            KeyCode::Esc | KeyCode::Char('q') => Some(Action::Back),
+            KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => Some(Action::Back),
             KeyCode::Up | KeyCode::Char('k') => Some(Action::ScrollOverlay(-1)),
             KeyCode::Down | KeyCode::Char('j') => Some(Action::ScrollOverlay(1)),
             KeyCode::Char('d') => Some(Action::DisconnectOrphan),

@@ -1090,3 +1090,42 @@ fn a_click_selects_the_row_under_it_the_wheel_scrolls_and_y_copies_its_id() {
     tmux.keys(&["Escape", "q"]);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The demo's forgotten client (accepted, its record lost) shows as an orphan under `o` within
+/// a minute, confirmed by GetConnection; `d` and `y` close it, and its client registers again.
+#[test]
+fn an_orphan_shows_under_o_and_closing_it_makes_the_client_register_again() {
+    crate::needs!(Tool::Tmux);
+    let dir = std::env::temp_dir().join(format!("wsdash-tmux-orphans-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let command = format!(
+        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} {BIN} demo --clients 3 --forgotten 1 --flappers 0 \
+         --lifetime-secs 0 --push-every-ms 0 --drop-disconnect 0",
+        dir = dir.display(),
+    );
+    let tmux = Tmux::start(&command);
+    tmux.wait_for("three live clients", |s| count(s, "live") == Some(3));
+    tmux.wait_for_within("an orphan within a minute", Duration::from_secs(60), |s| {
+        s.contains("ORPHANS 1 (o)")
+    });
+    tmux.keys(&["o"]);
+    let listed = tmux.wait_for("the orphans view", |s| {
+        s.contains("1 connection(s) no push reaches")
+            && s.contains("(forgotten)")
+            && s.contains('▶')
+    });
+    assert!(listed.contains("each confirmed by"), "{listed}");
+    tmux.keys(&["d"]);
+    tmux.wait_for("the disconnect dialog", |s| {
+        s.contains("Close 1 connection(s) with DeleteConnection")
+    });
+    tmux.keys(&["y"]);
+    // Reconnected, the client registers this time: a fourth live record, and no orphan.
+    tmux.wait_for_within(
+        "the client registered again",
+        Duration::from_secs(60),
+        |s| count(s, "live") == Some(4) && !s.contains("ORPHANS"),
+    );
+    tmux.keys(&["q"]);
+    std::fs::remove_dir_all(dir).ok();
+}

@@ -41,14 +41,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         Overlay::Logs => logs::render(app, frame, area),
         Overlay::Orphans { selected } => {
             let (title, lines) = orphans::build(app, selected.as_deref());
-            dialog::render_summary(
-                &title,
-                &lines,
-                0,
-                "↑↓ select  d close it  Esc back",
-                frame,
-                area,
-            )
+            dialog::render_summary(&title, &lines, 0, "↑↓ select  d close it", frame, area)
         }
     }
 }
