@@ -25,6 +25,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Probes per batch: the gauges move after each batch, so a long sweep shows its progress.
 const PROBE_BATCH: usize = 500;
+/// A read of the store that takes longer counts as failed.
+const SCAN_DEADLINE: Duration = Duration::from_secs(60);
 /// The orphan search reads two hours of the access log: once a minute is enough.
 const ORPHANS_EVERY: Duration = Duration::from_secs(60);
 
@@ -86,7 +88,14 @@ pub async fn watch(watched: Watched, metrics: Metrics, every: Duration, stop: Ca
 
 async fn sweep(w: &Watched, metrics: &Metrics, picture: &mut Picture) {
     let read_started = tokio::time::Instant::now();
-    let scanned = w.store.scan().await;
+    // A store that hangs is a store that is down: the sweep goes on to say so.
+    let scanned = match tokio::time::timeout(SCAN_DEADLINE, w.store.scan()).await {
+        Ok(scanned) => scanned,
+        Err(_) => Err(crate::store::StoreError::Network(format!(
+            "no answer within {}s",
+            SCAN_DEADLINE.as_secs()
+        ))),
+    };
     metrics
         .scan_duration
         .get_or_create(&w.labels)

@@ -409,3 +409,125 @@ fn the_alert_rules_pass_promtool() {
     let (passed, out) = promtool(&["test", "rules", &tests.to_string_lossy()], None);
     assert!(passed, "promtool test rules: {out}");
 }
+
+/// Two environments in one exporter, each its own demo and its own Redis: both are exported
+/// under their own `env`, and when one store goes down only that environment says so.
+#[test]
+fn one_exporter_watches_two_environments_and_a_fault_shows_on_its_own_series() {
+    crate::needs!(Tool::RedisServer);
+    let redis_us = Redis::start();
+    let mut redis_eu = Some(Redis::start());
+    let url_eu = redis_eu.as_ref().map(|r| r.url.clone()).unwrap_or_default();
+    let demo = |url: &str| {
+        Running::start_with_env(
+            &[
+                "demo",
+                "--headless",
+                "--clients",
+                "2",
+                "--lifetime-secs",
+                "0",
+                "--flappers",
+                "0",
+                "--forgotten",
+                "0",
+                "--push-every-ms",
+                "0",
+                "--store-url",
+                url,
+            ],
+            "try:",
+            &AWS,
+        )
+    };
+    let us = demo(&redis_us.url);
+    let eu = demo(&url_eu);
+    let dir = std::env::temp_dir().join(format!("wsdash-exporter-two-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[env.prod-us]\nstore = \"{}\"\nendpoint = \"{}\"\n[env.prod-eu]\nstore = \"{}\"\nendpoint = \"{}\"\n",
+            redis_us.url,
+            us.value("management endpoint:"),
+            url_eu,
+            eu.value("management endpoint:"),
+        ),
+    )
+    .expect("config");
+    let config = config.to_string_lossy().to_string();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut env: Vec<(&str, &str)> = AWS.to_vec();
+    env.push(("XDG_CONFIG_HOME", "/nonexistent/wsdash-test-config"));
+    let exporter = Running::start_with_env(
+        &[
+            "--config",
+            &config,
+            "exporter",
+            "prod-us",
+            "prod-eu",
+            "--listen",
+            &listen,
+            "--every-secs",
+            "1",
+        ],
+        "watching:",
+        &env,
+    );
+    assert_eq!(exporter.value("watching:"), "prod-us, prod-eu");
+    let metrics_url = format!("http://{listen}/metrics");
+    let wait_for = |what: &str, check: &dyn Fn(&str) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            let (_, body) = get(&metrics_url).unwrap_or_default();
+            if check(&body) {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "{what}: {body}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    let live = |env: &str| format!("env=\"{env}\"");
+    wait_for("both environments' live clients", &|body| {
+        ["prod-us", "prod-eu"].iter().all(|env| {
+            body.lines().any(|l| {
+                l.starts_with("wsdash_records{")
+                    && l.contains(&live(env))
+                    && l.contains("state=\"live\"")
+                    && l.ends_with(" 2")
+            })
+        })
+    });
+    // prod-eu's store goes away.
+    redis_eu.take();
+    let body = wait_for("prod-eu's store down", &|body| {
+        sample(body, "wsdash_store_up", "env=\"prod-eu\"") == Some(0.0)
+    });
+    assert_eq!(
+        sample(&body, "wsdash_store_up", "env=\"prod-us\""),
+        Some(1.0)
+    );
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("wsdash_scan_errors_total{")
+                && l.contains("env=\"prod-eu\"")
+                && l.contains("kind=\"network\"")),
+        "{body}"
+    );
+    assert!(
+        !body
+            .lines()
+            .any(|l| l.starts_with("wsdash_scan_errors_total{") && l.contains("env=\"prod-us\"")),
+        "{body}"
+    );
+    // The last good read of prod-eu stays exported beside the failure.
+    assert!(
+        body.lines().any(|l| l.starts_with("wsdash_records{")
+            && l.contains("env=\"prod-eu\"")
+            && l.contains("state=\"live\"")
+            && l.ends_with(" 2")),
+        "{body}"
+    );
+    std::fs::remove_dir_all(dir).ok();
+}
