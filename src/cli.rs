@@ -47,6 +47,8 @@ pub enum Command {
     Doctor(crate::commands::doctor::DoctorArgs),
     /// Connections the gateway holds that the store has lost (from the access log); --disconnect closes them.
     Orphans(crate::commands::orphans::OrphansArgs),
+    /// One row per environment (live, stale, coverage, rate, refusals, what fails); Enter opens its dashboard.
+    Overview(OverviewArgs),
     /// Serve Prometheus / OpenMetrics metrics of one or more environments (read-only).
     Exporter(crate::exporter::ExporterArgs),
     /// Set up the connection store (PostgreSQL: the trigger for live refresh).
@@ -70,6 +72,16 @@ pub fn print_completions(shell: clap_complete::Shell) {
 pub fn print_man_page() -> std::io::Result<()> {
     use clap::CommandFactory;
     clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct OverviewArgs {
+    /// Environments to show (from the config file), one row each.
+    #[arg(required = true)]
+    pub environments: Vec<String>,
+    /// Seconds between two sweeps of an environment (a read of the store, then probes).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub every_secs: u64,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -377,3 +377,49 @@ fn doctor_job(
         })
     })
 }
+
+/// `wsdash overview A B …`: each environment watched by its own task (its own rate
+/// controller), one row each; `Enter` opens the environment's dashboard.
+pub async fn run_overview(
+    global: &GlobalArgs,
+    args: &crate::cli::OverviewArgs,
+) -> Result<(), crate::commands::CommandError> {
+    use crate::tui::overview::{DashboardOpener, EnvRow, RowObserver};
+    use std::sync::Mutex;
+    let stop = CancellationToken::new();
+    let mut rows = Vec::new();
+    for name in &args.environments {
+        let scoped = GlobalArgs {
+            env: Some(name.clone()),
+            ..global.clone()
+        };
+        let env = scoped.environment()?;
+        let (_, watched) = crate::exporter::open(&scoped).await?;
+        let row = Arc::new(Mutex::new(EnvRow {
+            name: env.name.clone(),
+            color: env.color.clone(),
+            readonly: env.readonly,
+            ..Default::default()
+        }));
+        tokio::spawn(crate::ops::watch::watch(
+            watched,
+            Arc::new(RowObserver(row.clone())),
+            std::time::Duration::from_secs(args.every_secs),
+            stop.clone(),
+        ));
+        rows.push(row);
+    }
+    let global = global.clone();
+    let open: DashboardOpener = Arc::new(move |name: String| {
+        let scoped = GlobalArgs {
+            env: Some(name),
+            ..global.clone()
+        };
+        Box::pin(async move { run_env_dashboard(&scoped).await.map_err(|e| e.to_string()) })
+    });
+    let result = crate::tui::overview::run(rows, open)
+        .await
+        .map_err(crate::commands::context::failed);
+    stop.cancel();
+    result
+}

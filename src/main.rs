@@ -27,6 +27,7 @@ fn main() -> ExitCode {
     let dashboard = match &cli.command {
         None => true,
         Some(Command::Demo(args)) => !args.headless,
+        Some(Command::Overview(_)) => true,
         _ => false,
     };
     wsdash::logging::init(dashboard);
@@ -62,6 +63,7 @@ fn main() -> ExitCode {
             Some(Command::Doctor(args)) => commands::doctor::run(&global, &args).await,
             Some(Command::Store(command)) => commands::store::run(&global, &command).await,
             Some(Command::Orphans(args)) => commands::orphans::run(&global, &args).await,
+            Some(Command::Overview(args)) => launch::run_overview(&global, &args).await,
             Some(Command::Exporter(args)) => wsdash::exporter::run(&global, &args).await,
             // Answered before the runtime started.
             Some(Command::Completions { .. } | Command::Man) => Ok(()),

@@ -1,11 +1,11 @@
 //! `wsdash exporter`: the probes' picture of one or more environments as a Prometheus /
 //! OpenMetrics endpoint, for the alerts an on-call team wants before anyone opens a terminal.
-//! Each environment is watched by its own task with its own rate controller (`watch`); the
-//! families and their names are in `metrics`.
+//! Each environment is watched by its own task with its own rate controller (`ops::watch`),
+//! written into the families (`observe`) whose names are in `metrics`.
 
 pub mod exposition;
 pub mod metrics;
-pub mod watch;
+pub mod observe;
 
 use crate::commands::context::{failed, usage, CommandError, Context, GlobalArgs};
 use axum::http::header::CONTENT_TYPE;
@@ -45,11 +45,15 @@ pub async fn run(global: &GlobalArgs, args: &ExporterArgs) -> Result<(), Command
             env: name,
             ..global.clone()
         };
-        let watched = open(&scoped).await?;
-        watching.push(watched.labels.env.clone());
-        tasks.spawn(watch::watch(
+        let (labels, watched) = open(&scoped).await?;
+        watching.push(labels.env.clone());
+        let observer = Arc::new(observe::MetricsObserver {
+            labels,
+            metrics: metrics.clone(),
+        });
+        tasks.spawn(crate::ops::watch::watch(
             watched,
-            metrics.clone(),
+            observer,
             Duration::from_secs(args.every_secs),
             stop.clone(),
         ));
@@ -106,7 +110,9 @@ fn render(registry: &Registry, openmetrics: bool) -> axum::response::Response {
 }
 
 /// The clients one environment is watched through, and its labels.
-async fn open(global: &GlobalArgs) -> Result<watch::Watched, CommandError> {
+pub async fn open(
+    global: &GlobalArgs,
+) -> Result<(metrics::EnvLabels, crate::ops::watch::Watched), CommandError> {
     let context = Context::new(global).await?;
     let gateway = context.management()?;
     let store = context.store().await?;
@@ -132,12 +138,14 @@ async fn open(global: &GlobalArgs) -> Result<watch::Watched, CommandError> {
             group,
         )) as Arc<dyn crate::access_logs::AccessLogSource>
     });
-    Ok(watch::Watched {
+    Ok((
         labels,
-        store,
-        gateway,
-        rate: context.rate(),
-        concurrency: context.env.probe_concurrency,
-        access_logs,
-    })
+        crate::ops::watch::Watched {
+            store,
+            gateway,
+            rate: context.rate(),
+            concurrency: context.env.probe_concurrency,
+            access_logs,
+        },
+    ))
 }

@@ -13,3 +13,4 @@ pub mod probe;
 pub mod purge;
 pub mod push;
 pub mod restore;
+pub mod watch;

@@ -10,6 +10,7 @@ pub mod follow;
 pub mod keymap;
 pub mod layout;
 pub mod metrics;
+pub mod overview;
 pub mod row_index;
 pub mod runtime;
 pub mod scan;

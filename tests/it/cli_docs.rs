@@ -20,7 +20,7 @@ fn help(args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-const SUBCOMMANDS: [&str; 13] = [
+const SUBCOMMANDS: [&str; 14] = [
     "list",
     "probe",
     "push",
@@ -34,6 +34,7 @@ const SUBCOMMANDS: [&str; 13] = [
     "demo",
     "exporter",
     "orphans",
+    "overview",
 ];
 
 #[test]

@@ -1129,3 +1129,94 @@ fn an_orphan_shows_under_o_and_closing_it_makes_the_client_register_again() {
     tmux.keys(&["q"]);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The overview of two environments (two demos, two Redis stores) in tmux: a row each, a store
+/// outage on its own row only, `Enter` opens that environment's dashboard and `q` comes back.
+#[test]
+fn the_overview_shows_two_environments_and_a_fault_on_its_own_row() {
+    crate::needs!(Tool::Tmux, Tool::RedisServer);
+    use crate::common::redis::Redis;
+    let redis_us = Redis::start();
+    let mut redis_eu = Some(Redis::start());
+    let url_eu = redis_eu.as_ref().map(|r| r.url.clone()).unwrap_or_default();
+    let demo = |url: &str| {
+        common::Running::start(
+            &[
+                "demo",
+                "--headless",
+                "--clients",
+                "2",
+                "--lifetime-secs",
+                "0",
+                "--flappers",
+                "0",
+                "--forgotten",
+                "0",
+                "--push-every-ms",
+                "0",
+                "--store-url",
+                url,
+            ],
+            "try:",
+        )
+    };
+    let us = demo(&redis_us.url);
+    let eu = demo(&url_eu);
+    let dir = std::env::temp_dir().join(format!("wsdash-tmux-overview-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[env.prod-us]\nstore = \"{}\"\nendpoint = \"{}\"\ncolor = \"blue\"\n\
+             [env.prod-eu]\nstore = \"{}\"\nendpoint = \"{}\"\ncolor = \"magenta\"\nreadonly = true\n",
+            redis_us.url,
+            us.value("management endpoint:"),
+            url_eu,
+            eu.value("management endpoint:"),
+        ),
+    )
+    .expect("config");
+    let command = format!(
+        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+         AWS_REGION=us-east-1 {BIN} --config {config} overview prod-us prod-eu --every-secs 1",
+        dir = dir.display(),
+        config = config.display(),
+    );
+    let tmux = Tmux::start(&command);
+    let row = |screen: &str, env: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(&format!("│{env}")) || l.contains(&format!(" {env} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    tmux.wait_for("both environments, probed", |s| {
+        ["prod-us", "prod-eu"].iter().all(|env| {
+            let line = row(s, env);
+            line.contains("100% of 2") && line.contains(" ok ")
+        })
+    });
+    let screen = tmux.screen();
+    assert!(row(&screen, "prod-eu").contains("read-only"), "{screen}");
+    assert!(!row(&screen, "prod-us").contains("read-only"), "{screen}");
+    // prod-eu's store goes away: its row says so, prod-us's does not.
+    redis_eu.take();
+    let screen = tmux.wait_for("prod-eu's store down", |s| {
+        row(s, "prod-eu").contains("STORE DOWN")
+    });
+    assert!(row(&screen, "prod-us").contains(" ok "), "{screen}");
+    assert!(
+        row(&screen, "prod-eu").contains("100% of 2"),
+        "the last good read stays: {screen}"
+    );
+    // Enter opens the selected environment's dashboard; q comes back.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("prod-us's dashboard", |s| {
+        s.contains(" prod-us ") && s.contains("connections 2/2")
+    });
+    tmux.keys(&["q"]);
+    tmux.wait_for("the overview again", |s| s.contains("back from prod-us"));
+    tmux.keys(&["q"]);
+    std::fs::remove_dir_all(dir).ok();
+}
