@@ -49,6 +49,8 @@ pub enum Command {
     Orphans(crate::commands::orphans::OrphansArgs),
     /// One row per environment (live, stale, coverage, rate, refusals, what fails); Enter opens its dashboard.
     Overview(OverviewArgs),
+    /// Play a recorded session (--record) in the dashboard, read-only; --at T prints the table then.
+    Replay(ReplayArgs),
     /// Serve Prometheus / OpenMetrics metrics of one or more environments (read-only).
     Exporter(crate::exporter::ExporterArgs),
     /// Set up the connection store (PostgreSQL: the trigger for live refresh).
@@ -72,6 +74,16 @@ pub fn print_completions(shell: clap_complete::Shell) {
 pub fn print_man_page() -> std::io::Result<()> {
     use clap::CommandFactory;
     clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    /// The recording (`wsdash --record FILE`).
+    pub file: std::path::PathBuf,
+    /// Print the table as it stood at this time (11:32, 11:32:05, RFC 3339, or +SECONDS from
+    /// the start) instead of playing it.
+    #[arg(long)]
+    pub at: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]

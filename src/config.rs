@@ -45,6 +45,8 @@ pub struct EnvironmentFile {
     pub schema: Option<SchemaOverrides>,
     /// The CloudWatch Logs group the stage's access log goes to (the details view reads it).
     pub log_group: Option<String>,
+    /// Record every dashboard session of this environment to this file (`wsdash replay`).
+    pub record: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -156,6 +158,8 @@ pub struct Environment {
     pub schema: SchemaOverrides,
     /// The stage's access-log group, when the environment names one.
     pub log_group: Option<String>,
+    /// Where its dashboard sessions are recorded, if anywhere.
+    pub record: Option<std::path::PathBuf>,
 }
 
 impl Environment {
@@ -306,6 +310,7 @@ pub fn resolve(
         scan_segments: base.scan_segments.unwrap_or(4),
         schema: base.schema.unwrap_or_default(),
         log_group: base.log_group,
+        record: base.record,
         name,
     })
 }

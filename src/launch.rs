@@ -188,6 +188,7 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
     ));
     let keep = shutdown.clone();
     let store = demo_store(global).await?;
+    let recorder = open_recorder(global, None).map_err(|e| anyhow::anyhow!("{e}"))?;
     let result = run_dashboard(
         initial,
         async move {
@@ -218,6 +219,7 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
                 )),
                 // Set once the setup reports the page (below).
                 client_page: None,
+                replay: None,
             };
             let backend = Backend {
                 store: demo.store.clone(),
@@ -251,6 +253,7 @@ pub async fn run_demo_dashboard(global: &GlobalArgs, args: DemoArgs) -> anyhow::
             Ok((env, backend, Some(demo.client_page_url())))
         },
         Some(environment_opener(global)),
+        recorder,
     )
     .await;
     let running = shutdown.lock().ok().and_then(|s| s.clone());
@@ -303,6 +306,7 @@ async fn open_environment(
             .as_ref()
             .map(|group| format!("log group {group}")),
         client_page: None,
+        replay: None,
     };
     let backend = Backend {
         store: store.clone(),
@@ -353,13 +357,29 @@ fn environment_opener(global: &GlobalArgs) -> crate::tui::runtime::EnvironmentOp
 pub async fn run_env_dashboard(global: &GlobalArgs) -> Result<(), crate::commands::CommandError> {
     use crate::commands::context::failed;
     let (env, backend) = open_environment(global).await?;
+    let configured = global.environment().ok().and_then(|e| e.record);
+    let recorder = open_recorder(global, configured)?;
     crate::tui::runtime::run_dashboard(
         env.clone(),
         async move { Ok((env, backend, None)) },
         Some(environment_opener(global)),
+        recorder,
     )
     .await
     .map_err(failed)
+}
+
+/// The recorder `--record` (or the environment's `record`) asks for.
+fn open_recorder(
+    global: &GlobalArgs,
+    configured: Option<std::path::PathBuf>,
+) -> Result<Option<crate::tui::recording::Recorder>, crate::commands::CommandError> {
+    let Some(path) = global.record.clone().or(configured) else {
+        return Ok(None);
+    };
+    crate::tui::recording::Recorder::open(&path, global.redact)
+        .map(Some)
+        .map_err(|e| crate::commands::context::usage(format!("--record {}: {e}", path.display())))
 }
 
 /// `:doctor` in a dashboard: the same checks as `wsdash doctor` with these arguments.
@@ -422,4 +442,63 @@ pub async fn run_overview(
         .map_err(crate::commands::context::failed);
     stop.cancel();
     result
+}
+
+/// `wsdash replay FILE [--at T]`.
+pub async fn run_replay(
+    global: &GlobalArgs,
+    args: &crate::cli::ReplayArgs,
+) -> Result<(), crate::commands::CommandError> {
+    use crate::commands::context::{failed, usage};
+    use crate::tui::replay::{table_json, Replay};
+    let replay = Replay::load(&args.file).map_err(usage)?;
+    if replay.unreadable > 0 {
+        eprintln!(
+            "note: {} line(s) of {} could not be read (a recorder stopped mid-line) and were skipped",
+            replay.unreadable,
+            args.file.display()
+        );
+    }
+    let Some(at) = &args.at else {
+        return crate::tui::replay::run(replay).await.map_err(failed);
+    };
+    let at_ms = replay.parse_time(at).ok_or_else(|| {
+        usage(format!(
+            "--at {at:?}: not a time (11:32, 11:32:05, RFC 3339, or +SECONDS from the start)"
+        ))
+    })?;
+    let app = replay.state_at(at_ms);
+    let table = table_json(&app);
+    if global.output == crate::commands::context::OutputFormat::Json {
+        crate::commands::output::print_json(&table);
+    } else {
+        let rows: Vec<Vec<String>> = table
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                [
+                    "user_id",
+                    "connection_id",
+                    "connected_at",
+                    "state",
+                    "last_outcome",
+                ]
+                .iter()
+                .map(|k| r[*k].as_str().unwrap_or_default().to_string())
+                .collect()
+            })
+            .collect();
+        crate::commands::output::print_table(
+            &[
+                "USER",
+                "CONNECTION",
+                "CONNECTED_AT",
+                "STATE",
+                "LAST OUTCOME",
+            ],
+            &rows,
+        );
+    }
+    Ok(())
 }

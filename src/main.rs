@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         None => true,
         Some(Command::Demo(args)) => !args.headless,
         Some(Command::Overview(_)) => true,
+        Some(Command::Replay(args)) => args.at.is_none(),
         _ => false,
     };
     wsdash::logging::init(dashboard);
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
             Some(Command::Store(command)) => commands::store::run(&global, &command).await,
             Some(Command::Orphans(args)) => commands::orphans::run(&global, &args).await,
             Some(Command::Overview(args)) => launch::run_overview(&global, &args).await,
+            Some(Command::Replay(args)) => launch::run_replay(&global, &args).await,
             Some(Command::Exporter(args)) => wsdash::exporter::run(&global, &args).await,
             // Answered before the runtime started.
             Some(Command::Completions { .. } | Command::Man) => Ok(()),

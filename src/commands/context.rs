@@ -61,6 +61,12 @@ pub struct GlobalArgs {
     /// Audit log of every mutation (JSON lines).
     #[arg(long, global = true, env = "WSDASH_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+    /// Record the dashboard session to this file (JSON lines) for `wsdash replay`.
+    #[arg(long, global = true, env = "WSDASH_RECORD")]
+    pub record: Option<PathBuf>,
+    /// With --record: hash user ids, source IPs and user agents in the recording.
+    #[arg(long, global = true, env = "WSDASH_REDACT", action = clap::ArgAction::SetTrue, value_parser = clap::builder::BoolishValueParser::new())]
+    pub redact: bool,
     /// Management API calls per second at most, or "unlimited" (default: unlimited on
     /// loopback endpoints, 500 against AWS; `api_rate` in the environment).
     #[arg(long, global = true, env = "WSDASH_RATE", value_parser = crate::flags::ceiling)]

@@ -21,7 +21,7 @@ pub const LOOK_BACK_MS: i64 = 2 * 3600 * 1000;
 pub const GRACE_MS: i64 = 10_000;
 
 /// A connection the gateway holds and the store does not know.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Orphan {
     pub connection_id: String,
     /// When its CONNECT was logged (epoch ms).

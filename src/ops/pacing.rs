@@ -36,7 +36,7 @@ pub enum Lane {
 }
 
 /// What the controller is doing, for headers and messages.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RateStatus {
     /// None: no ceiling.
     pub ceiling: Option<f64>,

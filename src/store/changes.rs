@@ -7,14 +7,14 @@ use async_trait::async_trait;
 
 /// The key attributes of one item, as far as the table is keyed on them: a table keyed by user
 /// alone names no connection, and then a change to the user replaces the user's one record.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct ItemKey {
     pub user_id: Option<String>,
     pub connection_id: Option<String>,
 }
 
 /// One change to one item, in the order the store made them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum StoreChange {
     /// The item was written (created or replaced): a record, or an item that does not parse,
     /// which is shown as malformed rather than dropped.

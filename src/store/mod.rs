@@ -28,7 +28,7 @@ pub use dynamo::DynamoStore;
 pub use memory::MemoryStore;
 
 /// An item that exists in the store but is not a usable record; never dropped silently.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct MalformedRecord {
     /// The raw item, as JSON, for the operator to read.
     pub raw: serde_json::Value,

@@ -26,6 +26,8 @@ pub struct EnvironmentInfo {
     pub metrics: Option<String>,
     /// Set in the demo: the browser client page's address.
     pub client_page: Option<String>,
+    /// Set when replaying a recording: the banner (the recorded time, speed, paused).
+    pub replay: Option<String>,
 }
 
 /// See [`App::probe_coverage`].

@@ -27,6 +27,9 @@ pub enum Failure {
     /// `:env NAME` could not open the environment.
     #[error("{0}")]
     Environment(String),
+    /// A failure as a recording kept it: its words (replayed sessions only).
+    #[error("{0}")]
+    Recorded(String),
 }
 
 impl From<crate::ops::orphans::OrphanError> for Failure {

@@ -51,6 +51,7 @@ pub async fn run_dashboard<F>(
     initial: EnvironmentInfo,
     setup: F,
     opener: Option<EnvironmentOpener>,
+    recorder: Option<super::recording::Recorder>,
 ) -> Result<(), DashboardError>
 where
     F: Future<Output = Result<(EnvironmentInfo, Backend, Option<String>), SetupError>>,
@@ -62,7 +63,16 @@ where
     let mut terminal = ratatui::init();
     // The wheel scrolls and a click selects, as in k9s and gitui (hold Shift to select text).
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
-    let result = event_loop(&mut terminal, initial, setup, opener, signals, &mutations).await;
+    let result = event_loop(
+        &mut terminal,
+        initial,
+        setup,
+        opener,
+        signals,
+        &mutations,
+        recorder,
+    )
+    .await;
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
     ratatui::restore();
     mutations.finish().await;
@@ -131,6 +141,7 @@ async fn event_loop<F>(
     opener: Option<EnvironmentOpener>,
     mut signals: crate::shutdown::Signals,
     mutations: &Mutations,
+    mut recorder: Option<super::recording::Recorder>,
 ) -> Result<(), DashboardError>
 where
     F: Future<Output = Result<(EnvironmentInfo, Backend, Option<String>), SetupError>>,
@@ -163,6 +174,12 @@ where
         );
     }
     let ready = EnvironmentInfo { client_page, ..env };
+    if let Some(recorder) = recorder.as_mut() {
+        recorder.record(
+            time::OffsetDateTime::now_utc(),
+            super::recording::Recorded::environment(&ready),
+        );
+    }
     // The first scan is asked for below, once the feed is open.
     let _ = update(&mut app, Action::SourcesReady(ready));
 
@@ -247,6 +264,20 @@ where
             }
         }
         for action in pending {
+            if let Some(recorder) = recorder.as_mut() {
+                match &action {
+                    Action::EnvironmentSwitched(env) => recorder.record(
+                        time::OffsetDateTime::now_utc(),
+                        super::recording::Recorded::environment(env),
+                    ),
+                    action => {
+                        if let Some(data) = super::recording::Recorded::of(action) {
+                            recorder.record(time::OffsetDateTime::now_utc(), data);
+                        }
+                        recorder.flush_if_due();
+                    }
+                }
+            }
             for effect in update(&mut app, action) {
                 if let Effect::SetRate(ceiling) = effect {
                     backend.rate.set_ceiling(ceiling);

@@ -32,6 +32,7 @@ fn env(readonly: bool) -> EnvironmentInfo {
         access_logs: None,
         metrics: None,
         client_page: None,
+        replay: None,
     }
 }
 

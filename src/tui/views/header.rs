@@ -18,10 +18,22 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .fg(Color::Black)
         .bg(env_color(&app.env.color))
         .add_modifier(Modifier::BOLD);
-    let mut first = vec![
+    let mut first = vec![];
+    if let Some(banner) = &app.env.replay {
+        // A recorded session: never to be mistaken for the live one.
+        first.push(Span::styled(
+            format!(" REPLAY {banner} "),
+            Style::default()
+                .fg(Color::White)
+                .bg(Color::Magenta)
+                .add_modifier(Modifier::BOLD),
+        ));
+        first.push(Span::raw(" "));
+    }
+    first.extend([
         Span::styled(format!(" {} ", app.env.name), env_style),
         Span::raw(format!(" {}  table {}", app.env.endpoint, app.env.table)),
-    ];
+    ]);
     if app.env.readonly {
         first.push(Span::styled(
             "  READ-ONLY ",
