@@ -65,6 +65,15 @@ pub enum Recorded {
         /// Expiry times by connection id (epoch ms).
         expires: HashMap<String, i64>,
     },
+    /// A scan as the difference from the scan before it in the file: a big table that changes
+    /// a little costs a little (the first scan, and one after an environment switch, is whole).
+    ScanDelta {
+        added: Vec<ConnectionRecord>,
+        removed: Vec<String>,
+        malformed: Vec<MalformedRecord>,
+        closed: usize,
+        expires: HashMap<String, i64>,
+    },
     /// Anything that failed, in the words the dashboard showed (`what` says which read).
     Failed {
         what: String,
@@ -186,7 +195,7 @@ impl Recorded {
     pub fn action(&self) -> Option<Action> {
         let recorded = |error: &str| Failure::Recorded(error.to_string());
         Some(match self {
-            Recorded::Environment { .. } => return None,
+            Recorded::Environment { .. } | Recorded::ScanDelta { .. } => return None,
             Recorded::Scanned {
                 records,
                 malformed,
@@ -253,6 +262,10 @@ pub struct Recorder {
     out: std::io::BufWriter<std::fs::File>,
     redact: bool,
     flushed: std::time::Instant,
+    /// The rate controller is observed four times a second: only its changes are kept.
+    last_rate: Option<RateStatus>,
+    /// The records of the last scan written, by connection id: the next is written as a delta.
+    last_scan: Option<HashMap<String, ConnectionRecord>>,
 }
 
 impl Recorder {
@@ -265,16 +278,25 @@ impl Recorder {
             out: std::io::BufWriter::new(file),
             redact,
             flushed: std::time::Instant::now(),
+            last_rate: None,
+            last_scan: None,
         })
     }
 
     /// Append one piece of data, received at `at`.
     pub fn record(&mut self, at: time::OffsetDateTime, data: Recorded) {
+        if let Recorded::Rate { status } = &data {
+            if self.last_rate == Some(*status) {
+                return;
+            }
+            self.last_rate = Some(*status);
+        }
         let data = if self.redact {
             super::redaction::redacted(data)
         } else {
             data
         };
+        let data = self.as_delta(data);
         let entry = Entry {
             at_ms: ms(at),
             data,
@@ -286,6 +308,52 @@ impl Recorder {
             }
         }
         self.flush_if_due();
+    }
+
+    /// A scan after a scan: only what changed.
+    fn as_delta(&mut self, data: Recorded) -> Recorded {
+        match data {
+            Recorded::Scanned {
+                records,
+                malformed,
+                closed,
+                expires,
+            } => {
+                let now: HashMap<String, ConnectionRecord> = records
+                    .iter()
+                    .map(|r| (r.connection_id.clone(), r.clone()))
+                    .collect();
+                let Some(before) = self.last_scan.replace(now) else {
+                    return Recorded::Scanned {
+                        records,
+                        malformed,
+                        closed,
+                        expires,
+                    };
+                };
+                let added = records
+                    .into_iter()
+                    .filter(|r| before.get(&r.connection_id) != Some(r))
+                    .collect();
+                let now = self.last_scan.as_ref();
+                let removed = before
+                    .into_keys()
+                    .filter(|id| now.is_some_and(|n| !n.contains_key(id)))
+                    .collect();
+                Recorded::ScanDelta {
+                    added,
+                    removed,
+                    malformed,
+                    closed,
+                    expires,
+                }
+            }
+            Recorded::Environment { .. } => {
+                self.last_scan = None;
+                data
+            }
+            other => other,
+        }
     }
 
     /// At most a second of data waits in memory.
@@ -316,7 +384,69 @@ pub fn read(path: &Path) -> std::io::Result<(Vec<Entry>, usize)> {
         }
     }
     entries.sort_by_key(|e| e.at_ms);
-    Ok((entries, unreadable))
+    Ok((whole_scans(entries), unreadable))
+}
+
+/// Every delta made a whole scan again, in file order, so each entry replays by itself.
+fn whole_scans(entries: Vec<Entry>) -> Vec<Entry> {
+    let mut last: Vec<ConnectionRecord> = Vec::new();
+    entries
+        .into_iter()
+        .map(|entry| {
+            let data = match entry.data {
+                Recorded::Scanned {
+                    records,
+                    malformed,
+                    closed,
+                    expires,
+                } => {
+                    last = records.clone();
+                    Recorded::Scanned {
+                        records,
+                        malformed,
+                        closed,
+                        expires,
+                    }
+                }
+                Recorded::ScanDelta {
+                    added,
+                    removed,
+                    malformed,
+                    closed,
+                    expires,
+                } => {
+                    let removed: std::collections::HashSet<String> = removed.into_iter().collect();
+                    let changed: std::collections::HashSet<&str> =
+                        added.iter().map(|r| r.connection_id.as_str()).collect();
+                    let mut records: Vec<ConnectionRecord> = last
+                        .iter()
+                        .filter(|r| {
+                            !removed.contains(&r.connection_id)
+                                && !changed.contains(r.connection_id.as_str())
+                        })
+                        .cloned()
+                        .collect();
+                    records.extend(added.iter().cloned());
+                    last = records.clone();
+                    Recorded::Scanned {
+                        records,
+                        malformed,
+                        closed,
+                        expires,
+                    }
+                }
+                Recorded::Environment { .. } => {
+                    last.clear();
+                    entry.data
+                }
+                other => other,
+            };
+            Entry {
+                at_ms: entry.at_ms,
+                data,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -361,6 +491,43 @@ mod tests {
             assert_eq!(Recorded::of(&again), Recorded::of(&action), "{line}");
         }
         assert_eq!(Recorded::of(&Action::Quit), None);
+    }
+
+    #[test]
+    fn a_scan_after_a_scan_is_written_as_its_difference_and_read_back_whole() {
+        let dir = std::env::temp_dir().join(format!("wsdash-rec-delta-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("session.jsonl");
+        let scan = |ids: &[&str]| Recorded::Scanned {
+            records: ids
+                .iter()
+                .map(|id| ConnectionRecord::new("u", *id))
+                .collect(),
+            malformed: vec![],
+            closed: 0,
+            expires: Default::default(),
+        };
+        {
+            let mut recorder = Recorder::open(&path, false).expect("open");
+            let now = time::OffsetDateTime::now_utc();
+            recorder.record(now, scan(&["A", "B", "C"]));
+            recorder.record(now, scan(&["B", "C", "D"]));
+        }
+        let text = std::fs::read_to_string(&path).expect("file");
+        assert!(
+            text.lines()
+                .nth(1)
+                .is_some_and(|l| l.contains("scan_delta")),
+            "{text}"
+        );
+        let (entries, _) = read(&path).expect("read");
+        let Recorded::Scanned { records, .. } = &entries[1].data else {
+            panic!("{entries:?}");
+        };
+        let mut ids: Vec<&str> = records.iter().map(|r| r.connection_id.as_str()).collect();
+        ids.sort();
+        assert_eq!(ids, ["B", "C", "D"]);
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]

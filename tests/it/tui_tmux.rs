@@ -1220,3 +1220,141 @@ fn the_overview_shows_two_environments_and_a_fault_on_its_own_row() {
     tmux.keys(&["q"]);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// The table rows a dashboard screen shows: (connection id, state), in screen order.
+fn screen_rows(screen: &str) -> Vec<(String, String)> {
+    const STATES: [&str; 6] = [
+        "live",
+        "stale",
+        "expired",
+        "unknown",
+        "malformed",
+        "unprobed",
+    ];
+    screen
+        .lines()
+        .filter(|l| l.starts_with("│ "))
+        .filter_map(|l| {
+            let words: Vec<&str> = l.trim_matches('│').split_whitespace().collect();
+            let id = words.get(1)?;
+            let state = words.iter().find(|w| STATES.contains(w))?;
+            (id.len() >= 12).then(|| (id.to_string(), state.to_string()))
+        })
+        .collect()
+}
+
+/// A demo session recorded, then replayed: at three moments the replay shows the rows (and
+/// under a filter, the same filter results) the live dashboard showed then, the storm view
+/// opens on it, and the file a killed recorder left is read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recorded_session_replays_as_it_was_seen() {
+    crate::needs!(Tool::Tmux);
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("wsdash-tmux-rec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let recording = dir.join("session.jsonl");
+    let command = format!(
+        "env XDG_CONFIG_HOME={dir} XDG_STATE_HOME={dir} {BIN} --record {rec} demo --clients 3 --flappers 0 \
+         --forgotten 0 --lifetime-secs 0 --drop-disconnect 1 --push-every-ms 0 --gateway-listen 127.0.0.1:{port}",
+        dir = dir.display(),
+        rec = recording.display(),
+    );
+    let live = Tmux::start(&command);
+    let now_ms = || (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+    let steady = |tmux: &Tmux, what: &str, check: &dyn Fn(&str) -> bool| {
+        // The same screen twice, half a second apart: nothing was arriving at that moment.
+        loop {
+            let first = tmux.wait_for(what, |s| check(s));
+            let at = now_ms();
+            std::thread::sleep(Duration::from_millis(500));
+            let second = tmux.screen();
+            if screen_rows(&first) == screen_rows(&second) {
+                return (at, screen_rows(&second));
+            }
+        }
+    };
+    let (t1, rows1) = steady(&live, "three live clients", &|s| {
+        count(s, "live") == Some(3)
+    });
+    // Two tabs that vanish: their $disconnect is lost, so their records go stale.
+    let ws = format!("ws://127.0.0.1:{port}/production");
+    for n in 0..2 {
+        let (socket, _) = tokio_tungstenite::connect_async(format!("{ws}?token=dev:ghost-{n}"))
+            .await
+            .expect("connect");
+        drop(socket);
+    }
+    let (t2, rows2) = steady(&live, "two stale records", &|s| {
+        count(s, "stale") == Some(2)
+    });
+    live.keys(&[
+        "/", "s", "t", "a", "t", "e", ":", "s", "t", "a", "l", "e", "Enter",
+    ]);
+    let (t3, rows3) = steady(&live, "the filter", &|s| s.contains("connections 2/5"));
+    assert_eq!(rows3.len(), 2, "{rows3:?}");
+    // Killed, not quit: the recording is what a crash leaves.
+    let _ = Command::new("pkill")
+        .args(["-KILL", "-f", &recording.display().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(live);
+
+    let at = |t: i64| {
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(t) * 1_000_000)
+            .expect("time");
+        wsdash::model::iso_millis(at)
+    };
+    for (t, rows) in [(t1, &rows1), (t2, &rows2)] {
+        let out = Command::new(BIN)
+            .args([
+                "replay",
+                &recording.display().to_string(),
+                "--at",
+                &at(t),
+                "--output",
+                "json",
+            ])
+            .output()
+            .expect("replay");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let table: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        let replayed: Vec<(String, String)> = table
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                (
+                    r["connection_id"].as_str().unwrap_or_default().to_string(),
+                    r["state"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(&replayed, rows, "the table at {}", at(t));
+    }
+    // In the dashboard: paused at the third moment, the same filter shows the same rows.
+    let replay = Tmux::start(&format!("{BIN} replay {}", recording.display()));
+    replay.wait_for("the replay", |s| s.contains("REPLAY"));
+    replay.keys(&["Space"]);
+    replay.type_text(&format!(":at {}", at(t3)));
+    replay.keys(&["Enter"]);
+    replay.keys(&[
+        "/", "s", "t", "a", "t", "e", ":", "s", "t", "a", "l", "e", "Enter",
+    ]);
+    let screen = replay.wait_for("the filtered replay", |s| {
+        s.contains("PAUSED") && s.contains("connections 2/5")
+    });
+    assert_eq!(screen_rows(&screen), rows3, "{screen}");
+    // Nothing can change from a replay.
+    replay.keys(&["x"]);
+    replay.wait_for("purge refused", |s| {
+        s.contains("read-only: purge is disabled")
+    });
+    replay.keys(&["f"]);
+    replay.wait_for("the storm view", |s| s.contains("Reconnect storms"));
+    replay.keys(&["Escape", "q"]);
+    std::fs::remove_dir_all(dir).ok();
+}
