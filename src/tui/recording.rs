@@ -97,6 +97,10 @@ pub enum Recorded {
     Handshakes {
         lines: Vec<RecordedLine>,
     },
+    /// Handshakes as the lines not written before: the replay keeps the window itself.
+    NewHandshakes {
+        lines: Vec<RecordedLine>,
+    },
     Orphans {
         orphans: Vec<Orphan>,
     },
@@ -195,7 +199,9 @@ impl Recorded {
     pub fn action(&self) -> Option<Action> {
         let recorded = |error: &str| Failure::Recorded(error.to_string());
         Some(match self {
-            Recorded::Environment { .. } | Recorded::ScanDelta { .. } => return None,
+            Recorded::Environment { .. }
+            | Recorded::ScanDelta { .. }
+            | Recorded::NewHandshakes { .. } => return None,
             Recorded::Scanned {
                 records,
                 malformed,
@@ -266,6 +272,8 @@ pub struct Recorder {
     last_rate: Option<RateStatus>,
     /// The records of the last scan written, by connection id: the next is written as a delta.
     last_scan: Option<HashMap<String, ConnectionRecord>>,
+    /// The newest handshake line written (its time and text): later reads write what is newer.
+    last_handshake: Option<(i64, String)>,
 }
 
 impl Recorder {
@@ -280,6 +288,7 @@ impl Recorder {
             flushed: std::time::Instant::now(),
             last_rate: None,
             last_scan: None,
+            last_handshake: None,
         })
     }
 
@@ -348,8 +357,28 @@ impl Recorder {
                     expires,
                 }
             }
+            Recorded::Handshakes { lines } => {
+                // Each read returns the whole window again; most of it was written already.
+                let newest = self.last_handshake.clone();
+                if let Some(last) = lines
+                    .iter()
+                    .max_by(|a, b| a.at_ms.cmp(&b.at_ms).then_with(|| a.raw.cmp(&b.raw)))
+                {
+                    self.last_handshake = Some((last.at_ms, last.raw.clone()));
+                }
+                match newest {
+                    None => Recorded::Handshakes { lines },
+                    Some(after) => Recorded::NewHandshakes {
+                        lines: lines
+                            .into_iter()
+                            .filter(|l| (l.at_ms, &l.raw) > (after.0, &after.1))
+                            .collect(),
+                    },
+                }
+            }
             Recorded::Environment { .. } => {
                 self.last_scan = None;
+                self.last_handshake = None;
                 data
             }
             other => other,
@@ -387,8 +416,11 @@ pub fn read(path: &Path) -> std::io::Result<(Vec<Entry>, usize)> {
     Ok((whole_scans(entries), unreadable))
 }
 
-/// Every delta made a whole scan again, in file order, so each entry replays by itself.
+/// Every delta made whole again (a scan, the handshake window), in file order, so each entry
+/// replays by itself.
 fn whole_scans(entries: Vec<Entry>) -> Vec<Entry> {
+    let window_ms = super::telemetry::HANDSHAKES_WINDOW.whole_milliseconds() as i64;
+    let mut handshakes: Vec<RecordedLine> = Vec::new();
     let mut last: Vec<ConnectionRecord> = Vec::new();
     entries
         .into_iter()
@@ -435,8 +467,21 @@ fn whole_scans(entries: Vec<Entry>) -> Vec<Entry> {
                         expires,
                     }
                 }
+                Recorded::Handshakes { lines } => {
+                    handshakes = lines.clone();
+                    Recorded::Handshakes { lines }
+                }
+                Recorded::NewHandshakes { lines } => {
+                    handshakes.extend(lines);
+                    let since = entry.at_ms - window_ms;
+                    handshakes.retain(|l| l.at_ms >= since);
+                    Recorded::Handshakes {
+                        lines: handshakes.clone(),
+                    }
+                }
                 Recorded::Environment { .. } => {
                     last.clear();
+                    handshakes.clear();
                     entry.data
                 }
                 other => other,
