@@ -20,7 +20,7 @@ fn help(args: &[&str], env: &[(&str, &str)]) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-const SUBCOMMANDS: [&str; 14] = [
+const SUBCOMMANDS: [&str; 15] = [
     "list",
     "probe",
     "push",
@@ -35,6 +35,7 @@ const SUBCOMMANDS: [&str; 14] = [
     "exporter",
     "orphans",
     "overview",
+    "replay",
 ];
 
 #[test]
