@@ -88,6 +88,12 @@ pub enum Recorded {
     Probed {
         answers: Vec<ProbeAnswer>,
     },
+    /// Probe answers as the ones that differ from the connection's last recorded answer, and
+    /// the connection ids whose answer was the same again (the replay repeats it).
+    ProbedAgain {
+        changed: Vec<ProbeAnswer>,
+        same: Vec<String>,
+    },
     Delivered {
         outcome: DeliveryOutcome,
     },
@@ -201,6 +207,7 @@ impl Recorded {
         Some(match self {
             Recorded::Environment { .. }
             | Recorded::ScanDelta { .. }
+            | Recorded::ProbedAgain { .. }
             | Recorded::NewHandshakes { .. } => return None,
             Recorded::Scanned {
                 records,
@@ -274,6 +281,8 @@ pub struct Recorder {
     last_scan: Option<HashMap<String, ConnectionRecord>>,
     /// The newest handshake line written (its time and text): later reads write what is newer.
     last_handshake: Option<(i64, String)>,
+    /// Each connection's last probe answer written: an answer the same again costs its id.
+    last_answers: HashMap<String, ProbeAnswer>,
 }
 
 impl Recorder {
@@ -289,6 +298,7 @@ impl Recorder {
             last_rate: None,
             last_scan: None,
             last_handshake: None,
+            last_answers: HashMap::new(),
         })
     }
 
@@ -376,9 +386,23 @@ impl Recorder {
                     },
                 }
             }
+            Recorded::Probed { answers } => {
+                let (mut changed, mut same) = (Vec::new(), Vec::new());
+                for answer in answers {
+                    let id = answer.record.connection_id.clone();
+                    if self.last_answers.get(&id) == Some(&answer) {
+                        same.push(id);
+                    } else {
+                        self.last_answers.insert(id, answer.clone());
+                        changed.push(answer);
+                    }
+                }
+                Recorded::ProbedAgain { changed, same }
+            }
             Recorded::Environment { .. } => {
                 self.last_scan = None;
                 self.last_handshake = None;
+                self.last_answers.clear();
                 data
             }
             other => other,
@@ -422,6 +446,7 @@ fn whole_scans(entries: Vec<Entry>) -> Vec<Entry> {
     let window_ms = super::telemetry::HANDSHAKES_WINDOW.whole_milliseconds() as i64;
     let mut handshakes: Vec<RecordedLine> = Vec::new();
     let mut last: Vec<ConnectionRecord> = Vec::new();
+    let mut answers: HashMap<String, ProbeAnswer> = HashMap::new();
     entries
         .into_iter()
         .map(|entry| {
@@ -471,6 +496,23 @@ fn whole_scans(entries: Vec<Entry>) -> Vec<Entry> {
                     handshakes = lines.clone();
                     Recorded::Handshakes { lines }
                 }
+                Recorded::Probed { answers: now } => {
+                    for a in &now {
+                        answers.insert(a.record.connection_id.clone(), a.clone());
+                    }
+                    Recorded::Probed { answers: now }
+                }
+                Recorded::ProbedAgain { changed, same } => {
+                    let mut now: Vec<ProbeAnswer> = same
+                        .iter()
+                        .filter_map(|id| answers.get(id).cloned())
+                        .collect();
+                    for a in changed {
+                        answers.insert(a.record.connection_id.clone(), a.clone());
+                        now.push(a);
+                    }
+                    Recorded::Probed { answers: now }
+                }
                 Recorded::NewHandshakes { lines } => {
                     handshakes.extend(lines);
                     let since = entry.at_ms - window_ms;
@@ -482,6 +524,7 @@ fn whole_scans(entries: Vec<Entry>) -> Vec<Entry> {
                 Recorded::Environment { .. } => {
                     last.clear();
                     handshakes.clear();
+                    answers.clear();
                     entry.data
                 }
                 other => other,
@@ -572,6 +615,47 @@ mod tests {
         let mut ids: Vec<&str> = records.iter().map(|r| r.connection_id.as_str()).collect();
         ids.sort();
         assert_eq!(ids, ["B", "C", "D"]);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn an_answer_the_same_again_is_written_as_its_id_and_read_back_whole() {
+        let dir = std::env::temp_dir().join(format!("wsdash-rec-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("session.jsonl");
+        let probed = |gone: bool| {
+            Recorded::of(&Action::Probed(
+                ["A", "B"]
+                    .iter()
+                    .map(|id| ProbeResult {
+                        record: ConnectionRecord::new("u", *id),
+                        answer: if gone && *id == "B" {
+                            Err(GatewayError::Gone)
+                        } else {
+                            Ok(ConnectionInfo::default())
+                        },
+                    })
+                    .collect(),
+            ))
+            .expect("data")
+        };
+        {
+            let mut recorder = Recorder::open(&path, false).expect("open");
+            let now = time::OffsetDateTime::now_utc();
+            recorder.record(now, probed(false));
+            recorder.record(now, probed(true));
+        }
+        let text = std::fs::read_to_string(&path).expect("file");
+        let second = text.lines().nth(1).unwrap_or_default();
+        assert!(second.contains(r#""same":["A"]"#), "{second}");
+        let (entries, _) = read(&path).expect("read");
+        let Recorded::Probed { answers } = &entries[1].data else {
+            panic!("{entries:?}");
+        };
+        assert_eq!(answers.len(), 2);
+        assert!(answers
+            .iter()
+            .any(|a| a.record.connection_id == "B" && a.failed.is_some()));
         std::fs::remove_dir_all(dir).ok();
     }
 
