@@ -1221,6 +1221,18 @@ fn the_overview_shows_two_environments_and_a_fault_on_its_own_row() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// The storm view's "N in all" of records that appeared and vanished.
+fn storm_totals(screen: &str) -> Vec<String> {
+    screen
+        .lines()
+        .filter(|l| l.contains("│  new ") || l.contains("│  vanished "))
+        .filter_map(|l| {
+            let before = l.split(" in all").next()?;
+            Some(before.rsplit(' ').next()?.to_string())
+        })
+        .collect()
+}
+
 /// The table rows a dashboard screen shows: (connection id, state), in screen order.
 fn screen_rows(screen: &str) -> Vec<(String, String)> {
     const STATES: [&str; 6] = [
@@ -1292,6 +1304,12 @@ async fn a_recorded_session_replays_as_it_was_seen() {
     ]);
     let (t3, rows3) = steady(&live, "the filter", &|s| s.contains("connections 2/5"));
     assert_eq!(rows3.len(), 2, "{rows3:?}");
+    // The storm view then: records appeared and vanished in all.
+    live.keys(&["f"]);
+    let storm =
+        storm_totals(&live.wait_for("the live storm view", |s| s.contains("Reconnect storms")));
+    assert_eq!(storm.len(), 2, "appeared and vanished: {storm:?}");
+    live.keys(&["Escape"]);
     // Killed, not quit: the recording is what a crash leaves.
     let _ = Command::new("pkill")
         .args(["-KILL", "-f", &recording.display().to_string()])
@@ -1354,7 +1372,8 @@ async fn a_recorded_session_replays_as_it_was_seen() {
         s.contains("read-only: purge is disabled")
     });
     replay.keys(&["f"]);
-    replay.wait_for("the storm view", |s| s.contains("Reconnect storms"));
+    let replayed = replay.wait_for("the storm view", |s| s.contains("Reconnect storms"));
+    assert_eq!(storm_totals(&replayed), storm, "{replayed}");
     replay.keys(&["Escape", "q"]);
     std::fs::remove_dir_all(dir).ok();
 }
