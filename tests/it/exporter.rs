@@ -170,26 +170,7 @@ fn prometheus_scrapes_the_exporter_and_its_series_match_a_probe() {
     crate::needs!(Tool::RedisServer, Tool::Prometheus);
     let redis = Redis::start();
     // Clients that stay: the table holds still while the two readings are compared.
-    let demo = Running::start_with_env(
-        &[
-            "demo",
-            "--headless",
-            "--clients",
-            "6",
-            "--lifetime-secs",
-            "0",
-            "--flappers",
-            "0",
-            "--push-every-ms",
-            "0",
-            "--drop-disconnect",
-            "0",
-            "--store-url",
-            &redis.url,
-        ],
-        "try:",
-        &AWS,
-    );
+    let demo = crate::common::steady_demo(6, &redis.url);
     let deadline = Instant::now() + Duration::from_secs(30);
     while redis.cli(&["--scan", "--pattern", "ws:*"]).lines().count() < 6 {
         assert!(
@@ -418,28 +399,7 @@ fn one_exporter_watches_two_environments_and_a_fault_shows_on_its_own_series() {
     let redis_us = Redis::start();
     let mut redis_eu = Some(Redis::start());
     let url_eu = redis_eu.as_ref().map(|r| r.url.clone()).unwrap_or_default();
-    let demo = |url: &str| {
-        Running::start_with_env(
-            &[
-                "demo",
-                "--headless",
-                "--clients",
-                "2",
-                "--lifetime-secs",
-                "0",
-                "--flappers",
-                "0",
-                "--forgotten",
-                "0",
-                "--push-every-ms",
-                "0",
-                "--store-url",
-                url,
-            ],
-            "try:",
-            &AWS,
-        )
-    };
+    let demo = |url: &str| crate::common::steady_demo(2, url);
     let us = demo(&redis_us.url);
     let eu = demo(&url_eu);
     let dir = std::env::temp_dir().join(format!("wsdash-exporter-two-{}", std::process::id()));

@@ -1139,27 +1139,7 @@ fn the_overview_shows_two_environments_and_a_fault_on_its_own_row() {
     let redis_us = Redis::start();
     let mut redis_eu = Some(Redis::start());
     let url_eu = redis_eu.as_ref().map(|r| r.url.clone()).unwrap_or_default();
-    let demo = |url: &str| {
-        common::Running::start(
-            &[
-                "demo",
-                "--headless",
-                "--clients",
-                "2",
-                "--lifetime-secs",
-                "0",
-                "--flappers",
-                "0",
-                "--forgotten",
-                "0",
-                "--push-every-ms",
-                "0",
-                "--store-url",
-                url,
-            ],
-            "try:",
-        )
-    };
+    let demo = |url: &str| common::steady_demo(2, url);
     let us = demo(&redis_us.url);
     let eu = demo(&url_eu);
     let dir = std::env::temp_dir().join(format!("wsdash-tmux-overview-{}", std::process::id()));

@@ -244,6 +244,34 @@ pub fn quiet_demo(extra: &[&str]) -> Running {
     Running::start(&args, "try:")
 }
 
+/// A headless demo whose `clients` stay (no churn, no flappers, no forgotten client, no pushes,
+/// no lost `$disconnect`), its records in the store at `store_url`: a table that holds still
+/// while a test reads it from two sides.
+pub fn steady_demo(clients: usize, store_url: &str) -> Running {
+    let clients = clients.to_string();
+    Running::start(
+        &[
+            "demo",
+            "--headless",
+            "--clients",
+            &clients,
+            "--lifetime-secs",
+            "0",
+            "--flappers",
+            "0",
+            "--forgotten",
+            "0",
+            "--push-every-ms",
+            "0",
+            "--drop-disconnect",
+            "0",
+            "--store-url",
+            store_url,
+        ],
+        "try:",
+    )
+}
+
 /// Python 3 with the modules a test needs, or a clear failure saying how to install them.
 pub fn python_with(modules: &[&str]) -> String {
     let python = std::env::var("WSDASH_PYTHON").unwrap_or_else(|_| "python3".into());
