@@ -29,7 +29,9 @@ impl Tmux {
         );
         static SESSIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = SESSIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let session = format!("wsdash-e2e-{}-{n}", std::process::id());
+        // Fixed width, so that no session's name is the start of another's: tmux takes a target
+        // that names no session as a prefix, and a test's cleanup must never kill another's.
+        let session = format!("wsdash-e2e-{}-{n:04}", std::process::id());
         let status = Command::new("tmux")
             .args([
                 "new-session",
@@ -130,7 +132,7 @@ impl Tmux {
 
     pub fn alive(&self) -> bool {
         Command::new("tmux")
-            .args(["has-session", "-t", &self.session])
+            .args(["has-session", "-t", &format!("={}", self.session)])
             .status()
             .map(|s| s.success())
             .unwrap_or(false)
@@ -148,7 +150,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
+            .args(["kill-session", "-t", &format!("={}", self.session)])
             .status();
     }
 }
