@@ -1290,10 +1290,11 @@ async fn a_recorded_session_replays_as_it_was_seen() {
         storm_totals(&live.wait_for("the live storm view", |s| s.contains("Reconnect storms")));
     assert_eq!(storm.len(), 2, "appeared and vanished: {storm:?}");
     live.keys(&["Escape"]);
-    // Killed, not quit: the recording is what a crash leaves.
-    let _ = Command::new("pkill")
-        .args(["-KILL", "-f", &recording.display().to_string()])
-        .status();
+    // Killed, not quit: the recording is what a crash leaves. By its pid (`env` execs it): a
+    // pattern would also match the tmux server, whose title is the first session's command.
+    let pid = live.display("#{pane_pid}");
+    assert!(!pid.is_empty(), "the dashboard's pid");
+    let _ = Command::new("kill").args(["-KILL", &pid]).status();
     std::thread::sleep(Duration::from_millis(300));
     drop(live);
 
