@@ -101,6 +101,9 @@ pub enum Action {
         connection_id: String,
         result: Result<Vec<crate::access_logs::LogLine>, Failure>,
     },
+    /// The access log's CONNECT and DISCONNECT lines of the last two hours, for the orphan
+    /// search (compared with the table the dashboard already holds, not a second scan).
+    SessionsRead(Result<Vec<crate::access_logs::LogLine>, Failure>),
     /// The orphans the last search found.
     OrphansFound(Result<Vec<crate::ops::orphans::Orphan>, Failure>),
     /// A purge could not be planned at all (the scan under it failed).
@@ -115,8 +118,11 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Scan,
-    /// Look for orphans: the access log's open sessions the store does not know.
+    /// Look for orphans: read the access log's sessions of the last two hours.
     FindOrphans,
+    /// Confirm these open sessions the table does not hold: each looked up in the store once
+    /// more, then asked of the gateway.
+    ConfirmOrphans(Vec<crate::ops::orphans::Opened>),
     Probe(Vec<ConnectionRecord>),
     Push {
         targets: Vec<PushTarget>,

@@ -81,12 +81,22 @@ pub(super) async fn run(
             let Some(source) = &backend.access_logs else {
                 return None;
             };
+            let since_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+                as i64
+                - crate::ops::orphans::LOOK_BACK_MS;
+            Action::SessionsRead(
+                within("reading the access log", source.sessions(since_ms))
+                    .await
+                    .and_then(|r| r.map_err(Failure::from)),
+            )
+        }
+        Effect::ConfirmOrphans(candidates) => {
             let found = within(
-                "looking for orphans",
-                crate::ops::orphans::find_orphans(
+                "confirming orphans",
+                crate::ops::orphans::confirm(
+                    candidates,
                     backend.store.as_ref(),
                     backend.gateway.clone(),
-                    source.as_ref(),
                     backend.concurrency,
                     Some(Pacing::background(&backend.rate)),
                 ),

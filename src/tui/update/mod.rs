@@ -90,6 +90,7 @@ fn route(app: &mut App, action: Action) -> Vec<Effect> {
         Action::ShowLogs => logs::show(app),
         Action::ShowOrphans => orphans::show(app),
         Action::DisconnectOrphan => orphans::disconnect_selected(app),
+        Action::SessionsRead(sessions) => orphans::sessions_read(app, sessions),
         Action::OrphansFound(found) => orphans::found(app, found),
         Action::StartLogFilter => logs::start_filter(app),
         Action::LogTail { generation, result } => logs::tailed(app, generation, result),

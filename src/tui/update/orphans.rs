@@ -17,6 +17,26 @@ pub(super) fn show(app: &mut App) -> Vec<Effect> {
     vec![Effect::FindOrphans]
 }
 
+/// The open sessions the table does not hold go to be confirmed; none: no orphans.
+pub(super) fn sessions_read(
+    app: &mut App,
+    sessions: Result<Vec<crate::access_logs::LogLine>, Failure>,
+) -> Vec<Effect> {
+    let lines = match sessions {
+        Ok(lines) => lines,
+        Err(e) => return found(app, Err(e)),
+    };
+    let now_ms = (app.now.unix_timestamp_nanos() / 1_000_000) as i64;
+    let candidates: Vec<_> = crate::ops::orphans::open_sessions(&lines, now_ms)
+        .into_iter()
+        .filter(|o| app.row(&o.connection_id).is_none())
+        .collect();
+    if candidates.is_empty() {
+        return found(app, Ok(vec![]));
+    }
+    vec![Effect::ConfirmOrphans(candidates)]
+}
+
 pub(super) fn found(app: &mut App, found: Result<Vec<Orphan>, Failure>) -> Vec<Effect> {
     app.telemetry.orphans = Some(found);
     let ids: Vec<String> = listed(app)
@@ -113,6 +133,35 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn only_open_sessions_the_table_does_not_hold_are_confirmed() {
+        use crate::access_logs::{AccessLogEntry, LogLine};
+        let mut app = app_with(&[("alice", "A1")]);
+        let now_ms = (app.now.unix_timestamp_nanos() / 1_000_000) as i64;
+        let line = |id: &str| LogLine {
+            at_ms: now_ms - 60_000,
+            raw: String::new(),
+            entry: Some(AccessLogEntry::now(id, "CONNECT", "$connect", 200)),
+        };
+        let effects = update(
+            &mut app,
+            Action::SessionsRead(Ok(vec![line("A1"), line("LOST1")])),
+        );
+        match effects.as_slice() {
+            [Effect::ConfirmOrphans(candidates)] => {
+                let ids: Vec<&str> = candidates
+                    .iter()
+                    .map(|c| c.connection_id.as_str())
+                    .collect();
+                assert_eq!(ids, ["LOST1"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Every open session in the table: nothing to ask, no orphans.
+        assert!(update(&mut app, Action::SessionsRead(Ok(vec![line("A1")]))).is_empty());
+        assert!(matches!(&app.telemetry.orphans, Some(Ok(o)) if o.is_empty()));
     }
 
     #[test]
