@@ -59,7 +59,23 @@ pub async fn run(global: &GlobalArgs, args: &DisconnectArgs) -> Result<(), Comma
         Some(&crate::ops::pacing::Pacing::operator(&context.rate())),
     )
     .await;
-    if global.output == OutputFormat::Json {
+    report(
+        &outcomes,
+        args.connection_ids.len(),
+        global.output == OutputFormat::Json,
+        "the connections not listed were not touched",
+    )
+}
+
+/// Print what the disconnects did; exit 130 when a signal stopped them before `asked` were
+/// tried (`untouched` says what that left), 1 when one failed.
+pub fn report(
+    outcomes: &[crate::ops::disconnect::DisconnectOutcome],
+    asked: usize,
+    json: bool,
+    untouched: &str,
+) -> Result<(), CommandError> {
+    if json {
         print_json(&serde_json::json!({ "outcomes": outcomes }));
     } else {
         let rows: Vec<Vec<String>> = outcomes
@@ -79,12 +95,8 @@ pub async fn run(global: &GlobalArgs, args: &DisconnectArgs) -> Result<(), Comma
             .collect();
         print_table(&["CONNECTION", "RESULT", "RECORD", "DETAIL"], &rows);
     }
-    if outcomes.len() < args.connection_ids.len() {
-        return Err(interrupted(
-            outcomes.len(),
-            args.connection_ids.len(),
-            "the connections not listed were not touched",
-        ));
+    if outcomes.len() < asked {
+        return Err(interrupted(outcomes.len(), asked, untouched));
     }
     let failures = outcomes.iter().filter(|o| !o.succeeded()).count();
     if failures > 0 {

@@ -3,7 +3,7 @@
 //! registers again. Needs the stage's access log (`log_group`).
 
 use super::context::OutputFormat;
-use super::context::{confirm, failed, interrupted, usage, CommandError, Context, GlobalArgs};
+use super::context::{confirm, failed, usage, CommandError, Context, GlobalArgs};
 use super::output::{print_json, print_table};
 use crate::access_logs::{AccessLogSource, CloudWatchAccessLogs};
 use crate::ops::disconnect::disconnect_connections;
@@ -95,33 +95,12 @@ pub async fn run(global: &GlobalArgs, args: &OrphansArgs) -> Result<(), CommandE
         Some(&Pacing::operator(&rate)),
     )
     .await;
-    if global.output == OutputFormat::Json {
-        print_json(&serde_json::json!({ "disconnected": outcomes }));
-    } else {
-        let rows: Vec<Vec<String>> = outcomes
-            .iter()
-            .map(|o| {
-                vec![
-                    o.connection_id.clone(),
-                    o.class.as_str().into(),
-                    o.error.clone().unwrap_or_default(),
-                ]
-            })
-            .collect();
-        print_table(&["CONNECTION", "RESULT", "DETAIL"], &rows);
-    }
-    if outcomes.len() < ids.len() {
-        return Err(interrupted(
-            outcomes.len(),
-            ids.len(),
-            "the orphans not listed were left open",
-        ));
-    }
-    let failures = outcomes.iter().filter(|o| !o.succeeded()).count();
-    if failures > 0 {
-        return Err(failed(format!("{failures} disconnect(s) failed")));
-    }
-    Ok(())
+    super::disconnect::report(
+        &outcomes,
+        ids.len(),
+        global.output == OutputFormat::Json,
+        "the orphans not listed were left open",
+    )
 }
 
 fn print(orphans: &[Orphan], json: bool) {
