@@ -161,6 +161,24 @@ fn documented_metrics() -> BTreeSet<String> {
         .collect()
 }
 
+/// The exporter's metrics once `check` holds, or a failure with the last ones after `within`.
+fn wait_for_metrics(
+    url: &str,
+    what: &str,
+    within: Duration,
+    check: &dyn Fn(&str) -> bool,
+) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, body) = get(url).unwrap_or_default();
+        if status == 200 && check(&body) {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{what}: {body}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 fn assets() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/prometheus")
 }
@@ -218,18 +236,15 @@ fn prometheus_scrapes_the_exporter_and_its_series_match_a_probe() {
 
     // The exposition itself: a whole sweep, then promtool's linter.
     let metrics_url = format!("http://{listen}/metrics");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let exposition = loop {
-        let (status, body) = get(&metrics_url).unwrap_or_default();
-        if status == 200
-            && sample(&body, "wsdash_probe_coverage_ratio", "env=\"demo\"") == Some(1.0)
-            && sample(&body, "wsdash_records", "state=\"stale\"") == Some(3.0)
-        {
-            break body;
-        }
-        assert!(Instant::now() < deadline, "no complete sweep: {body}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let exposition = wait_for_metrics(
+        &metrics_url,
+        "a complete sweep",
+        Duration::from_secs(30),
+        &|body| {
+            sample(body, "wsdash_probe_coverage_ratio", "env=\"demo\"") == Some(1.0)
+                && sample(body, "wsdash_records", "state=\"stale\"") == Some(3.0)
+        },
+    );
     let (linted, lint) = promtool(&["check", "metrics"], Some(&exposition));
     assert!(linted, "promtool check metrics: {lint}\n{exposition}");
     // Asked for OpenMetrics (as Prometheus asks), it gets OpenMetrics.
@@ -438,15 +453,7 @@ fn one_exporter_watches_two_environments_and_a_fault_shows_on_its_own_series() {
     assert_eq!(exporter.value("watching:"), "prod-us, prod-eu");
     let metrics_url = format!("http://{listen}/metrics");
     let wait_for = |what: &str, check: &dyn Fn(&str) -> bool| {
-        let deadline = Instant::now() + Duration::from_secs(40);
-        loop {
-            let (_, body) = get(&metrics_url).unwrap_or_default();
-            if check(&body) {
-                return body;
-            }
-            assert!(Instant::now() < deadline, "{what}: {body}");
-            std::thread::sleep(Duration::from_millis(300));
-        }
+        wait_for_metrics(&metrics_url, what, Duration::from_secs(40), check)
     };
     let live = |env: &str| format!("env=\"{env}\"");
     wait_for("both environments' live clients", &|body| {
