@@ -41,23 +41,21 @@ pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
         None => {}
     }
     if let Some((key, secret)) = &settings.static_key {
-        loader =
-            loader.credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
-                key,
-                secret,
-                None,
-                None,
-                "wsdash-static",
-            ));
+        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+            key,
+            secret,
+            None,
+            None,
+            "wsdash-static",
+        ));
     } else if settings.dummy_credentials {
-        loader =
-            loader.credentials_provider(aws_sdk_apigatewaymanagement::config::Credentials::new(
-                "wsdash-local",
-                "wsdash-local",
-                None,
-                None,
-                "wsdash-dummy",
-            ));
+        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+            "wsdash-local",
+            "wsdash-local",
+            None,
+            None,
+            "wsdash-dummy",
+        ));
     }
     let mut config = loader.load().await;
     if settings.static_key.is_none() && !settings.dummy_credentials {

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
         _ => false,
     };
     wsdash::logging::init(dashboard);
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match runtime_for(&cli.command) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -81,5 +81,33 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+/// One thread for the one-shot commands, worker threads for the servers and the dashboard.
+/// A command's work is a stream of small HTTP calls: on one thread, each answer is read and
+/// the next call written without waking another thread, which is most of what a call costs
+/// otherwise (measured with `wsdash push`: futex and scheduler time beside every request).
+/// The dashboard and the servers keep the worker pool: they serve many peers at once and must
+/// never let one slow part stall the rest.
+fn runtime_for(command: &Option<Command>) -> std::io::Result<tokio::runtime::Runtime> {
+    let one_shot = matches!(
+        command,
+        Some(
+            Command::List
+                | Command::Probe
+                | Command::Push(_)
+                | Command::Disconnect(_)
+                | Command::Purge(_)
+                | Command::Restore(_)
+                | Command::Orphans(_)
+        )
+    );
+    if one_shot && std::env::var_os("WSDASH_WORKER_THREADS").is_none() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Runtime::new()
     }
 }

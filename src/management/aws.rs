@@ -1,23 +1,54 @@
-//! [`ManagementApi`] over aws-sdk-apigatewaymanagement: real API Gateway, or the emulator via its URL.
+//! [`ManagementApi`] for real API Gateway, or the emulator via its URL: each call one request
+//! signed and sent by [`SignedHttp`], each answer classified by its AWS error type.
 
 use super::denial::{CallContext, Verb};
+use super::signed_http::{Answer, SignedHttp};
 use super::{GatewayError, ManagementApi};
 use crate::model::ConnectionInfo;
 use async_trait::async_trait;
 use aws_config::SdkConfig;
-use aws_sdk_apigatewaymanagement::config::http::HttpResponse;
-use aws_sdk_apigatewaymanagement::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_apigatewaymanagement::primitives::{Blob, DateTime};
-use aws_sdk_apigatewaymanagement::Client;
 use bytes::Bytes;
-use time::OffsetDateTime;
+use http::Method;
+use percent_encoding::{AsciiSet, CONTROLS};
 
 pub struct AwsManagementApi {
-    client: Client,
+    http: SignedHttp,
     endpoint: String,
     /// What every refusal is explained with: the region signed for, and whose credentials.
     context: CallContext,
 }
+
+/// What a connection id is percent-encoded with in the path: the SDK's set for a label.
+const LABEL: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'/')
+    .add(b':')
+    .add(b',')
+    .add(b'?')
+    .add(b'#')
+    .add(b'[')
+    .add(b']')
+    .add(b'{')
+    .add(b'}')
+    .add(b'|')
+    .add(b'@')
+    .add(b'!')
+    .add(b'$')
+    .add(b'&')
+    .add(b'\'')
+    .add(b'(')
+    .add(b')')
+    .add(b'*')
+    .add(b'+')
+    .add(b';')
+    .add(b'=')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'"')
+    .add(b'^')
+    .add(b'`')
+    .add(b'\\');
 
 impl AwsManagementApi {
     /// `endpoint` is the stage URL, e.g. `https://abc.execute-api.eu-west-1.amazonaws.com/production`.
@@ -30,12 +61,8 @@ impl AwsManagementApi {
             .clone()
             .or_else(|| sdk_config.region().map(|r| r.to_string()))
             .unwrap_or_else(|| "us-east-1".into());
-        let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk_config)
-            .endpoint_url(&endpoint)
-            .region(aws_config::Region::new(region.clone()))
-            .build();
         Self {
-            client: Client::from_conf(config),
+            http: SignedHttp::new(sdk_config, &region),
             endpoint,
             context: CallContext {
                 verb: Verb::Post,
@@ -58,85 +85,70 @@ impl AwsManagementApi {
         (&self.context.region, self.context.region_from_host)
     }
 
-    fn context(&self, verb: Verb) -> CallContext {
-        CallContext {
+    /// One call on `@connections/{id}`: the answer when it is a success, else its error.
+    async fn call(
+        &self,
+        verb: Verb,
+        connection_id: &str,
+        body: Bytes,
+    ) -> Result<Answer, GatewayError> {
+        // Refuse ids that cannot go into a path, before anything is signed.
+        if let Some(problem) = crate::model::connection_id_problem(connection_id) {
+            return Err(GatewayError::InvalidConnectionId(problem));
+        }
+        let method = match verb {
+            Verb::Post => Method::POST,
+            Verb::Get => Method::GET,
+            Verb::Delete => Method::DELETE,
+        };
+        let uri = format!(
+            "{}/@connections/{}",
+            self.endpoint,
+            percent_encoding::utf8_percent_encode(connection_id, LABEL)
+        );
+        let answer = self.http.send(method, &uri, body, &self.endpoint).await?;
+        if (200..300).contains(&answer.status) {
+            Ok(answer)
+        } else {
+            Err(self.refusal(verb, &answer))
+        }
+    }
+
+    /// The one place an error answer becomes a [`GatewayError`]: by its AWS error type, else
+    /// its status.
+    fn refusal(&self, verb: Verb, answer: &Answer) -> GatewayError {
+        let mut context = CallContext {
             verb,
             ..self.context.clone()
-        }
+        };
+        context.clock_offset_secs = clock_offset_secs(answer);
+        let header = answer
+            .headers
+            .get("x-amzn-errortype")
+            .and_then(|v| v.to_str().ok());
+        let (error_type, message) = super::wire::error_type_and_message(header, &answer.body);
+        let message = match (message, &error_type) {
+            (Some(message), _) => message,
+            (None, Some(error_type)) => error_type.clone(),
+            // An answer with neither a type nor a message is not API Gateway's.
+            (None, None) => format!(
+                "no AWS error type in the answer: is {} a stage URL of a WebSocket API?",
+                self.endpoint
+            ),
+        };
+        GatewayError::from_code_and_status(error_type.as_deref(), answer.status, message, &context)
     }
 }
 
 /// The gateway's clock minus ours, from an answer's `Date` header.
-fn clock_offset_secs(response: &HttpResponse) -> Option<i64> {
-    let date = response.headers().get("date")?;
+fn clock_offset_secs(answer: &Answer) -> Option<i64> {
+    let date = answer.headers.get("date")?.to_str().ok()?;
     let theirs = httpdate::parse_http_date(date).ok()?;
     let ours = std::time::SystemTime::now();
     Some(match theirs.duration_since(ours) {
         Ok(ahead) => ahead.as_secs() as i64,
         Err(behind) => -(behind.duration().as_secs() as i64),
     })
-}
-
-/// Refuse ids the SDK cannot put into a path (it would fail with a URI error, or worse).
-fn check_id(connection_id: &str) -> Result<(), GatewayError> {
-    match crate::model::connection_id_problem(connection_id) {
-        Some(problem) => Err(GatewayError::InvalidConnectionId(problem)),
-        None => Ok(()),
-    }
-}
-
-fn to_time(t: Option<&DateTime>) -> Option<OffsetDateTime> {
-    let t = t?;
-    OffsetDateTime::from_unix_timestamp_nanos(t.as_nanos()).ok()
-}
-
-/// The one place an SDK error becomes a [`GatewayError`].
-fn classify_sdk_error<E>(
-    err: SdkError<E, HttpResponse>,
-    endpoint: &str,
-    mut context: CallContext,
-) -> GatewayError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    if let Some(failure) = crate::aws_env::credentials_failure(&err) {
-        return GatewayError::Credentials(failure.to_string());
-    }
-    let unanswered = || crate::aws_env::describe_unanswered_call(&err, endpoint);
-    match &err {
-        SdkError::TimeoutError(_) => GatewayError::Timeout(unanswered()),
-        SdkError::DispatchFailure(failure) => {
-            if failure.is_timeout() {
-                GatewayError::Timeout(unanswered())
-            } else {
-                GatewayError::Network(unanswered())
-            }
-        }
-        SdkError::ResponseError(ctx) => GatewayError::Other {
-            status: ctx.raw().status().as_u16(),
-            message: format!(
-                "the answer from {endpoint} is not the Management API's: {}",
-                crate::aws_env::cause_chain(&err)
-            ),
-        },
-        SdkError::ServiceError(ctx) => {
-            let status = ctx.raw().status().as_u16();
-            context.clock_offset_secs = clock_offset_secs(ctx.raw());
-            let message = match (ctx.err().message(), ctx.err().code()) {
-                (Some(message), _) => message.to_string(),
-                (None, Some(code)) => code.to_string(),
-                // An answer with neither a type nor a message is not API Gateway's.
-                (None, None) => format!(
-                    "no AWS error type in the answer: is {endpoint} a stage URL of a WebSocket API?"
-                ),
-            };
-            GatewayError::from_code_and_status(ctx.err().code(), status, message, &context)
-        }
-        _ => GatewayError::Other {
-            status: 0,
-            message: crate::aws_env::cause_chain(&err),
-        },
-    }
 }
 
 #[async_trait]
@@ -146,49 +158,24 @@ impl ManagementApi for AwsManagementApi {
         connection_id: &str,
         data: Bytes,
     ) -> Result<(), GatewayError> {
-        check_id(connection_id)?;
-        self.client
-            .post_to_connection()
-            .connection_id(connection_id)
-            .data(Blob::new(data.to_vec()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| classify_sdk_error(e, &self.endpoint, self.context(Verb::Post)))
+        self.call(Verb::Post, connection_id, data).await.map(|_| ())
     }
 
     async fn get_connection(&self, connection_id: &str) -> Result<ConnectionInfo, GatewayError> {
-        check_id(connection_id)?;
-        let out = self
-            .client
-            .get_connection()
-            .connection_id(connection_id)
-            .send()
-            .await
-            .map_err(|e| classify_sdk_error(e, &self.endpoint, self.context(Verb::Get)))?;
-        Ok(ConnectionInfo {
-            connected_at: to_time(out.connected_at()),
-            last_active_at: to_time(out.last_active_at()),
-            source_ip: out
-                .identity()
-                .and_then(|i| i.source_ip())
-                .map(str::to_string),
-            user_agent: out
-                .identity()
-                .and_then(|i| i.user_agent())
-                .map(str::to_string),
+        let answer = self.call(Verb::Get, connection_id, Bytes::new()).await?;
+        super::wire::connection_info(&answer.body).map_err(|why| GatewayError::Other {
+            status: answer.status,
+            message: format!(
+                "the answer from {} is not the Management API's: {why}",
+                self.endpoint
+            ),
         })
     }
 
     async fn delete_connection(&self, connection_id: &str) -> Result<(), GatewayError> {
-        check_id(connection_id)?;
-        self.client
-            .delete_connection()
-            .connection_id(connection_id)
-            .send()
+        self.call(Verb::Delete, connection_id, Bytes::new())
             .await
             .map(|_| ())
-            .map_err(|e| classify_sdk_error(e, &self.endpoint, self.context(Verb::Delete)))
     }
 
     fn endpoint(&self) -> &str {

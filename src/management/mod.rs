@@ -4,8 +4,11 @@
 //! matches on [`GatewayError`]; nothing above it ever sees an SDK type.
 
 pub mod aws;
+mod credentials_cache;
 pub mod denial;
 pub mod endpoint;
+mod signed_http;
+mod wire;
 
 use crate::model::{ConnectionInfo, DeliveryClass};
 use async_trait::async_trait;
