@@ -1,5 +1,6 @@
-//! The Rust SDK through `management/` against the emulator, with gateway and backend as separate
-//! processes like a user runs them, plus the limits and faults the SDK must classify.
+//! wsdash's Management API client (`management/`) against the emulator, with gateway and
+//! backend as separate processes like a user runs them, plus the limits and faults it must
+//! classify; the official Rust SDK, making the same calls, is the control.
 
 use crate::common;
 use crate::common::tools::Tool;
@@ -113,7 +114,7 @@ async fn next_text(socket: &mut Socket) -> String {
 }
 
 #[tokio::test]
-async fn the_rust_sdk_pushes_probes_and_deletes_through_the_emulator() {
+async fn wsdashs_client_pushes_probes_and_deletes_through_the_emulator() {
     let system = start_system(&[]);
     let api = management_api(&system.management).await;
     let mut socket = connect(&system, "dev:alice").await;
@@ -1052,4 +1053,304 @@ print(api["ApiEndpoint"], c.get_deployment(ApiId="wsdash", DeploymentId=deployme
 "#;
     let answer = common::run_python(&["boto3"], script, &[&format!("http://{listen}")]);
     assert_eq!(answer, format!("ws://{listen} DEPLOYED"));
+}
+
+/// How the official SDK reads one answer: success, or the error type and status it saw.
+fn sdk_reading<T, E>(
+    result: Result<
+        T,
+        aws_sdk_apigatewaymanagement::error::SdkError<
+            E,
+            aws_sdk_apigatewaymanagement::config::http::HttpResponse,
+        >,
+    >,
+) -> Result<T, (Option<String>, u16)>
+where
+    E: aws_sdk_apigatewaymanagement::error::ProvideErrorMetadata,
+{
+    use aws_sdk_apigatewaymanagement::error::SdkError;
+    result.map_err(|e| match &e {
+        SdkError::ServiceError(ctx) => (
+            ctx.err().code().map(str::to_string),
+            ctx.raw().status().as_u16(),
+        ),
+        _ => (None, 0),
+    })
+}
+
+/// The SDK's error type and status, classified as wsdash classifies them.
+fn as_wsdash_would(
+    verb: wsdash::management::denial::Verb,
+    code: Option<&str>,
+    status: u16,
+) -> GatewayError {
+    let context = wsdash::management::denial::CallContext {
+        verb,
+        region: "us-east-1".into(),
+        region_from_host: false,
+        profile: None,
+        clock_offset_secs: None,
+    };
+    GatewayError::from_code_and_status(code, status, String::new(), &context)
+}
+
+/// Every answer the emulator gives (delivered, the connection's details, too large, Gone, each
+/// refused signature, throttled) reads the same through wsdash's client as through the SDK:
+/// the same success, or the same status, class and cause.
+#[tokio::test]
+async fn wsdashs_client_reads_every_answer_as_the_official_sdk_does() {
+    use wsdash::management::denial::Verb;
+    let dir = std::env::temp_dir().join(format!("wsdash-sdk-control-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let expires = (time::OffsetDateTime::now_utc() - time::Duration::minutes(1))
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("time");
+    let credentials = dir.join("credentials.json");
+    std::fs::write(
+        &credentials,
+        serde_json::json!([
+            {"access_key_id": "AKIAOPS", "secret_access_key": "right", "user": "ops"},
+            {"access_key_id": "ASIAOLD", "secret_access_key": "old", "session_token": "tok", "expires_at": expires},
+        ])
+        .to_string(),
+    )
+    .expect("write");
+    let credentials = credentials.to_string_lossy().into_owned();
+    let system = start_system(&["--credentials", &credentials]);
+    let mut socket = connect(&system, "dev:carol").await;
+    let live = connection_of(&system, "carol").await;
+
+    // Both clients with the same credentials and region.
+    let clients = |key: &str, secret: &str, token: Option<&str>, region: &str| {
+        let sdk = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        key,
+                        secret,
+                        token.map(str::to_string),
+                        None,
+                        "test",
+                    ),
+                ),
+            )
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let official = aws_sdk_apigatewaymanagement::Client::from_conf(
+            aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+                .endpoint_url(&system.management)
+                .build(),
+        );
+        (official, AwsManagementApi::new(&sdk, &system.management))
+    };
+    let compare = |what: &str,
+                   verb: Verb,
+                   sdk: Result<(), (Option<String>, u16)>,
+                   ours: Result<(), GatewayError>| {
+        match (sdk, ours) {
+            (Ok(()), Ok(())) => {}
+            (Err((code, status)), Err(ours)) => {
+                let expected = as_wsdash_would(verb, code.as_deref(), status);
+                assert_eq!(
+                    (ours.status(), ours.class(), ours.cause()),
+                    (expected.status(), expected.class(), expected.cause()),
+                    "{what}: the SDK read {code:?} {status}; wsdash: {ours}"
+                );
+            }
+            (sdk, ours) => panic!("{what}: the SDK read {sdk:?}, wsdash {ours:?}"),
+        }
+    };
+
+    let (official, ours) = clients("AKIAOPS", "right", None, "us-east-1");
+    let payload = br#"{"type":"heartbeat"}"#;
+    compare(
+        "post",
+        Verb::Post,
+        sdk_reading(
+            official
+                .post_to_connection()
+                .connection_id(&live)
+                .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+                    &payload[..],
+                ))
+                .send()
+                .await,
+        )
+        .map(|_| ()),
+        ours.post_to_connection(&live, Bytes::from_static(payload))
+            .await,
+    );
+    compare(
+        "post",
+        Verb::Post,
+        Ok(()),
+        ours.post_to_connection(&live, Bytes::from_static(payload))
+            .await,
+    );
+    for _ in 0..2 {
+        assert_eq!(next_text(&mut socket).await, r#"{"type":"heartbeat"}"#);
+    }
+    let theirs =
+        sdk_reading(official.get_connection().connection_id(&live).send().await).expect("get");
+    let info = ours.get_connection(&live).await.expect("get");
+    let millis = |t: Option<&aws_sdk_apigatewaymanagement::primitives::DateTime>| {
+        t.map(|t| t.to_millis().unwrap_or_default())
+    };
+    assert_eq!(
+        info.connected_at
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64),
+        millis(theirs.connected_at())
+    );
+    assert_eq!(
+        info.last_active_at
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64),
+        millis(theirs.last_active_at())
+    );
+    assert_eq!(
+        info.source_ip.as_deref(),
+        theirs.identity().and_then(|i| i.source_ip())
+    );
+    assert_eq!(
+        info.user_agent.as_deref(),
+        theirs.identity().and_then(|i| i.user_agent())
+    );
+    let too_big = vec![b'x'; 131_073];
+    compare(
+        "post too large",
+        Verb::Post,
+        sdk_reading(
+            official
+                .post_to_connection()
+                .connection_id(&live)
+                .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+                    too_big.clone(),
+                ))
+                .send()
+                .await,
+        )
+        .map(|_| ()),
+        ours.post_to_connection(&live, Bytes::from(too_big)).await,
+    );
+
+    // Refused signatures: a wrong secret, an unknown key, an expired session, a wrong region.
+    for (key, secret, token, region) in [
+        ("AKIAOPS", "wrong", None, "us-east-1"),
+        ("AKIANOBODY", "x", None, "us-east-1"),
+        ("ASIAOLD", "old", Some("tok"), "us-east-1"),
+        ("AKIAOPS", "right", None, "eu-west-1"),
+    ] {
+        let (official, ours) = clients(key, secret, token, region);
+        compare(
+            &format!("get as {key} in {region}"),
+            Verb::Get,
+            sdk_reading(official.get_connection().connection_id(&live).send().await).map(|_| ()),
+            ours.get_connection(&live).await.map(|_| ()),
+        );
+        compare(
+            &format!("post as {key} in {region}"),
+            Verb::Post,
+            sdk_reading(
+                official
+                    .post_to_connection()
+                    .connection_id(&live)
+                    .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+                        &payload[..],
+                    ))
+                    .send()
+                    .await,
+            )
+            .map(|_| ()),
+            ours.post_to_connection(&live, Bytes::from_static(payload))
+                .await,
+        );
+    }
+
+    // Gone, after the SDK closed the connection: every verb, both clients.
+    let (official, ours) = clients("AKIAOPS", "right", None, "us-east-1");
+    sdk_reading(
+        official
+            .delete_connection()
+            .connection_id(&live)
+            .send()
+            .await,
+    )
+    .expect("delete");
+    compare(
+        "get gone",
+        Verb::Get,
+        sdk_reading(official.get_connection().connection_id(&live).send().await).map(|_| ()),
+        ours.get_connection(&live).await.map(|_| ()),
+    );
+    compare(
+        "post gone",
+        Verb::Post,
+        sdk_reading(
+            official
+                .post_to_connection()
+                .connection_id(&live)
+                .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+                    &payload[..],
+                ))
+                .send()
+                .await,
+        )
+        .map(|_| ()),
+        ours.post_to_connection(&live, Bytes::from_static(payload))
+            .await,
+    );
+    compare(
+        "delete gone",
+        Verb::Delete,
+        sdk_reading(
+            official
+                .delete_connection()
+                .connection_id(&live)
+                .send()
+                .await,
+        )
+        .map(|_| ()),
+        ours.delete_connection(&live).await,
+    );
+    assert!(matches!(
+        ours.get_connection(&live).await,
+        Err(GatewayError::Gone)
+    ));
+
+    // Throttled: a gateway that answers every call 429.
+    let throttled = start_system(&["--fault-throttle", "1"]);
+    let (official, ours) = {
+        let sdk = load_sdk_config(&AwsSettings {
+            dummy_credentials: true,
+            region: Some("us-east-1".into()),
+            ..AwsSettings::default()
+        })
+        .await;
+        let official = aws_sdk_apigatewaymanagement::Client::from_conf(
+            aws_sdk_apigatewaymanagement::config::Builder::from(&sdk)
+                .endpoint_url(&throttled.management)
+                .build(),
+        );
+        (official, AwsManagementApi::new(&sdk, &throttled.management))
+    };
+    let sdk = sdk_reading(
+        official
+            .post_to_connection()
+            .connection_id("AAAAAAAAAAAAAAA=")
+            .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
+                &payload[..],
+            ))
+            .send()
+            .await,
+    )
+    .map(|_| ());
+    assert!(matches!(sdk, Err((_, 429))), "{sdk:?}");
+    compare(
+        "post throttled",
+        Verb::Post,
+        sdk,
+        ours.post_to_connection("AAAAAAAAAAAAAAA=", Bytes::from_static(payload))
+            .await,
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,4 +1,5 @@
-//! What benchmarks measure with: a process's resident memory and percentiles.
+//! What benchmarks measure with: a process's resident memory, the CPU time of finished child
+//! processes, and percentiles.
 
 /// Resident memory of process `pid` in MB (NaN where /proc cannot say).
 pub fn rss_mb(pid: u32) -> f64 {
@@ -18,4 +19,17 @@ pub fn percentile(samples: &mut [f64], p: f64) -> f64 {
     }
     samples.sort_by(f64::total_cmp);
     samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+/// User + system CPU seconds of every child process this process has waited for so far (and
+/// of their own waited-for children): the difference across one `Command::output()` is that
+/// command's CPU time.
+pub fn children_cpu_secs() -> f64 {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) } != 0 {
+        return f64::NAN;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
 }
