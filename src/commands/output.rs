@@ -88,7 +88,7 @@ pub fn unprobed(records: Vec<crate::model::ConnectionRecord>) -> Vec<ProbedRecor
     records
         .into_iter()
         .map(|record| ProbedRecord {
-            state: if is_expired(&record, now) {
+            state: if is_expired(record.connected_at, now) {
                 ConnectionState::Expired
             } else {
                 ConnectionState::Unprobed

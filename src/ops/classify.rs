@@ -66,8 +66,8 @@ pub struct ProbedRecord {
     pub cause: Option<&'static str>,
 }
 
-pub fn is_expired(record: &ConnectionRecord, now: OffsetDateTime) -> bool {
-    now - record.connected_at > MAX_CONNECTION_AGE
+pub fn is_expired(connected_at: OffsetDateTime, now: OffsetDateTime) -> bool {
+    now - connected_at > MAX_CONNECTION_AGE
 }
 
 /// The state a probe answer implies.
@@ -91,7 +91,7 @@ pub fn data_warning(
                 .into(),
         );
     }
-    if state == ConnectionState::Live && is_expired(record, now) {
+    if state == ConnectionState::Live && is_expired(record.connected_at, now) {
         return Some(
             "live but older than 2 h by connected_at: the backend's connected_at is wrong (clock skew, a zone-less time, or a re-register that kept the first time)"
                 .into(),

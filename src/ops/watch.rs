@@ -174,7 +174,7 @@ fn merge(
             }
             _ => {
                 appeared.push((record.user_id.clone(), record.connection_id.clone()));
-                let state = if is_expired(&record, now) {
+                let state = if is_expired(record.connected_at, now) {
                     ConnectionState::Expired
                 } else {
                     ConnectionState::Unprobed

@@ -51,17 +51,17 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
                 let mut row = match replaced.remove(&record.connection_id) {
                     // The same connection rewritten: what the probes learned still holds.
                     Some(mut row) => {
-                        row.record = record.clone();
+                        row.set_record(record.clone());
                         row
                     }
                     None => {
                         appeared.push((record.user_id.clone(), record.connection_id.clone()));
                         let mut row = Row::new(record.clone());
-                        row.flash_until = Some(app.now + FLASH_FOR);
+                        row.flash(app.now + FLASH_FOR);
                         row
                     }
                 };
-                if row.probed_at.is_none() && is_expired(&row.record, app.now) {
+                if row.probed_at().is_none() && is_expired(row.connected_at(), app.now) {
                     row.state = ConnectionState::Expired;
                 }
                 added.push(row);
@@ -239,7 +239,7 @@ mod tests {
         let mut app = app_with(vec![record("alice", "A1"), record("alice", "A2")]);
         let i = app.table.index.get(&app.table.rows, "A1").unwrap();
         app.table.mark_stale(i);
-        app.table.rows[i].probed_at = Some(app.now);
+        app.table.rows[i].set_probed_at(Some(app.now));
         apply_changes(
             &mut app,
             &[

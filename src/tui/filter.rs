@@ -43,21 +43,17 @@ impl Filter {
 
     /// The definition, row by row. The table uses `search::SearchIndex`, which must agree.
     pub fn matches(&self, row: &Row) -> bool {
-        let ip = row
-            .info
-            .as_ref()
-            .and_then(|i| i.source_ip.as_deref())
-            .unwrap_or_default();
+        let ip = row.source_ip().unwrap_or_default();
         let has = |haystack: &str, needle: &str| haystack.to_lowercase().contains(needle);
         self.0.iter().all(|term| match term {
             Term::State(s) => row.state.as_str().starts_with(s.as_str()),
-            Term::User(u) => has(&row.record.user_id, u),
-            Term::Id(i) => has(&row.record.connection_id, i),
-            Term::Ip(i) => has(ip, i),
+            Term::User(u) => has(row.user_id(), u),
+            Term::Id(i) => has(row.connection_id(), i),
+            Term::Ip(i) => has(&ip, i),
             Term::Any(a) => {
-                has(&row.record.user_id, a)
-                    || has(&row.record.connection_id, a)
-                    || has(ip, a)
+                has(row.user_id(), a)
+                    || has(row.connection_id(), a)
+                    || has(&ip, a)
                     || row.state.as_str() == a
             }
         })

@@ -2,6 +2,7 @@
 
 pub mod action;
 pub mod app;
+pub mod compact;
 pub mod effects;
 pub mod failure;
 pub mod feed;
@@ -9,6 +10,7 @@ pub mod filter;
 pub mod follow;
 pub mod keymap;
 pub mod layout;
+pub mod memory;
 pub mod metrics;
 pub mod overview;
 pub mod recording;

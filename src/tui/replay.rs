@@ -307,11 +307,11 @@ pub fn table_json(app: &App) -> serde_json::Value {
             .filter_map(|i| app.table.rows.get(*i))
             .map(|row| {
                 serde_json::json!({
-                    "user_id": row.record.user_id,
-                    "connection_id": row.record.connection_id,
-                    "connected_at": crate::model::iso_millis(row.record.connected_at),
+                    "user_id": row.user_id(),
+                    "connection_id": row.connection_id(),
+                    "connected_at": crate::model::iso_millis(row.connected_at()),
                     "state": row.state.as_str(),
-                    "source_ip": row.info.as_ref().and_then(|i| i.source_ip.clone()),
+                    "source_ip": row.source_ip(),
                     "last_outcome": row.last_outcome().map(|o| o.class.as_str()),
                 })
             })

@@ -53,7 +53,7 @@ impl RowIndex {
         self.users
             .iter_hash(self.hasher.hash_one(user_id))
             .map(|&i| i as usize)
-            .filter(|&i| rows.get(i).is_some_and(|r| r.record.user_id == user_id))
+            .filter(|&i| rows.get(i).is_some_and(|r| r.user_id() == user_id))
             .collect()
     }
 
@@ -64,11 +64,10 @@ impl RowIndex {
             .insert_unique(hasher.hash_one(rows[i].key()), i as u32, |&j| {
                 hasher.hash_one(rows[j as usize].key())
             });
-        self.users.insert_unique(
-            hasher.hash_one(rows[i].record.user_id.as_str()),
-            i as u32,
-            |&j| hasher.hash_one(rows[j as usize].record.user_id.as_str()),
-        );
+        self.users
+            .insert_unique(hasher.hash_one(rows[i].user_id()), i as u32, |&j| {
+                hasher.hash_one(rows[j as usize].user_id())
+            });
     }
 
     /// Before `rows.swap_remove(i)`: forget row `i`, and give the last row its number.
@@ -90,9 +89,7 @@ impl RowIndex {
         }
         if let Ok(entry) = self
             .users
-            .find_entry(self.hasher.hash_one(row.record.user_id.as_str()), |&j| {
-                j as usize == i
-            })
+            .find_entry(self.hasher.hash_one(row.user_id()), |&j| j as usize == i)
         {
             entry.remove();
         }
@@ -108,9 +105,7 @@ impl RowIndex {
         }
         if let Some(slot) = self
             .users
-            .find_mut(self.hasher.hash_one(row.record.user_id.as_str()), |&j| {
-                j as usize == from
-            })
+            .find_mut(self.hasher.hash_one(row.user_id()), |&j| j as usize == from)
         {
             *slot = to as u32;
         }

@@ -25,14 +25,14 @@ struct Column {
 const GONE: u32 = u32::MAX;
 
 impl Column {
-    fn build<'a>(values: impl Iterator<Item = &'a str>, rows: usize) -> Self {
+    fn build<S: AsRef<str>>(values: impl Iterator<Item = S>, rows: usize) -> Self {
         let mut column = Column {
             text: Vec::with_capacity(rows * 17),
             values: Vec::with_capacity(rows),
             value_of_row: Vec::with_capacity(rows),
         };
         for value in values {
-            column.push(value);
+            column.push(value.as_ref());
         }
         column
     }
@@ -161,11 +161,8 @@ impl SearchIndex {
     /// Index every row from scratch (after a scan changed the rows).
     pub fn build(rows: &[Row]) -> Self {
         SearchIndex {
-            users: Column::build(rows.iter().map(|r| r.record.user_id.as_str()), rows.len()),
-            ids: Column::build(
-                rows.iter().map(|r| r.record.connection_id.as_str()),
-                rows.len(),
-            ),
+            users: Column::build(rows.iter().map(|r| r.user_id()), rows.len()),
+            ids: Column::build(rows.iter().map(|r| r.connection_id()), rows.len()),
             ips: Column::build(rows.iter().map(source_ip), rows.len()),
             ips_stale: false,
             states: rows.iter().map(|r| r.state).collect(),
@@ -181,9 +178,9 @@ impl SearchIndex {
 
     /// A row was added at the end of `rows`.
     pub fn push(&mut self, row: &Row) {
-        self.users.push(&row.record.user_id);
-        self.ids.push(&row.record.connection_id);
-        self.ips.push(source_ip(row));
+        self.users.push(row.user_id());
+        self.ids.push(row.connection_id());
+        self.ips.push(&source_ip(row));
         self.states.push(row.state);
     }
 
@@ -255,11 +252,8 @@ impl SearchIndex {
     }
 }
 
-fn source_ip(row: &Row) -> &str {
-    row.info
-        .as_ref()
-        .and_then(|i| i.source_ip.as_deref())
-        .unwrap_or_default()
+fn source_ip(row: &Row) -> String {
+    row.source_ip().unwrap_or_default()
 }
 
 fn mark_states(
@@ -290,10 +284,13 @@ mod tests {
     fn row(user: &str, id: &str, ip: Option<&str>, state: ConnectionState) -> Row {
         let mut row = Row::new(ConnectionRecord::new(user, id));
         row.state = state;
-        row.info = ip.map(|ip| ConnectionInfo {
+        let info = ip.map(|ip| ConnectionInfo {
             source_ip: Some(ip.into()),
             ..Default::default()
         });
+        row.set_info(
+            info.map(|info| crate::tui::compact::ProbedInfo::new(&info, &mut Default::default())),
+        );
         row
     }
 
@@ -315,7 +312,7 @@ mod tests {
             let filter = Filter::parse(&text);
             let hits = SearchIndex::build(&rows).matching(&filter, &rows);
             for (i, r) in rows.iter().enumerate() {
-                proptest::prop_assert_eq!(hits.contains(i), filter.matches(r), "{:?} on {:?}", text, r.record);
+                proptest::prop_assert_eq!(hits.contains(i), filter.matches(r), "{:?} on {:?}", text, r.record());
             }
         }
     }
@@ -348,7 +345,7 @@ mod tests {
             let filter = Filter::parse(&text);
             let hits = index.matching(&filter, &rows);
             for (i, r) in rows.iter().enumerate() {
-                proptest::prop_assert_eq!(hits.contains(i), filter.matches(r), "{:?} on {:?}", text, r.record);
+                proptest::prop_assert_eq!(hits.contains(i), filter.matches(r), "{:?} on {:?}", text, r.record());
             }
         }
     }

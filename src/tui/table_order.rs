@@ -4,7 +4,7 @@
 
 use super::filter::Filter;
 use super::table::{Row, SortColumn, Table};
-use crate::model::{ConnectionInfo, ConnectionRecord};
+use crate::model::ConnectionRecord;
 use crate::ops::classify::ConnectionState;
 use crate::ops::estimate::ShareEstimate;
 use std::cmp::Reverse;
@@ -81,7 +81,7 @@ impl Table {
     ) -> Vec<ConnectionRecord> {
         // Re-probe a record at most every few seconds; a scan every 2 s would otherwise drown the API.
         let due = |r: &Row| {
-            r.probed_at
+            r.probed_at()
                 .is_none_or(|t| everything || now - t >= Duration::seconds(5))
         };
         // (probed before, when, random rank): never-probed first, then the longest unprobed.
@@ -92,7 +92,7 @@ impl Table {
             .enumerate()
             // Old records are probed too: their age is a hint, the gateway's answer is the fact.
             .filter(|(_, r)| r.state != ConnectionState::Malformed && due(r))
-            .map(|(i, r)| ((r.probed_at.is_some(), r.probed_at, r.sample_rank), i))
+            .map(|(i, r)| ((r.probed_at().is_some(), r.probed_at(), r.sample_rank), i))
             .collect();
         if candidates.len() > batch && batch > 0 {
             candidates.select_nth_unstable(batch - 1);
@@ -102,7 +102,7 @@ impl Table {
         candidates
             .into_iter()
             .take(batch)
-            .map(|(_, i)| self.rows[i].record.clone())
+            .map(|(_, i)| self.rows[i].record())
             .collect()
     }
 
@@ -121,27 +121,18 @@ pub(super) fn compare_rows(
     b: usize,
 ) -> std::cmp::Ordering {
     let (x, y) = (&rows[a], &rows[b]);
-    let idle = |r: &Row| {
-        r.info
-            .as_ref()
-            .and_then(|i| i.last_active_at)
-            .map(|t| now - t)
-    };
+    let idle = |r: &Row| r.info().and_then(|i| i.last_active_at()).map(|t| now - t);
     let outcome = |r: &Row| r.last_outcome().map(|o| o.class);
     match sort {
-        SortColumn::Age => Reverse(x.record.connected_at).cmp(&Reverse(y.record.connected_at)),
-        SortColumn::User => x.record.user_id.cmp(&y.record.user_id),
-        SortColumn::Connection => x.record.connection_id.cmp(&y.record.connection_id),
+        SortColumn::Age => Reverse(x.connected_at()).cmp(&Reverse(y.connected_at())),
+        SortColumn::User => x.user_id().cmp(y.user_id()),
+        SortColumn::Connection => x.connection_id().cmp(y.connection_id()),
         SortColumn::Idle => idle(x).cmp(&idle(y)),
-        SortColumn::SourceIp => source_ip(&x.info).cmp(&source_ip(&y.info)),
+        SortColumn::SourceIp => x.source_ip().cmp(&y.source_ip()),
         SortColumn::State => x.state.cmp(&y.state),
         SortColumn::Outcome => outcome(x).cmp(&outcome(y)),
     }
     .then(a.cmp(&b))
-}
-
-pub(super) fn source_ip(info: &Option<ConnectionInfo>) -> Option<&str> {
-    info.as_ref().and_then(|i| i.source_ip.as_deref())
 }
 
 pub(super) fn sort_depends_on_probes(sort: SortColumn) -> bool {
@@ -162,16 +153,14 @@ fn sorted(rows: &[Row], sort: SortColumn, now: OffsetDateTime) -> Vec<usize> {
     }
     match sort {
         // Age ascending = newest first.
-        SortColumn::Age => by(rows, |r| Reverse(r.record.connected_at)),
-        SortColumn::User => by(rows, |r| r.record.user_id.as_str()),
-        SortColumn::Connection => by(rows, |r| r.record.connection_id.as_str()),
+        SortColumn::Age => by(rows, |r| Reverse(r.connected_at())),
+        SortColumn::User => by(rows, |r| r.user_id()),
+        SortColumn::Connection => by(rows, |r| r.connection_id()),
         SortColumn::Idle => by(rows, |r| {
-            r.info
-                .as_ref()
-                .and_then(|i| i.last_active_at)
-                .map(|t| now - t)
+            r.info().and_then(|i| i.last_active_at()).map(|t| now - t)
         }),
-        SortColumn::SourceIp => by(rows, |r| source_ip(&r.info)),
+        // As the column reads (text order), as before addresses were kept as numbers.
+        SortColumn::SourceIp => by(rows, |r| r.source_ip()),
         SortColumn::State => by(rows, |r| r.state),
         SortColumn::Outcome => by(rows, |r| r.last_outcome().map(|o| o.class)),
     }

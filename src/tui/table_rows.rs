@@ -3,6 +3,7 @@
 //! 1,000,000-record table remains usable: the index, the counts, the search columns and the
 //! cached sort order are kept in step instead of rebuilt where a change touches a few rows.
 
+use super::compact::ProbedInfo;
 use super::row_index::RowIndex;
 use super::search::SearchIndex;
 use super::table::{Row, SortColumn, Table};
@@ -56,11 +57,14 @@ pub struct ProbeFailures {
 
 impl Table {
     /// Replace the rows with a fresh scan, keeping what is known about records still there.
+    /// The records that appeared are listed only when `list_appeared` (a million of them on a
+    /// first read would be a copy of every id, for nothing).
     pub fn merge_snapshot(
         &mut self,
         snapshot: StoreSnapshot,
         now: OffsetDateTime,
         page: usize,
+        list_appeared: bool,
     ) -> Churned {
         // Before the rows change: the old `visible` indexes the old rows.
         let keep = self.selected_row().map(|r| r.key().to_string());
@@ -77,20 +81,22 @@ impl Table {
                 .and_then(|i| old[i].take());
             let mut row = match known {
                 Some(mut row) => {
-                    row.record = record;
+                    row.set_record(record);
                     row
                 }
                 None => {
-                    appeared.push((record.user_id.clone(), record.connection_id.clone()));
+                    if list_appeared {
+                        appeared.push((record.user_id.clone(), record.connection_id.clone()));
+                    }
                     let mut row = Row::new(record);
-                    row.flash_until = Some(now + FLASH_FOR);
+                    row.flash(now + FLASH_FOR);
                     row
                 }
             };
-            if row.probed_at.is_none() && is_expired(&row.record, now) {
+            if row.probed_at().is_none() && is_expired(row.connected_at(), now) {
                 row.state = ConnectionState::Expired;
             }
-            row.set_expires_at(snapshot.expires.get(&row.record.connection_id).copied());
+            row.set_expires_at(snapshot.expires.get(row.connection_id()).copied());
             rows.push(row);
         }
         let vanished = old
@@ -115,12 +121,14 @@ impl Table {
         page: usize,
     ) {
         self.rows = rows;
+        self.strings.let_go_unused();
         self.index = RowIndex::build(&self.rows);
         self.derived.rows_changed(&self.rows);
         let (index, rows) = (&self.index, &self.rows);
         self.marked.retain(|id| index.get(rows, id).is_some());
         self.visible.clear();
         self.recompute_visible_keeping(keep, now, page);
+        crate::tui::memory::release_after_reload(self.rows.len());
     }
 
     /// Take rows out (positions, in any order), keeping the index, the counts, the search columns
@@ -174,7 +182,7 @@ impl Table {
         let oldest = self.derived.tally.coverage.oldest;
         if taken
             .iter()
-            .any(|r| r.probed_at.is_some() && r.probed_at == oldest)
+            .any(|r| r.probed_at().is_some() && r.probed_at() == oldest)
         {
             self.refresh_oldest_probe();
         }
@@ -194,7 +202,7 @@ impl Table {
             self.index.insert(&self.rows, i);
             self.derived.search.push(&self.rows[i]);
             self.derived.tally.count_row(&self.rows[i], true);
-            if let Some(at) = self.rows[i].probed_at {
+            if let Some(at) = self.rows[i].probed_at() {
                 let oldest = &mut self.derived.tally.coverage.oldest;
                 *oldest = Some(oldest.map_or(at, |o| o.min(at)));
             }
@@ -252,17 +260,17 @@ impl Table {
             let state = state_of(&result.answer);
             let tally = &mut self.derived.tally;
             if row.state != state {
-                row.flash_until = Some(now + FLASH_FOR);
+                row.flash(now + FLASH_FOR);
                 tally.moved(row.state, state);
                 order_depends_on_probes = true;
             }
-            tally.probe_answered(row.probed_at.map(|_| row.state), state);
+            tally.probe_answered(row.probed_at().map(|_| row.state), state);
             self.derived.search.state_changed(i, state);
-            if row.probed_at.is_none() {
+            if row.probed_at().is_none() {
                 tally.coverage.probed += 1;
             }
             row.state = state;
-            row.probed_at = Some(now);
+            row.set_probed_at(Some(now));
             row.set_probe_error(
                 result
                     .answer
@@ -272,10 +280,11 @@ impl Table {
                     .map(GatewayError::to_string),
             );
             if let Ok(info) = &result.answer {
-                if super::table_order::source_ip(&row.info) != info.source_ip.as_deref() {
+                let probed = ProbedInfo::new(info, &mut self.strings);
+                if row.info().map(|i| &i.source_ip) != Some(&probed.source_ip) {
                     self.derived.search.ip_changed();
                 }
-                row.info = Some(info.clone());
+                row.set_info(Some(probed));
                 order_depends_on_probes = true;
             }
         }
@@ -294,7 +303,7 @@ impl Table {
             .rows
             .iter()
             .filter(|r| r.state != ConnectionState::Malformed)
-            .filter_map(|r| r.probed_at)
+            .filter_map(|r| r.probed_at())
             .min();
     }
 
@@ -304,7 +313,7 @@ impl Table {
         if row.state != ConnectionState::Stale {
             let tally = &mut self.derived.tally;
             tally.moved(row.state, ConnectionState::Stale);
-            if row.probed_at.is_some() && row.state != ConnectionState::Malformed {
+            if row.probed_at().is_some() && row.state != ConnectionState::Malformed {
                 tally.probe_answered(Some(row.state), ConnectionState::Stale);
             }
             row.state = ConnectionState::Stale;

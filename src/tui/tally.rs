@@ -29,7 +29,7 @@ impl Tally {
                 continue;
             }
             tally.coverage.probeable += 1;
-            if let Some(at) = row.probed_at {
+            if let Some(at) = row.probed_at() {
                 tally.coverage.probed += 1;
                 tally.coverage.oldest = Some(tally.coverage.oldest.map_or(at, |o| o.min(at)));
                 tally.answered += usize::from(answered(row.state));
@@ -56,7 +56,7 @@ impl Tally {
             return;
         }
         add(&mut self.coverage.probeable, true);
-        if row.probed_at.is_some() {
+        if row.probed_at().is_some() {
             add(&mut self.coverage.probed, true);
             add(&mut self.answered, answered(row.state));
             add(

@@ -29,8 +29,10 @@ impl OnScreen for App {
 
     fn merge_snapshot(&mut self, snapshot: crate::store::StoreSnapshot) {
         let (now, page) = (self.now, self.page());
-        let churned = self.table.merge_snapshot(snapshot, now, page);
-        if self.scan.data_from.is_some() {
+        // The first read of a table is not churn: its records are not listed as appeared.
+        let counts_churn = self.scan.data_from.is_some();
+        let churned = self.table.merge_snapshot(snapshot, now, page, counts_churn);
+        if counts_churn {
             self.telemetry
                 .churn
                 .record(now, churned.appeared, churned.vanished);

@@ -152,7 +152,7 @@ fn state_of(app: &App, user: &str) -> ConnectionState {
     app.table
         .rows
         .iter()
-        .find(|r| r.record.user_id == user)
+        .find(|r| r.user_id() == user)
         .map(|r| r.state)
         .expect(user)
 }
@@ -351,10 +351,7 @@ fn the_filter_narrows_rows_and_escape_clears_it() {
     }
     press(&mut app, &[KeyCode::Enter]);
     assert_eq!(app.table.visible.len(), 1);
-    assert_eq!(
-        app.selected_row().map(|r| r.record.user_id.as_str()),
-        Some("carol")
-    );
+    assert_eq!(app.selected_row().map(|r| r.user_id()), Some("carol"));
     press(&mut app, &[KeyCode::Esc]);
     assert_eq!(app.table.visible.len(), 6);
 }
@@ -364,7 +361,7 @@ fn the_composer_sends_the_template_to_the_selected_connection() {
     let mut app = loaded(false);
     let selected = app
         .selected_row()
-        .map(|r| r.record.connection_id.clone())
+        .map(|r| r.connection_id().to_string())
         .expect("a row");
     let effects = press(&mut app, &[KeyCode::Char('p'), KeyCode::Enter]);
     match effects.as_slice() {
@@ -647,7 +644,7 @@ fn snapshot_details() {
         .table
         .visible
         .iter()
-        .position(|i| app.table.rows[*i].record.user_id == "alice")
+        .position(|i| app.table.rows[*i].user_id() == "alice")
         .expect("alice");
     app.table.selected = alice;
     press(&mut app, &[KeyCode::Enter]);
@@ -729,7 +726,7 @@ fn paging_moves_by_the_rows_the_layout_really_shows_at_any_height() {
             first.len()
         );
         assert!(
-            second.contains(&app.selected_row().expect("row").record.user_id),
+            second.contains(&app.selected_row().expect("row").user_id().to_string()),
             "the selection stays on screen"
         );
     }
@@ -781,9 +778,7 @@ fn hostile_stored_values_are_shown_escaped_in_the_table_and_the_details() {
     assert!(table.contains("RTL\\u{202e}exe.tx"), "{table}");
     assert!(table.contains("fake\\nrow"), "{table}");
     // The details view of the hostile row, opened on its identity.
-    while app.selected_row().map(|r| r.record.connection_id.as_str())
-        != Some(hostile.connection_id.as_str())
-    {
+    while app.selected_row().map(|r| r.connection_id()) != Some(hostile.connection_id.as_str()) {
         press(&mut app, &[KeyCode::Down]);
     }
     press(&mut app, &[KeyCode::Enter]);
@@ -798,7 +793,7 @@ fn hostile_stored_values_are_shown_escaped_in_the_table_and_the_details() {
 fn select_user(app: &mut App, user: &str) {
     press(app, &[KeyCode::Home]);
     for _ in 0..app.table.visible.len() {
-        if app.selected_row().map(|r| r.record.user_id.as_str()) == Some(user) {
+        if app.selected_row().map(|r| r.user_id()) == Some(user) {
             return;
         }
         press(app, &[KeyCode::Down]);
@@ -834,7 +829,7 @@ fn the_cursor_and_the_composer_follow_the_record_not_the_row_number() {
         ],
     );
     assert_eq!(
-        app.selected_row().map(|r| r.record.user_id.as_str()),
+        app.selected_row().map(|r| r.user_id()),
         Some("bob"),
         "the cursor stays on bob"
     );

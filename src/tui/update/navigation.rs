@@ -44,18 +44,18 @@ pub(super) fn copy_selected(app: &mut App, as_json: bool) -> Vec<Effect> {
     };
     let text = if as_json {
         let mut value = serde_json::json!({
-            "user_id": row.record.user_id,
-            "connection_id": row.record.connection_id,
-            "connected_at": crate::model::iso_millis(row.record.connected_at),
+            "user_id": row.user_id(),
+            "connection_id": row.connection_id(),
+            "connected_at": crate::model::iso_millis(row.connected_at()),
             "state": row.state.as_str(),
         });
-        if let Some(info) = &row.info {
-            value["source_ip"] = serde_json::json!(info.source_ip);
-            value["user_agent"] = serde_json::json!(info.user_agent);
+        if let Some(info) = row.info() {
+            value["source_ip"] = serde_json::json!(info.source_ip.text());
+            value["user_agent"] = serde_json::json!(info.user_agent.as_deref());
         }
         value.to_string()
     } else {
-        row.record.connection_id.clone()
+        row.connection_id().to_string()
     };
     app.notice.status = Some(format!(
         "copied {} to the clipboard (OSC 52: the terminal must allow it; in tmux, set-clipboard on)",

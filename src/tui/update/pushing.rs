@@ -151,7 +151,7 @@ fn new_composer(app: &App) -> Composer {
         },
         user: Input::new(
             app.selected_row()
-                .map(|r| r.record.user_id.clone())
+                .map(|r| r.user_id().to_string())
                 .unwrap_or_default(),
         ),
         message_type: 0,
@@ -181,7 +181,7 @@ fn new_composer(app: &App) -> Composer {
 }
 
 fn row_target(row: &Row) -> PushTarget {
-    PushTarget::record(row.record.clone(), row.record.user_id.clone())
+    PushTarget::record(row.record(), row.user_id().to_string())
 }
 
 fn usable(row: &&Row) -> bool {
@@ -199,7 +199,7 @@ pub fn composer_targets(app: &App, composer: &Composer) -> Vec<PushTarget> {
                 .rows
                 .iter()
                 .filter(usable)
-                .filter(|r| r.record.user_id == user)
+                .filter(|r| r.user_id() == user)
                 .map(row_target)
                 .collect()
         }
@@ -212,7 +212,7 @@ pub fn composer_targets(app: &App, composer: &Composer) -> Vec<PushTarget> {
 fn still_present(app: &App, targets: Vec<PushTarget>) -> (Vec<PushTarget>, Vec<PushTarget>) {
     targets.into_iter().partition(|t| {
         app.row(&t.connection_id)
-            .is_some_and(|row| Some(&row.record) == t.record.as_ref())
+            .is_some_and(|row| t.record.as_ref() == Some(&row.record()))
     })
 }
 
@@ -246,8 +246,8 @@ pub(super) fn push_command(app: &mut App, rest: &str) -> Vec<Effect> {
         .table
         .rows
         .iter()
-        .filter(|r| r.record.user_id == user && r.state != ConnectionState::Malformed)
-        .map(|r| PushTarget::record(r.record.clone(), user))
+        .filter(|r| r.user_id() == user && r.state != ConnectionState::Malformed)
+        .map(|r| PushTarget::record(r.record(), user))
         .collect();
     if targets.is_empty() {
         app.notice.status = Some(format!(":push: no record for user {user:?}"));
@@ -290,7 +290,7 @@ fn record_outcome(app: &mut App, outcome: DeliveryOutcome) {
             app.table.mark_stale(i);
         }
         let row = &mut app.table.rows[i];
-        row.flash_until = Some(now + FLASH_FOR);
+        row.flash(now + FLASH_FOR);
         row.record_outcome(outcome);
     }
 }

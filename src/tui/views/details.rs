@@ -50,16 +50,16 @@ pub fn render(app: &App, view: &DetailsView, frame: &mut Frame, area: Rect) {
         None => {
             lines.push(Line::from(format!(
                 "  user_id        {}",
-                printable(&row.record.user_id)
+                printable(row.user_id())
             )));
             lines.push(Line::from(format!(
                 "  connection_id  {}",
-                printable(&row.record.connection_id)
+                printable(row.connection_id())
             )));
             lines.push(Line::from(format!(
                 "  connected_at   {} ({} ago)",
-                iso_millis(row.record.connected_at),
-                format_age(app.now - row.record.connected_at)
+                iso_millis(row.connected_at()),
+                format_age(app.now - row.connected_at())
             )));
             if let Some(at) = row.expires_at() {
                 lines.push(Line::from(format!(
@@ -72,7 +72,11 @@ pub fn render(app: &App, view: &DetailsView, frame: &mut Frame, area: Rect) {
     }
     lines.push(Line::from(format!("state: {}", row.state.as_str())));
     lines.push(Line::from("last GetConnection:"));
-    match (&row.info, row.probe_error(), row.probed_at) {
+    match (
+        row.info().map(|i| i.to_info()),
+        row.probe_error(),
+        row.probed_at(),
+    ) {
         (_, _, None) => lines.push(Line::from("  not probed yet")),
         (_, Some(error), Some(at)) => lines.push(Line::from(format!(
             "  {} (at {})",
@@ -165,20 +169,20 @@ fn client_handshake_lines(
     let own_line = view
         .log
         .as_ref()
-        .filter(|log| log.connection_id == row.record.connection_id)
+        .filter(|log| log.connection_id == row.connection_id())
         .and_then(|log| log.lines.as_ref())
         .and_then(|lines| lines.as_ref().ok())
         .into_iter()
         .flatten()
         .chain(handshakes.iter())
         .filter_map(|l| l.entry.as_ref())
-        .filter(|e| e.event_type == "CONNECT" && e.connection_id == row.record.connection_id)
+        .filter(|e| e.event_type == "CONNECT" && e.connection_id == row.connection_id())
         .find_map(ClientKey::of);
     let client = own_line.or_else(|| {
-        let info = row.info.as_ref()?;
+        let info = row.info()?;
         Some(ClientKey {
-            source_ip: info.source_ip.clone()?,
-            user_agent: info.user_agent.clone().unwrap_or_default(),
+            source_ip: info.source_ip.text()?,
+            user_agent: info.user_agent.as_deref().unwrap_or_default().to_string(),
         })
     });
     let Some(client) = client else {

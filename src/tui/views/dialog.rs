@@ -57,7 +57,7 @@ pub fn render_confirm(app: &App, confirm: &Confirm, frame: &mut Frame, area: Rec
             lines.extend(connection_ids.iter().take(max_rows).map(|id| {
                 let user = app
                     .row(id)
-                    .map(|r| printable(&r.record.user_id).into_owned())
+                    .map(|r| printable(r.user_id()).into_owned())
                     .unwrap_or_default();
                 Line::from(format!("  {}  {user}", printable(id)))
             }));

@@ -29,40 +29,31 @@ fn cells(app: &App, row: &AppRow) -> Vec<Cell<'static>> {
     let (age, idle) = if row.state == ConnectionState::Malformed {
         (String::new(), String::new())
     } else {
-        let age = app.now - row.record.connected_at;
+        let age = app.now - row.connected_at();
         let pct =
             (age.as_seconds_f64() / MAX_CONNECTION_AGE.as_seconds_f64() * 100.0).clamp(0.0, 999.0);
-        let idle = row.info.as_ref().and_then(|i| i.last_active_at).map(|t| {
+        let idle = row.info().and_then(|i| i.last_active_at()).map(|t| {
             let idle = app.now - t;
             let warn = if idle > IDLE_TIMEOUT * 0.8 { "!" } else { "" };
             format!("{}{warn}", format_age(idle))
         });
         (
-            format!(
-                "{} {pct:>3.0}%",
-                age_since(app.now, row.record.connected_at)
-            ),
+            format!("{} {pct:>3.0}%", age_since(app.now, row.connected_at())),
             idle.unwrap_or_default(),
         )
     };
-    let info = row.info.as_ref();
+    let info = row.info();
     let outcome = match (row.last_outcome(), row.malformed()) {
         (_, Some(m)) => printable(&m.reason).into_owned(),
         (Some(o), _) => format!("{} {:.0}ms", o.class.as_str(), o.latency_ms),
         (None, _) => printable(row.probe_error().unwrap_or_default()).into_owned(),
     };
     vec![
-        Cell::from(format!("{marked}{}", printable(&row.record.user_id))),
-        Cell::from(printable(&row.record.connection_id).into_owned()),
+        Cell::from(format!("{marked}{}", printable(row.user_id()))),
+        Cell::from(printable(row.connection_id()).into_owned()),
         Cell::from(age),
         Cell::from(idle),
-        Cell::from(
-            printable(
-                info.and_then(|i| i.source_ip.as_deref())
-                    .unwrap_or_default(),
-            )
-            .into_owned(),
-        ),
+        Cell::from(printable(&row.source_ip().unwrap_or_default()).into_owned()),
         Cell::from(
             printable(
                 info.and_then(|i| i.user_agent.as_deref())
@@ -122,7 +113,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         .map(|(n, i)| {
             let row = &app.table.rows[*i];
             let mut style = Style::default();
-            if row.flash_until.is_some_and(|t| t > app.now) {
+            if row.flash_until().is_some_and(|t| t > app.now) {
                 style = style.add_modifier(Modifier::BOLD).bg(Color::DarkGray);
             }
             if start + n == app.table.selected {
