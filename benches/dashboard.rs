@@ -191,6 +191,7 @@ fn measure_table(records: usize) {
         keystrokes.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let _ = update(&mut app, Action::SubmitPrompt);
+    println!("DIAG keys {:?}", keystrokes.iter().map(|k| *k as u32).collect::<Vec<_>>());
     let budget = if records > 100_000 { 16 } else { 5 };
     println!(
         "filter keystroke over {records} rows ({} keys typed and erased): p50 {:.2} ms, max {:.2} ms (budget p50 < {budget} ms; {} rows match at the end)",

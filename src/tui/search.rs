@@ -46,6 +46,10 @@ impl Column {
         let row = self.value_of_row.len() as u32;
         self.value_of_row.push(self.values.len() as u32);
         self.values.push((self.text.len() as u32, row));
+        self.push_text(value);
+    }
+
+    fn push_text(&mut self, value: &str) {
         if value.is_ascii() {
             self.text
                 .extend(value.bytes().map(|b| b.to_ascii_lowercase()));
@@ -65,6 +69,17 @@ impl Column {
             self.value_of_row[row] = moved;
         }
         self.value_of_row.pop();
+    }
+
+    /// Row `row` holds a new value: the old one is left behind as garbage.
+    fn replace(&mut self, row: usize, value: &str) {
+        let Some(&old) = self.value_of_row.get(row) else {
+            return;
+        };
+        self.values[old as usize].1 = GONE;
+        self.value_of_row[row] = self.values.len() as u32;
+        self.values.push((self.text.len() as u32, row as u32));
+        self.push_text(value);
     }
 
     /// Values left behind by removed rows.
@@ -150,9 +165,8 @@ impl BitSet {
 pub struct SearchIndex {
     users: Column,
     ids: Column,
-    /// Source IPs change only when probes answer; rebuilt on demand when they did.
+    /// Source IPs change only when probes answer; each change replaces the row's value.
     ips: Column,
-    ips_stale: bool,
     /// Each row's state, packed: a state term reads 1 MB instead of touching every row.
     states: Vec<ConnectionState>,
 }
@@ -164,7 +178,6 @@ impl SearchIndex {
             users: Column::build(rows.iter().map(|r| r.user_id()), rows.len()),
             ids: Column::build(rows.iter().map(|r| r.connection_id()), rows.len()),
             ips: Column::build(rows.iter().map(source_ip), rows.len()),
-            ips_stale: false,
             states: rows.iter().map(|r| r.state).collect(),
         }
     }
@@ -192,31 +205,29 @@ impl SearchIndex {
         self.states.swap_remove(row);
     }
 
-    /// Rebuild once removed rows left more garbage than there are rows: memory stays bounded
-    /// however long a table is followed, at the cost of one rebuild per table's worth of churn.
+    /// Rebuild a column once removed or replaced values left more garbage than there are
+    /// rows: memory stays bounded however long a table is followed, at the cost of one rebuild
+    /// per table's worth of churn.
     pub fn compact_if_wasteful(&mut self, rows: &[Row]) {
-        if self.users.garbage() > rows.len().max(1024) {
-            *self = SearchIndex::build(rows);
+        let wasteful = |column: &Column| column.garbage() > rows.len().max(1024);
+        if wasteful(&self.users) || wasteful(&self.ids) {
+            self.users = Column::build(rows.iter().map(Row::user_id), rows.len());
+            self.ids = Column::build(rows.iter().map(Row::connection_id), rows.len());
+        }
+        if wasteful(&self.ips) {
+            self.ips = Column::build(rows.iter().map(source_ip), rows.len());
         }
     }
 
-    /// A probe changed a row's source IP: the IP column is rebuilt before the next search.
-    pub fn ip_changed(&mut self) {
-        self.ips_stale = true;
+    /// A probe changed row `row`'s source IP.
+    pub fn ip_changed(&mut self, row: usize, ip: &str) {
+        self.ips.replace(row, ip);
     }
 
     /// The rows (by position in `rows`) that `filter` lets through.
     pub fn matching(&mut self, filter: &Filter, rows: &[Row]) -> BitSet {
         if self.states.len() != rows.len() {
             *self = SearchIndex::build(rows);
-        }
-        let needs_ips = filter
-            .terms()
-            .iter()
-            .any(|t| matches!(t, Term::Ip(_) | Term::Any(_)));
-        if self.ips_stale && needs_ips {
-            self.ips = Column::build(rows.iter().map(source_ip), rows.len());
-            self.ips_stale = false;
         }
         let mut result: Option<BitSet> = None;
         for term in filter.terms() {
@@ -346,6 +357,30 @@ mod tests {
             let hits = index.matching(&filter, &rows);
             for (i, r) in rows.iter().enumerate() {
                 proptest::prop_assert_eq!(hits.contains(i), filter.matches(r), "{:?} on {:?}", text, r.record());
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_address_is_found_by_the_new_one_only_and_garbage_is_compacted() {
+        let mut rows: Vec<Row> = (0..2000)
+            .map(|i| row(&format!("u{i}"), &format!("C{i}"), Some("10.0.0.1"), ConnectionState::Live))
+            .collect();
+        let mut index = SearchIndex::build(&rows);
+        for round in 0..3 {
+            for (i, r) in rows.iter_mut().enumerate() {
+                let ip = format!("192.168.{round}.{}", i % 250);
+                *r = row(r.user_id(), r.connection_id(), Some(&ip), ConnectionState::Live);
+                index.ip_changed(i, &ip);
+            }
+            index.compact_if_wasteful(&rows);
+            assert!(index.ips.garbage() <= rows.len(), "round {round}");
+            for text in ["ip:10.0.0.1", &format!("ip:192.168.{round}."), "ip:192.168.0.7"] {
+                let filter = Filter::parse(text);
+                let hits = index.matching(&filter, &rows);
+                for (i, r) in rows.iter().enumerate() {
+                    assert_eq!(hits.contains(i), filter.matches(r), "{text:?} on row {i}, round {round}");
+                }
             }
         }
     }

@@ -183,6 +183,11 @@ impl Row {
         self.info.as_ref().and_then(|i| i.source_ip.text())
     }
 
+    /// When it was last probed, as the table counts it (see `tui::tally`).
+    pub fn probe_mark(&self) -> Millis {
+        self.probed_at
+    }
+
     pub fn probed_at(&self) -> Option<OffsetDateTime> {
         self.probed_at.get()
     }

@@ -37,12 +37,12 @@ impl Table {
         };
         let filter = Filter::parse(&self.filter);
         let mut visible: Vec<usize> = if filter.is_empty() {
-            order.clone()
+            order.iter().map(|&i| i as usize).collect()
         } else {
             let hits = self.derived.search.matching(&filter, &self.rows);
             order
                 .iter()
-                .copied()
+                .map(|&i| i as usize)
                 .filter(|i| hits.contains(*i))
                 .collect()
         };
@@ -80,19 +80,20 @@ impl Table {
         everything: bool,
     ) -> Vec<ConnectionRecord> {
         // Re-probe a record at most every few seconds; a scan every 2 s would otherwise drown the API.
+        let due_before = crate::tui::compact::Millis::of(Some(now - Duration::seconds(5)));
         let due = |r: &Row| {
-            r.probed_at()
-                .is_none_or(|t| everything || now - t >= Duration::seconds(5))
+            let probed = r.probe_mark();
+            !probed.is_some() || everything || probed <= due_before
         };
         // (probed before, when, random rank): never-probed first, then the longest unprobed.
-        type ProbeOrder = (bool, Option<OffsetDateTime>, u64);
+        type ProbeOrder = (bool, crate::tui::compact::Millis, u64);
         let mut candidates: Vec<(ProbeOrder, usize)> = self
             .rows
             .iter()
             .enumerate()
             // Old records are probed too: their age is a hint, the gateway's answer is the fact.
             .filter(|(_, r)| r.state != ConnectionState::Malformed && due(r))
-            .map(|(i, r)| ((r.probed_at().is_some(), r.probed_at(), r.sample_rank), i))
+            .map(|(i, r)| ((r.probe_mark().is_some(), r.probe_mark(), r.sample_rank), i))
             .collect();
         if candidates.len() > batch && batch > 0 {
             candidates.select_nth_unstable(batch - 1);
@@ -144,10 +145,13 @@ pub(super) fn sort_depends_on_probes(sort: SortColumn) -> bool {
 
 /// All rows in `sort` order (ascending; ties keep table order). Keys are extracted once, so
 /// the sort compares packed values instead of chasing a million rows around the heap.
-fn sorted(rows: &[Row], sort: SortColumn, now: OffsetDateTime) -> Vec<usize> {
-    fn by<'a, K: Ord>(rows: &'a [Row], key: impl Fn(&'a Row) -> K) -> Vec<usize> {
-        let mut keyed: Vec<(K, usize)> =
-            rows.iter().enumerate().map(|(i, r)| (key(r), i)).collect();
+fn sorted(rows: &[Row], sort: SortColumn, now: OffsetDateTime) -> Vec<u32> {
+    fn by<'a, K: Ord>(rows: &'a [Row], key: impl Fn(&'a Row) -> K) -> Vec<u32> {
+        let mut keyed: Vec<(K, u32)> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (key(r), i as u32))
+            .collect();
         keyed.sort_unstable();
         keyed.into_iter().map(|(_, i)| i).collect()
     }

@@ -23,8 +23,9 @@ pub const FLASH_FOR: Duration = Duration::milliseconds(1500);
 pub struct Derived {
     pub tally: Tally,
     pub(super) search: SearchIndex,
-    /// All rows in the current sort order; `None` when the rows or the sort changed since.
-    pub(super) order: Option<(SortColumn, Vec<usize>)>,
+    /// All rows (by position) in the current sort order; `None` when the rows or the sort
+    /// changed since. `u32`: half the memory and half the bytes every pass over it reads.
+    pub(super) order: Option<(SortColumn, Vec<u32>)>,
 }
 
 impl Derived {
@@ -140,11 +141,9 @@ impl Table {
         const GONE: u32 = u32::MAX;
         positions.sort_unstable();
         positions.dedup();
-        let mut remap: Option<Vec<u32>> = self
-            .derived
-            .order
-            .as_ref()
-            .map(|_| (0..self.rows.len() as u32).collect());
+        // Original position to where it is now (`GONE` when taken), for the rows that moved or
+        // went; every other row keeps its position.
+        let mut renumbered: HashMap<u32, u32> = HashMap::new();
         // Current position to original position, for the rows moved so far.
         let mut moved: HashMap<usize, usize> = HashMap::new();
         let mut taken = Vec::with_capacity(positions.len());
@@ -154,9 +153,7 @@ impl Table {
                 continue;
             }
             let last = self.rows.len() - 1;
-            if let Some(remap) = remap.as_mut() {
-                remap[moved.remove(&i).unwrap_or(i)] = GONE;
-            }
+            renumbered.insert(moved.remove(&i).unwrap_or(i) as u32, GONE);
             self.index.swap_remove(&self.rows, i);
             self.derived.search.swap_remove(i);
             let row = self.rows.swap_remove(i);
@@ -164,27 +161,30 @@ impl Table {
             if i != last {
                 let original = moved.remove(&last).unwrap_or(last);
                 moved.insert(i, original);
-                if let Some(remap) = remap.as_mut() {
-                    remap[original] = i as u32;
-                }
+                renumbered.insert(original as u32, i as u32);
             }
             taken.push(row);
         }
-        if let (Some(remap), Some((_, order))) = (remap, self.derived.order.as_mut()) {
-            order.retain_mut(|i| match remap[*i] {
-                GONE => false,
-                now => {
-                    *i = now as usize;
-                    true
+        if let Some((_, order)) = self.derived.order.as_mut() {
+            // One pass over the order; only the few affected positions (flagged in a bitset
+            // that stays in cache) are looked up.
+            let mut affected = vec![0u64; (self.rows.len() + taken.len()).div_ceil(64)];
+            for &original in renumbered.keys() {
+                affected[original as usize / 64] |= 1 << (original % 64);
+            }
+            order.retain_mut(|i| {
+                if affected[*i as usize / 64] & (1 << (*i % 64)) == 0 {
+                    return true;
+                }
+                match renumbered.get(i) {
+                    Some(&GONE) => false,
+                    Some(&now) => {
+                        *i = now;
+                        true
+                    }
+                    None => true,
                 }
             });
-        }
-        let oldest = self.derived.tally.coverage.oldest;
-        if taken
-            .iter()
-            .any(|r| r.probed_at().is_some() && r.probed_at() == oldest)
-        {
-            self.refresh_oldest_probe();
         }
         let (index, rows) = (&self.index, &self.rows);
         self.marked.retain(|id| index.get(rows, id).is_some());
@@ -202,26 +202,24 @@ impl Table {
             self.index.insert(&self.rows, i);
             self.derived.search.push(&self.rows[i]);
             self.derived.tally.count_row(&self.rows[i], true);
-            if let Some(at) = self.rows[i].probed_at() {
-                let oldest = &mut self.derived.tally.coverage.oldest;
-                *oldest = Some(oldest.map_or(at, |o| o.min(at)));
-            }
         }
         if let Some((sort, order)) = self.derived.order.take() {
             let rows = &self.rows;
-            let in_order =
-                |a: &usize, b: &usize| super::table_order::compare_rows(rows, sort, now, *a, *b);
-            let mut added: Vec<usize> = (start..rows.len()).collect();
-            added.sort_by(in_order);
+            let in_order = |a: u32, b: u32| {
+                super::table_order::compare_rows(rows, sort, now, a as usize, b as usize)
+            };
+            let mut added: Vec<u32> = (start as u32..rows.len() as u32).collect();
+            added.sort_by(|a, b| in_order(*a, *b));
+            // Each new row's place by binary search, then the order copied once around them.
             let mut merged = Vec::with_capacity(order.len() + added.len());
-            let mut added = added.into_iter().peekable();
-            for i in order {
-                while let Some(a) = added.next_if(|a| in_order(a, &i).is_lt()) {
-                    merged.push(a);
-                }
-                merged.push(i);
+            let mut copied = 0;
+            for a in added {
+                let at = copied + order[copied..].partition_point(|&i| in_order(i, a).is_lt());
+                merged.extend_from_slice(&order[copied..at]);
+                merged.push(a);
+                copied = at;
             }
-            merged.extend(added);
+            merged.extend_from_slice(&order[copied..]);
             self.derived.order = Some((sort, merged));
         }
     }
@@ -266,11 +264,13 @@ impl Table {
             }
             tally.probe_answered(row.probed_at().map(|_| row.state), state);
             self.derived.search.state_changed(i, state);
-            if row.probed_at().is_none() {
+            let before = row.probe_mark();
+            if !before.is_some() {
                 tally.coverage.probed += 1;
             }
             row.state = state;
             row.set_probed_at(Some(now));
+            tally.probed_again(before, row.probe_mark());
             row.set_probe_error(
                 result
                     .answer
@@ -282,29 +282,20 @@ impl Table {
             if let Ok(info) = &result.answer {
                 let probed = ProbedInfo::new(info, &mut self.strings);
                 if row.info().map(|i| &i.source_ip) != Some(&probed.source_ip) {
-                    self.derived.search.ip_changed();
+                    let ip = probed.source_ip.text().unwrap_or_default();
+                    self.derived.search.ip_changed(i, &ip);
                 }
                 row.set_info(Some(probed));
                 order_depends_on_probes = true;
             }
         }
-        self.refresh_oldest_probe();
+        self.derived.search.compact_if_wasteful(&self.rows);
         if order_depends_on_probes && super::table_order::sort_depends_on_probes(self.sort) {
             self.derived.order = None;
         }
         self.recompute_visible(now, page);
         outcome.most_common = failures.into_values().max_by_key(|(_, n)| *n);
         outcome
-    }
-
-    /// The oldest answer in use moves with every sweep: recomputed per probe batch, not per frame.
-    pub(super) fn refresh_oldest_probe(&mut self) {
-        self.derived.tally.coverage.oldest = self
-            .rows
-            .iter()
-            .filter(|r| r.state != ConnectionState::Malformed)
-            .filter_map(|r| r.probed_at())
-            .min();
     }
 
     /// A push or disconnect answered Gone for this row: it is stale, whatever the last probe said.

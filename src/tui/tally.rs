@@ -2,6 +2,8 @@
 //! instead of recounted per frame.
 
 use super::app::ProbeCoverage;
+use super::compact::Millis;
+use std::collections::BTreeMap;
 use super::table::Row;
 use crate::ops::classify::ConnectionState;
 use crate::ops::estimate::{stale_share, ShareEstimate};
@@ -18,6 +20,10 @@ pub struct Tally {
     /// estimate, and how many of them are stale.
     pub answered: usize,
     pub answered_stale: usize,
+    /// How many rows were last probed at each instant: the oldest answer in use is the first
+    /// key, kept without a pass over the rows. A sweep answers in batches, each at one instant,
+    /// so this holds a few entries per sweep, not one per row.
+    probe_times: BTreeMap<Millis, u32>,
 }
 
 impl Tally {
@@ -29,22 +35,47 @@ impl Tally {
                 continue;
             }
             tally.coverage.probeable += 1;
-            if let Some(at) = row.probed_at() {
+            if row.probed_at().is_some() {
                 tally.coverage.probed += 1;
-                tally.coverage.oldest = Some(tally.coverage.oldest.map_or(at, |o| o.min(at)));
+                tally.probe_time(row.probe_mark(), true);
                 tally.answered += usize::from(answered(row.state));
                 tally.answered_stale += usize::from(row.state == ConnectionState::Stale);
             }
         }
+        tally.refresh_oldest();
         tally
+    }
+
+    /// A probeable row's last probe at `at` starts (`counts`) or stops counting.
+    fn probe_time(&mut self, at: Millis, counts: bool) {
+        if counts {
+            *self.probe_times.entry(at).or_insert(0) += 1;
+        } else if let Some(n) = self.probe_times.get_mut(&at) {
+            *n -= 1;
+            if *n == 0 {
+                self.probe_times.remove(&at);
+            }
+        }
+    }
+
+    fn refresh_oldest(&mut self) {
+        self.coverage.oldest = self.probe_times.keys().next().and_then(|at| at.get());
+    }
+
+    /// A probeable row, last probed at `before` (if ever), was probed again at `now`.
+    pub(super) fn probed_again(&mut self, before: Millis, now: Millis) {
+        if before.is_some() {
+            self.probe_time(before, false);
+        }
+        self.probe_time(now, true);
+        self.refresh_oldest();
     }
 
     pub fn count(&self, state: ConnectionState) -> usize {
         self.counts[state_slot(state)]
     }
 
-    /// A row joins (`joins`) or leaves the table. The oldest probe answer is left to
-    /// `refresh_oldest_probe`.
+    /// A row joins (`joins`) or leaves the table.
     pub(super) fn count_row(&mut self, row: &Row, joins: bool) {
         let add = |n: &mut usize, by: bool| {
             if by {
@@ -57,6 +88,8 @@ impl Tally {
         }
         add(&mut self.coverage.probeable, true);
         if row.probed_at().is_some() {
+            self.probe_time(row.probe_mark(), joins);
+            self.refresh_oldest();
             add(&mut self.coverage.probed, true);
             add(&mut self.answered, answered(row.state));
             add(
