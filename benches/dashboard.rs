@@ -64,7 +64,7 @@ fn loaded_app(records: usize) -> App {
     for start in (0..total).step_by(5_000) {
         let probes: Vec<ProbeResult> = (start..(start + 5_000).min(total))
             .map(|i| {
-                let record = app.table.rows[i].record();
+                let record = app.table.at(i).map(|row| row.record()).expect("row");
                 let n: usize = record.user_id[5..].parse().unwrap_or(i);
                 ProbeResult {
                     answer: if n.is_multiple_of(5) {
@@ -191,7 +191,10 @@ fn measure_table(records: usize) {
         keystrokes.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let _ = update(&mut app, Action::SubmitPrompt);
-    println!("DIAG keys {:?}", keystrokes.iter().map(|k| *k as u32).collect::<Vec<_>>());
+    println!(
+        "DIAG keys {:?}",
+        keystrokes.iter().map(|k| *k as u32).collect::<Vec<_>>()
+    );
     let budget = if records > 100_000 { 16 } else { 5 };
     println!(
         "filter keystroke over {records} rows ({} keys typed and erased): p50 {:.2} ms, max {:.2} ms (budget p50 < {budget} ms; {} rows match at the end)",
@@ -224,7 +227,11 @@ fn measure_table(records: usize) {
         let changes: Vec<StoreChange> = (0..25)
             .flat_map(|i| {
                 let user = format!("streamed-{batch}-{i}");
-                let gone = app.table.rows[(batch * 25 + i) * 7 % app.table.rows.len()].record();
+                let gone = app
+                    .table
+                    .at((batch * 25 + i) * 7 % app.table.rows.len())
+                    .map(|row| row.record())
+                    .expect("row");
                 [
                     StoreChange::Put {
                         key: ItemKey {

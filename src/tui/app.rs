@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use time::OffsetDateTime;
 use tui_input::Input;
 
-pub use crate::tui::table::{Row, SortColumn, HISTORY_PER_CONNECTION};
+pub use crate::tui::table::{OwnedRow, Row, RowView, SortColumn, HISTORY_PER_CONNECTION};
 
 /// What the header says about where we are.
 #[derive(Debug, Clone, Default)]
@@ -151,7 +151,7 @@ pub struct DetailsView {
     pub connection_id: String,
     /// The row as last seen in the table, and when: a flapping client's record may leave the
     /// store while the operator reads it.
-    pub last_seen: Option<(Row, OffsetDateTime)>,
+    pub last_seen: Option<(OwnedRow, OffsetDateTime)>,
     /// The connection's access-log lines.
     pub log: Option<ConnectionLog>,
 }
@@ -252,11 +252,11 @@ impl App {
         }
     }
 
-    pub fn selected_row(&self) -> Option<&Row> {
+    pub fn selected_row(&self) -> Option<RowView<'_>> {
         self.table.selected_row()
     }
 
-    pub fn row(&self, connection_id: &str) -> Option<&Row> {
+    pub fn row(&self, connection_id: &str) -> Option<RowView<'_>> {
         self.table.row(connection_id)
     }
 

@@ -2,7 +2,7 @@
 //! followed is never scanned again: a new record appears, a deleted one goes, and a record
 //! rewritten in place keeps what the probes learned about its connection.
 
-use super::app::{App, Row};
+use super::app::{App, OwnedRow};
 use super::table_rows::{malformed_row, FLASH_FOR};
 use crate::ops::classify::{is_expired, ConnectionState};
 use crate::store::changes::{ItemKey, StoreChange};
@@ -28,17 +28,17 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
     let mut named = Vec::new();
     for key in &order {
         match (&key.connection_id, &key.user_id) {
-            (Some(connection), _) => named.extend(app.table.index.get(&app.table.rows, connection)),
-            (None, Some(user)) => named.extend(app.table.index.rows_of_user(&app.table.rows, user)),
+            (Some(connection), _) => named.extend(app.table.index.get(&app.table.ids, connection)),
+            (None, Some(user)) => named.extend(app.table.index.rows_of_user(&app.table.ids, user)),
             (None, None) => {}
         }
     }
-    let mut replaced: HashMap<String, Row> = app
+    let mut replaced: HashMap<String, OwnedRow> = app
         .table
         .take_rows(named)
         .into_iter()
-        .filter(|row| row.state != ConnectionState::Malformed)
-        .map(|row| (row.key().to_string(), row))
+        .filter(|owned| owned.row.state != ConnectionState::Malformed)
+        .map(|owned| (owned.connection_id.clone(), owned))
         .collect();
     let mut added = Vec::new();
     let mut appeared = Vec::new();
@@ -48,23 +48,24 @@ pub fn apply_changes(app: &mut App, changes: &[StoreChange]) {
         };
         match item {
             Ok(record) => {
-                let mut row = match replaced.remove(&record.connection_id) {
+                let mut owned = match replaced.remove(&record.connection_id) {
                     // The same connection rewritten: what the probes learned still holds.
-                    Some(mut row) => {
-                        row.set_record(record.clone());
-                        row
+                    Some(mut owned) => {
+                        owned.set_record(record.clone());
+                        owned
                     }
                     None => {
                         appeared.push((record.user_id.clone(), record.connection_id.clone()));
-                        let mut row = Row::new(record.clone());
-                        row.flash(app.now + FLASH_FOR);
-                        row
+                        let mut owned = OwnedRow::new(record.clone());
+                        owned.row.flash(app.now + FLASH_FOR);
+                        owned
                     }
                 };
+                let row = &mut owned.row;
                 if row.probed_at().is_none() && is_expired(row.connected_at(), app.now) {
                     row.state = ConnectionState::Expired;
                 }
-                added.push(row);
+                added.push(owned);
             }
             Err(malformed) => added.push(malformed_row(malformed.clone(), n)),
         }
@@ -123,7 +124,7 @@ mod tests {
             .table
             .visible
             .iter()
-            .map(|&i| app.table.rows[i].key().to_string())
+            .map(|&i| app.table.ids.connection_id(i).to_string())
             .collect();
         ids.sort();
         ids
@@ -193,13 +194,13 @@ mod tests {
                 apply_changes(&mut app, &changes);
                 let mut fresh = app_with(model.values().cloned().collect());
                 setup(&mut fresh);
-                let ids = |a: &App| a.table.visible.iter().map(|&i| a.table.rows[i].key().to_string()).collect::<Vec<_>>();
+                let ids = |a: &App| a.table.visible.iter().map(|&i| a.table.ids.connection_id(i).to_string()).collect::<Vec<_>>();
                 proptest::prop_assert_eq!(ids(&app), ids(&fresh));
                 proptest::prop_assert_eq!(app.table.rows.len(), model.len());
                 proptest::prop_assert_eq!(app.table.derived.tally.clone(), fresh.table.derived.tally.clone());
                 for id in model.keys() {
-                    let i = app.table.index.get(&app.table.rows, id);
-                    proptest::prop_assert!(i.is_some_and(|i| app.table.rows[i].key() == id));
+                    let i = app.table.index.get(&app.table.ids, id);
+                    proptest::prop_assert!(i.is_some_and(|i| app.table.ids.connection_id(i) == id));
                 }
             }
         }
@@ -208,7 +209,7 @@ mod tests {
     #[test]
     fn on_a_table_keyed_by_user_a_reconnect_replaces_the_users_record() {
         let mut app = app_with(vec![record("alice", "A1"), record("bob", "B1")]);
-        let bob = app.table.index.get(&app.table.rows, "B1").unwrap();
+        let bob = app.table.index.get(&app.table.ids, "B1").unwrap();
         app.table.mark_stale(bob);
         apply_changes(
             &mut app,
@@ -224,7 +225,7 @@ mod tests {
             ],
         );
         assert_eq!(shown(&app), ["A2", "B1"]);
-        let bob = &app.table.rows[app.table.index.get(&app.table.rows, "B1").unwrap()];
+        let bob = &app.table.rows[app.table.index.get(&app.table.ids, "B1").unwrap()];
         assert_eq!(
             bob.state,
             ConnectionState::Stale,
@@ -237,7 +238,7 @@ mod tests {
     #[test]
     fn a_record_rewritten_in_place_keeps_its_probe_answer() {
         let mut app = app_with(vec![record("alice", "A1"), record("alice", "A2")]);
-        let i = app.table.index.get(&app.table.rows, "A1").unwrap();
+        let i = app.table.index.get(&app.table.ids, "A1").unwrap();
         app.table.mark_stale(i);
         app.table.rows[i].set_probed_at(Some(app.now));
         apply_changes(
@@ -254,7 +255,7 @@ mod tests {
         );
         assert_eq!(shown(&app), ["A1"]);
         assert_eq!(
-            app.table.rows[app.table.index.get(&app.table.rows, "A1").unwrap()].state,
+            app.table.rows[app.table.index.get(&app.table.ids, "A1").unwrap()].state,
             ConnectionState::Stale
         );
         assert_eq!(app.count(ConnectionState::Stale), 1);

@@ -1,6 +1,6 @@
 //! The `/` filter: words that must all match; `state:stale`, `user:`, `id:`, `ip:` qualify a word.
 
-use super::app::Row;
+use super::app::RowView;
 
 /// One word of the filter, lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +42,7 @@ impl Filter {
     }
 
     /// The definition, row by row. The table uses `search::SearchIndex`, which must agree.
-    pub fn matches(&self, row: &Row) -> bool {
+    pub fn matches(&self, row: &RowView<'_>) -> bool {
         let ip = row.source_ip().unwrap_or_default();
         let has = |haystack: &str, needle: &str| haystack.to_lowercase().contains(needle);
         self.0.iter().all(|term| match term {
@@ -68,8 +68,10 @@ mod tests {
 
     #[test]
     fn words_and_qualifiers_all_have_to_match() {
-        let mut row = Row::new(ConnectionRecord::new("alice", "AbC123456789012="));
-        row.state = ConnectionState::Stale;
+        let mut owned =
+            crate::tui::table::OwnedRow::new(ConnectionRecord::new("alice", "AbC123456789012="));
+        owned.row.state = ConnectionState::Stale;
+        let row = owned.view();
         assert!(Filter::parse("ali").matches(&row));
         assert!(Filter::parse("state:stale abc").matches(&row));
         assert!(!Filter::parse("state:live").matches(&row));

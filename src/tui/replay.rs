@@ -304,7 +304,7 @@ pub fn table_json(app: &App) -> serde_json::Value {
         app.table
             .visible
             .iter()
-            .filter_map(|i| app.table.rows.get(*i))
+            .filter_map(|i| app.table.at(*i))
             .map(|row| {
                 serde_json::json!({
                     "user_id": row.user_id(),

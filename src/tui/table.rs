@@ -1,5 +1,5 @@
 //! The connections table's state: the rows (one per record, identified by connection id,
-//! never by position), the index from id to row, what is visible in which order under which
+//! never by position) and their ids, the index from id to row, what is visible in which order under which
 //! filter, the cursor and its scroll offset, and the marked rows. `table_rows` changes it,
 //! `table_order` sorts and filters it; the table view draws it.
 
@@ -7,12 +7,15 @@ use crate::model::{ConnectionRecord, DeliveryOutcome};
 use crate::ops::classify::ConnectionState;
 use crate::store::MalformedRecord;
 use crate::tui::compact::{Millis, ProbedInfo};
+use crate::tui::row_ids::RowIds;
 use std::collections::{HashSet, VecDeque};
 use time::OffsetDateTime;
 
 #[derive(Default)]
 pub struct Table {
     pub rows: Vec<Row>,
+    /// Each row's user id and connection id, in the same order as `rows`.
+    pub ids: RowIds,
     /// Connection id to position in `rows`.
     pub index: crate::tui::row_index::RowIndex,
     /// Indices into `rows`, filtered and sorted: what the table shows.
@@ -31,32 +34,137 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn selected_row(&self) -> Option<&Row> {
-        self.visible
-            .get(self.selected)
-            .and_then(|i| self.rows.get(*i))
+    /// Row `i` with its ids.
+    pub fn at(&self, i: usize) -> Option<RowView<'_>> {
+        let row = self.rows.get(i)?;
+        Some(RowView {
+            row,
+            user_id: self.ids.user_id(i),
+            connection_id: self.ids.connection_id(i),
+        })
     }
 
-    pub fn row(&self, connection_id: &str) -> Option<&Row> {
+    /// Every row with its ids, in table order.
+    pub fn iter(&self) -> impl Iterator<Item = RowView<'_>> {
+        (0..self.rows.len()).filter_map(|i| self.at(i))
+    }
+
+    pub fn selected_row(&self) -> Option<RowView<'_>> {
+        self.visible.get(self.selected).and_then(|i| self.at(*i))
+    }
+
+    pub fn row(&self, connection_id: &str) -> Option<RowView<'_>> {
         self.index
-            .get(&self.rows, connection_id)
-            .and_then(|i| self.rows.get(i))
+            .get(&self.ids, connection_id)
+            .and_then(|i| self.at(i))
+    }
+}
+
+/// A row of the table as its views see it: the row and its ids.
+#[derive(Debug, Clone, Copy)]
+pub struct RowView<'a> {
+    row: &'a Row,
+    user_id: &'a str,
+    connection_id: &'a str,
+}
+
+impl<'a> RowView<'a> {
+    pub fn new(row: &'a Row, user_id: &'a str, connection_id: &'a str) -> Self {
+        RowView {
+            row,
+            user_id,
+            connection_id,
+        }
+    }
+
+    pub fn user_id(&self) -> &'a str {
+        self.user_id
+    }
+
+    pub fn connection_id(&self) -> &'a str {
+        self.connection_id
+    }
+
+    pub fn key(&self) -> &'a str {
+        self.connection_id
+    }
+
+    /// The store's record this row shows.
+    pub fn record(&self) -> ConnectionRecord {
+        ConnectionRecord {
+            user_id: self.user_id.to_string(),
+            connection_id: self.connection_id.to_string(),
+            connected_at: self.row.connected_at(),
+        }
+    }
+
+    pub fn row(&self) -> &'a Row {
+        self.row
+    }
+
+    /// A copy that outlives the table (the details view keeps a row that left the store).
+    pub fn to_owned_row(&self) -> OwnedRow {
+        OwnedRow {
+            user_id: self.user_id.to_string(),
+            connection_id: self.connection_id.to_string(),
+            row: self.row.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for RowView<'_> {
+    type Target = Row;
+    fn deref(&self) -> &Row {
+        self.row
+    }
+}
+
+/// A row with its own ids: on its way into the table, or taken out of it.
+#[derive(Debug, Clone)]
+pub struct OwnedRow {
+    pub user_id: String,
+    pub connection_id: String,
+    pub row: Row,
+}
+
+impl OwnedRow {
+    pub fn new(record: ConnectionRecord) -> Self {
+        OwnedRow {
+            row: Row::new(&record.connection_id, record.connected_at),
+            user_id: record.user_id,
+            connection_id: record.connection_id,
+        }
+    }
+
+    /// The store holds a new version of this row's record (same connection id): take its user
+    /// and time, keep what the row knows besides.
+    pub fn set_record(&mut self, record: ConnectionRecord) {
+        self.user_id = record.user_id;
+        self.row.set_connected_at(record.connected_at);
+    }
+
+    pub fn view(&self) -> RowView<'_> {
+        RowView::new(&self.row, &self.user_id, &self.connection_id)
+    }
+
+    pub fn record(&self) -> ConnectionRecord {
+        ConnectionRecord {
+            user_id: self.user_id.clone(),
+            connection_id: self.connection_id.clone(),
+            connected_at: self.row.connected_at(),
+        }
     }
 }
 
 pub const HISTORY_PER_CONNECTION: usize = 20;
 
 /// One line of the connections table. A million of these can be held (DESIGN.md §6: in 250
-/// MB with everything derived from them), so a row is compact: both ids in one allocation, the
-/// record's time as an integer, a probe's answer without allocations of its own (see
-/// `tui::compact`), and what most rows never have (delivery history, probe errors, malformed
-/// items) behind one pointer.
+/// MB with everything derived from them), so a row is compact: its ids live in the table's
+/// columns (`tui::row_ids`), the record's time is an integer, a probe's answer has no
+/// allocations of its own (see `tui::compact`), and what most rows never have (delivery
+/// history, probe errors, malformed items) is behind one pointer.
 #[derive(Debug, Clone)]
 pub struct Row {
-    /// The connection id, then the user id.
-    ids: Box<str>,
-    /// Where the user id starts in `ids`.
-    user_from: u32,
     /// The record's `connected_at` in nanoseconds since the epoch; `EXACT_IN_EXTRA` for times
     /// outside 1677–2262, which `extra` then holds.
     connected_ns: i64,
@@ -66,7 +174,7 @@ pub struct Row {
     /// Highlighted until then, because it just changed.
     flash_until: Millis,
     /// Where this row falls in the random probing order (see `tui::row_index::sample_rank`).
-    pub sample_rank: u64,
+    pub sample_rank: u32,
     extra: Option<Box<RowExtra>>,
 }
 
@@ -85,66 +193,38 @@ struct RowExtra {
 }
 
 impl Row {
-    pub fn new(record: ConnectionRecord) -> Self {
-        let ConnectionRecord {
-            user_id,
-            mut connection_id,
-            connected_at,
-        } = record;
-        let user_from = u32::try_from(connection_id.len()).unwrap_or(u32::MAX);
-        connection_id.push_str(&user_id);
-        let user_from_at = (user_from as usize).min(connection_id.len());
-        let connected_ns = i64::try_from(connected_at.unix_timestamp_nanos())
-            .ok()
-            .filter(|ns| *ns != EXACT_IN_EXTRA);
+    /// The row of connection `connection_id`, connected at `connected_at`, not probed yet.
+    pub fn new(connection_id: &str, connected_at: OffsetDateTime) -> Self {
         let mut row = Self {
-            sample_rank: crate::tui::row_index::sample_rank(&connection_id[..user_from_at]),
-            ids: connection_id.into_boxed_str(),
-            user_from: user_from_at as u32,
-            connected_ns: connected_ns.unwrap_or(EXACT_IN_EXTRA),
+            sample_rank: crate::tui::row_index::sample_rank(connection_id),
+            connected_ns: EXACT_IN_EXTRA,
             state: ConnectionState::Unprobed,
             info: None,
             probed_at: Millis::NONE,
             flash_until: Millis::NONE,
             extra: None,
         };
-        if connected_ns.is_none() {
-            row.extra_mut().connected_at = Some(connected_at);
-        }
+        row.set_connected_at(connected_at);
         row
     }
 
-    /// The store holds a new version of this row's record (same connection id): take its user
-    /// and time, keep what the row knows besides.
-    pub fn set_record(&mut self, record: ConnectionRecord) {
-        if self.user_id() == record.user_id
-            && self.connection_id() == record.connection_id
-            && self.connected_at() == record.connected_at
+    /// The record was rewritten with another time.
+    pub fn set_connected_at(&mut self, connected_at: OffsetDateTime) {
+        match i64::try_from(connected_at.unix_timestamp_nanos())
+            .ok()
+            .filter(|ns| *ns != EXACT_IN_EXTRA)
         {
-            return;
+            Some(ns) => {
+                self.connected_ns = ns;
+                if let Some(extra) = self.extra.as_mut() {
+                    extra.connected_at = None;
+                }
+            }
+            None => {
+                self.connected_ns = EXACT_IN_EXTRA;
+                self.extra_mut().connected_at = Some(connected_at);
+            }
         }
-        let mut fresh = Row::new(record);
-        fresh.state = self.state;
-        fresh.info = self.info.take();
-        fresh.probed_at = self.probed_at;
-        fresh.flash_until = self.flash_until;
-        if let Some(mut extra) = self.extra.take() {
-            extra.connected_at = fresh.extra.take().and_then(|e| e.connected_at);
-            fresh.extra = Some(extra);
-        }
-        *self = fresh;
-    }
-
-    pub fn key(&self) -> &str {
-        self.connection_id()
-    }
-
-    pub fn connection_id(&self) -> &str {
-        &self.ids[..self.user_from as usize]
-    }
-
-    pub fn user_id(&self) -> &str {
-        &self.ids[self.user_from as usize..]
     }
 
     /// The record's `connected_at`, in UTC.
@@ -158,15 +238,6 @@ impl Row {
             .as_ref()
             .and_then(|e| e.connected_at)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-    }
-
-    /// The store's record this row shows.
-    pub fn record(&self) -> ConnectionRecord {
-        ConnectionRecord {
-            user_id: self.user_id().to_string(),
-            connection_id: self.connection_id().to_string(),
-            connected_at: self.connected_at(),
-        }
     }
 
     /// What the last GetConnection said, when it answered.

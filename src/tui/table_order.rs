@@ -33,13 +33,13 @@ impl Table {
     ) {
         let order = match self.derived.order.take() {
             Some((sort, order)) if sort == self.sort => order,
-            _ => sorted(&self.rows, self.sort, now),
+            _ => sorted(self, self.sort, now),
         };
         let filter = Filter::parse(&self.filter);
         let mut visible: Vec<usize> = if filter.is_empty() {
             order.iter().map(|&i| i as usize).collect()
         } else {
-            let hits = self.derived.search.matching(&filter, &self.rows);
+            let hits = self.derived.search.matching(&filter, &self.rows, &self.ids);
             order
                 .iter()
                 .map(|&i| i as usize)
@@ -52,7 +52,7 @@ impl Table {
         }
         self.visible = visible;
         let kept = keep
-            .and_then(|id| self.index.get(&self.rows, &id))
+            .and_then(|id| self.index.get(&self.ids, &id))
             .and_then(|row| self.visible.iter().position(|i| *i == row));
         self.selected = kept
             .unwrap_or(self.selected)
@@ -86,7 +86,7 @@ impl Table {
             !probed.is_some() || everything || probed <= due_before
         };
         // (probed before, when, random rank): never-probed first, then the longest unprobed.
-        type ProbeOrder = (bool, crate::tui::compact::Millis, u64);
+        type ProbeOrder = (bool, crate::tui::compact::Millis, u32);
         let mut candidates: Vec<(ProbeOrder, usize)> = self
             .rows
             .iter()
@@ -103,7 +103,7 @@ impl Table {
         candidates
             .into_iter()
             .take(batch)
-            .map(|(_, i)| self.rows[i].record())
+            .filter_map(|(_, i)| self.at(i).map(|row| row.record()))
             .collect()
     }
 
@@ -115,19 +115,20 @@ impl Table {
 
 /// The order `sorted` sorts by, for two rows: the same keys, then the position.
 pub(super) fn compare_rows(
-    rows: &[Row],
+    table: &Table,
     sort: SortColumn,
     now: OffsetDateTime,
     a: usize,
     b: usize,
 ) -> std::cmp::Ordering {
-    let (x, y) = (&rows[a], &rows[b]);
+    let (x, y) = (&table.rows[a], &table.rows[b]);
+    let ids = &table.ids;
     let idle = |r: &Row| r.info().and_then(|i| i.last_active_at()).map(|t| now - t);
     let outcome = |r: &Row| r.last_outcome().map(|o| o.class);
     match sort {
         SortColumn::Age => Reverse(x.connected_at()).cmp(&Reverse(y.connected_at())),
-        SortColumn::User => x.user_id().cmp(y.user_id()),
-        SortColumn::Connection => x.connection_id().cmp(y.connection_id()),
+        SortColumn::User => ids.user_id(a).cmp(ids.user_id(b)),
+        SortColumn::Connection => ids.connection_id(a).cmp(ids.connection_id(b)),
         SortColumn::Idle => idle(x).cmp(&idle(y)),
         SortColumn::SourceIp => x.source_ip().cmp(&y.source_ip()),
         SortColumn::State => x.state.cmp(&y.state),
@@ -145,27 +146,28 @@ pub(super) fn sort_depends_on_probes(sort: SortColumn) -> bool {
 
 /// All rows in `sort` order (ascending; ties keep table order). Keys are extracted once, so
 /// the sort compares packed values instead of chasing a million rows around the heap.
-fn sorted(rows: &[Row], sort: SortColumn, now: OffsetDateTime) -> Vec<u32> {
-    fn by<'a, K: Ord>(rows: &'a [Row], key: impl Fn(&'a Row) -> K) -> Vec<u32> {
-        let mut keyed: Vec<(K, u32)> = rows
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (key(r), i as u32))
-            .collect();
+fn sorted(table: &Table, sort: SortColumn, now: OffsetDateTime) -> Vec<u32> {
+    fn by_position<K: Ord>(rows: usize, key: impl Fn(usize) -> K) -> Vec<u32> {
+        let mut keyed: Vec<(K, u32)> = (0..rows).map(|i| (key(i), i as u32)).collect();
         keyed.sort_unstable();
         keyed.into_iter().map(|(_, i)| i).collect()
     }
+    let (rows, ids) = (&table.rows, &table.ids);
+    let n = rows.len();
     match sort {
         // Age ascending = newest first.
-        SortColumn::Age => by(rows, |r| Reverse(r.connected_at())),
-        SortColumn::User => by(rows, |r| r.user_id()),
-        SortColumn::Connection => by(rows, |r| r.connection_id()),
-        SortColumn::Idle => by(rows, |r| {
-            r.info().and_then(|i| i.last_active_at()).map(|t| now - t)
+        SortColumn::Age => by_position(n, |i| Reverse(rows[i].connected_at())),
+        SortColumn::User => by_position(n, |i| ids.user_id(i)),
+        SortColumn::Connection => by_position(n, |i| ids.connection_id(i)),
+        SortColumn::Idle => by_position(n, |i| {
+            rows[i]
+                .info()
+                .and_then(|info| info.last_active_at())
+                .map(|t| now - t)
         }),
         // As the column reads (text order), as before addresses were kept as numbers.
-        SortColumn::SourceIp => by(rows, |r| r.source_ip()),
-        SortColumn::State => by(rows, |r| r.state),
-        SortColumn::Outcome => by(rows, |r| r.last_outcome().map(|o| o.class)),
+        SortColumn::SourceIp => by_position(n, |i| rows[i].source_ip()),
+        SortColumn::State => by_position(n, |i| rows[i].state),
+        SortColumn::Outcome => by_position(n, |i| rows[i].last_outcome().map(|o| o.class)),
     }
 }

@@ -4,9 +4,10 @@
 //! cached sort order are kept in step instead of rebuilt where a change touches a few rows.
 
 use super::compact::ProbedInfo;
+use super::row_ids::RowIds;
 use super::row_index::RowIndex;
 use super::search::SearchIndex;
-use super::table::{Row, SortColumn, Table};
+use super::table::{OwnedRow, Row, SortColumn, Table};
 use super::tally::Tally;
 use crate::management::GatewayError;
 use crate::model::{ConnectionRecord, DeliveryClass};
@@ -70,26 +71,29 @@ impl Table {
         // Before the rows change: the old `visible` indexes the old rows.
         let keep = self.selected_row().map(|r| r.key().to_string());
         let old_index = std::mem::take(&mut self.index);
+        let old_ids = std::mem::take(&mut self.ids);
         let mut old: Vec<Option<Row>> = std::mem::take(&mut self.rows)
             .into_iter()
             .map(Some)
             .collect();
-        let mut rows = Vec::with_capacity(snapshot.records.len() + snapshot.malformed.len());
+        let size = snapshot.records.len() + snapshot.malformed.len();
+        let mut rows = Vec::with_capacity(size);
+        let mut ids = RowIds::with_capacity(size);
         let mut appeared = Vec::new();
         for record in snapshot.records {
             let known = old_index
-                .get_in(&old, &record.connection_id)
+                .get(&old_ids, &record.connection_id)
                 .and_then(|i| old[i].take());
             let mut row = match known {
                 Some(mut row) => {
-                    row.set_record(record);
+                    row.set_connected_at(record.connected_at);
                     row
                 }
                 None => {
                     if list_appeared {
                         appeared.push((record.user_id.clone(), record.connection_id.clone()));
                     }
-                    let mut row = Row::new(record);
+                    let mut row = Row::new(&record.connection_id, record.connected_at);
                     row.flash(now + FLASH_FOR);
                     row
                 }
@@ -97,7 +101,8 @@ impl Table {
             if row.probed_at().is_none() && is_expired(row.connected_at(), now) {
                 row.state = ConnectionState::Expired;
             }
-            row.set_expires_at(snapshot.expires.get(row.connection_id()).copied());
+            row.set_expires_at(snapshot.expires.get(&record.connection_id).copied());
+            ids.push(&record.user_id, &record.connection_id);
             rows.push(row);
         }
         let vanished = old
@@ -105,11 +110,13 @@ impl Table {
             .flatten()
             .filter(|r| r.state != ConnectionState::Malformed)
             .count();
-        drop(old);
+        drop((old, old_ids, old_index));
         for (n, malformed) in snapshot.malformed.into_iter().enumerate() {
-            rows.push(malformed_row(malformed, n));
+            let owned = malformed_row(malformed, n);
+            ids.push(&owned.user_id, &owned.connection_id);
+            rows.push(owned.row);
         }
-        self.replace_rows(rows, keep, now, page);
+        self.replace_rows(rows, ids, keep, now, page);
         Churned { appeared, vanished }
     }
 
@@ -117,16 +124,18 @@ impl Table {
     pub(super) fn replace_rows(
         &mut self,
         rows: Vec<Row>,
+        ids: RowIds,
         keep: Option<String>,
         now: OffsetDateTime,
         page: usize,
     ) {
         self.rows = rows;
+        self.ids = ids;
         self.strings.let_go_unused();
-        self.index = RowIndex::build(&self.rows);
+        self.index = RowIndex::build(&self.ids);
         self.derived.rows_changed(&self.rows);
-        let (index, rows) = (&self.index, &self.rows);
-        self.marked.retain(|id| index.get(rows, id).is_some());
+        let (index, ids) = (&self.index, &self.ids);
+        self.marked.retain(|id| index.get(ids, id).is_some());
         self.visible.clear();
         self.recompute_visible_keeping(keep, now, page);
         crate::tui::memory::release_after_reload(self.rows.len());
@@ -137,7 +146,7 @@ impl Table {
     /// costs one pass over the order, not a rebuild of 1,000,000 rows. Rows are removed with
     /// `swap_remove`, so the last rows take the freed positions. `self.visible` is stale until the
     /// next `recompute_visible`.
-    pub(super) fn take_rows(&mut self, mut positions: Vec<usize>) -> Vec<Row> {
+    pub(super) fn take_rows(&mut self, mut positions: Vec<usize>) -> Vec<OwnedRow> {
         const GONE: u32 = u32::MAX;
         positions.sort_unstable();
         positions.dedup();
@@ -154,8 +163,13 @@ impl Table {
             }
             let last = self.rows.len() - 1;
             renumbered.insert(moved.remove(&i).unwrap_or(i) as u32, GONE);
-            self.index.swap_remove(&self.rows, i);
+            self.index.swap_remove(&self.ids, i);
             self.derived.search.swap_remove(i);
+            let (user_id, connection_id) = (
+                self.ids.user_id(i).to_string(),
+                self.ids.connection_id(i).to_string(),
+            );
+            self.ids.swap_remove(i);
             let row = self.rows.swap_remove(i);
             self.derived.tally.count_row(&row, false);
             if i != last {
@@ -163,7 +177,11 @@ impl Table {
                 moved.insert(i, original);
                 renumbered.insert(original as u32, i as u32);
             }
-            taken.push(row);
+            taken.push(OwnedRow {
+                user_id,
+                connection_id,
+                row,
+            });
         }
         if let Some((_, order)) = self.derived.order.as_mut() {
             // One pass over the order; only the few affected positions (flagged in a bitset
@@ -186,29 +204,38 @@ impl Table {
                 }
             });
         }
-        let (index, rows) = (&self.index, &self.rows);
-        self.marked.retain(|id| index.get(rows, id).is_some());
-        self.derived.search.compact_if_wasteful(&self.rows);
+        let (index, ids) = (&self.index, &self.ids);
+        self.marked.retain(|id| index.get(ids, id).is_some());
+        let compacted = self.derived.search.compact_if_wasteful(&self.rows);
+        if self.ids.compact_if_wasteful() || compacted {
+            crate::tui::memory::release_after_reload(self.rows.len());
+        }
         taken
     }
 
     /// Add rows at the end, keeping everything derived in step (see `take_rows`); new rows are
     /// merged into the cached sort order.
-    pub(super) fn add_rows(&mut self, new_rows: Vec<Row>, now: OffsetDateTime) {
+    pub(super) fn add_rows(&mut self, new_rows: Vec<OwnedRow>, now: OffsetDateTime) {
         let start = self.rows.len();
-        for row in new_rows {
+        for OwnedRow {
+            user_id,
+            connection_id,
+            row,
+        } in new_rows
+        {
             self.rows.push(row);
+            self.ids.push(&user_id, &connection_id);
             let i = self.rows.len() - 1;
-            self.index.insert(&self.rows, i);
+            self.index.insert(&self.ids, i);
             self.derived.search.push(&self.rows[i]);
             self.derived.tally.count_row(&self.rows[i], true);
         }
         if let Some((sort, order)) = self.derived.order.take() {
-            let rows = &self.rows;
+            let table = &*self;
             let in_order = |a: u32, b: u32| {
-                super::table_order::compare_rows(rows, sort, now, a as usize, b as usize)
+                super::table_order::compare_rows(table, sort, now, a as usize, b as usize)
             };
-            let mut added: Vec<u32> = (start as u32..rows.len() as u32).collect();
+            let mut added: Vec<u32> = (start as u32..table.rows.len() as u32).collect();
             added.sort_by(|a, b| in_order(*a, *b));
             // Each new row's place by binary search, then the order copied once around them.
             let mut merged = Vec::with_capacity(order.len() + added.len());
@@ -248,7 +275,7 @@ impl Table {
                 }
                 _ => outcome.answered += 1,
             }
-            let Some(i) = self.index.get(&self.rows, &result.record.connection_id) else {
+            let Some(i) = self.index.get(&self.ids, &result.record.connection_id) else {
                 continue;
             };
             let row = &mut self.rows[i];
@@ -289,7 +316,9 @@ impl Table {
                 order_depends_on_probes = true;
             }
         }
-        self.derived.search.compact_if_wasteful(&self.rows);
+        if self.derived.search.compact_if_wasteful(&self.rows) {
+            crate::tui::memory::release_after_reload(self.rows.len());
+        }
         if order_depends_on_probes && super::table_order::sort_depends_on_probes(self.sort) {
             self.derived.order = None;
         }
@@ -315,17 +344,17 @@ impl Table {
 
 /// A row for an item that does not parse: shown, never dropped. `n` names it when it has no
 /// connection id.
-pub(super) fn malformed_row(malformed: crate::store::MalformedRecord, n: usize) -> Row {
+pub(super) fn malformed_row(malformed: crate::store::MalformedRecord, n: usize) -> OwnedRow {
     let id = malformed
         .connection_id
         .clone()
         .unwrap_or_else(|| format!("(malformed #{n})"));
-    let mut row = Row::new(ConnectionRecord {
+    let mut owned = OwnedRow::new(ConnectionRecord {
         user_id: malformed.user_id.clone().unwrap_or_else(|| "?".into()),
         connection_id: id,
         connected_at: OffsetDateTime::UNIX_EPOCH,
     });
-    row.state = ConnectionState::Malformed;
-    row.set_malformed(malformed);
-    row
+    owned.row.state = ConnectionState::Malformed;
+    owned.row.set_malformed(malformed);
+    owned
 }

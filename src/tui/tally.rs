@@ -3,10 +3,10 @@
 
 use super::app::ProbeCoverage;
 use super::compact::Millis;
-use std::collections::BTreeMap;
 use super::table::Row;
 use crate::ops::classify::ConnectionState;
 use crate::ops::estimate::{stale_share, ShareEstimate};
+use std::collections::BTreeMap;
 
 /// Below this many records a sweep takes seconds at the default rates: no estimate, just wait.
 pub const ESTIMATE_FROM_RECORDS: usize = 1_000;

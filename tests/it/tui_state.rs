@@ -150,7 +150,6 @@ fn press(app: &mut App, keys: &[KeyCode]) -> Vec<Effect> {
 
 fn state_of(app: &App, user: &str) -> ConnectionState {
     app.table
-        .rows
         .iter()
         .find(|r| r.user_id() == user)
         .map(|r| r.state)
@@ -644,7 +643,7 @@ fn snapshot_details() {
         .table
         .visible
         .iter()
-        .position(|i| app.table.rows[*i].user_id() == "alice")
+        .position(|i| app.table.ids.user_id(*i) == "alice")
         .expect("alice");
     app.table.selected = alice;
     press(&mut app, &[KeyCode::Enter]);

@@ -91,7 +91,7 @@ pub(super) fn open_details(app: &mut App) -> Vec<Effect> {
     };
     app.overlay = Overlay::Details(Box::new(DetailsView {
         connection_id: id.clone(),
-        last_seen: app.selected_row().cloned().map(|row| (row, app.now)),
+        last_seen: app.selected_row().map(|row| (row.to_owned_row(), app.now)),
         log: None,
     }));
     super::refresh::request_connection_log(app, id)

@@ -172,7 +172,7 @@ fn new_composer(app: &App) -> Composer {
                 .table
                 .visible
                 .iter()
-                .map(|i| &app.table.rows[*i])
+                .filter_map(|i| app.table.at(*i))
                 .filter(usable)
                 .map(row_target)
                 .collect(),
@@ -180,12 +180,22 @@ fn new_composer(app: &App) -> Composer {
     }
 }
 
-fn row_target(row: &Row) -> PushTarget {
+fn row_target(row: RowView<'_>) -> PushTarget {
     PushTarget::record(row.record(), row.user_id().to_string())
 }
 
-fn usable(row: &&Row) -> bool {
+fn usable(row: &RowView<'_>) -> bool {
     row.state != ConnectionState::Malformed
+}
+
+/// The user's records, in table order.
+fn rows_of_user<'a>(app: &'a App, user: &str) -> Vec<RowView<'a>> {
+    let mut positions = app.table.index.rows_of_user(&app.table.ids, user);
+    positions.sort_unstable();
+    positions
+        .into_iter()
+        .filter_map(|i| app.table.at(i))
+        .collect()
 }
 
 /// The rows a push would reach, and a label for each.
@@ -195,11 +205,9 @@ pub fn composer_targets(app: &App, composer: &Composer) -> Vec<PushTarget> {
         // A typed user id is a query the operator is composing: it reads the live table.
         PushTargetKind::User => {
             let user = composer.user.value().trim();
-            app.table
-                .rows
-                .iter()
+            rows_of_user(app, user)
+                .into_iter()
                 .filter(usable)
-                .filter(|r| r.user_id() == user)
                 .map(row_target)
                 .collect()
         }
@@ -242,11 +250,9 @@ pub(super) fn push_command(app: &mut App, rest: &str) -> Vec<Effect> {
         app.notice.status = Some(format!(":push not sent: {e}"));
         return vec![];
     }
-    let targets: Vec<PushTarget> = app
-        .table
-        .rows
-        .iter()
-        .filter(|r| r.user_id() == user && r.state != ConnectionState::Malformed)
+    let targets: Vec<PushTarget> = rows_of_user(app, user)
+        .into_iter()
+        .filter(usable)
         .map(|r| PushTarget::record(r.record(), user))
         .collect();
     if targets.is_empty() {
@@ -285,7 +291,7 @@ fn record_outcome(app: &mut App, outcome: DeliveryOutcome) {
     app.outcomes.recent.push_front(outcome.clone());
     app.outcomes.recent.truncate(RECENT_OUTCOMES);
     let now = app.now;
-    if let Some(i) = app.table.index.get(&app.table.rows, &outcome.connection_id) {
+    if let Some(i) = app.table.index.get(&app.table.ids, &outcome.connection_id) {
         if outcome.class == DeliveryClass::Gone {
             app.table.mark_stale(i);
         }

@@ -151,7 +151,7 @@ pub(super) fn on_tick(app: &mut App, now: time::OffsetDateTime) -> Vec<Effect> {
         _ => None,
     };
     if let Some(id) = shown {
-        let row = app.row(&id).cloned();
+        let row = app.row(&id).map(|row| row.to_owned_row());
         if let Overlay::Details(view) = &mut app.overlay {
             if let Some(row) = row {
                 view.last_seen = Some((row, now));

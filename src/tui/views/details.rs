@@ -20,10 +20,10 @@ pub fn render(app: &App, view: &DetailsView, frame: &mut Frame, area: Rect) {
     let last_seen = view
         .last_seen
         .as_ref()
-        .filter(|(row, _)| row.key() == connection_id);
+        .filter(|(row, _)| row.connection_id == connection_id);
     let (row, gone_since) = match (app.row(connection_id), last_seen) {
         (Some(row), _) => (row, None),
-        (None, Some((row, at))) => (row, Some(*at)),
+        (None, Some((row, at))) => (row.view(), Some(*at)),
         (None, None) => {
             frame.render_widget(
                 Paragraph::new("this record is no longer in the store").block(block),
@@ -132,7 +132,7 @@ pub fn render(app: &App, view: &DetailsView, frame: &mut Frame, area: Rect) {
             }
         }
     }
-    lines.extend(client_handshake_lines(app, view, row));
+    lines.extend(client_handshake_lines(app, view, &row));
     lines.push(Line::from(format!("deliveries ({}):", row.history().len())));
     if row.history().len() == 0 {
         lines.push(Line::from("  none yet"));
@@ -160,7 +160,7 @@ pub fn render(app: &App, view: &DetailsView, frame: &mut Frame, area: Rect) {
 fn client_handshake_lines(
     app: &App,
     view: &DetailsView,
-    row: &crate::tui::app::Row,
+    row: &crate::tui::app::RowView<'_>,
 ) -> Vec<Line<'static>> {
     let Some(Ok(handshakes)) = &app.telemetry.handshakes else {
         return vec![];

@@ -3,7 +3,7 @@
 use crate::model::{age_since, format_age};
 use crate::ops::classify::{ConnectionState, IDLE_TIMEOUT, MAX_CONNECTION_AGE};
 use crate::text::printable;
-use crate::tui::app::{App, Row as AppRow, SortColumn};
+use crate::tui::app::{App, RowView, SortColumn};
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
@@ -20,7 +20,7 @@ pub fn state_color(state: ConnectionState) -> Color {
     }
 }
 
-fn cells(app: &App, row: &AppRow) -> Vec<Cell<'static>> {
+fn cells(app: &App, row: &RowView<'_>) -> Vec<Cell<'static>> {
     let marked = if app.table.marked.contains(row.key()) {
         "●"
     } else {
@@ -110,8 +110,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let rows: Vec<Row> = app.table.visible[start..end]
         .iter()
         .enumerate()
-        .map(|(n, i)| {
-            let row = &app.table.rows[*i];
+        .filter_map(|(n, i)| {
+            let row = app.table.at(*i)?;
             let mut style = Style::default();
             if row.flash_until().is_some_and(|t| t > app.now) {
                 style = style.add_modifier(Modifier::BOLD).bg(Color::DarkGray);
@@ -119,7 +119,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             if start + n == app.table.selected {
                 style = style.add_modifier(Modifier::REVERSED);
             }
-            Row::new(keep_columns(cells(app, row), narrow)).style(style)
+            Some(Row::new(keep_columns(cells(app, &row), narrow)).style(style))
         })
         .collect();
     let arrow = if app.table.sort_descending {

@@ -1,0 +1,308 @@
+//! One column of text for every row of the table, packed into one buffer: each value followed
+//! by `\n`, in the order the values were added. The table keeps its rows' ids this way (the
+//! only copy of them), the search its lower-cased source IPs; a search is a few SIMD substring
+//! scans over one buffer instead of a million comparisons scattered over the heap
+//! (DESIGN.md §6).
+//!
+//! Rows come and go (a followed table changes a few rows at a time): a removed or replaced
+//! value's text stays behind as garbage, and rows keep their numbers as `Table::rows` does
+//! (`swap_remove`), until the owner compacts the column (`compacted`) once the garbage
+//! outgrows the rows.
+
+use memchr::memmem;
+
+#[derive(Debug, Default, Clone)]
+pub struct TextColumn {
+    text: String,
+    /// Where each value starts, in text order, and the row that holds it (`GONE` once removed).
+    values: Vec<(u32, u32)>,
+    /// Row number to its entry in `values`.
+    value_of_row: Vec<u32>,
+}
+
+/// A value whose row was removed.
+const GONE: u32 = u32::MAX;
+
+/// How a search compares letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    /// The text is stored lower-cased already, as the needle is.
+    Stored,
+    /// The text keeps its case; it is lower-cased (as `str::to_lowercase` does) while it is
+    /// searched, a block at a time.
+    Folded,
+}
+
+/// About 64 KB of text is lower-cased at a time: it stays in the CPU's cache while it is
+/// searched.
+const BLOCK_BYTES: usize = 64 * 1024;
+
+impl TextColumn {
+    pub fn with_capacity(rows: usize, bytes_per_row: usize) -> Self {
+        TextColumn {
+            text: String::with_capacity(rows * bytes_per_row),
+            values: Vec::with_capacity(rows),
+            value_of_row: Vec::with_capacity(rows),
+        }
+    }
+
+    pub fn build<S: AsRef<str>>(values: impl Iterator<Item = S>, rows: usize) -> Self {
+        let mut column = TextColumn::with_capacity(rows, 17);
+        for value in values {
+            column.push(value.as_ref());
+        }
+        column
+    }
+
+    pub fn rows(&self) -> usize {
+        self.value_of_row.len()
+    }
+
+    /// Row `row`'s value.
+    pub fn get(&self, row: usize) -> &str {
+        match self.value_of_row.get(row) {
+            Some(&value) => self.value_text(value as usize),
+            None => "",
+        }
+    }
+
+    fn value_text(&self, value: usize) -> &str {
+        let start = self.values[value].0 as usize;
+        // The next value starts right after this one's `\n`.
+        let end = self
+            .values
+            .get(value + 1)
+            .map_or(self.text.len(), |next| next.0 as usize);
+        self.text
+            .get(start..end.saturating_sub(1))
+            .unwrap_or_default()
+    }
+
+    /// Add the value of a new last row.
+    pub fn push(&mut self, value: &str) {
+        let row = self.value_of_row.len() as u32;
+        self.value_of_row.push(self.values.len() as u32);
+        self.values.push((self.text.len() as u32, row));
+        self.text.push_str(value);
+        self.text.push('\n');
+    }
+
+    /// Row `row` holds a new value: the old one is left behind as garbage.
+    pub fn replace(&mut self, row: usize, value: &str) {
+        let Some(&old) = self.value_of_row.get(row) else {
+            return;
+        };
+        self.values[old as usize].1 = GONE;
+        self.value_of_row[row] = self.values.len() as u32;
+        self.values.push((self.text.len() as u32, row as u32));
+        self.text.push_str(value);
+        self.text.push('\n');
+    }
+
+    /// Mirror `rows.swap_remove(row)`: the row goes, the last row takes its number.
+    pub fn swap_remove(&mut self, row: usize) {
+        let last = self.value_of_row.len() - 1;
+        self.values[self.value_of_row[row] as usize].1 = GONE;
+        if row != last {
+            let moved = self.value_of_row[last];
+            self.values[moved as usize].1 = row as u32;
+            self.value_of_row[row] = moved;
+        }
+        self.value_of_row.pop();
+    }
+
+    /// Values left behind by removed or replaced rows.
+    pub fn garbage(&self) -> usize {
+        self.values.len() - self.value_of_row.len()
+    }
+
+    /// The same rows' values without the garbage, in row order.
+    pub fn compacted(&self) -> TextColumn {
+        let mut column = TextColumn::with_capacity(self.rows(), 0);
+        column
+            .text
+            .reserve(self.text.len() / self.values.len().max(1) * self.rows());
+        for row in 0..self.rows() {
+            column.push(self.get(row));
+        }
+        column
+    }
+
+    /// Sets the bit of every row whose value contains `needle` (lower-case).
+    pub fn mark_containing(&self, needle: &str, case: Case, hits: &mut BitSet) {
+        if needle.is_empty() {
+            hits.set_all(self.rows());
+            return;
+        }
+        let finder = memmem::Finder::new(needle.as_bytes());
+        match case {
+            Case::Stored => self.mark_in(self.text.as_bytes(), 0, 0, &finder, hits),
+            Case::Folded => {
+                let mut scratch = Vec::with_capacity(BLOCK_BYTES + 1024);
+                let mut first = 0;
+                while first < self.values.len() {
+                    // Whole values only: a match never runs across two of them.
+                    let start = self.values[first].0 as usize;
+                    let mut last = first;
+                    while last + 1 < self.values.len()
+                        && (self.values[last + 1].0 as usize) - start < BLOCK_BYTES
+                    {
+                        last += 1;
+                    }
+                    let end = self
+                        .values
+                        .get(last + 1)
+                        .map_or(self.text.len(), |next| next.0 as usize);
+                    let block = &self.text[start..end];
+                    if block.is_ascii() {
+                        scratch.clear();
+                        scratch.extend_from_slice(block.as_bytes());
+                        scratch.make_ascii_lowercase();
+                        self.mark_in(&scratch, start, first, &finder, hits);
+                    } else {
+                        // Lower-casing can change a value's length: value by value.
+                        for value in first..=last {
+                            let row = self.values[value].1;
+                            if row != GONE && self.value_text(value).to_lowercase().contains(needle)
+                            {
+                                hits.set(row as usize);
+                            }
+                        }
+                    }
+                    first = last + 1;
+                }
+            }
+        }
+    }
+
+    /// Mark the rows whose value contains a match in `text`: the bytes of values `first…`,
+    /// which start at `offset` of this column's text.
+    fn mark_in(
+        &self,
+        text: &[u8],
+        offset: usize,
+        first: usize,
+        finder: &memmem::Finder<'_>,
+        hits: &mut BitSet,
+    ) {
+        let end_of = |value: usize| {
+            self.values
+                .get(value + 1)
+                .map_or(self.text.len(), |next| next.0 as usize)
+                - offset
+        };
+        let mut value = first;
+        let mut from = 0usize;
+        while let Some(found) = finder.find(&text[from..]) {
+            let at = from + found;
+            // Matches come in order: walk forward to the value holding this one.
+            while end_of(value) <= at {
+                value += 1;
+            }
+            let row = self.values[value].1;
+            if row != GONE {
+                hits.set(row as usize);
+            }
+            // The rest of this value cannot add anything: go on from the next one.
+            from = end_of(value);
+            if from >= text.len() {
+                break;
+            }
+        }
+    }
+}
+
+/// A fixed-size set of row numbers.
+#[derive(Debug, Clone)]
+pub struct BitSet(Vec<u64>);
+
+impl BitSet {
+    pub fn new(len: usize) -> Self {
+        BitSet(vec![0; len.div_ceil(64)])
+    }
+
+    pub fn set(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    pub fn set_all(&mut self, len: usize) {
+        self.0.fill(u64::MAX);
+        // Keep the bits past the end clear, so sets of the same length compare cleanly.
+        if !len.is_multiple_of(64) {
+            if let Some(last) = self.0.last_mut() {
+                *last = (1 << (len % 64)) - 1;
+            }
+        }
+    }
+
+    pub fn contains(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    pub fn union(&mut self, other: &BitSet) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
+
+    pub fn intersect(&mut self, other: &BitSet) {
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a &= b;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Values pushed, replaced and removed in any order: every row reads back its value,
+        /// compacting keeps them, and a folded search finds exactly the values whose
+        /// lower-cased text holds the needle (blocks of several values included).
+        #[test]
+        fn values_read_back_and_folded_search_agrees_with_to_lowercase(
+            steps in proptest::collection::vec((0..3usize, 0..50usize, "[aAbBéÉ1=\\n-]{0,5}"), 1..120),
+            needle in "[abé1=-]{1,3}",
+        ) {
+            let mut column = TextColumn::default();
+            let mut model: Vec<String> = Vec::new();
+            for (op, at, value) in steps {
+                match op {
+                    0 => { column.push(&value); model.push(value); }
+                    1 if !model.is_empty() => {
+                        let at = at % model.len();
+                        column.replace(at, &value);
+                        model[at] = value;
+                    }
+                    _ if !model.is_empty() => {
+                        let at = at % model.len();
+                        column.swap_remove(at);
+                        model.swap_remove(at);
+                    }
+                    _ => {}
+                }
+            }
+            let compacted = column.compacted();
+            for (row, value) in model.iter().enumerate() {
+                proptest::prop_assert_eq!(column.get(row), value.as_str());
+                proptest::prop_assert_eq!(compacted.get(row), value.as_str());
+            }
+            let mut hits = BitSet::new(model.len());
+            column.mark_containing(&needle, Case::Folded, &mut hits);
+            for (row, value) in model.iter().enumerate() {
+                proptest::prop_assert_eq!(hits.contains(row), value.to_lowercase().contains(&needle), "{:?} in {:?}", needle, value);
+            }
+        }
+    }
+
+    #[test]
+    fn a_folded_search_spans_many_blocks() {
+        let values: Vec<String> = (0..20_000).map(|i| format!("User-{i:07}")).collect();
+        let column = TextColumn::build(values.iter(), values.len());
+        let mut hits = BitSet::new(values.len());
+        column.mark_containing("user-00123", Case::Folded, &mut hits);
+        let found: Vec<usize> = (0..values.len()).filter(|&i| hits.contains(i)).collect();
+        assert_eq!(found, (12_300..12_400).collect::<Vec<_>>());
+    }
+}
