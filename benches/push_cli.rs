@@ -64,11 +64,14 @@ struct Contender {
 struct Timing {
     wall: Duration,
     cpu_secs: f64,
+    /// What the run cost the emulator (the demo process answering every call).
+    emulator_cpu_secs: f64,
 }
 
 /// Wall and CPU time of one run, and whether every message was delivered.
-fn run(contender: &mut Contender, expected: usize) -> Result<Timing, String> {
+fn run(contender: &mut Contender, expected: usize, emulator: u32) -> Result<Timing, String> {
     let cpu_before = common::measure::children_cpu_secs();
+    let emulator_before = common::measure::process_cpu_secs(emulator);
     let started = Instant::now();
     let out = contender
         .command
@@ -77,6 +80,7 @@ fn run(contender: &mut Contender, expected: usize) -> Result<Timing, String> {
         .map_err(|e| format!("cannot start: {e}"))?;
     let elapsed = started.elapsed();
     let cpu_secs = common::measure::children_cpu_secs() - cpu_before;
+    let emulator_cpu_secs = common::measure::process_cpu_secs(emulator) - emulator_before;
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         return Err(format!(
@@ -101,6 +105,7 @@ fn run(contender: &mut Contender, expected: usize) -> Result<Timing, String> {
     Ok(Timing {
         wall: elapsed,
         cpu_secs,
+        emulator_cpu_secs,
     })
 }
 
@@ -201,8 +206,13 @@ fn main() {
         "push to {connections} live connections, {latency_ms} ms latency per call, best of {rounds} (the guide's loop: 1 run)"
     );
     println!(
-        "{:<30} {:>10} {:>12} {:>14} {:>16}",
-        "contender", "seconds", "calls/s", "CPU µs/call", "calls/s per core"
+        "{:<30} {:>10} {:>12} {:>14} {:>16} {:>20}",
+        "contender",
+        "seconds",
+        "calls/s",
+        "CPU µs/call",
+        "calls/s per core",
+        "emulator CPU µs/call"
     );
     let mut results: Vec<(&'static str, f64)> = Vec::new();
     let mut our_cpu_per_call = None;
@@ -214,7 +224,7 @@ fn main() {
         };
         let mut best: Option<Timing> = None;
         for _ in 0..tries {
-            match run(contender, connections) {
+            match run(contender, connections, demo.pid()) {
                 Ok(t) => best = Some(best.filter(|b| b.wall <= t.wall).unwrap_or(t)),
                 Err(e) => {
                     eprintln!("{}: {e}", contender.name);
@@ -226,12 +236,13 @@ fn main() {
             let secs = best.wall.as_secs_f64();
             let cpu_per_call_us = best.cpu_secs / connections as f64 * 1e6;
             println!(
-                "{:<30} {:>10.3} {:>12.0} {:>14.1} {:>16.0}",
+                "{:<30} {:>10.3} {:>12.0} {:>14.1} {:>16.0} {:>20.1}",
                 contender.name,
                 secs,
                 connections as f64 / secs,
                 cpu_per_call_us,
-                1e6 / cpu_per_call_us
+                1e6 / cpu_per_call_us,
+                best.emulator_cpu_secs / connections as f64 * 1e6
             );
             if contender.name.starts_with("wsdash") {
                 our_cpu_per_call = Some(cpu_per_call_us);

@@ -62,7 +62,7 @@ impl AwsManagementApi {
             .or_else(|| sdk_config.region().map(|r| r.to_string()))
             .unwrap_or_else(|| "us-east-1".into());
         Self {
-            http: SignedHttp::new(sdk_config, &region),
+            http: SignedHttp::new(sdk_config, &region, &endpoint),
             endpoint,
             context: CallContext {
                 verb: Verb::Post,

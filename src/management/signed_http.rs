@@ -44,7 +44,10 @@ const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl SignedHttp {
-    pub fn new(sdk_config: &SdkConfig, region: &str) -> Self {
+    /// `endpoint` decides whether the system's root certificates are loaded: a plain-HTTP
+    /// endpoint (the emulator) never needs them, and reading them is a good part of a short
+    /// command's start.
+    pub fn new(sdk_config: &SdkConfig, region: &str, endpoint: &str) -> Self {
         let timeouts = sdk_config.timeout_config();
         let call_timeout = timeouts
             .and_then(|t| t.operation_attempt_timeout())
@@ -53,7 +56,7 @@ impl SignedHttp {
             .and_then(|t| t.connect_timeout())
             .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
         Self {
-            client: https_client(connect_timeout),
+            client: https_client(connect_timeout, endpoint.starts_with("https://")),
             credentials: CredentialsCache::new(sdk_config.credentials_provider()),
             region: region.to_string(),
             call_timeout,
@@ -150,18 +153,28 @@ impl SignedHttp {
 
 fn https_client(
     connect_timeout: Duration,
+    tls: bool,
 ) -> Result<Client<HttpsConnector<HttpConnector>, Full<Bytes>>, String> {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(connect_timeout));
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_native_roots(provider)
-        .map_err(|e| format!("no root certificates could be loaded ({e})"))?
-        .https_or_http()
-        .enable_http1()
-        .wrap_connector(http);
+    let builder = hyper_rustls::HttpsConnectorBuilder::new();
+    let builder = if tls {
+        builder
+            .with_provider_and_native_roots(provider)
+            .map_err(|e| format!("no root certificates could be loaded ({e})"))?
+    } else {
+        // No roots: an https URL could not be verified, and none is ever asked for.
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("TLS cannot be set up ({e})"))?
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
+        builder.with_tls_config(config)
+    };
+    let https = builder.https_or_http().enable_http1().wrap_connector(http);
     Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .build(https))

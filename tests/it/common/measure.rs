@@ -33,3 +33,22 @@ pub fn children_cpu_secs() -> f64 {
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     secs(usage.ru_utime) + secs(usage.ru_stime)
 }
+
+/// User + system CPU seconds process `pid` has used so far (NaN where /proc cannot say): the
+/// difference across a run is what that run cost a server such as the emulator.
+pub fn process_cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name (field 2) is in parentheses and may hold spaces: count after it.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    // After the name: state is field 3, utime 14 and stime 15.
+    let ticks = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+    // SAFETY: sysconf only reads a system setting.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    match (ticks(14), ticks(15)) {
+        (Some(user), Some(system)) if per_second > 0.0 => (user + system) / per_second,
+        _ => f64::NAN,
+    }
+}
