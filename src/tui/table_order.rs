@@ -36,16 +36,21 @@ impl Table {
             _ => sorted(self, self.sort, now),
         };
         let filter = Filter::parse(&self.filter);
-        let mut visible: Vec<usize> = if filter.is_empty() {
-            order.iter().map(|&i| i as usize).collect()
+        // Refilled in place: a million-row buffer allocated afresh costs its page faults on
+        // every batch from a followed table.
+        let mut visible = std::mem::take(&mut self.visible);
+        visible.clear();
+        if filter.is_empty() {
+            visible.extend(order.iter().map(|&i| i as usize));
         } else {
             let hits = self.derived.search.matching(&filter, &self.rows, &self.ids);
-            order
-                .iter()
-                .map(|&i| i as usize)
-                .filter(|i| hits.contains(*i))
-                .collect()
-        };
+            visible.extend(
+                order
+                    .iter()
+                    .map(|&i| i as usize)
+                    .filter(|i| hits.contains(*i)),
+            );
+        }
         self.derived.order = Some((self.sort, order));
         if self.sort_descending {
             visible.reverse();

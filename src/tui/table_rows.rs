@@ -27,6 +27,8 @@ pub struct Derived {
     /// All rows (by position) in the current sort order; `None` when the rows or the sort
     /// changed since. `u32`: half the memory and half the bytes every pass over it reads.
     pub(super) order: Option<(SortColumn, Vec<u32>)>,
+    /// The order's previous buffer, reused by the next merge.
+    pub(super) spare_order: Vec<u32>,
 }
 
 impl Derived {
@@ -231,14 +233,17 @@ impl Table {
             self.derived.tally.count_row(&self.rows[i], true);
         }
         if let Some((sort, order)) = self.derived.order.take() {
+            let mut merged = std::mem::take(&mut self.derived.spare_order);
             let table = &*self;
             let in_order = |a: u32, b: u32| {
                 super::table_order::compare_rows(table, sort, now, a as usize, b as usize)
             };
             let mut added: Vec<u32> = (start as u32..table.rows.len() as u32).collect();
             added.sort_by(|a, b| in_order(*a, *b));
-            // Each new row's place by binary search, then the order copied once around them.
-            let mut merged = Vec::with_capacity(order.len() + added.len());
+            // Each new row's place by binary search, then the order copied once around them,
+            // into the buffer the last merge left behind.
+            merged.clear();
+            merged.reserve(order.len() + added.len());
             let mut copied = 0;
             for a in added {
                 let at = copied + order[copied..].partition_point(|&i| in_order(i, a).is_lt());
@@ -248,6 +253,7 @@ impl Table {
             }
             merged.extend_from_slice(&order[copied..]);
             self.derived.order = Some((sort, merged));
+            self.derived.spare_order = order;
         }
     }
 
