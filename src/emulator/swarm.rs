@@ -313,7 +313,12 @@ async fn connect(
     if let Ok(agent) = agent.unwrap_or(AGENTS[n % AGENTS.len()]).parse() {
         request.headers_mut().insert("user-agent", agent);
     }
-    tokio_tungstenite::connect_async(request)
+    // A small read buffer: tungstenite's default (128 KiB) is zeroed again on reads, which was
+    // most of the demo's CPU while pushing to 2,000 clients (perf); the gateway's sockets use
+    // the same size. Messages larger than it still arrive whole.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024);
+    tokio_tungstenite::connect_async_with_config(request, Some(config), false)
         .await
         .map(|(socket, _)| socket)
 }
