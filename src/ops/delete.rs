@@ -45,23 +45,59 @@ pub async fn delete_records_audited(
     reason: &str,
     concurrency: usize,
 ) -> Vec<Result<DeleteOutcome, DeleteError>> {
+    let items = match audit {
+        Some(_) => read_items(store, records, concurrency).await,
+        None => StoredItems::default(),
+    };
+    delete_read_records(store, records, items, audit, reason, concurrency).await
+}
+
+/// The stored items of some records, read for their audit intents before they are deleted.
+#[derive(Default)]
+pub struct StoredItems(Vec<Result<Option<serde_json::Value>, StoreError>>);
+
+/// Read the stored items of `records` (in order): in chunks (one BatchGetItem each on
+/// DynamoDB), several chunks at a time. A purge reads the next batch while the current one is
+/// being deleted (`ops::purge`).
+pub async fn read_items(
+    store: &dyn ConnectionStore,
+    records: &[ConnectionRecord],
+    concurrency: usize,
+) -> StoredItems {
+    let chunks: Vec<_> = stream::iter((0..records.len()).step_by(READ_CHUNK))
+        .map(|start| async move {
+            let chunk = &records[start..(start + READ_CHUNK).min(records.len())];
+            match store.raw_items(chunk).await {
+                Ok(items) => items.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => chunk.iter().map(|_| Err(e.clone())).collect(),
+            }
+        })
+        .buffered(concurrency.max(1).div_ceil(READ_CHUNK).max(4))
+        .collect()
+        .await;
+    StoredItems(chunks.into_iter().flatten().collect())
+}
+
+/// [`delete_records_audited`] with the items already read by [`read_items`] (for the same
+/// records, in order): append every intent with one fsync, delete conditionally and
+/// concurrently, append every result with one fsync.
+pub async fn delete_read_records(
+    store: &dyn ConnectionStore,
+    records: &[ConnectionRecord],
+    items: StoredItems,
+    audit: Option<&AuditLog>,
+    reason: &str,
+    concurrency: usize,
+) -> Vec<Result<DeleteOutcome, DeleteError>> {
     let concurrency = concurrency.max(1);
     let mut outcomes: Vec<Option<Result<DeleteOutcome, DeleteError>>> = vec![None; records.len()];
     let mut to_delete: Vec<usize> = (0..records.len()).collect();
     if let Some(audit) = audit {
-        // Read in chunks (one BatchGetItem each on DynamoDB), several chunks at a time.
-        let chunks: Vec<_> = stream::iter((0..records.len()).step_by(READ_CHUNK))
-            .map(|start| async move {
-                let chunk = &records[start..(start + READ_CHUNK).min(records.len())];
-                match store.raw_items(chunk).await {
-                    Ok(items) => items.into_iter().map(Ok).collect::<Vec<_>>(),
-                    Err(e) => chunk.iter().map(|_| Err(e.clone())).collect(),
-                }
-            })
-            .buffered(concurrency.div_ceil(READ_CHUNK).max(4))
-            .collect()
-            .await;
-        let items: Vec<_> = chunks.into_iter().flatten().collect();
+        let mut items = items.0;
+        // Items that were not read (none given) are read now: no intent without its item.
+        if items.len() != records.len() {
+            items = read_items(store, records, concurrency).await.0;
+        }
         let mut intents = Vec::new();
         to_delete.clear();
         for (i, item) in items.into_iter().enumerate() {

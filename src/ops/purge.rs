@@ -5,7 +5,7 @@ use crate::management::ManagementApi;
 use crate::model::ConnectionRecord;
 use crate::ops::audit::AuditLog;
 use crate::ops::classify::{classify_records, ConnectionState};
-use crate::ops::delete::delete_records_audited;
+use crate::ops::delete::{delete_read_records, read_items, StoredItems};
 use crate::ops::pacing::Pacing;
 use crate::shutdown::StopRequest;
 use crate::store::{ConnectionStore, DeleteOutcome, StoreError};
@@ -112,14 +112,36 @@ pub async fn execute_purge(
         stale = fresh.stale;
     }
     // Batches: a signal stops the run between two batches, and the one in flight finishes
-    // with its results on disk.
-    for batch in stale.chunks(concurrency.max(1) * 4) {
-        let records: Vec<ConnectionRecord> = batch.iter().map(|s| s.record.clone()).collect();
+    // with its results on disk. The next batch's stored items are read while this one is
+    // deleted, so the store always has work queued (moto answers one request at a time: a
+    // pause between batches was a fifth of a purge's time).
+    let batches: Vec<Vec<ConnectionRecord>> = stale
+        .chunks(concurrency.max(1) * 4)
+        .map(|batch| batch.iter().map(|s| s.record.clone()).collect())
+        .collect();
+    let mut read_ahead: Option<StoredItems> = None;
+    for (n, records) in batches.iter().enumerate() {
         if stop.is_requested() {
-            report.not_attempted.extend(records);
+            report.not_attempted.extend(records.iter().cloned());
             continue;
         }
-        let outcomes = delete_records_audited(store, &records, audit, "gone", concurrency).await;
+        let items = match (read_ahead.take(), audit) {
+            (Some(items), _) => items,
+            (None, Some(_)) => read_items(store, records, concurrency).await,
+            (None, None) => StoredItems::default(),
+        };
+        let next = batches.get(n + 1).filter(|_| audit.is_some());
+        let (outcomes, ahead) = tokio::join!(
+            delete_read_records(store, records, items, audit, "gone", concurrency),
+            async {
+                match next {
+                    Some(next) => Some(read_items(store, next, concurrency).await),
+                    None => None,
+                }
+            }
+        );
+        read_ahead = ahead;
+        let records = records.clone();
         for (record, outcome) in records.into_iter().zip(outcomes) {
             match outcome {
                 Ok(DeleteOutcome::Deleted) => report.deleted.push(record),
