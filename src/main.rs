@@ -103,7 +103,7 @@ fn runtime_for(command: &Option<Command>) -> std::io::Result<tokio::runtime::Run
                 | Command::Orphans(_)
         )
     );
-    if one_shot && std::env::var_os("WSDASH_WORKER_THREADS").is_none() {
+    if one_shot {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

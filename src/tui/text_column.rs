@@ -204,39 +204,24 @@ impl TextColumn {
     /// Mark the rows whose value holds `anchor` as stored and `needle` once lower-cased.
     fn mark_verified(&self, anchor: &str, needle: &str, hits: &mut BitSet) {
         let finder = memmem::Finder::new(anchor.as_bytes());
-        let text = self.text.as_bytes();
-        let end_of = |value: usize| {
-            self.values
-                .get(value + 1)
-                .map_or(self.text.len(), |next| next.0 as usize)
-        };
-        let mut value = 0usize;
-        let mut from = 0usize;
-        while let Some(found) = finder.find(&text[from..]) {
-            let at = from + found;
-            while end_of(value) <= at {
-                value += 1;
-            }
-            let row = self.values[value].1;
-            if row != GONE {
+        self.each_value_found(
+            self.text.as_bytes(),
+            0,
+            0,
+            &finder,
+            |value| {
                 let candidate = self.value_text(value);
-                let holds = if candidate.is_ascii() {
+                if candidate.is_ascii() {
                     candidate
                         .as_bytes()
                         .windows(needle.len())
                         .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
                 } else {
                     candidate.to_lowercase().contains(needle)
-                };
-                if holds {
-                    hits.set(row as usize);
                 }
-            }
-            from = end_of(value);
-            if from >= text.len() {
-                break;
-            }
-        }
+            },
+            hits,
+        );
     }
 
     /// Mark the rows whose value contains a match in `text`: the bytes of values `first…`,
@@ -247,6 +232,20 @@ impl TextColumn {
         offset: usize,
         first: usize,
         finder: &memmem::Finder<'_>,
+        hits: &mut BitSet,
+    ) {
+        self.each_value_found(text, offset, first, finder, |_| true, hits);
+    }
+
+    /// Each live value (of values `first…`, whose bytes `text` holds from `offset` of this
+    /// column's text) in which `finder` matches, once: its row is marked when `keep` agrees.
+    fn each_value_found(
+        &self,
+        text: &[u8],
+        offset: usize,
+        first: usize,
+        finder: &memmem::Finder<'_>,
+        keep: impl Fn(usize) -> bool,
         hits: &mut BitSet,
     ) {
         let end_of = |value: usize| {
@@ -264,7 +263,7 @@ impl TextColumn {
                 value += 1;
             }
             let row = self.values[value].1;
-            if row != GONE {
+            if row != GONE && keep(value) {
                 hits.set(row as usize);
             }
             // The rest of this value cannot add anything: go on from the next one.

@@ -1078,6 +1078,33 @@ where
     })
 }
 
+type SdkReading = Result<(), (Option<String>, u16)>;
+
+async fn sdk_post(
+    client: &aws_sdk_apigatewaymanagement::Client,
+    id: &str,
+    data: &[u8],
+) -> SdkReading {
+    let blob = aws_sdk_apigatewaymanagement::primitives::Blob::new(data);
+    sdk_reading(
+        client
+            .post_to_connection()
+            .connection_id(id)
+            .data(blob)
+            .send()
+            .await,
+    )
+    .map(|_| ())
+}
+
+async fn sdk_get(client: &aws_sdk_apigatewaymanagement::Client, id: &str) -> SdkReading {
+    sdk_reading(client.get_connection().connection_id(id).send().await).map(|_| ())
+}
+
+async fn sdk_delete(client: &aws_sdk_apigatewaymanagement::Client, id: &str) -> SdkReading {
+    sdk_reading(client.delete_connection().connection_id(id).send().await).map(|_| ())
+}
+
 /// The SDK's error type and status, classified as wsdash classifies them.
 fn as_wsdash_would(
     verb: wsdash::management::denial::Verb,
@@ -1167,17 +1194,7 @@ async fn wsdashs_client_reads_every_answer_as_the_official_sdk_does() {
     compare(
         "post",
         Verb::Post,
-        sdk_reading(
-            official
-                .post_to_connection()
-                .connection_id(&live)
-                .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
-                    &payload[..],
-                ))
-                .send()
-                .await,
-        )
-        .map(|_| ()),
+        sdk_post(&official, &live, payload).await,
         ours.post_to_connection(&live, Bytes::from_static(payload))
             .await,
     );
@@ -1219,17 +1236,7 @@ async fn wsdashs_client_reads_every_answer_as_the_official_sdk_does() {
     compare(
         "post too large",
         Verb::Post,
-        sdk_reading(
-            official
-                .post_to_connection()
-                .connection_id(&live)
-                .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
-                    too_big.clone(),
-                ))
-                .send()
-                .await,
-        )
-        .map(|_| ()),
+        sdk_post(&official, &live, &too_big).await,
         ours.post_to_connection(&live, Bytes::from(too_big)).await,
     );
 
@@ -1244,23 +1251,13 @@ async fn wsdashs_client_reads_every_answer_as_the_official_sdk_does() {
         compare(
             &format!("get as {key} in {region}"),
             Verb::Get,
-            sdk_reading(official.get_connection().connection_id(&live).send().await).map(|_| ()),
+            sdk_get(&official, &live).await,
             ours.get_connection(&live).await.map(|_| ()),
         );
         compare(
             &format!("post as {key} in {region}"),
             Verb::Post,
-            sdk_reading(
-                official
-                    .post_to_connection()
-                    .connection_id(&live)
-                    .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
-                        &payload[..],
-                    ))
-                    .send()
-                    .await,
-            )
-            .map(|_| ()),
+            sdk_post(&official, &live, payload).await,
             ours.post_to_connection(&live, Bytes::from_static(payload))
                 .await,
         );
@@ -1268,48 +1265,24 @@ async fn wsdashs_client_reads_every_answer_as_the_official_sdk_does() {
 
     // Gone, after the SDK closed the connection: every verb, both clients.
     let (official, ours) = clients("AKIAOPS", "right", None, "us-east-1");
-    sdk_reading(
-        official
-            .delete_connection()
-            .connection_id(&live)
-            .send()
-            .await,
-    )
-    .expect("delete");
+    sdk_delete(&official, &live).await.expect("delete");
     compare(
         "get gone",
         Verb::Get,
-        sdk_reading(official.get_connection().connection_id(&live).send().await).map(|_| ()),
+        sdk_get(&official, &live).await,
         ours.get_connection(&live).await.map(|_| ()),
     );
     compare(
         "post gone",
         Verb::Post,
-        sdk_reading(
-            official
-                .post_to_connection()
-                .connection_id(&live)
-                .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
-                    &payload[..],
-                ))
-                .send()
-                .await,
-        )
-        .map(|_| ()),
+        sdk_post(&official, &live, payload).await,
         ours.post_to_connection(&live, Bytes::from_static(payload))
             .await,
     );
     compare(
         "delete gone",
         Verb::Delete,
-        sdk_reading(
-            official
-                .delete_connection()
-                .connection_id(&live)
-                .send()
-                .await,
-        )
-        .map(|_| ()),
+        sdk_delete(&official, &live).await,
         ours.delete_connection(&live).await,
     );
     assert!(matches!(
@@ -1333,17 +1306,7 @@ async fn wsdashs_client_reads_every_answer_as_the_official_sdk_does() {
         );
         (official, AwsManagementApi::new(&sdk, &throttled.management))
     };
-    let sdk = sdk_reading(
-        official
-            .post_to_connection()
-            .connection_id("AAAAAAAAAAAAAAA=")
-            .data(aws_sdk_apigatewaymanagement::primitives::Blob::new(
-                &payload[..],
-            ))
-            .send()
-            .await,
-    )
-    .map(|_| ());
+    let sdk = sdk_post(&official, "AAAAAAAAAAAAAAA=", payload).await;
     assert!(matches!(sdk, Err((_, 429))), "{sdk:?}");
     compare(
         "post throttled",
