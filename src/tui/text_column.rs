@@ -297,6 +297,13 @@ impl BitSet {
         BitSet(vec![0; len.div_ceil(64)])
     }
 
+    /// Rows `64 * n …` at once: bit `j` of `word` for row `64 * n + j`.
+    pub fn set_word(&mut self, n: usize, word: u64) {
+        if let Some(slot) = self.0.get_mut(n) {
+            *slot |= word;
+        }
+    }
+
     pub fn set(&mut self, i: usize) {
         self.0[i / 64] |= 1 << (i % 64);
     }
