@@ -337,7 +337,11 @@ fn sigint_sigterm_and_sighup_give_the_terminal_back() {
             dir = dir.display(),
         );
         let tmux = Tmux::start(&command);
-        tmux.wait_for("the dashboard", |s| count(s, "live") == Some(2));
+        // Both clients live; the demo's flapping client may be live too, or between two of
+        // its connections: only the two steady ones are waited for.
+        tmux.wait_for("the dashboard", |s| {
+            count(s, "live").is_some_and(|n| n >= 2)
+        });
         assert_eq!(
             tmux.display("#{alternate_on}"),
             "1",
