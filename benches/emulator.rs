@@ -231,10 +231,25 @@ async fn main() {
     all.print("push to all clients (concurrency 256)");
     println!("  every client had its message after {delivered_in:.2} s (budget <= 2 s)");
 
+    // The gateway's own CPU per call (user + system of its process across the run), so the
+    // figures above are known to measure wsdash rather than the emulator.
+    let gateway_cpu = || common::measure::process_cpu_secs(gateway.pid());
+    let cpu_before = gateway_cpu();
     let sustained = push_run(&api, &ids, 20_000, 64).await;
+    let push_cpu = gateway_cpu() - cpu_before;
     sustained.print("push throughput, loopback (concurrency 64)");
+    println!(
+        "  the gateway's CPU per relayed push: {:.1} µs",
+        push_cpu / sustained.calls as f64 * 1e6
+    );
+    let cpu_before = gateway_cpu();
     let probes = probe_run(&api, &ids, 20_000, 64).await;
+    let probe_cpu = gateway_cpu() - cpu_before;
     probes.print("probe (GetConnection) throughput, loopback");
+    println!(
+        "  the gateway's CPU per probe: {:.1} µs",
+        probe_cpu / probes.calls as f64 * 1e6
+    );
     let guide_plain = guide_loop(&management, &ids[0], 2_000);
     println!(
         "{:<46} {:>8.0} calls/s  -> wsdash push is {:.1}x",
