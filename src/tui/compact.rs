@@ -98,10 +98,6 @@ impl ProbedInfo {
     pub fn last_active_at(&self) -> Option<OffsetDateTime> {
         self.last_active_at.get()
     }
-
-    pub fn connected_at(&self) -> Option<OffsetDateTime> {
-        self.connected_at.get()
-    }
 }
 
 /// One copy of each distinct text (user agents: a handful of browser builds across a million

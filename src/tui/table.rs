@@ -98,10 +98,6 @@ impl<'a> RowView<'a> {
         }
     }
 
-    pub fn row(&self) -> &'a Row {
-        self.row
-    }
-
     /// A copy that outlives the table (the details view keeps a row that left the store).
     pub fn to_owned_row(&self) -> OwnedRow {
         OwnedRow {

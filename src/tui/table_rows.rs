@@ -6,7 +6,7 @@
 use super::compact::ProbedInfo;
 use super::row_ids::RowIds;
 use super::row_index::RowIndex;
-use super::search::SearchIndex;
+use super::search::{BitSet, SearchIndex};
 use super::table::{OwnedRow, Row, SortColumn, Table};
 use super::tally::Tally;
 use crate::management::GatewayError;
@@ -188,12 +188,12 @@ impl Table {
         if let Some((_, order)) = self.derived.order.as_mut() {
             // One pass over the order; only the few affected positions (flagged in a bitset
             // that stays in cache) are looked up.
-            let mut affected = vec![0u64; (self.rows.len() + taken.len()).div_ceil(64)];
+            let mut affected = BitSet::new(self.rows.len() + taken.len());
             for &original in renumbered.keys() {
-                affected[original as usize / 64] |= 1 << (original % 64);
+                affected.set(original as usize);
             }
             order.retain_mut(|i| {
-                if affected[*i as usize / 64] & (1 << (*i % 64)) == 0 {
+                if !affected.contains(*i as usize) {
                     return true;
                 }
                 match renumbered.get(i) {
