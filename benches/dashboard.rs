@@ -170,6 +170,8 @@ fn measure_table(records: usize) {
     );
     // A filter typed key by key, three times: each keystroke re-filters the table in `update`.
     let mut keystrokes = Vec::new();
+    // The filter each keystroke left, to name the slowest.
+    let mut typed = Vec::new();
     let backspace = crossterm::event::KeyEvent::new(
         crossterm::event::KeyCode::Backspace,
         crossterm::event::KeyModifiers::NONE,
@@ -188,12 +190,14 @@ fn measure_table(records: usize) {
             let t = Instant::now();
             let _ = update(&mut app, Action::PromptKey(key));
             keystrokes.push(t.elapsed().as_secs_f64() * 1000.0);
+            typed.push(app.table.filter.clone());
         }
         // Backspace back to `state:live `: each keystroke widens the filter again.
         for _ in 0.."user-00012".len() {
             let t = Instant::now();
             let _ = update(&mut app, Action::PromptKey(backspace));
             keystrokes.push(t.elapsed().as_secs_f64() * 1000.0);
+            typed.push(app.table.filter.clone());
         }
         let _ = update(&mut app, Action::SubmitPrompt);
     }
@@ -206,6 +210,13 @@ fn measure_table(records: usize) {
         keystrokes.iter().cloned().fold(0.0, f64::max),
         app.table.visible.len()
     );
+    if let Some((slowest, ms)) = typed
+        .iter()
+        .zip(&keystrokes)
+        .max_by(|a, b| a.1.total_cmp(b.1))
+    {
+        println!("  slowest keystroke: {ms:.2} ms, leaving the filter {slowest:?}");
+    }
 
     let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     for _ in 0..20 {
