@@ -214,6 +214,7 @@ fn main() {
         "calls/s per core",
         "emulator CPU µs/call"
     );
+    println!("(seconds and CPU: the fastest round; the emulator's CPU: the mean over all rounds)");
     let mut results: Vec<(&'static str, f64)> = Vec::new();
     let mut our_cpu_per_call = None;
     for contender in &mut contenders {
@@ -223,9 +224,16 @@ fn main() {
             rounds.max(1)
         };
         let mut best: Option<Timing> = None;
+        // The emulator's CPU over every round: its clock counts in 10 ms ticks, a few ticks a
+        // round.
+        let (mut emulator_cpu_secs, mut runs) = (0.0, 0);
         for _ in 0..tries {
             match run(contender, connections, demo.pid()) {
-                Ok(t) => best = Some(best.filter(|b| b.wall <= t.wall).unwrap_or(t)),
+                Ok(t) => {
+                    emulator_cpu_secs += t.emulator_cpu_secs;
+                    runs += 1;
+                    best = Some(best.filter(|b| b.wall <= t.wall).unwrap_or(t));
+                }
                 Err(e) => {
                     eprintln!("{}: {e}", contender.name);
                     break;
@@ -242,7 +250,7 @@ fn main() {
                 connections as f64 / secs,
                 cpu_per_call_us,
                 1e6 / cpu_per_call_us,
-                best.emulator_cpu_secs / connections as f64 * 1e6
+                emulator_cpu_secs / (runs * connections) as f64 * 1e6
             );
             if contender.name.starts_with("wsdash") {
                 our_cpu_per_call = Some(cpu_per_call_us);
