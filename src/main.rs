@@ -84,34 +84,26 @@ fn main() -> ExitCode {
     }
 }
 
-/// One thread for the one-shot commands and the emulator's servers, worker threads for the
-/// dashboard.
-///
+/// One thread for the one-shot commands, worker threads for the servers and the dashboard.
 /// A command's work is a stream of small HTTP calls: on one thread, each answer is read and
 /// the next call written without waking another thread, which is most of what a call costs
 /// otherwise (measured with `wsdash push`: futex and scheduler time beside every request).
-/// The emulator's servers (`gateway`, `backend`, `demo --headless`) are the other side of the
-/// same stream, and the same holds: on one thread the gateway spends 15-30 % less CPU per call
-/// (`cargo bench --bench push_cli` and `--bench emulator`, docs/benchmarks.md) at the same
-/// throughput, and nothing they run blocks a thread. The dashboard keeps the worker pool: a
-/// keystroke over a million rows must not hold up its polls, nor the demo's emulator beside it.
+/// The dashboard and the servers keep the worker pool: they serve many peers at once and must
+/// never let one slow part stall the rest.
 fn runtime_for(command: &Option<Command>) -> std::io::Result<tokio::runtime::Runtime> {
-    let one_thread = match command {
+    let one_shot = matches!(
+        command,
         Some(
             Command::List
-            | Command::Probe
-            | Command::Push(_)
-            | Command::Disconnect(_)
-            | Command::Purge(_)
-            | Command::Restore(_)
-            | Command::Orphans(_)
-            | Command::Gateway(_)
-            | Command::Backend(_),
-        ) => true,
-        Some(Command::Demo(args)) => args.headless,
-        _ => false,
-    };
-    if one_thread {
+                | Command::Probe
+                | Command::Push(_)
+                | Command::Disconnect(_)
+                | Command::Purge(_)
+                | Command::Restore(_)
+                | Command::Orphans(_)
+        )
+    );
+    if one_shot {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
