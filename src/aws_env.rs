@@ -22,7 +22,8 @@ pub struct AwsSettings {
 /// SDK retries are off: wsdash retries itself, within deadlines, and counts every attempt.
 pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
     let timeout = settings.call_timeout.unwrap_or(Duration::from_secs(10));
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+    let behavior = BehaviorVersion::latest();
+    let mut loader = aws_config::defaults(behavior)
         .retry_config(RetryConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
@@ -31,6 +32,9 @@ pub async fn load_sdk_config(settings: &AwsSettings) -> SdkConfig {
                 .operation_timeout(timeout)
                 .build(),
         );
+    if let Some(client) = crate::sdk_http_client::deferred_default_client(behavior) {
+        loader = loader.http_client(client);
+    }
     if let Some(profile) = &settings.profile {
         loader = loader.profile_name(profile);
     }

@@ -10,7 +10,14 @@ use std::path::Path;
 /// same operations: neither reaches into the other.
 const LAYERS: &[&[&str]] = &[
     &[
-        "model", "text", "token", "shutdown", "flags", "messages", "aws_env",
+        "model",
+        "text",
+        "token",
+        "shutdown",
+        "flags",
+        "messages",
+        "aws_env",
+        "sdk_http_client",
     ],
     &[
         "store",

@@ -16,6 +16,7 @@ pub mod management;
 pub mod messages;
 pub mod model;
 pub mod ops;
+pub mod sdk_http_client;
 pub mod shutdown;
 pub mod store;
 pub mod text;
