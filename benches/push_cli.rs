@@ -290,8 +290,81 @@ fn main() {
         );
     }
 
+    one_message(&management, &ids[0], &bench_dir, &scratch, demo.pid());
     throttled_ceiling(&runtime, &urls, &ids, &scratch);
     std::fs::remove_dir_all(&scratch).ok();
+}
+
+/// One message, process start to exit: what a script or an alert hook pays per call. Each
+/// contender 15 times; the median wall time and the mean CPU.
+fn one_message(
+    management: &str,
+    id: &str,
+    bench_dir: &std::path::Path,
+    scratch: &std::path::Path,
+    emulator: u32,
+) {
+    const RUNS: usize = 15;
+    let id_file = scratch.join("one-id.txt");
+    std::fs::write(&id_file, id).expect("id file");
+    let mut wsdash = wsdash_push(
+        management,
+        &[id.to_string()],
+        &scratch.join("one.jsonl"),
+        scratch,
+    );
+    wsdash.stderr(Stdio::null());
+    let mut boto3 = Command::new("python3");
+    boto3.arg(bench_dir.join("push_boto3.py")).args([
+        "loop",
+        management,
+        id_file.to_str().expect("path"),
+    ]);
+    let mut contenders = vec![
+        Contender {
+            name: "wsdash push (default)",
+            command: wsdash,
+        },
+        Contender {
+            name: "boto3",
+            command: boto3,
+        },
+    ];
+    if js_sdk_ready(bench_dir).is_ok() {
+        let mut node = Command::new("node");
+        node.arg(bench_dir.join("push_js.mjs"))
+            .args([management, id_file.to_str().expect("path")])
+            .current_dir(bench_dir);
+        contenders.push(Contender {
+            name: "JS SDK v3",
+            command: node,
+        });
+    }
+    println!("one message, process start to exit ({RUNS} runs each: median wall, mean CPU)");
+    for contender in &mut contenders {
+        let mut walls = Vec::new();
+        let mut cpu = 0.0;
+        for _ in 0..RUNS {
+            match run(contender, 1, emulator) {
+                Ok(t) => {
+                    walls.push(t.wall.as_secs_f64() * 1000.0);
+                    cpu += t.cpu_secs;
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", contender.name);
+                    break;
+                }
+            }
+        }
+        if !walls.is_empty() {
+            println!(
+                "  {:<28} {:>8.1} ms wall {:>8.1} ms CPU",
+                contender.name,
+                common::measure::percentile(&mut walls, 0.5),
+                cpu / walls.len() as f64 * 1000.0
+            );
+        }
+    }
 }
 
 /// `wsdash push --rate 1000` while the emulator answers 20% of calls with 429: every message
