@@ -294,6 +294,39 @@ mod tests {
     }
 
     #[test]
+    fn a_word_in_every_user_id_in_question_settles_the_term_and_any_other_word_still_looks_everywhere(
+    ) {
+        let mut rows = Rows::default();
+        rows.push("user-1", "Aa1=", Some("10.0.0.1"), ConnectionState::Live);
+        rows.push("user-2", "Bb2=", None, ConnectionState::Stale);
+        rows.push(
+            "user-3",
+            "user-in-id",
+            Some("10.0.0.3"),
+            ConnectionState::Live,
+        );
+        rows.push("admin", "Cc3=", Some("10.0.0.4"), ConnectionState::Live);
+        let mut index = SearchIndex::build(&rows.rows);
+        // `user` is in every live row's user id but one: the connection id and the address
+        // are still searched for the rest, and a state term before it narrows what is in
+        // question.
+        for text in [
+            "user",
+            "state:live user",
+            "state:stale user",
+            "u",
+            "10.0.0",
+            "state:live 10.0.0",
+            "cc3",
+            "state:live user-",
+        ] {
+            assert_eq!(rows.check(&mut index, text), Ok(()), "{text}");
+        }
+        let hits = index.matching(&Filter::parse("state:stale user"), &rows.rows, &rows.ids);
+        assert!(hits.contains(1) && !hits.contains(0) && !hits.contains(3));
+    }
+
+    #[test]
     fn the_index_agrees_with_the_filter_row_by_row() {
         let mut rows = Rows::default();
         rows.push(
