@@ -234,8 +234,23 @@ fn main() {
                     .filter(|(n, _)| !n.starts_with("wsdash"))
                     .map(|(n, r)| format!("{:.1}x {n}", ours / r))
                     .collect();
+                // DESIGN.md §6 (issue 26): a PostgreSQL purge at ≥ 5x the psycopg loop.
+                let budget = match (&store, action) {
+                    (Store::Postgres(_), "purge") => rates
+                        .iter()
+                        .find(|(n, _)| n.contains("one at a time"))
+                        .map(|(_, r)| {
+                            let met = ours / r >= 5.0;
+                            format!(
+                                " (budget ≥ 5x the loop: {})",
+                                if met { "met" } else { "NOT MET" }
+                            )
+                        })
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                };
                 println!(
-                    "{:<10} {action:<8} wsdash: {}",
+                    "{:<10} {action:<8} wsdash: {}{budget}",
                     store.name(),
                     ratios.join(", ")
                 );
