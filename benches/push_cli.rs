@@ -54,6 +54,36 @@ fn wsdash_push(
     command
 }
 
+/// `push_boto3.py MODE` (the guide's loop or a thread pool) to every id in `ids_file`.
+fn boto3_push(
+    bench_dir: &std::path::Path,
+    mode: &str,
+    management: &str,
+    ids_file: &std::path::Path,
+) -> Command {
+    let mut command = Command::new("python3");
+    command.arg(bench_dir.join("push_boto3.py")).args([
+        mode,
+        management,
+        ids_file.to_str().expect("path"),
+    ]);
+    command
+}
+
+/// `push_js.mjs` (the JS SDK v3, `Promise.all` over 64) to every id in `ids_file`.
+fn js_sdk_push(
+    bench_dir: &std::path::Path,
+    management: &str,
+    ids_file: &std::path::Path,
+) -> Command {
+    let mut command = Command::new("node");
+    command
+        .arg(bench_dir.join("push_js.mjs"))
+        .args([management, ids_file.to_str().expect("path")])
+        .current_dir(bench_dir);
+    command
+}
+
 struct Contender {
     name: &'static str,
     command: Command,
@@ -173,15 +203,7 @@ fn main() {
     // What a user gets by default: no config file, no --rate.
     let mut wsdash = wsdash_push(&management, &ids, &scratch.join("audit.jsonl"), &scratch);
     wsdash.stderr(Stdio::piped());
-    let python = |mode: &str| {
-        let mut command = Command::new("python3");
-        command.arg(bench_dir.join("push_boto3.py")).args([
-            mode,
-            &management,
-            ids_file.to_str().expect("path"),
-        ]);
-        command
-    };
+    let python = |mode: &str| boto3_push(&bench_dir, mode, &management, &ids_file);
     let mut contenders = vec![
         Contender {
             name: "wsdash push (default)",
@@ -194,13 +216,9 @@ fn main() {
     ];
     match js_sdk_ready(&bench_dir) {
         Ok(()) => {
-            let mut node = Command::new("node");
-            node.arg(bench_dir.join("push_js.mjs"))
-                .args([&management, ids_file.to_str().expect("path")])
-                .current_dir(&bench_dir);
             contenders.push(Contender {
                 name: "JS SDK v3 Promise.all(64)",
-                command: node,
+                command: js_sdk_push(&bench_dir, &management, &ids_file),
             });
         }
         Err(e) => eprintln!("skipping the JS SDK contender: {e}"),
@@ -327,12 +345,6 @@ fn one_message(
         scratch,
     );
     wsdash.stderr(Stdio::null());
-    let mut boto3 = Command::new("python3");
-    boto3.arg(bench_dir.join("push_boto3.py")).args([
-        "loop",
-        management,
-        id_file.to_str().expect("path"),
-    ]);
     let mut contenders = vec![
         Contender {
             name: "wsdash push (default)",
@@ -340,17 +352,13 @@ fn one_message(
         },
         Contender {
             name: "boto3",
-            command: boto3,
+            command: boto3_push(bench_dir, "loop", management, &id_file),
         },
     ];
     if js_sdk_ready(bench_dir).is_ok() {
-        let mut node = Command::new("node");
-        node.arg(bench_dir.join("push_js.mjs"))
-            .args([management, id_file.to_str().expect("path")])
-            .current_dir(bench_dir);
         contenders.push(Contender {
             name: "JS SDK v3",
-            command: node,
+            command: js_sdk_push(bench_dir, management, &id_file),
         });
     }
     println!("one message, process start to exit ({RUNS} runs each: median wall, mean CPU)");
