@@ -25,7 +25,12 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandErr
     }
     let gateway = context.management()?;
     let store = context.store().await?;
-    let snapshot = store.scan().await.map_err(failed)?;
+    // A purge that will delete keeps the scan's items for its audit intents.
+    let (snapshot, scanned) = if args.dry_run {
+        (store.scan().await.map_err(failed)?, Default::default())
+    } else {
+        store.scan_with_items().await.map_err(failed)?
+    };
     let concurrency = context.env.probe_concurrency;
     let rate = context.rate();
     super::progress::announce(
@@ -41,7 +46,8 @@ pub async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandErr
         snapshot.records.len(),
         |probing| plan_purge(probing, snapshot.records, concurrency, pacing),
     )
-    .await;
+    .await
+    .with_scanned_items(scanned);
     let json_output = global.output == OutputFormat::Json;
     if args.dry_run || !json_output {
         if json_output {

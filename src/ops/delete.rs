@@ -6,7 +6,7 @@
 
 use crate::model::ConnectionRecord;
 use crate::ops::audit::{AuditEntry, AuditLog};
-use crate::store::{ConnectionStore, DeleteOutcome, StoreError};
+use crate::store::{ConnectionStore, DeleteOutcome, ScannedItems, StoreError};
 use futures_util::stream::{self, StreamExt};
 
 /// Why a record was not deleted.
@@ -55,6 +55,18 @@ pub async fn delete_records_audited(
 /// The stored items of some records, read for their audit intents before they are deleted.
 #[derive(Default)]
 pub struct StoredItems(Vec<Result<Option<serde_json::Value>, StoreError>>);
+
+impl StoredItems {
+    /// The items a scan read for `records` (in order), when it read one for each of them.
+    /// Only as fresh as the scan: the delete's result records the item exactly as deleted.
+    pub fn from_scan(records: &[ConnectionRecord], scanned: &ScannedItems) -> Option<StoredItems> {
+        records
+            .iter()
+            .map(|record| scanned.get(record).map(|item| Ok(Some(item.clone()))))
+            .collect::<Option<Vec<_>>>()
+            .map(StoredItems)
+    }
+}
 
 /// Read the stored items of `records` (in order): in chunks (one BatchGetItem each on
 /// DynamoDB), several chunks at a time. A purge reads the next batch while the current one is
@@ -126,10 +138,11 @@ pub async fn delete_read_records(
             }
         }
     }
-    let deleted: Vec<(usize, Result<DeleteOutcome, DeleteError>)> = stream::iter(to_delete)
+    type Deleted = Result<(DeleteOutcome, Option<serde_json::Value>), DeleteError>;
+    let deleted: Vec<(usize, Deleted)> = stream::iter(to_delete)
         .map(|i| async move {
             let outcome = store
-                .delete_if_current(&records[i])
+                .delete_returning_item(&records[i])
                 .await
                 .map_err(DeleteError::from);
             (i, outcome)
@@ -144,11 +157,13 @@ pub async fn delete_read_records(
                 let mut result = audit.entry("delete", "result");
                 result.record = Some(records[*i].clone());
                 result.outcome = Some(match outcome {
-                    Ok(DeleteOutcome::Deleted) => "deleted".into(),
-                    Ok(DeleteOutcome::Changed) => "changed".into(),
-                    Ok(DeleteOutcome::Missing) => "missing".into(),
+                    Ok((DeleteOutcome::Deleted, _)) => "deleted".into(),
+                    Ok((DeleteOutcome::Changed, _)) => "changed".into(),
+                    Ok((DeleteOutcome::Missing, _)) => "missing".into(),
                     Err(e) => format!("failed: {e}"),
                 });
+                // The item as deleted, when the store gave it: what restore puts back.
+                result.item = outcome.as_ref().ok().and_then(|(_, item)| item.clone());
                 result
             })
             .collect();
@@ -157,7 +172,7 @@ pub async fn delete_read_records(
         let _ = audit.append_all(&results);
     }
     for (i, outcome) in deleted {
-        outcomes[i] = Some(outcome);
+        outcomes[i] = Some(outcome.map(|(outcome, _)| outcome));
     }
     outcomes
         .into_iter()

@@ -8,7 +8,7 @@ use crate::ops::classify::{classify_records, ConnectionState};
 use crate::ops::delete::{delete_read_records, read_items, StoredItems};
 use crate::ops::pacing::Pacing;
 use crate::shutdown::StopRequest;
-use crate::store::{ConnectionStore, DeleteOutcome, StoreError};
+use crate::store::{ConnectionStore, DeleteOutcome, ScannedItems, StoreError};
 use serde::Serialize;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -41,6 +41,19 @@ pub struct PurgePlan {
     pub stale: Vec<StaleRecord>,
     /// Records whose probe failed for another reason: never deleted.
     pub undecided: Vec<(ConnectionRecord, String)>,
+    /// The stale records' items as the scan read them, for the audit intents (empty when the
+    /// store gave none: the purge reads them before deleting).
+    #[serde(skip)]
+    pub scanned: ScannedItems,
+}
+
+impl PurgePlan {
+    /// Keep the scan's items of the plan's stale records, for the intents.
+    pub fn with_scanned_items(mut self, mut scanned: ScannedItems) -> PurgePlan {
+        scanned.retain_records(self.stale.iter().map(|s| &s.record));
+        self.scanned = scanned;
+        self
+    }
 }
 
 /// What executing a plan did, record by record.
@@ -86,6 +99,7 @@ pub async fn plan_purge(
         checked,
         stale,
         undecided,
+        scanned: ScannedItems::default(),
     }
 }
 
@@ -102,7 +116,12 @@ pub async fn execute_purge(
 ) -> PurgeReport {
     let mut report = PurgeReport::default();
     let mut stale = plan.stale.clone();
+    // The intents take the scan's items while the plan is fresh; the result of each delete
+    // records the item exactly as deleted where the store gives it back.
+    let mut scanned = Some(&plan.scanned).filter(|s| !s.is_empty());
     if OffsetDateTime::now_utc() - plan.made_at > PLAN_MAX_AGE {
+        // Items as old as the plan are read again, like its records are probed again.
+        scanned = None;
         let records: Vec<_> = stale.iter().map(|s| s.record.clone()).collect();
         let fresh = plan_purge(gateway, records.clone(), concurrency, None).await;
         report.alive_on_recheck = records
@@ -112,9 +131,9 @@ pub async fn execute_purge(
         stale = fresh.stale;
     }
     // Batches: a signal stops the run between two batches, and the one in flight finishes
-    // with its results on disk. The next batch's stored items are read while this one is
-    // deleted, so the store always has work queued (moto answers one request at a time: a
-    // pause between batches was a fifth of a purge's time).
+    // with its results on disk. Without the scan's items, the next batch's stored items are
+    // read while this one is deleted, so the store always has work queued (moto answers one
+    // request at a time: a pause between batches was a fifth of a purge's time).
     let batches: Vec<Vec<ConnectionRecord>> = stale
         .chunks(concurrency.max(1) * 4)
         .map(|batch| batch.iter().map(|s| s.record.clone()).collect())
@@ -125,12 +144,18 @@ pub async fn execute_purge(
             report.not_attempted.extend(records.iter().cloned());
             continue;
         }
-        let items = match (read_ahead.take(), audit) {
-            (Some(items), _) => items,
-            (None, Some(_)) => read_items(store, records, concurrency).await,
-            (None, None) => StoredItems::default(),
+        let from_scan = scanned.and_then(|scanned| StoredItems::from_scan(records, scanned));
+        let items = match (read_ahead.take(), from_scan, audit) {
+            (Some(items), _, _) => items,
+            (None, Some(items), _) => items,
+            (None, None, Some(_)) => read_items(store, records, concurrency).await,
+            (None, None, None) => StoredItems::default(),
         };
-        let next = batches.get(n + 1).filter(|_| audit.is_some());
+        // With the scan's items nothing is read ahead (a batch the scan missed, if any, is
+        // read in its turn).
+        let next = batches
+            .get(n + 1)
+            .filter(|_| audit.is_some() && scanned.is_none());
         let (outcomes, ahead) = tokio::join!(
             delete_read_records(store, records, items, audit, "gone", concurrency),
             async {
@@ -161,8 +186,10 @@ pub async fn purge_stale(
     concurrency: usize,
     audit: Option<&AuditLog>,
 ) -> Result<(PurgePlan, PurgeReport), StoreError> {
-    let snapshot = store.scan().await?;
-    let plan = plan_purge(gateway.clone(), snapshot.records, concurrency, None).await;
+    let (snapshot, scanned) = store.scan_with_items().await?;
+    let plan = plan_purge(gateway.clone(), snapshot.records, concurrency, None)
+        .await
+        .with_scanned_items(scanned);
     let report = execute_purge(
         gateway,
         store.as_ref(),
@@ -173,4 +200,56 @@ pub async fn purge_stale(
     )
     .await;
     Ok((plan, report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::delete::StoredItems;
+
+    fn stale(user: &str, connection: &str) -> StaleRecord {
+        StaleRecord {
+            record: ConnectionRecord::new(user, connection),
+            reason: StaleReason::Gone,
+        }
+    }
+
+    #[test]
+    fn a_plan_keeps_the_scanned_items_of_its_stale_records_only() {
+        let live = ConnectionRecord::new("bo", "LIVE");
+        let gone = stale("ada", "GONE");
+        let mut scanned = ScannedItems::default();
+        scanned.insert(&live, serde_json::json!({"who": "bo"}));
+        scanned.insert(&gone.record, serde_json::json!({"who": "ada"}));
+        // Another user's item under the same connection id is not ada's.
+        scanned.insert(
+            &ConnectionRecord::new("cy", "GONE"),
+            serde_json::json!({"who": "cy"}),
+        );
+        let plan = PurgePlan {
+            made_at: OffsetDateTime::now_utc(),
+            checked: 3,
+            stale: vec![gone.clone()],
+            undecided: Vec::new(),
+            scanned: ScannedItems::default(),
+        }
+        .with_scanned_items(scanned);
+        assert_eq!(plan.scanned.len(), 1);
+        assert_eq!(
+            plan.scanned.get(&gone.record),
+            Some(&serde_json::json!({"who": "ada"}))
+        );
+    }
+
+    #[test]
+    fn items_come_from_the_scan_only_when_it_read_every_record_of_the_batch() {
+        let ada = ConnectionRecord::new("ada", "A");
+        let bo = ConnectionRecord::new("bo", "B");
+        let mut scanned = ScannedItems::default();
+        scanned.insert(&ada, serde_json::json!({"who": "ada"}));
+        assert!(StoredItems::from_scan(std::slice::from_ref(&ada), &scanned).is_some());
+        assert!(StoredItems::from_scan(&[ada.clone(), bo.clone()], &scanned).is_none());
+        scanned.insert(&bo, serde_json::json!({"who": "bo"}));
+        assert!(StoredItems::from_scan(&[ada, bo], &scanned).is_some());
+    }
 }

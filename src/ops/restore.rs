@@ -1,7 +1,7 @@
 //! Putting deleted records back from the audit log, never over a newer record.
 //!
 //! A delete is written to the log twice: its intent (with the full item) before DeleteItem, its
-//! result after. A process killed between the two leaves an intent alone: that record was maybe
+//! result after (with the item as deleted, where the store gives it back). A process killed between the two leaves an intent alone: that record was maybe
 //! deleted, so restore puts it back when it is absent, exactly as for a confirmed delete.
 
 use crate::model::ConnectionRecord;
@@ -45,6 +45,16 @@ pub enum DeleteEvidence {
 pub struct LoggedDelete {
     pub intent: AuditEntry,
     pub evidence: DeleteEvidence,
+    /// The item exactly as deleted, when the result recorded it (DynamoDB gives it back with
+    /// the delete); the intent's copy may be as old as the scan that planned a purge.
+    pub deleted_item: Option<serde_json::Value>,
+}
+
+impl LoggedDelete {
+    /// The item to put back: as deleted when known, else as the intent saw it.
+    pub fn item(&self) -> Option<&serde_json::Value> {
+        self.deleted_item.as_ref().or(self.intent.item.as_ref())
+    }
 }
 
 /// The deletes since `since` that may have removed a record: one per record, the latest.
@@ -69,7 +79,8 @@ pub fn deletes_to_undo(entries: &[AuditEntry], since: Option<OffsetDateTime>) ->
         let Some(record) = &intent.record else {
             continue;
         };
-        let evidence = match result_after(intent).and_then(|r| r.outcome.as_deref()) {
+        let result = result_after(intent);
+        let evidence = match result.and_then(|r| r.outcome.as_deref()) {
             Some("deleted") => DeleteEvidence::Confirmed,
             // Nothing was deleted: the record had changed or was already gone.
             Some("changed") | Some("missing") => continue,
@@ -85,6 +96,7 @@ pub fn deletes_to_undo(entries: &[AuditEntry], since: Option<OffsetDateTime>) ->
             LoggedDelete {
                 intent: intent.clone(),
                 evidence,
+                deleted_item: result.and_then(|r| r.item.clone()),
             },
         );
     }
@@ -191,7 +203,7 @@ pub async fn restore_from_audit(
         }
         let outcomes: Vec<(ConnectionRecord, DeleteEvidence, RestoreOutcome)> = stream::iter(batch)
             .map(|(record, logged)| async move {
-                let outcome = restore_one(store, record, logged.intent.item.as_ref()).await;
+                let outcome = restore_one(store, record, logged.item()).await;
                 (record.clone(), logged.evidence, outcome)
             })
             .buffer_unordered(concurrency.max(1))

@@ -50,6 +50,44 @@ pub struct StoreSnapshot {
     pub expires: std::collections::HashMap<String, time::OffsetDateTime>,
 }
 
+/// Items as a scan read them (DynamoDB JSON for DynamoDB), by record: a purge's audit intents
+/// take them from here rather than reading every item a second time before its delete.
+#[derive(Debug, Clone, Default)]
+pub struct ScannedItems(std::collections::HashMap<(String, String), serde_json::Value>);
+
+impl ScannedItems {
+    pub fn insert(&mut self, record: &ConnectionRecord, item: serde_json::Value) {
+        self.0
+            .insert((record.user_id.clone(), record.connection_id.clone()), item);
+    }
+
+    /// The item the scan read for `record` (same user, same connection).
+    pub fn get(&self, record: &ConnectionRecord) -> Option<&serde_json::Value> {
+        // A borrowed tuple key cannot be built without cloning: the map is small (a plan's
+        // stale records) by the time it is asked.
+        self.0
+            .get(&(record.user_id.clone(), record.connection_id.clone()))
+    }
+
+    /// Only the items of `records`: a plan keeps its stale records' items, not the table's.
+    pub fn retain_records<'a>(&mut self, records: impl IntoIterator<Item = &'a ConnectionRecord>) {
+        let keep: std::collections::HashSet<(&str, &str)> = records
+            .into_iter()
+            .map(|r| (r.user_id.as_str(), r.connection_id.as_str()))
+            .collect();
+        self.0
+            .retain(|(user, connection), _| keep.contains(&(user.as_str(), connection.as_str())));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// What a conditional delete did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -100,6 +138,12 @@ impl StoreError {
 pub trait ConnectionStore: Send + Sync {
     /// Read every item.
     async fn scan(&self) -> Result<StoreSnapshot, StoreError>;
+    /// `scan`, with each record's item as stored, for a purge that writes them to its audit
+    /// intents. The default gives no items (the purge reads them just before deleting): right for
+    /// stores that read a batch's items in one cheap query.
+    async fn scan_with_items(&self) -> Result<(StoreSnapshot, ScannedItems), StoreError> {
+        Ok((self.scan().await?, ScannedItems::default()))
+    }
     /// The user's newest record.
     async fn find_by_user(&self, user_id: &str) -> Result<Option<ConnectionRecord>, StoreError>;
     /// Every record of the user: a table keyed by user and connection holds one per open tab,
@@ -118,6 +162,15 @@ pub trait ConnectionStore: Send + Sync {
         &self,
         record: &ConnectionRecord,
     ) -> Result<DeleteOutcome, StoreError>;
+    /// `delete_if_current`, with the item exactly as it was deleted when the store gives it back
+    /// in the same call (DynamoDB's `ReturnValues=ALL_OLD`), for the audit log's result. The
+    /// default gives none.
+    async fn delete_returning_item(
+        &self,
+        record: &ConnectionRecord,
+    ) -> Result<(DeleteOutcome, Option<serde_json::Value>), StoreError> {
+        Ok((self.delete_if_current(record).await?, None))
+    }
     /// The item as stored (DynamoDB JSON for DynamoDB), for the audit log before a delete.
     async fn raw_item(
         &self,

@@ -156,8 +156,8 @@ pub(super) async fn run(
             )
             .await,
         ),
-        Effect::PlanPurge => match within("scan", backend.store.scan()).await {
-            Ok(Ok(snapshot)) => Action::PurgePlanned(
+        Effect::PlanPurge => match within("scan", backend.store.scan_with_items()).await {
+            Ok(Ok((snapshot, scanned))) => Action::PurgePlanned(
                 plan_purge(
                     backend.gateway.clone(),
                     snapshot.records,
@@ -166,7 +166,8 @@ pub(super) async fn run(
                     // `wsdash purge` goes, not the operator's higher one.
                     Some(Pacing::background(&backend.rate)),
                 )
-                .await,
+                .await
+                .with_scanned_items(scanned),
             ),
             Ok(Err(e)) => Action::PurgePlanFailed(Failure::Store(e)),
             Err(e) => Action::PurgePlanFailed(e),

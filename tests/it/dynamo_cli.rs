@@ -479,9 +479,11 @@ async fn purge_never_deletes_a_record_whose_user_reconnected_between_plan_and_ex
         .expect("store");
     let gateway: Arc<dyn wsdash::management::ManagementApi> =
         Arc::new(wsdash::management::AwsManagementApi::new(&sdk, &management));
-    let snapshot = store.scan().await.expect("scan");
-    let plan = plan_purge(gateway.clone(), snapshot.records, 4, None).await;
-    assert_eq!(plan.stale.len(), 2);
+    let (snapshot, scanned) = store.scan_with_items().await.expect("scan");
+    let plan = plan_purge(gateway.clone(), snapshot.records, 4, None)
+        .await
+        .with_scanned_items(scanned);
+    assert_eq!((plan.stale.len(), plan.scanned.len()), (2, 2));
 
     // zoe reconnects after the plan was made: her record (same key) now holds a new connection id.
     let replaced = store
@@ -495,15 +497,38 @@ async fn purge_never_deletes_a_record_whose_user_reconnected_between_plan_and_ex
         replaced.map(|r| r.connection_id),
         Some("GONE0000000001=".to_string())
     );
+    let dir = std::env::temp_dir().join(format!("wsdash-race-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("audit.jsonl");
+    let audit = wsdash::ops::audit::AuditLog::open(&path, "test").expect("audit");
     let report = execute_purge(
         gateway,
         &store,
         &plan,
-        None,
+        Some(&audit),
         &wsdash::shutdown::StopRequest::never(),
         4,
     )
     .await;
+    // Both intents were written from the scan's items; zoe's delete found her new connection.
+    let (intents, results) = common::audit_deletes(&path);
+    assert_eq!(intents.len(), 2);
+    let mut outcomes: Vec<_> = results
+        .iter()
+        .map(|r| {
+            let user = r.record.as_ref().map(|r| r.user_id.clone());
+            (user, r.outcome.clone(), r.item.is_some())
+        })
+        .collect();
+    outcomes.sort();
+    assert_eq!(
+        outcomes,
+        [
+            (Some("yan".into()), Some("deleted".into()), true),
+            (Some("zoe".into()), Some("changed".into()), false),
+        ]
+    );
+    std::fs::remove_dir_all(dir).ok();
     assert_eq!(
         report
             .deleted
@@ -528,6 +553,100 @@ async fn purge_never_deletes_a_record_whose_user_reconnected_between_plan_and_ex
             .map(|r| r.connection_id),
         Some("ZOE0000000NEW0=".to_string())
     );
+}
+
+/// A purge's intents hold the items its scan read (no second read of the table), and each
+/// result holds the item exactly as DeleteItem removed it: a record that changed between the
+/// scan and the delete (same connection, another attribute) is put back as it was deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn purge_audits_the_scanned_item_and_restore_puts_back_the_item_as_deleted() {
+    crate::needs!(Tool::Moto);
+    use std::sync::Arc;
+    use wsdash::ops::purge::{execute_purge, plan_purge};
+    use wsdash::ops::restore::restore_from_audit;
+    use wsdash::store::{ConnectionStore, DynamoStore};
+    let moto = Moto::start();
+    let client = dynamo(&moto).await;
+    create_table(&client, "exact", "user_id", None).await;
+    let demo = quiet_demo(&[]);
+    let management = demo.value("management endpoint:");
+    let connected_at = now();
+    put(
+        &client,
+        "exact",
+        &[
+            ("connection_id", s("GONE0000000003=")),
+            ("user_id", s("ada")),
+            ("connected_at", n(connected_at)),
+            ("tier", s("free")),
+        ],
+    )
+    .await;
+    let sdk = wsdash::aws_env::load_sdk_config(&wsdash::aws_env::AwsSettings {
+        dummy_credentials: true,
+        ..Default::default()
+    })
+    .await;
+    let store = DynamoStore::connect(&sdk, Some(&moto.url), "exact", Default::default(), 2)
+        .await
+        .expect("store");
+    let gateway: Arc<dyn wsdash::management::ManagementApi> =
+        Arc::new(wsdash::management::AwsManagementApi::new(&sdk, &management));
+    let (snapshot, scanned) = store.scan_with_items().await.expect("scan");
+    let plan = plan_purge(gateway.clone(), snapshot.records, 4, None)
+        .await
+        .with_scanned_items(scanned);
+    assert_eq!((plan.stale.len(), plan.scanned.len()), (1, 1));
+
+    // The backend updates the item after the scan; the connection is the same one.
+    client
+        .update_item()
+        .table_name("exact")
+        .key("user_id", s("ada"))
+        .update_expression("SET tier = :t")
+        .expression_attribute_values(":t", s("pro"))
+        .send()
+        .await
+        .expect("update");
+    let dir = std::env::temp_dir().join(format!("wsdash-exact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("audit.jsonl");
+    let audit = wsdash::ops::audit::AuditLog::open(&path, "test").expect("audit");
+    let stop = wsdash::shutdown::StopRequest::never();
+    let report = execute_purge(gateway, &store, &plan, Some(&audit), &stop, 4).await;
+    assert_eq!(report.deleted.len(), 1, "{report:?}");
+
+    let (intents, results) = common::audit_deletes(&path);
+    let tier = |entry: &wsdash::ops::audit::AuditEntry| {
+        entry.item.as_ref().map(|item| item["tier"].clone())
+    };
+    assert_eq!(
+        intents.iter().map(tier).collect::<Vec<_>>(),
+        [Some(serde_json::json!({"S": "free"}))],
+        "the intent holds the item as scanned"
+    );
+    assert_eq!(
+        results.iter().map(tier).collect::<Vec<_>>(),
+        [Some(serde_json::json!({"S": "pro"}))],
+        "the result holds the item as deleted"
+    );
+
+    let restored = restore_from_audit(&store, &path, None, None, &stop, 4)
+        .await
+        .expect("restore");
+    assert_eq!(restored.restored.len(), 1, "{restored:?}");
+    let item = client
+        .get_item()
+        .table_name("exact")
+        .key("user_id", s("ada"))
+        .send()
+        .await
+        .expect("get")
+        .item
+        .expect("restored item");
+    assert_eq!(item.get("tier"), Some(&s("pro")));
+    assert_eq!(item.get("connection_id"), Some(&s("GONE0000000003=")));
+    std::fs::remove_dir_all(dir).ok();
 }
 
 /// `wsdash ARGS` against moto with extra variables.

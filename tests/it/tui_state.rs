@@ -602,6 +602,7 @@ fn plan() -> PurgePlan {
             },
         ],
         undecided: vec![(record("erin", "EEEEEEEEEEEEEEE=", 1), "throttled".into())],
+        scanned: Default::default(),
     }
 }
 
