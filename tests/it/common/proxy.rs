@@ -23,9 +23,14 @@ impl DynamoProxy {
         Self::start_throttling(moto, None).await
     }
 
-    /// Answer every `n`th call (the 2nd, the (n+2)th, …) with throttling, when `n` is given.
+    /// Answer every `n`th call (the 2nd, the (n+2)th, …) with throttling, when `n` is given;
+    /// never one request (the same body, sent again) more than twice. Without that bound a
+    /// request among many concurrent ones can land on a throttled turn at every attempt (a
+    /// chance of (1/3)^8 per call, a few percent per run of a few hundred calls): a retry
+    /// test that fails by luck, where DynamoDB would have let the request through.
     pub async fn start_throttling(moto: &Moto, every: Option<u64>) -> DynamoProxy {
         let seen = Arc::new(AtomicU64::new(0));
+        let refused: Arc<Mutex<HashMap<Bytes, u32>>> = Arc::default();
         let throttled = Arc::new(AtomicU64::new(0));
         let calls: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
         let upstream = moto.url.clone();
@@ -33,8 +38,9 @@ impl DynamoProxy {
         let handler = {
             let (throttled, calls) = (throttled.clone(), calls.clone());
             move |method: Method, headers: HeaderMap, body: Bytes| {
-                let (seen, throttled, calls, upstream, client) = (
+                let (seen, refused, throttled, calls, upstream, client) = (
                     seen.clone(),
+                    refused.clone(),
                     throttled.clone(),
                     calls.clone(),
                     upstream.clone(),
@@ -42,7 +48,14 @@ impl DynamoProxy {
                 );
                 async move {
                     let n = seen.fetch_add(1, Ordering::SeqCst);
-                    if every.is_some_and(|every| n % every == 1) {
+                    let turn = every.is_some_and(|every| n % every == 1);
+                    let refuse = turn
+                        && refused.lock().is_ok_and(|mut refused| {
+                            let times = refused.entry(body.clone()).or_default();
+                            *times += 1;
+                            *times <= 2
+                        });
+                    if refuse {
                         throttled.fetch_add(1, Ordering::SeqCst);
                         return (
                             StatusCode::BAD_REQUEST,
