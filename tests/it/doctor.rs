@@ -16,10 +16,21 @@ async fn sdk() -> aws_config::SdkConfig {
     .await
 }
 
+/// The SDK configuration of the tests' own setup calls (creating APIs, tables and stages in
+/// moto): moto loads a service's backend on its first call, which took more than the SDK's
+/// 10 s on a loaded CI machine. What wsdash itself is given keeps the defaults.
+async fn setup_sdk() -> aws_config::SdkConfig {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(std::time::Duration::from_secs(60))
+        .operation_timeout(std::time::Duration::from_secs(60))
+        .build();
+    sdk().await.into_builder().timeout_config(timeouts).build()
+}
+
 /// A WebSocket API in moto: the three routes, HTTP_PROXY integrations, the mapping on all but
 /// `unmapped`, no target on `untargeted`, and a stage.
 async fn create_api(moto: &Moto, unmapped: Option<&str>, untargeted: Option<&str>) -> String {
-    let sdk = sdk().await;
+    let sdk = setup_sdk().await;
     let client = aws_sdk_apigatewayv2::Client::from_conf(
         aws_sdk_apigatewayv2::config::Builder::from(&sdk)
             .endpoint_url(&moto.url)
@@ -72,7 +83,7 @@ async fn create_api(moto: &Moto, unmapped: Option<&str>, untargeted: Option<&str
 }
 
 async fn dynamo_client(moto: &Moto) -> aws_sdk_dynamodb::Client {
-    let sdk = sdk().await;
+    let sdk = setup_sdk().await;
     aws_sdk_dynamodb::Client::from_conf(
         aws_sdk_dynamodb::config::Builder::from(&sdk)
             .endpoint_url(&moto.url)
@@ -220,7 +231,7 @@ async fn a_correct_configuration_passes_and_each_mistake_fails_with_its_fix() {
         "{fix}"
     );
     let v2 = aws_sdk_apigatewayv2::Client::from_conf(
-        aws_sdk_apigatewayv2::config::Builder::from(&sdk().await)
+        aws_sdk_apigatewayv2::config::Builder::from(&setup_sdk().await)
             .endpoint_url(&moto.url)
             .build(),
     );
