@@ -59,13 +59,27 @@ impl LoggedDelete {
 
 /// The deletes since `since` that may have removed a record: one per record, the latest.
 pub fn deletes_to_undo(entries: &[AuditEntry], since: Option<OffsetDateTime>) -> Vec<LoggedDelete> {
+    // Each record's delete results, in log order: a purge of 100,000 records must not search
+    // the whole log once per intent.
+    let mut results: HashMap<(&str, &str), Vec<&AuditEntry>> = HashMap::new();
+    for entry in entries
+        .iter()
+        .filter(|e| e.op == "delete" && e.phase == "result")
+    {
+        if let Some(record) = &entry.record {
+            results
+                .entry((record.user_id.as_str(), record.connection_id.as_str()))
+                .or_default()
+                .push(entry);
+        }
+    }
     let result_after = |intent: &AuditEntry| {
-        entries.iter().find(|e| {
-            e.op == "delete"
-                && e.phase == "result"
-                && e.record == intent.record
-                && e.at >= intent.at
-        })
+        let record = intent.record.as_ref()?;
+        results
+            .get(&(record.user_id.as_str(), record.connection_id.as_str()))?
+            .iter()
+            .find(|e| e.record == intent.record && e.at >= intent.at)
+            .copied()
     };
     let mut latest: HashMap<(String, String), LoggedDelete> = HashMap::new();
     let mut order = Vec::new();
@@ -234,4 +248,72 @@ pub async fn restore_from_audit(
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seconds_ago: i64, phase: &str, user: &str, outcome: Option<&str>) -> AuditEntry {
+        let at = crate::model::now_utc_millis() - time::Duration::seconds(seconds_ago);
+        AuditEntry {
+            at: crate::model::iso_millis(at),
+            op: "delete".into(),
+            phase: phase.into(),
+            environment: "test".into(),
+            actor: "test".into(),
+            record: Some(ConnectionRecord::new(user, format!("{user}-conn"))),
+            connection_id: None,
+            item: Some(serde_json::json!({ "copy": phase })),
+            detail: None,
+            outcome: outcome.map(str::to_string),
+        }
+    }
+
+    fn evidence(log: &[AuditEntry]) -> Vec<(String, DeleteEvidence, Option<serde_json::Value>)> {
+        deletes_to_undo(log, None)
+            .into_iter()
+            .map(|d| {
+                let user = d.intent.record.as_ref().map(|r| r.user_id.clone());
+                (user.unwrap_or_default(), d.evidence, d.item().cloned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_intent_is_judged_by_the_first_result_after_it() {
+        let log = vec![
+            // ada: an old delete confirmed, then a newer intent that died without a result.
+            entry(50, "intent", "ada", None),
+            entry(49, "result", "ada", Some("deleted")),
+            entry(10, "intent", "ada", None),
+            // bo: confirmed, its result holding the item as deleted.
+            entry(9, "intent", "bo", None),
+            entry(8, "result", "bo", Some("deleted")),
+            // cy: the record had changed, nothing deleted.
+            entry(7, "intent", "cy", None),
+            entry(6, "result", "cy", Some("changed")),
+            // di: the call failed, so it may have happened.
+            entry(5, "intent", "di", None),
+            {
+                let mut failed = entry(4, "result", "di", Some("failed: network"));
+                failed.item = None;
+                failed
+            },
+        ];
+        let result = serde_json::json!({ "copy": "result" });
+        let intent = serde_json::json!({ "copy": "intent" });
+        assert_eq!(
+            evidence(&log),
+            [
+                (
+                    "ada".to_string(),
+                    DeleteEvidence::Maybe,
+                    Some(intent.clone())
+                ),
+                ("bo".to_string(), DeleteEvidence::Confirmed, Some(result)),
+                ("di".to_string(), DeleteEvidence::Maybe, Some(intent)),
+            ]
+        );
+    }
 }
