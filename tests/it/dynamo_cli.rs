@@ -437,52 +437,96 @@ async fn probe_classifies_purge_deletes_exactly_the_dead_and_restore_brings_them
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// A purge planned from the scan (with its items) of a moto table keyed by user, holding
+/// `items`, whose connections the demo's gateway answers Gone.
+struct PlannedPurge {
+    _moto: Moto,
+    _demo: common::Running,
+    client: aws_sdk_dynamodb::Client,
+    store: wsdash::store::DynamoStore,
+    gateway: std::sync::Arc<dyn wsdash::management::ManagementApi>,
+    plan: wsdash::ops::purge::PurgePlan,
+}
+
+impl PlannedPurge {
+    async fn on(table: &str, items: &[&[(&str, AttributeValue)]]) -> PlannedPurge {
+        use wsdash::store::ConnectionStore;
+        let moto = Moto::start();
+        let client = dynamo(&moto).await;
+        create_table(&client, table, "user_id", None).await;
+        for item in items {
+            put(&client, table, item).await;
+        }
+        let demo = quiet_demo(&[]);
+        let management = demo.value("management endpoint:");
+        let sdk = wsdash::aws_env::load_sdk_config(&wsdash::aws_env::AwsSettings {
+            dummy_credentials: true,
+            ..Default::default()
+        })
+        .await;
+        let store = wsdash::store::DynamoStore::connect(
+            &sdk,
+            Some(&moto.url),
+            table,
+            Default::default(),
+            2,
+        )
+        .await
+        .expect("store");
+        let gateway: std::sync::Arc<dyn wsdash::management::ManagementApi> =
+            std::sync::Arc::new(wsdash::management::AwsManagementApi::new(&sdk, &management));
+        let (snapshot, scanned) = store.scan_with_items().await.expect("scan");
+        let plan = wsdash::ops::purge::plan_purge(gateway.clone(), snapshot.records, 4, None)
+            .await
+            .with_scanned_items(scanned);
+        PlannedPurge {
+            _moto: moto,
+            _demo: demo,
+            client,
+            store,
+            gateway,
+            plan,
+        }
+    }
+}
+
+/// A fresh audit log in a directory of its own: (directory, log path, log).
+fn audit_log(
+    name: &str,
+) -> (
+    std::path::PathBuf,
+    std::path::PathBuf,
+    wsdash::ops::audit::AuditLog,
+) {
+    let dir = std::env::temp_dir().join(format!("wsdash-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("audit.jsonl");
+    let audit = wsdash::ops::audit::AuditLog::open(&path, "test").expect("audit");
+    (dir, path, audit)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn purge_never_deletes_a_record_whose_user_reconnected_between_plan_and_execute() {
     crate::needs!(Tool::Moto);
-    use std::sync::Arc;
-    use wsdash::ops::purge::{execute_purge, plan_purge};
-    use wsdash::store::{ConnectionStore, DynamoStore};
-    let moto = Moto::start();
-    let client = dynamo(&moto).await;
-    create_table(&client, "race", "user_id", None).await;
-    let demo = quiet_demo(&[]);
-    let management = demo.value("management endpoint:");
-    put(
-        &client,
+    use wsdash::ops::purge::execute_purge;
+    use wsdash::store::ConnectionStore;
+    let planned = PlannedPurge::on(
         "race",
         &[
-            ("connection_id", s("GONE0000000001=")),
-            ("user_id", s("zoe")),
-            ("connected_at", n(now())),
+            &[
+                ("connection_id", s("GONE0000000001=")),
+                ("user_id", s("zoe")),
+                ("connected_at", n(now())),
+            ],
+            &[
+                ("connection_id", s("GONE0000000002=")),
+                ("user_id", s("yan")),
+                ("connected_at", n(now())),
+            ],
         ],
     )
     .await;
-    put(
-        &client,
-        "race",
-        &[
-            ("connection_id", s("GONE0000000002=")),
-            ("user_id", s("yan")),
-            ("connected_at", n(now())),
-        ],
-    )
-    .await;
-
-    let sdk = wsdash::aws_env::load_sdk_config(&wsdash::aws_env::AwsSettings {
-        dummy_credentials: true,
-        ..Default::default()
-    })
-    .await;
-    let store = DynamoStore::connect(&sdk, Some(&moto.url), "race", Default::default(), 2)
-        .await
-        .expect("store");
-    let gateway: Arc<dyn wsdash::management::ManagementApi> =
-        Arc::new(wsdash::management::AwsManagementApi::new(&sdk, &management));
-    let (snapshot, scanned) = store.scan_with_items().await.expect("scan");
-    let plan = plan_purge(gateway.clone(), snapshot.records, 4, None)
-        .await
-        .with_scanned_items(scanned);
+    let (store, plan, gateway) = (&planned.store, &planned.plan, planned.gateway.clone());
     assert_eq!((plan.stale.len(), plan.scanned.len()), (2, 2));
 
     // zoe reconnects after the plan was made: her record (same key) now holds a new connection id.
@@ -497,14 +541,11 @@ async fn purge_never_deletes_a_record_whose_user_reconnected_between_plan_and_ex
         replaced.map(|r| r.connection_id),
         Some("GONE0000000001=".to_string())
     );
-    let dir = std::env::temp_dir().join(format!("wsdash-race-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("audit.jsonl");
-    let audit = wsdash::ops::audit::AuditLog::open(&path, "test").expect("audit");
+    let (dir, path, audit) = audit_log("race");
     let report = execute_purge(
         gateway,
-        &store,
-        &plan,
+        store,
+        plan,
         Some(&audit),
         &wsdash::shutdown::StopRequest::never(),
         4,
@@ -561,41 +602,19 @@ async fn purge_never_deletes_a_record_whose_user_reconnected_between_plan_and_ex
 #[tokio::test(flavor = "multi_thread")]
 async fn purge_audits_the_scanned_item_and_restore_puts_back_the_item_as_deleted() {
     crate::needs!(Tool::Moto);
-    use std::sync::Arc;
-    use wsdash::ops::purge::{execute_purge, plan_purge};
+    use wsdash::ops::purge::execute_purge;
     use wsdash::ops::restore::restore_from_audit;
-    use wsdash::store::{ConnectionStore, DynamoStore};
-    let moto = Moto::start();
-    let client = dynamo(&moto).await;
-    create_table(&client, "exact", "user_id", None).await;
-    let demo = quiet_demo(&[]);
-    let management = demo.value("management endpoint:");
-    let connected_at = now();
-    put(
-        &client,
+    let planned = PlannedPurge::on(
         "exact",
-        &[
+        &[&[
             ("connection_id", s("GONE0000000003=")),
             ("user_id", s("ada")),
-            ("connected_at", n(connected_at)),
+            ("connected_at", n(now())),
             ("tier", s("free")),
-        ],
+        ]],
     )
     .await;
-    let sdk = wsdash::aws_env::load_sdk_config(&wsdash::aws_env::AwsSettings {
-        dummy_credentials: true,
-        ..Default::default()
-    })
-    .await;
-    let store = DynamoStore::connect(&sdk, Some(&moto.url), "exact", Default::default(), 2)
-        .await
-        .expect("store");
-    let gateway: Arc<dyn wsdash::management::ManagementApi> =
-        Arc::new(wsdash::management::AwsManagementApi::new(&sdk, &management));
-    let (snapshot, scanned) = store.scan_with_items().await.expect("scan");
-    let plan = plan_purge(gateway.clone(), snapshot.records, 4, None)
-        .await
-        .with_scanned_items(scanned);
+    let (client, store, plan) = (&planned.client, &planned.store, &planned.plan);
     assert_eq!((plan.stale.len(), plan.scanned.len()), (1, 1));
 
     // The backend updates the item after the scan; the connection is the same one.
@@ -608,12 +627,10 @@ async fn purge_audits_the_scanned_item_and_restore_puts_back_the_item_as_deleted
         .send()
         .await
         .expect("update");
-    let dir = std::env::temp_dir().join(format!("wsdash-exact-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("audit.jsonl");
-    let audit = wsdash::ops::audit::AuditLog::open(&path, "test").expect("audit");
+    let (dir, path, audit) = audit_log("exact");
     let stop = wsdash::shutdown::StopRequest::never();
-    let report = execute_purge(gateway, &store, &plan, Some(&audit), &stop, 4).await;
+    let gateway = planned.gateway.clone();
+    let report = execute_purge(gateway, store, plan, Some(&audit), &stop, 4).await;
     assert_eq!(report.deleted.len(), 1, "{report:?}");
 
     let (intents, results) = common::audit_deletes(&path);
@@ -631,7 +648,7 @@ async fn purge_audits_the_scanned_item_and_restore_puts_back_the_item_as_deleted
         "the result holds the item as deleted"
     );
 
-    let restored = restore_from_audit(&store, &path, None, None, &stop, 4)
+    let restored = restore_from_audit(store, &path, None, None, &stop, 4)
         .await
         .expect("restore");
     assert_eq!(restored.restored.len(), 1, "{restored:?}");
