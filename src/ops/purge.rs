@@ -144,12 +144,13 @@ pub async fn execute_purge(
             report.not_attempted.extend(records.iter().cloned());
             continue;
         }
-        let from_scan = scanned.and_then(|scanned| StoredItems::from_scan(records, scanned));
-        let items = match (read_ahead.take(), from_scan, audit) {
-            (Some(items), _, _) => items,
-            (None, Some(items), _) => items,
-            (None, None, Some(_)) => read_items(store, records, concurrency).await,
-            (None, None, None) => StoredItems::default(),
+        let items = match (read_ahead.take(), audit) {
+            (Some(items), _) => items,
+            (None, Some(_)) => match scanned.and_then(|s| StoredItems::from_scan(records, s)) {
+                Some(items) => items,
+                None => read_items(store, records, concurrency).await,
+            },
+            (None, None) => StoredItems::default(),
         };
         // With the scan's items nothing is read ahead (a batch the scan missed, if any, is
         // read in its turn).

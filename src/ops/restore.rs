@@ -1,8 +1,9 @@
 //! Putting deleted records back from the audit log, never over a newer record.
 //!
 //! A delete is written to the log twice: its intent (with the full item) before DeleteItem, its
-//! result after (with the item as deleted, where the store gives it back). A process killed between the two leaves an intent alone: that record was maybe
-//! deleted, so restore puts it back when it is absent, exactly as for a confirmed delete.
+//! result after (with the item as deleted, where the store gives it back). A process killed
+//! between the two leaves an intent alone: that record was maybe deleted, so restore puts it
+//! back when it is absent, exactly as for a confirmed delete.
 
 use crate::model::ConnectionRecord;
 use crate::ops::audit::{read_audit_log, AuditEntry, AuditError, AuditLog};

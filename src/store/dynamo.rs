@@ -155,15 +155,21 @@ impl DynamoStore {
         let page = send_retrying(|| request.clone().send())
             .await
             .map_err(|e| store_error(e, &self.table))?;
-        Ok(self.snapshot_of(page.items()))
+        Ok(self.snapshot_of(page.items(), None))
     }
 
-    /// Parse items; those that do not fit are kept as malformed, never dropped.
-    fn snapshot_of(&self, items: &[Item]) -> StoreSnapshot {
+    /// Parse items; those that do not fit are kept as malformed, never dropped. Each record's
+    /// item goes into `scanned` too when one is given.
+    fn snapshot_of(&self, items: &[Item], mut scanned: Option<&mut ScannedItems>) -> StoreSnapshot {
         let mut snapshot = StoreSnapshot::default();
         for item in items {
             match self.schema.parse(item) {
-                Ok(record) => snapshot.records.push(record),
+                Ok(record) => {
+                    if let Some(scanned) = scanned.as_deref_mut() {
+                        scanned.insert(&record, item_to_json(item));
+                    }
+                    snapshot.records.push(record);
+                }
                 Err(malformed) => snapshot.malformed.push(malformed),
             }
         }
@@ -290,7 +296,7 @@ impl DynamoStore {
 impl ConnectionStore for DynamoStore {
     async fn scan(&self) -> Result<StoreSnapshot, StoreError> {
         let items = self.scan_items(None).await?;
-        Ok(self.snapshot_of(&items))
+        Ok(self.snapshot_of(&items, None))
     }
 
     /// The scan's items kept for a purge's intents: reading them again (BatchGetItem) was a
@@ -299,20 +305,9 @@ impl ConnectionStore for DynamoStore {
     /// the purge then reads each batch's items before deleting it.
     async fn scan_with_items(&self) -> Result<(StoreSnapshot, ScannedItems), StoreError> {
         let items = self.scan_items(None).await?;
-        let mut snapshot = StoreSnapshot::default();
         let mut scanned = ScannedItems::default();
-        let keep = items.len() <= SCANNED_ITEMS_MAX;
-        for item in &items {
-            match self.schema.parse(item) {
-                Ok(record) => {
-                    if keep {
-                        scanned.insert(&record, item_to_json(item));
-                    }
-                    snapshot.records.push(record);
-                }
-                Err(malformed) => snapshot.malformed.push(malformed),
-            }
-        }
+        let keep = Some(&mut scanned).filter(|_| items.len() <= SCANNED_ITEMS_MAX);
+        let snapshot = self.snapshot_of(&items, keep);
         Ok((snapshot, scanned))
     }
 
