@@ -408,17 +408,23 @@ impl Moto {
         .stderr(Stdio::null())
         .spawn()
         .expect("start moto_server (pip install 'moto[server]')");
-        let moto = Moto {
+        let mut moto = Moto {
             child,
             url: format!("http://127.0.0.1:{port}"),
         };
-        for _ in 0..200 {
+        // moto imports its services at start: seconds, and more than 10 s on a CI machine busy
+        // with the other tests. A server that exited is reported at once.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
                 return moto;
             }
+            if let Ok(Some(status)) = moto.child.try_wait() {
+                panic!("moto_server exited ({status}) before listening on port {port}");
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("moto_server did not start on port {port}");
+        panic!("moto_server did not start on port {port} within 60 s");
     }
 }
 
